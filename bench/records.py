@@ -1,0 +1,204 @@
+"""RequestRecord and the results directory: written as requests finish, read back as one frame.
+
+Layout (DESIGN §6)::
+
+    <root>/<run-id>/run.json         run metadata (RunMeta), rewritten at start and at the end
+    <root>/<run-id>/requests.jsonl   one line per finished request, appended and flushed at once
+    <root>/<run-id>/requests.parquet columnar copy written when the run ends (fast loading)
+
+The JSONL is the source of truth: a SIGKILL loses only requests in flight. The Parquet copy is
+used only when it holds exactly as many rows as the JSONL has lines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.schema import COLUMNS
+
+REQUESTS_FILE = "requests.jsonl"
+PARQUET_FILE = "requests.parquet"
+RUN_FILE = "run.json"
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request's outcome and timings. Field names and meanings are DESIGN §3's columns."""
+
+    run_id: str
+    target: str
+    provider: str
+    model: str
+    load_mode: str
+    load_level: float
+    request_index: int
+    warmup: bool
+    stream: bool
+    client: str = "sdk"
+    status: str = "ok"
+    error_kind: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    retries: int = 0
+    started_at_ns: int = 0
+    sdk_prep_ms: float | None = None
+    ttfb_ms: float | None = None
+    ttft_ms: float | None = None
+    ttfa_ms: float | None = None
+    e2e_ms: float | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    input_tokens: int | None = None
+    token_source: str = "none"
+    content_chunks: int = 0
+    itl_ms: list[float] = field(default_factory=list)
+    output_tps: float | None = None
+    tpot_ms: float | None = None
+    response_100_ms: float | None = None
+    finish_reason: str | None = None
+    request_id: str | None = None
+    queue_ms: float | None = None
+    prompt_ms: float | None = None
+    completion_ms: float | None = None
+    server_output_tps: float | None = None
+    scheduled_ms: float | None = None
+    start_lag_ms: float | None = None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return json.dumps(data, separators=(",", ":"))
+
+
+assert [f.name for f in fields(RequestRecord)] == list(COLUMNS), "RequestRecord and schema.COLUMNS drifted"
+
+
+class ResultsWriter:
+    """Appends records to ``requests.jsonl``, flushing each so it survives a crash of this process."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(run_dir / REQUESTS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.count = 0
+
+    def write(self, record: RequestRecord) -> None:
+        self._file.write(record.to_json() + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Atomic replace, so a reader never sees half a run.json."""
+    tmp = run_dir / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / RUN_FILE)
+
+
+def write_parquet(run_dir: Path) -> None:
+    """The columnar copy that makes loading a million rows fast."""
+    frame = _frame_from_jsonl(run_dir / REQUESTS_FILE)
+    frame.to_parquet(run_dir / PARQUET_FILE, index=False)
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / RUN_FILE).is_file() or (path / REQUESTS_FILE).is_file()
+
+
+def resolve_run_dir(path: str | os.PathLike[str]) -> Path:
+    """A run directory as given, or the newest run (greatest run id) under a results root."""
+    p = Path(path)
+    if not p.exists():
+        raise BenchError(f"{p}: no such run directory or results root")
+    if not p.is_dir():
+        raise BenchError(f"{p}: not a directory (expected a run directory or a results root)")
+    if is_run_dir(p):
+        return p
+    runs = sorted(child for child in p.iterdir() if child.is_dir() and is_run_dir(child))
+    if not runs:
+        raise BenchError(f"{p}: no runs found (expected {RUN_FILE} and {REQUESTS_FILE})")
+    return runs[-1]
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        return {"run_id": run_dir.name}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def _frame_from_jsonl(path: Path) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    if path.is_file():
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    # A line cut short by SIGKILL mid-write: every complete line is still good.
+                    if fh.read(1) == "":
+                        break
+                    raise BenchError(f"{path}:{lineno}: not valid JSON") from None
+    return frame_from_records(rows)
+
+
+def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Give any row source the schema's columns, order and dtypes."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(list(rows))
+    out: dict[str, pd.Series] = {}
+    n = len(frame)
+    for name, dtype in COLUMNS.items():
+        if name in frame.columns:
+            col = frame[name]
+        else:
+            col = pd.Series([None] * n, dtype="object")
+        if dtype == "float64":
+            col = pd.to_numeric(col, errors="coerce").astype("float64")
+        elif dtype == "int64":
+            col = pd.to_numeric(col, errors="coerce").fillna(0).astype("int64")
+        elif dtype == "bool":
+            col = col.fillna(False).astype("bool")
+        elif dtype == "string":
+            col = col.astype("string")
+        else:  # lists
+            col = col.map(lambda v: list(v) if v is not None and not isinstance(v, float) else [])
+        out[name] = col.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """One DataFrame, one row per request (warm-up rows included, flagged in ``warmup``).
+
+    ``path`` is a run directory or a results root (then the newest run is loaded).
+    """
+    run_dir = resolve_run_dir(path)
+    jsonl = run_dir / REQUESTS_FILE
+    parquet = run_dir / PARQUET_FILE
+    if parquet.is_file() and jsonl.is_file():
+        frame = pd.read_parquet(parquet)
+        if len(frame) == _count_lines(jsonl):
+            return frame_from_records(frame)
+    return _frame_from_jsonl(jsonl)

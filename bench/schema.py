@@ -1,0 +1,113 @@
+"""The per-request results schema (DESIGN §3): one place that names every column and its dtype.
+
+Writers (the runner), readers (``load_results``), metrics, reports and the CI gate all use
+these names, so a column is spelled once. Dtypes are pandas extension-free on purpose:
+floats with NaN for "does not apply", so vectorised maths never meets ``pd.NA``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+#: The closed set of error kinds (DESIGN §3). Anything a provider raises maps onto one of these.
+ERROR_KINDS: Final[tuple[str, ...]] = (
+    "rate_limited",
+    "auth",
+    "permission",
+    "quota",
+    "model_not_found",
+    "model_decommissioned",
+    "bad_request",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "connection",
+    "stream_interrupted",
+    "protocol",
+    "cancelled",
+    "other",
+)
+ErrorKind = Literal[
+    "rate_limited",
+    "auth",
+    "permission",
+    "quota",
+    "model_not_found",
+    "model_decommissioned",
+    "bad_request",
+    "server_error",
+    "overloaded",
+    "timeout",
+    "connection",
+    "stream_interrupted",
+    "protocol",
+    "cancelled",
+    "other",
+]
+
+#: How ``output_tokens`` was obtained.
+TOKEN_SOURCES: Final[tuple[str, ...]] = ("usage", "chunks", "estimate", "none")
+
+#: Column name -> pandas dtype, in the order a frame presents them.
+COLUMNS: Final[dict[str, str]] = {
+    "run_id": "string",
+    "target": "string",
+    "provider": "string",
+    "model": "string",
+    "load_mode": "string",
+    "load_level": "float64",
+    "request_index": "int64",
+    "warmup": "bool",
+    "stream": "bool",
+    "client": "string",
+    "status": "string",
+    "error_kind": "string",
+    "error_message": "string",
+    "http_status": "float64",
+    "retries": "int64",
+    "started_at_ns": "int64",
+    "sdk_prep_ms": "float64",
+    "ttfb_ms": "float64",
+    "ttft_ms": "float64",
+    "ttfa_ms": "float64",
+    "e2e_ms": "float64",
+    "output_tokens": "float64",
+    "reasoning_tokens": "float64",
+    "input_tokens": "float64",
+    "token_source": "string",
+    "content_chunks": "int64",
+    "itl_ms": "object",
+    "output_tps": "float64",
+    "tpot_ms": "float64",
+    "response_100_ms": "float64",
+    "finish_reason": "string",
+    "request_id": "string",
+    "queue_ms": "float64",
+    "prompt_ms": "float64",
+    "completion_ms": "float64",
+    "server_output_tps": "float64",
+    "scheduled_ms": "float64",
+    "start_lag_ms": "float64",
+}
+
+#: Latency-like columns: smaller is better, the bad tail is the high end.
+LATENCY_COLUMNS: Final[tuple[str, ...]] = (
+    "ttfb_ms",
+    "ttft_ms",
+    "ttfa_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "response_100_ms",
+    "sdk_prep_ms",
+    "queue_ms",
+    "prompt_ms",
+    "completion_ms",
+    "start_lag_ms",
+)
+#: Speed columns: larger is better, the bad tail is the low end.
+SPEED_COLUMNS: Final[tuple[str, ...]] = ("output_tps", "server_output_tps")
+
+
+def higher_is_better(column: str) -> bool:
+    """Speeds improve upwards, everything else (latencies) downwards."""
+    return column in SPEED_COLUMNS

@@ -103,3 +103,24 @@ def parse_key(key: str, value: float) -> AggregateSlo | RequestSlo | None:
         return None
     column = _column_for(base, ms)
     return AggregateSlo(key, column, stat, float(value)) if column else None  # type: ignore[arg-type]
+
+
+def slo_from_table(table: dict[str, float] | None) -> SloSpec:
+    """Build an SloSpec from a validated ``[slo]`` table (as stored in run.json's scenario).
+
+    Unknown keys were rejected when the scenario was loaded; here they are skipped so an old
+    run.json never breaks a report.
+    """
+    aggregate: list[AggregateSlo] = []
+    per_request: list[RequestSlo] = []
+    error_rate_max: float | None = None
+    for key, value in (table or {}).items():
+        if key == "error_rate_max":
+            error_rate_max = float(value)
+            continue
+        rule = parse_key(key, value)
+        if isinstance(rule, AggregateSlo):
+            aggregate.append(rule)
+        elif isinstance(rule, RequestSlo):
+            per_request.append(rule)
+    return SloSpec(tuple(aggregate), tuple(per_request), error_rate_max)

@@ -1,0 +1,54 @@
+"""The Typer app and the one place that turns errors into exit codes (DESIGN §4).
+
+Exit status: 0 success, 1 "the thing measured failed" (no successful request, SLO or
+regression), 2 bad input (one line, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from bench.errors import BenchError
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmark LLM inference providers: first token, output speed, behaviour under load, regressions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    typer.echo(f"bench: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
+    """Run the app with bench's exit-code contract; returns the exit status."""
+    try:
+        application(args=args, standalone_mode=False)
+    except BenchError as exc:
+        typer.echo(f"bench: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("bench: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("bench: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_app(app))

@@ -1,0 +1,131 @@
+"""Map whatever a provider raised onto DESIGN §3's closed set of error kinds.
+
+The three SDKs share class names (``RateLimitError``, ``APIConnectionError`` …) but not
+classes, and the transports raise httpx/httpx2 errors of their own, so classification is by
+status code, the error body's code/type, and class name — one table for every provider.
+Messages are recorded for people, so they are cut short and scrubbed of anything that
+looks like a key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_MESSAGE = 300
+
+_KEYISH = re.compile(r"(?i)(bearer\s+)[^\s,'\"}]+|\b(gsk|sk|sk-ant|sk-proj|xai)[-_][A-Za-z0-9_\-]{6,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: str
+    http_status: int | None
+    message: str
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Drop secrets and key-shaped strings; keep the message short."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _KEYISH.sub(lambda m: (m.group(1) or "") + "***", text)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _body_codes(exc: Any) -> str:
+    """Codes and types from the error body, lower-cased, for matching."""
+    parts: list[str] = []
+    for attr in ("code", "type"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            parts.append(value)
+    body = getattr(exc, "body", None)
+    if isinstance(body, (dict, list)):
+        parts.append(json.dumps(body))
+    elif isinstance(body, str):
+        parts.append(body)
+    return " ".join(parts).lower()
+
+
+_BY_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "auth",
+    402: "quota",
+    403: "permission",
+    404: "model_not_found",
+    408: "timeout",
+    413: "bad_request",
+    422: "bad_request",
+    429: "rate_limited",
+    498: "overloaded",
+    503: "overloaded",
+    529: "overloaded",
+}
+
+
+def _from_codes(codes: str) -> str | None:
+    if "model_decommissioned" in codes or "decommissioned" in codes:
+        return "model_decommissioned"
+    if "insufficient_quota" in codes or "billing" in codes or "spend_limit" in codes:
+        return "quota"
+    if "model_not_found" in codes:
+        return "model_not_found"
+    if "overloaded" in codes or "capacity" in codes or "service_unavailable" in codes:
+        return "overloaded"
+    if "rate_limit" in codes:
+        return "rate_limited"
+    if "authentication" in codes or "invalid_api_key" in codes:
+        return "auth"
+    if "permission" in codes:
+        return "permission"
+    if "timeout" in codes:
+        return "timeout"
+    if "invalid_request" in codes:
+        return "bad_request"
+    if "server_error" in codes or "api_error" in codes or "internal" in codes:
+        return "server_error"
+    return None
+
+
+def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str, ...] = ()) -> Failure:
+    """The error kind for ``exc``; ``streaming_started`` tells a cut stream from a failed connect."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        status = None
+    message = scrub(f"{name}: {exc}", secrets)
+    codes = _body_codes(exc)
+
+    if isinstance(exc, TimeoutError) or "Timeout" in name:
+        return Failure("timeout", status, message)
+    if status is not None and status != 200:
+        kind = _from_codes(codes) if status in (400, 403, 404, 429, 402) else None
+        if kind is None:
+            kind = _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
+        if status == 404 and kind not in ("model_not_found", "model_decommissioned"):
+            kind = "model_not_found" if "model" in codes or not codes else "other"
+        return Failure(kind, status, message)
+    if status == 200 or (name == "APIError" and codes):
+        # An error event inside a 200 stream (Anthropic `event: error`, Groq/OpenAI {"error":…}).
+        return Failure(_from_codes(codes) or "server_error", status, message)
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) or name in (
+        "APIResponseValidationError",
+        "DecodingError",
+        "LocalProtocolError",
+    ):
+        return Failure("protocol", status, message)
+    transport_cut = name in ("RemoteProtocolError", "ReadError", "StreamClosed", "ClosedResourceError") or (
+        "APIConnectionError" in name
+    )
+    if transport_cut:
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None and "Timeout" in type(cause).__name__:
+            return Failure("timeout", status, message)
+        return Failure("stream_interrupted" if streaming_started else "connection", status, message)
+    if name in ("ConnectError", "ConnectionRefusedError", "OSError", "ConnectionError"):
+        return Failure("connection", status, message)
+    return Failure("other", status, message)

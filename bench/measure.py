@@ -1,0 +1,179 @@
+"""Time one request: drive a provider's event stream and turn stamps into DESIGN §3's columns.
+
+This is the only code that reads the clock around a request, for every provider and client
+path alike. It runs once per chunk, so the loop body stays small: stamp, classify the text,
+count — everything else happens once at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import anyio
+
+from bench import timing
+from bench.failures import classify
+from bench.providers.base import Provider, ProviderRequest, Usage
+from bench.records import RequestRecord
+
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+@dataclass(slots=True)
+class StreamTally:
+    """What the per-chunk loop accumulates."""
+
+    content_ns: list[int]
+    first_answer_ns: int = 0
+    text_chunks: int = 0  # chunks with a text field, even empty: a byte-fallback token is a token
+    streamed_reasoning: bool = False
+    in_think: bool = False
+    answer_chars: int = 0
+    finish_reason: str | None = None
+    response_id: str | None = None
+    usage: Usage | None = None
+
+
+def _merge_usage(old: Usage | None, new: Usage) -> Usage:
+    if old is None:
+        return new
+    for name in Usage.__slots__:  # type: ignore[attr-defined]
+        value = getattr(new, name)
+        if value is not None:
+            setattr(old, name, value)
+    return old
+
+
+def _ms(a_ns: int, b_ns: int) -> float:
+    return (b_ns - a_ns) / 1e6
+
+
+async def measure_request(
+    provider: Provider,
+    request: ProviderRequest,
+    record: RequestRecord,
+    *,
+    timeout_s: float,
+    secrets: tuple[str, ...] = (),
+) -> RequestRecord:
+    """Send ``request`` and fill ``record``'s timing, token and outcome fields.
+
+    Never raises for a provider failure: the failure becomes the record's ``error_kind``.
+    Cancellation (Ctrl-C) marks the record ``cancelled`` and is re-raised.
+    """
+    stamps = timing.RequestTiming()
+    tally = StreamTally(content_ns=[])
+    token = timing.begin(stamps)
+    end_ns = 0
+    failure_exc: BaseException | None = None
+    try:
+        with anyio.fail_after(timeout_s):
+            async for event in provider.events(request):
+                t_ns = timing.now_ns()
+                answer = event.answer
+                reasoning = event.reasoning
+                if answer is not None:
+                    tally.text_chunks += 1
+                    if answer:
+                        if tally.in_think or answer.startswith(_THINK_OPEN):
+                            tally.in_think = _THINK_CLOSE not in answer
+                            tally.streamed_reasoning = True
+                            tail = answer.split(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in answer else ""
+                            if tail.strip() and not tally.first_answer_ns:
+                                tally.first_answer_ns = t_ns
+                        elif not tally.first_answer_ns:
+                            tally.first_answer_ns = t_ns
+                        tally.answer_chars += len(answer)
+                        tally.content_ns.append(t_ns)
+                elif reasoning is not None:
+                    tally.text_chunks += 1
+                    if reasoning:
+                        tally.streamed_reasoning = True
+                        tally.content_ns.append(t_ns)
+                if event.finish_reason is not None:
+                    tally.finish_reason = event.finish_reason
+                if event.usage is not None:
+                    tally.usage = _merge_usage(tally.usage, event.usage)
+                if event.response_id and not tally.response_id:
+                    tally.response_id = event.response_id
+                end_ns = t_ns
+    except anyio.get_cancelled_exc_class():
+        record.status = "error"
+        record.error_kind = "cancelled"
+        record.error_message = "cancelled: the run was interrupted while this request was in flight"
+        _fill(record, stamps, tally, end_ns or timing.now_ns(), request.stream)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every provider failure becomes data
+        failure_exc = exc
+    finally:
+        timing.end(token)
+
+    if failure_exc is not None:
+        started = bool(stamps.headers_ns) and (stamps.http_status or 200) < 300
+        failure = classify(failure_exc, streaming_started=started, secrets=secrets)
+        record.status = "error"
+        record.error_kind = failure.kind
+        record.http_status = failure.http_status or (stamps.http_status if stamps.http_status != 200 else None)
+        record.error_message = failure.message
+        end_ns = end_ns or timing.now_ns()
+    elif request.stream and not tally.content_ns:
+        record.status = "error"
+        record.error_kind = "protocol"
+        record.error_message = "the stream ended without any content"
+    _fill(record, stamps, tally, end_ns, request.stream)
+    return record
+
+
+def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTally, end_ns: int, stream: bool) -> None:
+    t0 = stamps.t0_ns
+    record.retries = max(0, stamps.attempts - 1)
+    record.request_id = tally.response_id or stamps.request_id
+    if record.http_status is None and stamps.http_status and record.status == "ok":
+        record.http_status = stamps.http_status
+    if not t0:  # never reached the transport (e.g. cancelled while queued in the SDK)
+        return
+    record.started_at_ns = stamps.wall_t0_ns
+    record.sdk_prep_ms = _ms(stamps.call_ns, t0)
+    if stamps.headers_ns:
+        record.ttfb_ms = _ms(t0, stamps.headers_ns)
+    if end_ns:
+        record.e2e_ms = _ms(t0, end_ns)
+    record.finish_reason = tally.finish_reason
+    usage = tally.usage or Usage()
+    record.input_tokens = usage.input_tokens
+    record.reasoning_tokens = usage.reasoning_tokens
+    record.queue_ms, record.prompt_ms, record.completion_ms = usage.queue_ms, usage.prompt_ms, usage.completion_ms
+    if usage.output_tokens is not None:
+        record.output_tokens = usage.output_tokens
+        record.token_source = "usage"
+    elif stream and tally.text_chunks:
+        record.output_tokens = tally.text_chunks
+        record.token_source = "chunks"
+    elif tally.answer_chars:
+        # No usage and nothing to count chunks of: about four characters a token.
+        record.output_tokens = max(1, round(tally.answer_chars / 4))
+        record.token_source = "estimate"
+    if usage.output_tokens and usage.completion_ms:
+        record.server_output_tps = usage.output_tokens / (usage.completion_ms / 1000.0)
+
+    content = tally.content_ns
+    record.content_chunks = len(content)
+    if not stream or not content:
+        return
+    record.ttft_ms = _ms(t0, content[0])
+    if tally.first_answer_ns:
+        record.ttfa_ms = _ms(t0, tally.first_answer_ns)
+    record.itl_ms = [round((b - a) / 1e6, 4) for a, b in zip(content, content[1:])]
+    if len(content) < 2 or record.output_tokens is None:
+        return
+    streamed = float(record.output_tokens)
+    if record.token_source == "usage" and record.reasoning_tokens and not tally.streamed_reasoning:
+        # Hidden reasoning was counted but never streamed: it is not part of the speed.
+        streamed -= record.reasoning_tokens
+    span_s = (content[-1] - content[0]) / 1e9
+    after_first = streamed * (1.0 - 1.0 / len(content))
+    if span_s > 0 and after_first > 0:
+        record.output_tps = after_first / span_s
+        record.tpot_ms = 1000.0 / record.output_tps
+        if record.ttfa_ms is not None:
+            record.response_100_ms = record.ttfa_ms + 100.0 * record.tpot_ms

@@ -1,0 +1,141 @@
+"""Live progress while a run goes: rich on a terminal, plain lines otherwise, nothing when quiet.
+
+Rendering competes with chunk stamping for the one event loop (and the GIL), so the rich
+display is refreshed from the loop at most four times a second, never from a thread.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from typing import Protocol, TextIO
+
+from bench.records import RequestRecord
+
+_REFRESH_S = 0.25
+
+
+class ProgressSink(Protocol):
+    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None: ...
+    def advance(self, record: RequestRecord) -> None: ...
+    def end_level(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _LevelState:
+    def __init__(self, target: str, mode: str, level: float, total: int | None) -> None:
+        self.label = f"{target} {mode}={level:g}"
+        self.total = total
+        self.done = 0
+        self.errors = 0
+        self.ttft: list[float] = []
+
+    def add(self, record: RequestRecord) -> None:
+        self.done += 1
+        if record.status != "ok":
+            self.errors += 1
+        elif record.ttft_ms is not None and not record.warmup:
+            self.ttft.append(record.ttft_ms)
+
+    def line(self) -> str:
+        total = f"/{self.total}" if self.total is not None else ""
+        p50 = f"{statistics.median(self.ttft):.1f} ms" if self.ttft else "–"
+        return f"{self.label}: {self.done}{total} done, {self.errors} errors, TTFT p50 {p50}"
+
+
+class NullProgress:
+    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
+        pass
+
+    def advance(self, record: RequestRecord) -> None:
+        pass
+
+    def end_level(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class PlainProgress:
+    """For logs and pipes: a line per tenth of a level and one when it ends."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.state: _LevelState | None = None
+        self._next_report = 0
+
+    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
+        self.state = _LevelState(target, mode, level, total)
+        self._step = max(1, (total or 100) // 10)
+        self._next_report = self._step
+
+    def advance(self, record: RequestRecord) -> None:
+        assert self.state is not None
+        self.state.add(record)
+        if self.state.done >= self._next_report:
+            self._next_report += self._step
+            print(self.state.line(), file=self.stream, flush=True)
+
+    def end_level(self) -> None:
+        if self.state is not None and self.state.done % self._step:
+            print(self.state.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class RichProgress:
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            auto_refresh=False,
+            transient=False,
+        )
+        self._progress.start()
+        self.state: _LevelState | None = None
+        self._task = None
+        self._last = 0.0
+
+    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
+        self.state = _LevelState(target, mode, level, total)
+        self._task = self._progress.add_task(self.state.label, total=total, status="")
+        self._progress.refresh()
+
+    def advance(self, record: RequestRecord) -> None:
+        assert self.state is not None and self._task is not None
+        self.state.add(record)
+        now = time.monotonic()
+        if now - self._last >= _REFRESH_S:
+            self._last = now
+            self._update()
+
+    def _update(self) -> None:
+        assert self.state is not None
+        p50 = f"{statistics.median(self.state.ttft):.1f} ms" if self.state.ttft else "–"
+        self._progress.update(
+            self._task, completed=self.state.done, status=f"errors {self.state.errors}  TTFT p50 {p50}"  # type: ignore[arg-type]
+        )
+        self._progress.refresh()
+
+    def end_level(self) -> None:
+        if self.state is not None:
+            self._update()
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def make_progress(quiet: bool) -> ProgressSink:
+    if quiet:
+        return NullProgress()
+    if sys.stdout.isatty():
+        return RichProgress()
+    return PlainProgress()

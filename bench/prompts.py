@@ -1,0 +1,103 @@
+"""Prompt sets: seeded synthetic prompts of a given length, or a JSONL file of message lists.
+
+Every request gets a unique prompt (a short seeded prefix) so that a provider's prompt cache
+cannot flatter first-token times: with caching, repeated prompts skip prefill and TTFT drops.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ScenarioError
+
+#: Common short English words: each is about one token in the GPT/Llama tokenizers, so
+#: ``input_tokens`` words make a prompt of roughly that many tokens.
+_WORDS = (
+    "the of and to in is it that for on was with as be at by this had not are but from or have an they "
+    "which one you were all we her she there would their will when who him been has more if no out do so "
+    "can what up said about other into than its time only could new them man some these then two first may "
+    "any like now my such make over our even most me state after also made many did must before back see "
+    "through way where get much go well your know should down work year because come people just say each "
+    "those take day good how long little use very great world own under last right still old while might"
+).split()
+
+PROMPT_NOTE = (
+    "every request's prompt starts with a unique seeded prefix, so provider prompt caches cannot "
+    "shorten prefill and flatter first-token times"
+)
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """Base message lists; ``for_request`` makes each one unique."""
+
+    bases: tuple[tuple[dict[str, Any], ...], ...]
+    seed: int
+
+    def for_request(self, key: str) -> Messages:
+        """A unique prompt for the request identified by ``key`` (deterministic)."""
+        rng = random.Random(f"{self.seed}:{key}")
+        base = self.bases[rng.randrange(len(self.bases))]
+        prefix = f"[{rng.getrandbits(48):012x}] "
+        messages = [dict(m) for m in base]
+        for message in messages:
+            if message.get("role") == "user" and isinstance(message.get("content"), str):
+                message["content"] = prefix + message["content"]
+                break
+        else:
+            messages.insert(0, {"role": "user", "content": prefix.strip()})
+        return messages
+
+
+def synthetic(input_tokens: int, seed: int, variants: int = 16) -> PromptSet:
+    rng = random.Random(seed)
+    bases = []
+    for _ in range(variants):
+        words = " ".join(rng.choice(_WORDS) for _ in range(max(1, input_tokens - 8)))
+        text = f"Continue this text: {words}"
+        bases.append(({"role": "user", "content": text},))
+    return PromptSet(tuple(bases), seed)
+
+
+def read_prompt_file(path: Path, scenario_path: str = "") -> PromptSet:
+    """One JSON list of ``{"role", "content"}`` messages per line; blank lines are skipped."""
+    where = scenario_path or str(path)
+    bases = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(where, "prompts.path", f"cannot read {path}: {exc}") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            messages = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(where, "prompts.path", f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if isinstance(messages, dict) and "messages" in messages:
+            messages = messages["messages"]
+        if not (
+            isinstance(messages, list)
+            and messages
+            and all(isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages)
+        ):
+            raise ScenarioError(
+                where, "prompts.path", f'{path}:{lineno}: expected a JSON list of {{"role": ..., "content": ...}} messages'
+            )
+        bases.append(tuple(messages))
+    if not bases:
+        raise ScenarioError(where, "prompts.path", f"{path}: no prompts in file")
+    return PromptSet(tuple(bases), 0)
+
+
+def prompt_set(source: str, input_tokens: int, seed: int, path: Path | None) -> PromptSet:
+    if source == "file" and path is not None:
+        ps = read_prompt_file(path)
+        return PromptSet(ps.bases, seed)
+    return synthetic(input_tokens, seed)

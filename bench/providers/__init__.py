@@ -1,0 +1,43 @@
+"""Provider registry: (wire protocol, client path) → Provider class.
+
+Adding a provider or a leaner client path is one module and one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from bench.providers.base import ClientSettings, Provider, ProviderRequest, StreamEvent, Usage
+
+Factory = Callable[[str, ClientSettings], Provider]
+
+
+def _chat(provider: str, settings: ClientSettings) -> Provider:
+    from bench.providers.openai_chat import ChatCompletionsProvider
+
+    return ChatCompletionsProvider(provider, settings)
+
+
+def _messages(provider: str, settings: ClientSettings) -> Provider:
+    from bench.providers.anthropic_messages import MessagesProvider
+
+    return MessagesProvider(provider, settings)
+
+
+REGISTRY: dict[tuple[str, str], Factory] = {
+    ("groq", "sdk"): _chat,
+    ("openai", "sdk"): _chat,
+    ("openai-compatible", "sdk"): _chat,
+    ("anthropic", "sdk"): _messages,
+}
+
+
+def make_provider(provider: str, settings: ClientSettings, client: str = "sdk") -> Provider:
+    try:
+        factory = REGISTRY[(provider, client)]
+    except KeyError:
+        raise ValueError(f"no {client!r} client for provider {provider!r}") from None
+    return factory(provider, settings)
+
+
+__all__ = ["ClientSettings", "Provider", "ProviderRequest", "StreamEvent", "Usage", "make_provider", "REGISTRY"]

@@ -1,0 +1,77 @@
+"""The one provider interface: a request in, a stream of provider-neutral events out.
+
+A provider knows its wire format and SDK, nothing of load, metrics, clocks or files. The
+measuring code (``bench.measure``) stamps each event as the provider yields it, so every
+provider is timed the same way. A leaner client path (no SDK) is just another ``Provider``
+registered under another ``client`` name: nothing else changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol
+
+
+@dataclass(slots=True)
+class Usage:
+    """Server-reported counts and timings; None where the server did not say."""
+
+    output_tokens: int | None = None
+    input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    queue_ms: float | None = None
+    prompt_ms: float | None = None
+    completion_ms: float | None = None
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One wire event, reduced to what timing and token counting need.
+
+    ``answer``/``reasoning`` are None when the field is absent and "" when present but empty
+    (a byte-fallback token still counts as a token, but not as a content event for timing).
+    A non-streaming response is one event carrying the whole text.
+    """
+
+    answer: str | None = None
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRequest:
+    model: str
+    messages: list[dict[str, Any]]
+    max_tokens: int
+    stream: bool = True
+    temperature: float | None = None
+    include_usage: bool = True
+    system: str | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """How to build a provider's client; secrets live here only in memory."""
+
+    base_url: str | None
+    api_key: str | None
+    pool_size: int
+    timeout_s: float
+    max_retries: int
+
+
+class Provider(Protocol):
+    #: Which client path measures ("sdk" or a leaner one): recorded per request.
+    client: str
+
+    def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        """Send the request and yield its events as they arrive (one for non-streaming)."""
+        ...
+
+    async def list_models(self) -> list[str]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,315 @@
+"""Drive a scenario: targets × load levels × requests, each finished request on disk at once.
+
+The runner joins the pieces and owns none of their logic: the load profile says when, the
+provider says how, ``measure`` times it, ``ResultsWriter`` keeps it. Targets and levels run
+one after another in the order written (DESIGN §4), each level with a fresh client whose
+connection pool fits the level, so no request waits for a connection after t0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import zlib
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import anyio
+import pandas as pd
+
+from bench import run_meta
+from bench.catalogue import load_catalogue
+from bench.errors import BenchError
+from bench.load import Slot, pool_size, profile_for
+from bench.measure import measure_request
+from bench.progress import ProgressSink, make_progress
+from bench.prompts import PROMPT_NOTE, prompt_set
+from bench.providers import ClientSettings, ProviderRequest, make_provider
+from bench.records import RequestRecord, ResultsWriter, load_results, write_parquet, write_run_meta
+from bench.scenario import Scenario, Target, load_scenario
+from bench.timing import now_ns
+
+EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
+EMULATOR_HEADER = "x-bench-emulator"
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class RunOptions:
+    out: Path = Path("results")
+    emulate: bool = False
+    targets: list[str] | None = None
+    requests: int | None = None
+    concurrency: list[int] | None = None
+    rate: list[float] | None = None
+    quiet: bool = True
+    warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    run_id: str
+    meta: dict[str, Any]
+    interrupted: bool = False
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return load_results(self.run_dir)
+
+
+def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
+    """The scenario as it will run: CLI target picks and load overrides applied, re-validated."""
+    data = scenario.model_dump()
+    if options.targets:
+        labels = [t.name for t in scenario.target]
+        unknown = [label for label in options.targets if label not in labels]
+        if unknown:
+            raise BenchError(f"--target {unknown[0]!r}: no such target in {scenario.source_path}; targets: {', '.join(labels)}")
+        data["target"] = [t for t in data["target"] if Target(**t).name in options.targets]
+    load = data["load"]
+    if options.requests is not None:
+        load["requests"], load["duration_s"] = options.requests, None
+    if options.concurrency:
+        load["concurrency"], load["rate"] = options.concurrency, None
+    elif options.rate:
+        load["rate"], load["concurrency"] = options.rate, None
+    return Scenario.model_validate(data)
+
+
+def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
+    """Each target's key from its environment variable; a missing one is bad input."""
+    keys: dict[str, str | None] = {}
+    for target in scenario.target:
+        if emulate:
+            keys[target.name] = EMULATOR_KEY
+            continue
+        env = target.key_env
+        if env is None:
+            keys[target.name] = None
+            continue
+        value = os.environ.get(env)
+        if not value:
+            raise BenchError(
+                f"target {target.name!r}: environment variable {env} is not set. Set it to your "
+                f"{target.provider} API key, or add --emulate to run offline against the built-in emulator (no key needed)."
+            )
+        keys[target.name] = value
+    return keys
+
+
+def _request_seed(*parts: Any) -> int:
+    return zlib.crc32(":".join(map(str, parts)).encode())
+
+
+class Runner:
+    def __init__(self, scenario: Scenario, options: RunOptions) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.emulate = options.emulate or scenario.scenario.emulate
+        self.keys = resolve_keys(scenario, self.emulate)
+        self.secrets = tuple(v for v in self.keys.values() if v and v != EMULATOR_KEY)
+        self.run_id = run_meta.new_run_id(scenario.name)
+        self.run_dir = options.out / self.run_id
+        self.prompts = prompt_set(
+            scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
+        )
+        self.interrupted = False
+        self.meta: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ metadata
+
+    def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> dict[str, Any]:
+        s = self.scenario
+        return {
+            "run_id": self.run_id,
+            "scenario_name": s.name,
+            "scenario_description": s.scenario.description,
+            "scenario_path": s.source_path,
+            "scenario": s.resolved(),
+            "fingerprint": s.fingerprint(),
+            "emulated": self.emulate,
+            "emulator_url": emulator_url,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "finished": finished,
+            "interrupted": self.interrupted,
+            "versions": run_meta.versions(),
+            "host": run_meta.host(),
+            "git_revision": run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
+            "client": "sdk",
+            "prompts_unique": True,
+            "prompt_note": PROMPT_NOTE,
+        }
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> RunResult:
+        writer = ResultsWriter(self.run_dir)
+        started_at = run_meta.utc_now()
+        progress = make_progress(self.options.quiet)
+        emulator_url = None
+        try:
+            async with AsyncExitStack() as stack:
+                base_urls = {t.name: t.base_url for t in self.scenario.target}
+                if self.emulate:
+                    from bench.emulator import start_emulator
+
+                    handle = stack.enter_context(start_emulator(seed=self.scenario.load.seed))
+                    emulator_url = handle.base_url
+                    base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
+                self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=emulator_url)
+                write_run_meta(self.run_dir, self.meta)
+                if not self.emulate:
+                    await self._preflight(base_urls)
+                with anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._watch_signals, scope)
+                        await self._run_targets(base_urls, writer, progress)
+                        tg.cancel_scope.cancel()
+                if scope.cancelled_caught:
+                    self.interrupted = True
+        finally:
+            progress.close()
+            writer.close()
+        write_parquet(self.run_dir)
+        self.meta = self._meta(started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=emulator_url)
+        write_run_meta(self.run_dir, self.meta)
+        return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
+
+    async def _watch_signals(self, scope: anyio.CancelScope) -> None:
+        if sys.platform == "win32":  # pragma: no cover
+            return
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.options.warn("interrupted: cancelling requests in flight; everything finished is on disk")
+                scope.cancel()
+                return
+
+    async def _run_targets(self, base_urls: dict[str, str | None], writer: ResultsWriter, progress: ProgressSink) -> None:
+        load = self.scenario.load
+        for t_index, target in enumerate(self.scenario.target):
+            for level in load.levels:
+                total = (load.requests + load.warmup) if load.requests is not None else None
+                progress.start_level(target.name, load.mode, level, total)
+                settings = ClientSettings(
+                    base_url=base_urls[target.name],
+                    api_key=self.keys[target.name],
+                    pool_size=pool_size(load.mode, level, load.timeout_s),
+                    timeout_s=load.timeout_s,
+                    max_retries=self.scenario.request.max_retries,
+                )
+                provider = make_provider(target.provider, settings)
+                try:
+                    profile = profile_for(
+                        load.mode,
+                        level,
+                        requests=load.requests,
+                        warmup=load.warmup,
+                        duration_s=load.duration_s,
+                        seed=_request_seed(load.seed, t_index, level),
+                    )
+                    await profile.drive(self._sender(t_index, target, level, provider, writer, progress))
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await provider.aclose()
+                    progress.end_level()
+
+    def _sender(self, t_index: int, target: Target, level: float, provider: Any, writer: ResultsWriter, progress: ProgressSink):  # type: ignore[no-untyped-def]
+        req = self.scenario.request
+        load = self.scenario.load
+        emulator_profile = target.emulator.header_payload() if self.emulate else None
+
+        async def send(slot: Slot) -> None:
+            headers: dict[str, str] = {}
+            if emulator_profile is not None:
+                payload = dict(emulator_profile, seed=_request_seed(load.seed, t_index, level, slot.index))
+                headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+            request = ProviderRequest(
+                model=target.model,
+                messages=self.prompts.for_request(f"{self.run_id}:{t_index}:{level}:{slot.index}"),
+                max_tokens=req.max_tokens,
+                stream=req.stream,
+                temperature=req.temperature,
+                include_usage=req.include_usage,
+                system=req.system,
+                extra_body=req.extra_body,
+                extra_headers=headers,
+            )
+            record = RequestRecord(
+                run_id=self.run_id,
+                target=target.name,
+                provider=target.provider,
+                model=target.model,
+                load_mode=load.mode,
+                load_level=level,
+                request_index=slot.index,
+                warmup=slot.warmup,
+                stream=req.stream,
+                client=provider.client,
+            )
+            if slot.due_ns is not None and slot.level_start_ns is not None:
+                record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
+                record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
+            try:
+                await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=self.secrets)
+            finally:
+                # Also on cancellation: the in-flight request is recorded as cancelled.
+                writer.write(record)
+                progress.advance(record)
+
+        return send
+
+    async def _preflight(self, base_urls: dict[str, str | None]) -> None:
+        """Live runs: warn about retired models and check each model against the provider's list."""
+        catalogue = load_catalogue()
+        for target in self.scenario.target:
+            info = catalogue.get(target.provider, target.model)
+            if info is not None and info.retired:
+                when = f" on {info.decommissioned_on}" if info.decommissioned_on else ""
+                instead = f"; use {info.replacement}" if info.replacement else ""
+                self.options.warn(f"target {target.name!r}: model {target.model} was {info.status.replace('_', ' ')}{when}{instead}")
+            settings = ClientSettings(base_urls[target.name], self.keys[target.name], 1, 15.0, 0)
+            provider = make_provider(target.provider, settings)
+            try:
+                with anyio.fail_after(20):
+                    available = await provider.list_models()
+            except Exception as exc:  # noqa: BLE001 - a models list is advisory
+                from bench.failures import scrub
+
+                self.options.warn(f"target {target.name!r}: could not list models ({scrub(str(exc), self.secrets)})")
+                continue
+            finally:
+                await provider.aclose()
+            if available and target.model not in available:
+                shown = ", ".join(available[:30]) + (" …" if len(available) > 30 else "")
+                self.options.warn(f"target {target.name!r}: {target.provider} does not list model {target.model!r}; it lists: {shown}")
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    out: Path | str = Path("results"),
+    emulate: bool = False,
+    targets: list[str] | None = None,
+    requests: int | None = None,
+    concurrency: list[int] | None = None,
+    rate: list[float] | None = None,
+    quiet: bool = True,
+    warn: Warn | None = None,
+) -> RunResult:
+    """Run a scenario (object or path) and return where its results went."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    options = RunOptions(
+        out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet
+    )
+    if warn is not None:
+        options.warn = warn
+    runner = Runner(apply_overrides(scenario, options), options)
+    return anyio.run(runner.run)

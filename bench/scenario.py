@@ -1,0 +1,384 @@
+"""Scenario files (TOML, DESIGN §4) → a validated ``Scenario``, or one ScenarioError.
+
+Every way a file can be wrong ends in a single message naming the file, the field and the
+problem, raised before any request is sent: that is the whole user contract of this module.
+Pydantic does the checking; this module turns its errors into one readable line and adds
+the "did you mean" that a typo in a TOML key deserves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.errors import ScenarioError
+from bench.schema import ERROR_KINDS
+from bench.slo import SloSpec, parse_key, slo_from_table, valid_keys
+
+Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
+PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
+
+#: The variable each SDK reads by default; an openai-compatible server gets no key unless named.
+DEFAULT_KEY_ENV: dict[str, str | None] = {
+    "groq": "GROQ_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai-compatible": None,
+}
+
+#: Fault names the emulator understands beyond the error kinds themselves.
+EMULATOR_FAULTS: tuple[str, ...] = tuple(k for k in ERROR_KINDS if k not in ("cancelled", "other", "connection")) + (
+    "midstream_error",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmulatorProfile(_Strict):
+    """Per-target emulator overrides; ignored for live runs."""
+
+    ttft_ms: Annotated[float, Field(gt=0, le=600_000)] | None = None
+    tokens_per_s: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    jitter: Annotated[float, Field(ge=0, le=5)] | None = None
+    faults: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    omit_usage: bool | None = None
+    omit_done: bool | None = None
+    empty_chunk_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    retry_after_s: Annotated[float, Field(ge=0)] | None = None
+
+    @field_validator("faults")
+    @classmethod
+    def _known_faults(cls, faults: dict[str, float]) -> dict[str, float]:
+        for name in faults:
+            if name not in EMULATOR_FAULTS:
+                raise ValueError(f"unknown fault {name!r}{_suggest(name, EMULATOR_FAULTS)}; known: {', '.join(EMULATOR_FAULTS)}")
+        if sum(faults.values()) > 1:
+            raise ValueError("fault shares add up to more than 1")
+        return faults
+
+    def header_payload(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude_defaults=False)
+
+
+class Target(_Strict):
+    provider: Provider
+    model: Annotated[str, Field(min_length=1)]
+    label: Annotated[str, Field(min_length=1)] | None = None
+    base_url: str | None = None
+    api_key_env: Annotated[str, Field(min_length=1)] | None = None
+    emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000/v1)")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _compatible_needs_url(self) -> Target:
+        if self.provider == "openai-compatible" and not self.base_url:
+            raise ValueError("base_url: required for provider 'openai-compatible' (e.g. base_url = \"http://127.0.0.1:8000/v1\")")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.provider}/{self.model}"
+
+    @property
+    def key_env(self) -> str | None:
+        return self.api_key_env if self.api_key_env else DEFAULT_KEY_ENV[self.provider]
+
+
+class RequestSettings(_Strict):
+    stream: bool = True
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    include_usage: bool = True
+    system: str | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class Prompts(_Strict):
+    source: Literal["synthetic", "file"] = "synthetic"
+    input_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 128
+    seed: int = 42
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> Prompts:
+        if self.source == "file" and not self.path:
+            raise ValueError("path: required when source = \"file\"")
+        return self
+
+
+class Load(_Strict):
+    concurrency: list[Annotated[int, Field(ge=1, le=10_000)]] | None = None
+    rate: list[Annotated[float, Field(gt=0, le=100_000)]] | None = None
+    requests: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    duration_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    warmup: Annotated[int, Field(ge=0, le=100_000)] = 0
+    timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    seed: int = 0
+
+    @field_validator("concurrency", "rate", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Load:
+        if (self.concurrency is None) == (self.rate is None):
+            raise ValueError("give exactly one of concurrency = [...] (closed loop) or rate = [...] (open loop)")
+        if not (self.concurrency or self.rate):
+            raise ValueError("concurrency/rate: needs at least one level")
+        if self.requests is None and self.duration_s is None:
+            raise ValueError("give requests = N (per level) or duration_s = S")
+        if self.requests is not None and self.duration_s is not None:
+            raise ValueError("give requests or duration_s, not both")
+        return self
+
+    @property
+    def mode(self) -> Literal["concurrency", "rate"]:
+        return "concurrency" if self.concurrency is not None else "rate"
+
+    @property
+    def levels(self) -> list[float]:
+        return [float(x) for x in (self.concurrency if self.concurrency is not None else self.rate or [])]
+
+
+class ScenarioHeader(_Strict):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] | None = None
+    description: str = ""
+    emulate: bool = False
+
+
+class Scenario(_Strict):
+    scenario: ScenarioHeader = Field(default_factory=ScenarioHeader)
+    target: Annotated[list[Target], Field(min_length=1)]
+    request: RequestSettings = Field(default_factory=RequestSettings)
+    prompts: Prompts = Field(default_factory=Prompts)
+    load: Load
+    slo: dict[str, float] = Field(default_factory=dict)
+    #: Where the file was read from; prompt paths resolve against it.
+    source_path: str = ""
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{key}: must be a number")
+            if key == "error_rate_max":
+                if not 0 <= value <= 1:
+                    raise ValueError(f"{key}: must be between 0 and 1")
+                continue
+            if parse_key(key, value) is None:
+                raise ValueError(f"{key}: unknown SLO key{_suggest(key, valid_keys())}")
+            if value <= 0:
+                raise ValueError(f"{key}: must be greater than 0")
+        return table
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Scenario:
+        seen: set[str] = set()
+        for target in self.target:
+            if target.name in seen:
+                raise ValueError(f"target: two targets are labelled {target.name!r}; give each a unique label")
+            seen.add(target.name)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name or (Path(self.source_path).stem if self.source_path else "scenario")
+
+    @property
+    def slo_spec(self) -> SloSpec:
+        return slo_from_table(self.slo)
+
+    def fingerprint(self) -> str:
+        """What makes two runs comparable: request settings, prompt shape and load mode.
+
+        Names, descriptions, SLOs, request counts and emulator profiles are left out on
+        purpose: a CI job that raises ``requests`` or injects a slowdown on the emulator still
+        measures the same thing.
+        """
+        shape = {
+            "request": self.request.model_dump(mode="json"),
+            "prompts": self.prompts.model_dump(mode="json", exclude={"path"}),
+            "load_mode": self.load.mode,
+        }
+        blob = json.dumps(shape, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario as run.json records it (reports and the gate read this)."""
+        return {
+            "name": self.name,
+            "description": self.scenario.description,
+            "targets": [
+                {
+                    "label": t.name,
+                    "provider": t.provider,
+                    "model": t.model,
+                    "base_url": t.base_url,
+                    "api_key_env": t.key_env,
+                    "emulator": t.emulator.header_payload(),
+                }
+                for t in self.target
+            ],
+            "request": self.request.model_dump(mode="json"),
+            "prompts": self.prompts.model_dump(mode="json"),
+            "load": {
+                "mode": self.load.mode,
+                "levels": self.load.levels,
+                "requests": self.load.requests,
+                "duration_s": self.load.duration_s,
+                "warmup": self.load.warmup,
+                "timeout_s": self.load.timeout_s,
+                "seed": self.load.seed,
+            },
+            "slo": dict(self.slo),
+        }
+
+    def prompt_file(self) -> Path | None:
+        if self.prompts.source != "file" or not self.prompts.path:
+            return None
+        path = Path(self.prompts.path)
+        return path if path.is_absolute() else Path(self.source_path).parent / path
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _suggest(word: str, choices: Any) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``loc`` (for key suggestions)."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        for candidate in getattr(ann, "__args__", ()) or (ann,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            inner = getattr(candidate, "__args__", ())
+            found = [c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)]
+            if found:
+                model = found[0]
+                break
+        else:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> tuple[str | None, str]:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    # pydantic puts a validator's location on the model; its message may start with "field: ".
+    field = _field_path(loc) or None
+    msg = str(error.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        choices = [n for n in (model.model_fields if model else {}) if n != "source_path"]
+        if field == str(loc[-1]) and "targets" == loc[-1]:
+            choices.append("target")
+        return field, f"unknown key{_suggest(str(loc[-1]), choices)}" + (
+            f"; valid keys here: {', '.join(choices)}" if choices else ""
+        )
+    if kind == "missing":
+        return field, "required field is missing"
+    if kind == "literal_error" and loc and loc[-1] == "provider":
+        return field, f"unknown provider {error.get('input')!r}{_suggest(str(error.get('input')), PROVIDERS)}; expected one of {', '.join(PROVIDERS)}"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
+    head, sep, rest = msg.partition(": ")
+    if sep and " " not in head and head.replace("_", "").isalnum():
+        return (f"{field}.{head}" if field else head), rest
+    return field, msg
+
+
+def parse_scenario(raw: dict[str, Any], path: str) -> Scenario:
+    """Validate an already-parsed TOML table."""
+    if "targets" in raw and "target" not in raw:
+        raise ScenarioError(path, "targets", "unknown key (did you mean 'target'? write each one as [[target]])")
+    try:
+        scenario = Scenario.model_validate({**raw, "source_path": path})
+    except ValidationError as exc:
+        errors = exc.errors()
+        field, problem = _describe(errors[0], raw)
+        more = len(errors) - 1
+        if more:
+            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ScenarioError(path, field, problem) from None
+    _check_prompt_file(scenario, path)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every failure is a ScenarioError."""
+    p = Path(path)
+    shown = str(path)
+    if not p.exists():
+        raise ScenarioError(shown, None, "no such file")
+    if p.is_dir():
+        raise ScenarioError(shown, None, "is a directory, not a scenario file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(shown, None, "not UTF-8 text (is this a TOML file?)") from None
+    except OSError as exc:
+        raise ScenarioError(shown, None, f"cannot read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(shown, None, f"not valid TOML: {exc}") from None
+    return parse_scenario(raw, shown)
+
+
+def _check_prompt_file(scenario: Scenario, path: str) -> None:
+    prompt_path = scenario.prompt_file()
+    if prompt_path is None:
+        return
+    if not prompt_path.is_file():
+        raise ScenarioError(path, "prompts.path", f"no such file: {prompt_path}")
+    from bench.prompts import read_prompt_file  # local: only file-prompt scenarios need it
+
+    read_prompt_file(prompt_path, scenario_path=path)

@@ -48,6 +48,8 @@ class RunOptions:
     concurrency: list[int] | None = None
     rate: list[float] | None = None
     quiet: bool = True
+    #: With emulate: where the emulator logs each chunk's write time (ground truth for accuracy checks).
+    emulator_chunk_log: Path | None = None
     warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
 
 
@@ -160,7 +162,9 @@ class Runner:
                 if self.emulate:
                     from bench.emulator import start_emulator
 
-                    handle = stack.enter_context(start_emulator(seed=self.scenario.load.seed))
+                    handle = stack.enter_context(
+                        start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
+                    )
                     emulator_url = handle.base_url
                     base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
                 self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=emulator_url)
@@ -302,12 +306,14 @@ def run_scenario(
     rate: list[float] | None = None,
     quiet: bool = True,
     warn: Warn | None = None,
+    emulator_chunk_log: Path | None = None,
 ) -> RunResult:
     """Run a scenario (object or path) and return where its results went."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     options = RunOptions(
-        out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet
+        out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet,
+        emulator_chunk_log=emulator_chunk_log,
     )
     if warn is not None:
         options.warn = warn

@@ -104,10 +104,11 @@ def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str,
         return Failure("timeout", status, message)
     if status is not None and status != 200:
         kind = _from_codes(codes) if status in (400, 403, 404, 429, 402) else None
+        if kind is None and status == 404:
+            # A wrong path (say, a base_url without /v1) is a 404 too: only a model 404 is model_not_found.
+            kind = "model_not_found" if "model" in codes or not codes else "other"
         if kind is None:
             kind = _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
-        if status == 404 and kind not in ("model_not_found", "model_decommissioned"):
-            kind = "model_not_found" if "model" in codes or not codes else "other"
         return Failure(kind, status, message)
     if status == 200 or (name == "APIError" and codes):
         # An error event inside a 200 stream (Anthropic `event: error`, Groq/OpenAI {"error":…}).

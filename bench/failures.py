@@ -91,6 +91,26 @@ def _from_codes(codes: str) -> str | None:
     return None
 
 
+def _from_status(status: int, codes: str) -> str:
+    """The status decides; the body only refines where providers overload one status."""
+    if status == 400:
+        if "decommissioned" in codes:
+            return "model_decommissioned"
+        return "model_not_found" if "model_not_found" in codes else "bad_request"
+    if status in (402, 429):
+        if "insufficient_quota" in codes or "billing" in codes or "spend_limit" in codes or status == 402:
+            return "quota"
+        return "rate_limited"
+    if status == 403:
+        return "quota" if "insufficient_quota" in codes else "permission"
+    if status == 404:
+        # A wrong path (say, a base_url without /v1) is a 404 too: only a model 404 is model_not_found.
+        return "model_not_found" if "model" in codes or not codes else "other"
+    if status >= 500 and "overloaded" in codes:
+        return "overloaded"
+    return _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
+
+
 def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str, ...] = ()) -> Failure:
     """The error kind for ``exc``; ``streaming_started`` tells a cut stream from a failed connect."""
     name = type(exc).__name__
@@ -103,13 +123,7 @@ def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str,
     if isinstance(exc, TimeoutError) or "Timeout" in name:
         return Failure("timeout", status, message)
     if status is not None and status != 200:
-        kind = _from_codes(codes) if status in (400, 403, 404, 429, 402) else None
-        if kind is None and status == 404:
-            # A wrong path (say, a base_url without /v1) is a 404 too: only a model 404 is model_not_found.
-            kind = "model_not_found" if "model" in codes or not codes else "other"
-        if kind is None:
-            kind = _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
-        return Failure(kind, status, message)
+        return Failure(_from_status(status, codes), status, message)
     if status == 200 or (name == "APIError" and codes):
         # An error event inside a 200 stream (Anthropic `event: error`, Groq/OpenAI {"error":…}).
         return Failure(_from_codes(codes) or "server_error", status, message)

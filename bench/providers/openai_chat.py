@@ -41,9 +41,11 @@ def _usage(raw: Any, server: Any) -> Usage | None:
     )
     details = _get(raw, "completion_tokens_details") or _get(server, "completion_tokens_details")
     out.reasoning_tokens = _get(details, "reasoning_tokens")
-    if server is not None:
+    # Groq puts timings in x_groq.usage when streaming and in the top-level usage otherwise.
+    timed = server if _get(server, "completion_time") is not None else raw
+    if _get(timed, "completion_time") is not None:
         for field, key in (("queue_ms", "queue_time"), ("prompt_ms", "prompt_time"), ("completion_ms", "completion_time")):
-            seconds = _get(server, key)
+            seconds = _get(timed, key)
             if seconds is not None:
                 setattr(out, field, float(seconds) * 1000.0)
     return out
@@ -120,7 +122,10 @@ class ChatCompletionsProvider:
                     choice = choices[0]
                     delta = choice.delta
                     if delta is not None:
-                        event.answer = delta.content
+                        content = delta.content
+                        # The role-only opener ({"role":"assistant","content":""}) is no token;
+                        # a later empty string is (a byte-fallback piece of a character).
+                        event.answer = None if content == "" and delta.role else content
                         event.reasoning = _reasoning(delta)
                     event.finish_reason = choice.finish_reason
                 x_groq = _get(chunk, "x_groq")

@@ -59,7 +59,7 @@ class NullProgress:
 
 
 class PlainProgress:
-    """For logs and pipes: a line per tenth of a level and one when it ends."""
+    """For logs and pipes: a line per quarter of a level (at most) and one when it ends."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
@@ -68,7 +68,7 @@ class PlainProgress:
 
     def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
         self.state = _LevelState(target, mode, level, total)
-        self._step = max(1, (total or 100) // 10)
+        self._step = max(1, -(-(total or 100) // 4))
         self._next_report = self._step
 
     def advance(self, record: RequestRecord) -> None:

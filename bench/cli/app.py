@@ -32,7 +32,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
     """Run the app with bench's exit-code contract; returns the exit status."""
     try:
-        application(args=args, standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        result = application(args=args, standalone_mode=False)
     except BenchError as exc:
         typer.echo(f"bench: error: {exc}", err=True)
         return exc.exit_code
@@ -47,7 +48,7 @@ def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("bench: interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,6 +131,7 @@ def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str,
         "APIResponseValidationError",
         "DecodingError",
         "LocalProtocolError",
+        "StreamNotSupported",
     ):
         return Failure("protocol", status, message)
     transport_cut = name in ("RemoteProtocolError", "ReadError", "StreamClosed", "ClosedResourceError") or (

@@ -286,7 +286,10 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - a models list is advisory
                 from bench.failures import scrub
 
-                self.options.warn(f"target {target.name!r}: could not list models ({scrub(str(exc), self.secrets)})")
+                hint = ""
+                if target.provider == "openai-compatible" and "404" in str(exc):
+                    hint = "; does base_url end with /v1?"
+                self.options.warn(f"target {target.name!r}: could not list models ({scrub(str(exc), self.secrets)}){hint}")
                 continue
             finally:
                 await provider.aclose()

@@ -56,6 +56,10 @@ def _reasoning(delta: Any) -> str | None:
     return value if value is not None else _get(delta, "reasoning_content")
 
 
+class StreamNotSupported(ValueError):
+    """The server sent a whole JSON body to a streaming request (classified as ``protocol``)."""
+
+
 class ChatCompletionsProvider:
     """OpenAI-style chat completions via an official SDK client."""
 
@@ -115,6 +119,13 @@ class ChatCompletionsProvider:
             yield self._whole(response)
             return
         try:
+            content_type = response.response.headers.get("content-type", "")
+            if "json" in content_type and "event-stream" not in content_type:
+                # Some servers ignore stream=true: timing a whole body as a stream would be a lie.
+                raise StreamNotSupported(
+                    f"the server answered stream=true with {content_type}, not an event stream; "
+                    "set [request] stream = false for this server"
+                )
             async for chunk in response:
                 event = StreamEvent(response_id=chunk.id)
                 choices = chunk.choices

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-from bench.records import load_results  # noqa: E402
-
 __all__ = ["__version__", "load_results"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: pandas costs most of a second to import, and the emulator subprocess needs none of it.
+    if name == "load_results":
+        from bench.records import load_results
+
+        return load_results
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")

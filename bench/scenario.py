@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.emulator.faults import FAULT_KINDS
 from bench.errors import ScenarioError
-from bench.schema import ERROR_KINDS
 from bench.slo import SloSpec, parse_key, slo_from_table, valid_keys
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
@@ -34,10 +34,8 @@ DEFAULT_KEY_ENV: dict[str, str | None] = {
     "openai-compatible": None,
 }
 
-#: Fault names the emulator understands beyond the error kinds themselves.
-EMULATOR_FAULTS: tuple[str, ...] = tuple(k for k in ERROR_KINDS if k not in ("cancelled", "other", "connection")) + (
-    "midstream_error",
-)
+#: Fault names the emulator understands (error kinds, plus ``midstream_error``).
+EMULATOR_FAULTS: tuple[str, ...] = FAULT_KINDS
 
 
 class _Strict(BaseModel):

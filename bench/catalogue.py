@@ -1,0 +1,199 @@
+"""The model catalogue: what each provider serves, what it retired, and how fast each model is.
+
+Provider line-ups change monthly, so the facts live in one hand-edited data file,
+``bench/data/models.toml`` (its header documents every key). This module only loads and checks
+it. Scenario validation reads the status and replacement (to warn about a retired seed model),
+and the emulator reads the latency profile (``ttft_ms``, ``tokens_per_s``, ``jitter``,
+``reasoning``) so that an emulated run looks like the real provider.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+#: Providers a scenario may name. ``openai-compatible`` has no models of its own and takes the
+#: openai defaults.
+PROVIDERS: Final[tuple[str, ...]] = ("groq", "openai", "anthropic", "openai-compatible")
+STATUSES: Final[tuple[str, ...]] = (
+    "production",
+    "preview",
+    "deprecated",
+    "shut_down",
+    "decommissioned",
+)
+_RETIRED: Final[frozenset[str]] = frozenset({"shut_down", "decommissioned"})
+_PROFILE_KEYS: Final[tuple[str, ...]] = (
+    "ttft_ms",
+    "tokens_per_s",
+    "jitter",
+    "reasoning",
+    "reasoning_tokens",
+    "empty_chunk_share",
+)
+_DEFAULT_ID: Final = "*"
+
+
+class CatalogueError(ValueError):
+    """The data file is malformed: names the provider, the model and the problem."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model of one provider, with the latency profile the emulator gives it.
+
+    ``decommissioned_on`` is the date it stopped answering (for ``shut_down`` too: Groq's word
+    for retiring a model on some tiers only). A provider's default profile is a ModelInfo whose
+    ``id`` is ``"*"``.
+    """
+
+    provider: str
+    id: str
+    status: str
+    decommissioned_on: str | None
+    replacement: str | None
+    context_window: int | None
+    max_completion_tokens: int | None
+    ttft_ms: float
+    tokens_per_s: float
+    jitter: float
+    reasoning: bool
+    note: str | None
+    reasoning_tokens: int = 0
+    empty_chunk_share: float = 0.0
+    display_name: str | None = None
+    owned_by: str | None = None
+    released_on: str | None = None
+
+    @property
+    def retired(self) -> bool:
+        """True when the provider no longer serves it (decommissioned or shut down)."""
+        return self.status in _RETIRED
+
+
+class Catalogue:
+    """Lookups over the loaded file. Ids are matched exactly, as the providers do."""
+
+    def __init__(self, models: list[ModelInfo], defaults: dict[str, ModelInfo]) -> None:
+        self._models = list(models)
+        self._defaults = dict(defaults)
+        self._by_key = {(m.provider, m.id): m for m in models}
+
+    def get(self, provider: str, model: str) -> ModelInfo | None:
+        """The catalogue entry, or None when this provider's list does not name the model."""
+        return self._by_key.get((provider, model))
+
+    def models(self, provider: str | None = None) -> list[ModelInfo]:
+        """Every model in file order, or only one provider's."""
+        return [m for m in self._models if provider is None or m.provider == provider]
+
+    def default_profile(self, provider: str) -> ModelInfo:
+        """The profile for a model id the catalogue does not know (openai-compatible: openai's)."""
+        if provider not in PROVIDERS:
+            raise KeyError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+        if provider in self._defaults:
+            return self._defaults[provider]
+        base = self._defaults["openai"]
+        return _replace(base, provider=provider)
+
+
+def _replace(info: ModelInfo, **changes: Any) -> ModelInfo:
+    values = {f.name: getattr(info, f.name) for f in fields(info)}
+    values.update(changes)
+    return ModelInfo(**values)
+
+
+_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "id": (str,),
+    "status": (str,),
+    "decommissioned_on": (str,),
+    "replacement": (str,),
+    "context_window": (int,),
+    "max_completion_tokens": (int,),
+    "ttft_ms": (int, float),
+    "tokens_per_s": (int, float),
+    "jitter": (int, float),
+    "reasoning": (bool,),
+    "note": (str,),
+    "reasoning_tokens": (int,),
+    "empty_chunk_share": (int, float),
+    "display_name": (str,),
+    "owned_by": (str,),
+    "released_on": (str,),
+}
+
+
+def _check_types(where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise CatalogueError(f"{where}: unknown key {key!r}")
+        types = _TYPES[key]
+        # bool is an int in Python; a count or a time written as `true` is still a mistake.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise CatalogueError(f"{where}: {key} must be {' or '.join(t.__name__ for t in types)}")
+
+
+def _profile(where: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Normalised profile values; rejects numbers the emulator could not honour."""
+    profile = {
+        "ttft_ms": float(values["ttft_ms"]),
+        "tokens_per_s": float(values["tokens_per_s"]),
+        "jitter": float(values.get("jitter", 0.0)),
+        "reasoning": bool(values.get("reasoning", False)),
+        "reasoning_tokens": int(values.get("reasoning_tokens", 0)),
+        "empty_chunk_share": float(values.get("empty_chunk_share", 0.0)),
+    }
+    if profile["ttft_ms"] < 0 or profile["tokens_per_s"] <= 0 or profile["reasoning_tokens"] < 0:
+        raise CatalogueError(f"{where}: ttft_ms, reasoning_tokens must be >= 0, tokens_per_s > 0")
+    if not 0 <= profile["jitter"] <= 1 or not 0 <= profile["empty_chunk_share"] < 1:
+        raise CatalogueError(f"{where}: jitter must be in [0, 1], empty_chunk_share in [0, 1)")
+    return profile
+
+
+def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+    """Build a Catalogue from the parsed TOML; raises CatalogueError naming what is wrong."""
+    models: list[ModelInfo] = []
+    defaults: dict[str, ModelInfo] = {}
+    for provider, section in data.items():
+        if provider not in PROVIDERS:
+            raise CatalogueError(f"unknown provider section [{provider}]")
+        extra = set(section) - {"defaults", "models"}
+        if extra or "defaults" not in section:
+            raise CatalogueError(f"[{provider}]: needs [{provider}.defaults]; unknown {sorted(extra)}")
+        where = f"[{provider}.defaults]"
+        _check_types(where, section["defaults"], _PROFILE_KEYS)
+        if not {"ttft_ms", "tokens_per_s"} <= set(section["defaults"]):
+            raise CatalogueError(f"{where}: ttft_ms and tokens_per_s are required")
+        base = _profile(where, section["defaults"])
+        defaults[provider] = ModelInfo(
+            provider=provider, id=_DEFAULT_ID, status="production", decommissioned_on=None,
+            replacement=None, context_window=None, max_completion_tokens=None, note=None, **base,
+        )  # fmt: skip
+        seen: set[str] = set()
+        for entry in section.get("models", []):
+            where = f"[[{provider}.models]] {entry.get('id', '<no id>')!s}"
+            _check_types(where, entry, tuple(_TYPES))
+            if "id" not in entry or "status" not in entry:
+                raise CatalogueError(f"{where}: id and status are required")
+            if entry["status"] not in STATUSES:
+                raise CatalogueError(f"{where}: status must be one of {', '.join(STATUSES)}")
+            if entry["id"] in seen:
+                raise CatalogueError(f"{where}: listed twice")
+            seen.add(entry["id"])
+            profile = _profile(where, {**section["defaults"], **entry})
+            facts = {k: v for k, v in entry.items() if k not in _PROFILE_KEYS}
+            info = {f.name: None for f in fields(ModelInfo) if f.name not in _PROFILE_KEYS}
+            models.append(ModelInfo(**{**info, **facts, **profile, "provider": provider}))
+    if "openai" not in defaults:
+        raise CatalogueError("[openai.defaults] is required (openai-compatible falls back to it)")
+    return Catalogue(models, defaults)
+
+
+@cache
+def load_catalogue() -> Catalogue:
+    """The packaged catalogue, read once per process."""
+    text = resources.files("bench").joinpath("data/models.toml").read_text(encoding="utf-8")
+    return parse_catalogue(tomllib.loads(text))

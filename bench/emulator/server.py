@@ -1,0 +1,502 @@
+"""The emulator's server: routes each request to a dialect and writes its response on time.
+
+One asyncio task per connection. A streamed response is planned in full when the request has
+been read (:func:`bench.emulator.profiles.plan_response`); then the task sleeps until each
+token's absolute deadline and writes every token that is due in one ``write`` (one chunk per
+token), so timer overshoot costs at most one late write and never drifts the rate. The
+schedule is anchored on the first token as actually written: a late first token (a busy
+host) delays the stream, as a real server's would, rather than being followed by a burst.
+The time of each write is kept for the chunk log, the ground truth the harness's accuracy is
+checked against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any, Final, TextIO
+
+from bench.catalogue import Catalogue, ModelInfo, load_catalogue
+from bench.emulator.faults import FAULT_KINDS, HTTP_FAULTS, ErrorSpec, choose_fault, http_error
+from bench.emulator.http11 import (
+    LAST_CHUNK,
+    MAX_HEAD_BYTES,
+    MalformedRequest,
+    Request,
+    chunk,
+    full_response,
+    read_request,
+    response_head,
+)
+from bench.emulator.profiles import Override, OverrideError, Plan, parse_override, plan_response, resolve_profile
+from bench.emulator.wire import Dialect, Ids, Outcome, RequestError, Wire, compact, invalid
+from bench.emulator.wire_anthropic import ANTHROPIC
+from bench.emulator.wire_openai import GROQ, OPENAI
+
+log = logging.getLogger("bench.emulator")
+
+#: A deadline this close is written at once instead of slept for (the loop's timers wake on
+#: whole milliseconds anyway).
+_EARLY_S: Final = 0.0002
+#: Where each dialect answers generation requests.
+_GENERATE: Final[dict[str, Dialect]] = {
+    "/openai/v1/chat/completions": GROQ,
+    "/v1/chat/completions": OPENAI,
+    "/v1/messages": ANTHROPIC,
+}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to run one emulator. ``strict_models`` answers retired and unknown models as the
+    real APIs do (400 model_decommissioned, 404 model_not_found); by default every model is
+    served (unknown ids with the provider's default profile) so the seed's retired models can
+    be replayed."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 0
+    chunk_log: Path | None = None
+    strict_models: bool = False
+    max_stall_s: float = 300.0
+
+
+@dataclass
+class RequestLog:
+    """One line of the chunk log. Times are ``perf_counter_ns`` (CLOCK_MONOTONIC, comparable
+    across processes on one host). ``chunk_ns`` holds the write time of each content chunk
+    (non-empty text, reasoning included); ``request_id`` is the id the client sees in the body
+    (``chatcmpl-…``/``msg_…``), or the request-id header for an HTTP error answer. ``seed`` is
+    the seed the request's randomness came from (its own, or one drawn from the server's)."""
+
+    request_id: str
+    http_request_id: str
+    dialect: str
+    path: str
+    received_ns: int
+    retry_count: int | None
+    model: str | None = None
+    stream: bool | None = None
+    status: int = 200
+    fault: str | None = None
+    seed: int | None = None
+    headers_sent_ns: int | None = None
+    chunk_ns: list[int] = field(default_factory=list)
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    prompt_tokens: int | None = None
+    finish_reason: str | None = None
+    completed: bool = False
+    end_ns: int | None = None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["n_content_chunks"] = len(self.chunk_ns)
+        data["first_content_ns"] = self.chunk_ns[0] if self.chunk_ns else None
+        data["last_content_ns"] = self.chunk_ns[-1] if self.chunk_ns else None
+        return json.dumps(data, separators=(",", ":"))
+
+
+class ChunkLog:
+    """Appends one JSON line per finished request, flushed at once (a crash loses nothing)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: TextIO = path.open("a", encoding="utf-8")
+
+    def write(self, entry: RequestLog) -> None:
+        self._file.write(entry.to_json() + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class _Exchange:
+    """One request in flight: where it came from, where it goes, what is logged."""
+
+    request: Request
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    dialect: Dialect
+    ids: Ids
+    t_received: float  # loop.time(): the base of every deadline
+    entry: RequestLog
+    override: Override = field(default_factory=Override)
+    forced_fault: str | None = None
+
+    @property
+    def keep_alive(self) -> bool:
+        return self.request.keep_alive
+
+
+class EmulatorServer:
+    """The HTTP server. ``await start()`` binds; ``await close()`` stops and drops connections."""
+
+    def __init__(self, config: ServerConfig, catalogue: Catalogue | None = None) -> None:
+        self.config = config
+        self._catalogue = catalogue or load_catalogue()
+        self._rng = random.Random(config.seed)
+        self._chunk_log = ChunkLog(config.chunk_log) if config.chunk_log else None
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._served = 0
+
+    async def start(self) -> int:
+        """Bind and listen; returns the port (useful with port 0)."""
+        self._server = await asyncio.start_server(
+            self._connection, self.config.host, self.config.port, limit=MAX_HEAD_BYTES
+        )
+        return self.port
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop listening, drop open connections, and let their handlers log what they did."""
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+            for task in self._handlers:
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            await self._server.wait_closed()
+        if self._chunk_log is not None:
+            self._chunk_log.close()
+
+    # ------------------------------------------------------------------ connections, routing
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self._writers.add(writer)
+        try:
+            keep_alive = True
+            while keep_alive:
+                try:
+                    request = await read_request(reader)
+                except MalformedRequest as exc:
+                    spec = ErrorSpec(exc.status, "invalid_request_error", None, str(exc))
+                    body = OPENAI.error_body(spec, Ids.new())
+                    headers = [("content-type", "application/json")]
+                    writer.write(full_response(exc.status, headers, body, keep_alive=False))
+                    break
+                if request is None:
+                    break
+                keep_alive = await self._dispatch(request, reader, writer) and request.keep_alive
+        except ConnectionError:
+            pass  # the client went away; nothing to answer
+        except asyncio.CancelledError:
+            # Shutting down. Ending normally matters: Python 3.11's asyncio logs a cancelled
+            # connection handler as "Exception in callback" with a traceback.
+            pass
+        except Exception:
+            log.exception("emulator bug while serving a request")
+        finally:
+            self._handlers.discard(task)
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _dispatch(self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Serve one request; returns whether the connection may be reused."""
+        received_ns = perf_counter_ns()
+        t_received = asyncio.get_running_loop().time()
+        dialect = _dialect_for(request)
+        ids = Ids.new()
+        entry = RequestLog(
+            request_id=ids.http_request_id,
+            http_request_id=ids.http_request_id,
+            dialect=dialect.name,
+            path=request.path,
+            received_ns=received_ns,
+            retry_count=_int_or_none(request.headers.get("x-stainless-retry-count")),
+        )
+        ex = _Exchange(request, reader, writer, dialect, ids, t_received, entry)
+        self._served += 1
+        try:
+            ex.override, ex.forced_fault = _bench_headers(request.headers)
+            path, method = request.path, request.method
+            generate = path in _GENERATE
+            models = path == dialect.models_path or path.startswith(dialect.models_path + "/")
+            if generate and method == "POST":
+                return await self._generate(ex)
+            if models and method == "GET":
+                return self._models(ex)
+            if generate or models:
+                message = f"Method {method} not allowed for {path}"
+                raise RequestError(ErrorSpec(405, "invalid_request_error", None, message))
+            not_found = "not_found_error" if dialect is ANTHROPIC else "invalid_request_error"
+            raise RequestError(ErrorSpec(404, not_found, None, f"Invalid URL ({method} {path})"))
+        except RequestError as exc:
+            return self._send_error(ex, exc.spec)
+        finally:
+            entry.end_ns = perf_counter_ns()
+            if self._chunk_log is not None:
+                self._chunk_log.write(entry)
+
+    # ------------------------------------------------------------------ answers
+
+    def _headers(self, ex: _Exchange, content_type: str = "application/json") -> list[tuple[str, str]]:
+        processing_ms = (perf_counter_ns() - ex.entry.received_ns) // 1_000_000
+        headers = ex.dialect.headers(ex.ids, self._served, processing_ms)
+        return [("content-type", content_type), ("server", "bench-emulator"), *headers]
+
+    def _send_error(self, ex: _Exchange, spec: ErrorSpec, fault: str | None = None) -> bool:
+        headers = self._headers(ex)
+        if fault is not None:
+            headers.append(("x-bench-fault", fault))
+        if fault == "rate_limited":
+            retry_after = ex.override.retry_after_s if ex.override.retry_after_s is not None else 1
+            headers.append(("retry-after", f"{retry_after:g}"))
+        if ex.override.should_retry is not None:
+            headers.append(("x-should-retry", "true" if ex.override.should_retry else "false"))
+        body = ex.dialect.error_body(spec, ex.ids)
+        ex.writer.write(full_response(spec.status, headers, body, keep_alive=ex.keep_alive))
+        ex.entry.headers_sent_ns = perf_counter_ns()
+        ex.entry.status = spec.status
+        ex.entry.fault = fault
+        return ex.keep_alive
+
+    def _models(self, ex: _Exchange) -> bool:
+        """``GET /models`` and ``/models/{id}``: what this server serves (retired models only
+        when it serves them, i.e. not in strict mode)."""
+        if ex.forced_fault in HTTP_FAULTS:
+            return self._send_error(ex, http_error(ex.forced_fault, ex.dialect.name, "-"), ex.forced_fault)
+        served = [m for m in self._catalogue.models(ex.dialect.name) if not (self.config.strict_models and m.retired)]
+        entries = [ex.dialect.model_object(m, ex.ids.created) for m in served]
+        wanted = ex.request.path[len(ex.dialect.models_path) + 1 :]
+        if wanted:
+            found = [e for e in entries if e["id"] == wanted]
+            if not found:
+                return self._send_error(ex, http_error("model_not_found", ex.dialect.name, wanted))
+            body = compact(found[0]).encode()
+        else:
+            body = ex.dialect.models_body(entries)
+        ex.writer.write(full_response(200, self._headers(ex), body, keep_alive=ex.keep_alive))
+        ex.entry.headers_sent_ns = perf_counter_ns()
+        return ex.keep_alive
+
+    def _model_info(self, ex: _Exchange, model: object) -> ModelInfo:
+        """The profile to serve ``model`` with (strict mode refuses retired and unknown ids)."""
+        provider = ex.dialect.name
+        info = self._catalogue.get(provider, model) if isinstance(model, str) else None
+        if self.config.strict_models and isinstance(model, str):
+            if info is None:
+                raise RequestError(http_error("model_not_found", provider, model))
+            if info.retired:
+                raise RequestError(http_error("model_decommissioned", provider, model))
+        return info or self._catalogue.default_profile(provider)
+
+    async def _generate(self, ex: _Exchange) -> bool:
+        """A chat completion or a message: plan it, then answer, stream or fault."""
+        override = ex.override
+        seed = override.seed if override.seed is not None else self._rng.getrandbits(63)
+        rng = random.Random(seed)
+        ex.entry.seed = seed  # sent back in x-bench-emulator, it replays this answer exactly
+        draw = rng.random()  # drawn first, always: fault shares never shift the text
+        fault = ex.forced_fault or choose_fault(override.faults, draw)
+        body = _json_body(ex.request.body)
+        info = self._model_info(ex, body.get("model"))
+        call = ex.dialect.parse(body, info)
+        entry = ex.entry
+        entry.model, entry.stream = call.model, call.stream
+        if fault in HTTP_FAULTS:
+            return self._send_error(ex, http_error(fault, ex.dialect.name, call.model), fault)
+        entry.fault = fault
+        profile = resolve_profile(info, override)
+        plan = plan_response(
+            profile,
+            rng,
+            budget=call.budget,
+            ignore_eos=call.ignore_eos,
+            think=profile.reasoning if call.think is None else call.think,
+            stream_reasoning=call.stream_reasoning,
+        )
+        wire = ex.dialect.wire(call, ex.ids, seed=rng.getrandbits(31))
+        entry.request_id = wire.request_id
+        entry.prompt_tokens = wire.prompt_tokens
+        cut_after = min(rng.randint(2, 5), len(plan.offsets_s) - 1)
+        if call.stream:
+            return await self._stream(ex, wire, plan, fault, cut_after)
+        return await self._whole(ex, wire, plan, fault)
+
+    def _finish(self, ex: _Exchange, plan: Plan, outputs: int, completed: bool) -> None:
+        entry = ex.entry
+        entry.output_tokens = plan.completion_tokens if completed else outputs
+        entry.reasoning_tokens = plan.reasoning_tokens
+        entry.finish_reason = plan.finish if completed else None
+        entry.completed = completed
+
+    async def _stream(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int) -> bool:
+        """Write a streamed response token by token at the planned instants."""
+        loop = asyncio.get_running_loop()
+        writer, entry = ex.writer, ex.entry
+        base = ex.t_received
+        await _sleep_until(loop, base + plan.ttfb_s)
+        if _gone(ex):
+            return False
+        headers = [
+            *self._headers(ex, "text/event-stream; charset=utf-8"),
+            ("transfer-encoding", "chunked"),
+            ("cache-control", "no-cache"),
+        ]
+        if fault is not None:
+            headers.append(("x-bench-fault", fault))
+        writer.write(response_head(200, headers, keep_alive=ex.keep_alive) + chunk(wire.opening()))
+        entry.headers_sent_ns = perf_counter_ns()
+        if fault == "timeout":
+            await self._stall(ex)
+            return False
+        offsets, texts, n_reasoning = plan.offsets_s, plan.texts, plan.n_streamed_reasoning
+        stop = len(offsets) if fault is None else cut_after
+        chunk_ns = entry.chunk_ns
+        first_ns = 0
+        i = 0
+        while i < stop:
+            await _sleep_until(loop, base + offsets[i])
+            if _gone(ex):
+                self._finish(ex, plan, i, completed=False)
+                return False
+            now = loop.time()
+            if i == 0:
+                base = max(base, now - offsets[0])  # decoding starts when the first token did
+            due = now - base + _EARLY_S
+            parts = []
+            contents = 0
+            while True:
+                text = texts[i]
+                parts.append(chunk(wire.token(text, i < n_reasoning)))
+                contents += bool(text)
+                i += 1
+                if i >= stop or offsets[i] > due:
+                    break
+            writer.write(b"".join(parts))
+            written_ns = perf_counter_ns()
+            first_ns = first_ns or written_ns
+            chunk_ns.extend([written_ns] * contents)
+            try:
+                await writer.drain()
+            except ConnectionError:
+                self._finish(ex, plan, i, completed=False)
+                return False
+        if fault is None:
+            completion_s = (perf_counter_ns() - first_ns) / 1e9 + plan.interval_s
+            outcome = Outcome(plan, completion_s, ex.override.omit_usage, ex.override.omit_done)
+            writer.write(chunk(wire.closing(outcome)) + LAST_CHUNK)
+            self._finish(ex, plan, i, completed=True)
+            return ex.keep_alive
+        self._finish(ex, plan, i, completed=False)
+        if fault == "stream_interrupted":
+            cut = chunk(wire.token(texts[i], i < n_reasoning))
+            writer.write(cut[: len(cut) // 2])  # the chunk's size line promises more than comes
+            writer.close()
+            return False
+        if fault == "protocol":
+            event = wire.token(texts[i], i < n_reasoning)
+            writer.write(chunk(event[:-10] + b"\n\n") + LAST_CHUNK)  # JSON cut short: no closing brace
+        else:  # midstream_error
+            writer.write(chunk(wire.error_event()) + LAST_CHUNK)
+        return ex.keep_alive
+
+    async def _whole(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None) -> bool:
+        """A non-streaming answer, sent when generation would have finished."""
+        if fault == "timeout":
+            await self._stall(ex)
+            return False
+        await _sleep_until(asyncio.get_running_loop(), ex.t_received + plan.end_s)
+        if _gone(ex):
+            self._finish(ex, plan, 0, completed=False)
+            return False
+        if fault == "midstream_error":
+            return self._send_error(ex, http_error("server_error", ex.dialect.name, ex.entry.model or "-"), fault)
+        completion_s = plan.end_s - plan.offsets_s[0]
+        body = wire.body(Outcome(plan, completion_s))
+        headers = self._headers(ex)
+        if fault is not None:
+            headers.append(("x-bench-fault", fault))
+        if fault == "protocol":
+            body = body[:-8]
+        response = full_response(200, headers, body, keep_alive=ex.keep_alive)
+        if fault == "stream_interrupted":
+            ex.writer.write(response[: len(response) - len(body) // 2])
+            ex.writer.close()
+            self._finish(ex, plan, 0, completed=False)
+            return False
+        ex.writer.write(response)
+        ex.entry.headers_sent_ns = perf_counter_ns()
+        self._finish(ex, plan, plan.completion_tokens, completed=fault is None)
+        return ex.keep_alive
+
+    async def _stall(self, ex: _Exchange) -> None:
+        """The ``timeout`` fault: say nothing more until the client gives up (bounded)."""
+        seconds = ex.override.stall_s if ex.override.stall_s is not None else self.config.max_stall_s
+        try:
+            async with asyncio.timeout(seconds):
+                while await ex.reader.read(65536):
+                    pass
+        except (TimeoutError, ConnectionError):
+            pass
+
+
+def _gone(ex: _Exchange) -> bool:
+    """The client closed the connection: stop generating for it, as a real server does.
+
+    EOF counts: the SDKs never half-close and wait, they close when they give up."""
+    return ex.writer.transport.is_closing() or ex.reader.at_eof()
+
+
+async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    delay = deadline - loop.time()
+    if delay > _EARLY_S:
+        await asyncio.sleep(delay)
+
+
+def _dialect_for(request: Request) -> Dialect:
+    """Groq lives under /openai/v1; OpenAI and Anthropic share /v1/models, told apart by the
+    ``anthropic-version`` header the Anthropic SDK always sends."""
+    if request.path.startswith("/openai/"):
+        return GROQ
+    if request.path in _GENERATE:
+        return _GENERATE[request.path]
+    return ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise invalid(f"We could not parse the JSON body of your request. ({exc})") from exc
+    if not isinstance(body, dict):
+        raise invalid("The request body must be a JSON object.")
+    return body
+
+
+def _bench_headers(headers: dict[str, str]) -> tuple[Override, str | None]:
+    """The harness's per-request controls: ``x-bench-emulator`` (JSON) and ``x-bench-fault``."""
+    forced = headers.get("x-bench-fault")
+    if forced is not None and forced not in FAULT_KINDS:
+        raise invalid(f"x-bench-fault: unknown fault kind {forced!r}; known: {', '.join(FAULT_KINDS)}")
+    raw = headers.get("x-bench-emulator")
+    if raw is None:
+        return Override(), forced
+    try:
+        return parse_override(json.loads(raw), FAULT_KINDS), forced
+    except (ValueError, OverrideError) as exc:
+        raise invalid(f"x-bench-emulator: {exc}") from exc

@@ -125,7 +125,7 @@ async def measure_request(
 
 
 def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTally, end_ns: int, stream: bool) -> None:
-    t0 = stamps.t0_ns
+    t0 = stamps.connect_ns or stamps.sent_ns or stamps.t0_ns
     record.retries = max(0, stamps.attempts - 1)
     record.request_id = tally.response_id or stamps.request_id
     if record.http_status is None and stamps.http_status and record.status == "ok":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage
-from bench.timing import EVENT_HOOKS
+from bench.timing import EVENT_HOOKS, instrument
 
 
 def _input_tokens(usage: Any) -> int | None:
@@ -37,7 +37,7 @@ class MessagesProvider:
             "api_key": settings.api_key,
             "max_retries": settings.max_retries,
             "timeout": settings.timeout_s,
-            "http_client": anthropic.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS),
+            "http_client": instrument(anthropic.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS)),
         }
         if settings.base_url:
             kwargs["base_url"] = settings.base_url

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage
-from bench.timing import EVENT_HOOKS
+from bench.timing import EVENT_HOOKS, instrument, instrument
 
 _NO_KEY = "not-needed"  # the SDK insists on a string; compatible servers without auth ignore it
 
@@ -79,14 +79,14 @@ class ChatCompletionsProvider:
             import httpx
 
             limits = httpx.Limits(max_connections=settings.pool_size, max_keepalive_connections=settings.pool_size)
-            kwargs["http_client"] = groq.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS)
+            kwargs["http_client"] = instrument(groq.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
             self._sdk: Any = groq.AsyncGroq(**kwargs)
         else:
             import httpx2
             import openai
 
             limits = httpx2.Limits(max_connections=settings.pool_size, max_keepalive_connections=settings.pool_size)
-            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS)
+            kwargs["http_client"] = instrument(openai.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
             self._sdk = openai.AsyncOpenAI(**kwargs)
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:

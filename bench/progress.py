@@ -87,7 +87,7 @@ class PlainProgress:
 
 
 class RichProgress:
-    def __init__(self) -> None:
+    def __init__(self, console: object | None = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -98,6 +98,7 @@ class RichProgress:
             TimeElapsedColumn(),
             auto_refresh=False,
             transient=False,
+            console=console,  # type: ignore[arg-type]
         )
         self._progress.start()
         self.state: _LevelState | None = None

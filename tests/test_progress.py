@@ -1,0 +1,64 @@
+"""Progress output: plain lines for pipes, a rich display for terminals, nothing when quiet."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bench.progress import NullProgress, PlainProgress, RichProgress, make_progress
+from bench.records import RequestRecord
+
+
+def _record(i: int, ok: bool = True, ttft: float = 10.0) -> RequestRecord:
+    r = RequestRecord("r", "t", "groq", "m", "concurrency", 1.0, i, False, True)
+    if ok:
+        r.ttft_ms = ttft + i
+    else:
+        r.status, r.error_kind = "error", "timeout"
+    return r
+
+
+def test_plain_progress_reports_quarters_and_the_end() -> None:
+    out = io.StringIO()
+    p = PlainProgress(out)
+    p.start_level("groq/x", "concurrency", 4.0, 10)
+    for i in range(10):
+        p.advance(_record(i, ok=i != 3))
+    p.end_level()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("groq/x concurrency=4: 3/10 done, 0 errors, TTFT p50 11.0 ms")
+    assert lines[-1] == "groq/x concurrency=4: 10/10 done, 1 errors, TTFT p50 15.0 ms"
+    assert len(lines) == 4
+
+
+def test_plain_progress_without_total_and_without_ttft() -> None:
+    out = io.StringIO()
+    p = PlainProgress(out)
+    p.start_level("t", "rate", 2.5, None)
+    p.advance(_record(0, ok=False))
+    p.end_level()
+    assert out.getvalue().strip() == "t rate=2.5: 1 done, 1 errors, TTFT p50 –"
+
+
+def test_rich_progress_renders_to_its_console() -> None:
+    buffer = io.StringIO()
+    p = RichProgress(Console(file=buffer, force_terminal=True, width=120))
+    p.start_level("groq/x", "concurrency", 1.0, 3)
+    for i in range(3):
+        p.advance(_record(i))
+    p.end_level()
+    p.close()
+    text = buffer.getvalue()
+    assert "groq/x concurrency=1" in text and "3/3" in text and "TTFT p50 11.0 ms" in text
+
+
+def test_make_progress_picks_by_terminal(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(make_progress(True), NullProgress)
+    assert isinstance(make_progress(False), PlainProgress)  # pytest's stdout is not a terminal
+    quiet = NullProgress()
+    quiet.start_level("t", "concurrency", 1, 1)
+    quiet.advance(_record(0))
+    quiet.end_level()
+    quiet.close()
+    assert capsys.readouterr().out == ""

@@ -165,6 +165,13 @@ def _frame_from_jsonl(path: Path) -> pd.DataFrame:
     return frame_from_records(rows)
 
 
+def _as_list(value: Any) -> list[Any]:
+    """JSON lists stay lists; Parquet's numpy arrays become lists (``tolist`` is 2× ``list``)."""
+    if value is None or isinstance(value, float):
+        return []
+    return value.tolist() if hasattr(value, "tolist") else list(value)
+
+
 def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Give any row source the schema's columns, order and dtypes."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records(list(rows))
@@ -184,7 +191,7 @@ def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.Data
         elif dtype == "string":
             col = col.astype("string")
         else:  # lists
-            col = col.map(lambda v: list(v) if v is not None and not isinstance(v, float) else [])
+            col = col.map(_as_list)
         out[name] = col.reset_index(drop=True)
     return pd.DataFrame(out)
 

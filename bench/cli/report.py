@@ -1,0 +1,54 @@
+"""``bench report`` and ``bench export``: publish or hand over a run's results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.cli.app import app
+from bench.records import resolve_run_dir
+
+
+@app.command()
+def report(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories (or a results root, meaning its newest run). Several runs give one report comparing them.",
+            show_default=False,
+            metavar="RUN",
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output directory. Default: <run dir>/report for one run; reports/compare-<run id>--<run id>… for several.",
+        ),
+    ] = None,
+) -> None:
+    """Render a markdown report with PNG charts (README.md plus images, relative links)."""
+    from bench.report import default_out_dir, render_report
+
+    run_dirs = [resolve_run_dir(r) for r in runs]
+    path = render_report(run_dirs, out if out is not None else default_out_dir(run_dirs))
+    typer.echo(f"report: {path}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory (or a results root, meaning its newest run).", show_default=False, metavar="RUN")],
+    format: Annotated[  # noqa: A002 - the user-facing option is --format
+        str,
+        typer.Option("--format", "-f", help="csv | parquet | json | pytest-benchmark"),
+    ] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory (default: the run directory).")] = None,
+) -> None:
+    """Write requests.<ext> and aggregates.<ext> (or a pytest-benchmark JSON) for one run."""
+    from bench.export import export_run
+
+    for path in export_run(run, format, out):
+        typer.echo(f"wrote {path}")

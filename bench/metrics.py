@@ -1,0 +1,423 @@
+"""Frames → aggregates, bootstrap CIs, goodput and SLO verdicts: the one metrics module.
+
+Reports, the CI gate and the run summary all read these functions, so a statistic is
+defined once (DESIGN §3):
+
+* Percentiles are numpy's default (linear interpolation between order statistics, "type 7"),
+  over successful (``status == "ok"``) measured requests; warm-up rows never count.
+* Latency statistics: p50/p90/p95/p99 and mean. Speeds (``output_tps``): the bad tail is the
+  *low* end, so p1/p10/p50 and mean; an SLO on ``output_tps_p90`` means "90 % of requests at
+  least this fast", i.e. the 10th percentile (see :func:`stat_quantile`).
+* ITL statistics pool every gap of every request in the group (vLLM's ITL). ``tpot_ms`` is
+  what aiperf and guidellm call ITL.
+* CIs are percentile-bootstrap intervals of the median (or another quantile). A resample's
+  order statistics are drawn directly — the k-th smallest of m resampled indices is
+  ``floor(m·U)`` with ``U ~ Beta(k, m−k+1)`` — which is exactly the ordinary bootstrap's
+  distribution at the cost of two Beta draws per resample instead of m index draws. Groups
+  larger than ``max_samples`` are first subsampled (seeded, without replacement), which makes
+  their interval conservative (wider than the full data would give).
+* Aggregate output tokens/s and requests/s use the measured window: the first measured
+  request's t0 (``started_at_ns``) to the last measured request's end (``started_at_ns +
+  e2e_ms``). Wall clock is used here only because it is the one stamp comparable across
+  requests; per-request latencies never use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from bench.schema import higher_is_better
+from bench.slo import AggregateSlo, SloSpec
+
+GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
+
+#: Latency columns summarised with p50/p90/p95/p99/mean (``itl_ms`` pools every gap).
+LATENCY_STAT_COLUMNS: Final[tuple[str, ...]] = (
+    "ttfb_ms",
+    "ttft_ms",
+    "ttfa_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "response_100_ms",
+    "itl_ms",
+)
+LATENCY_PERCENTILES: Final[tuple[int, ...]] = (50, 90, 95, 99)
+#: For speeds the bad tail is the low end.
+SPEED_PERCENTILES: Final[tuple[int, ...]] = (1, 10, 50)
+#: Columns whose median gets a bootstrap CI in ``aggregate``.
+CI_COLUMNS: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms", "output_tps")
+CONFIDENCE: Final[float] = 0.95
+N_RESAMPLES: Final[int] = 2000
+MAX_SAMPLES: Final[int] = 10_000
+
+
+def aggregate_columns() -> list[str]:
+    """The columns of :func:`aggregate`'s frame, in order."""
+    cols = [*GROUP_KEYS, "n", "ok", "errors", "error_rate"]
+    for col in LATENCY_STAT_COLUMNS:
+        cols += [f"{col}_p{p}" for p in LATENCY_PERCENTILES] + [f"{col}_mean"]
+    cols += [f"output_tps_p{p}" for p in SPEED_PERCENTILES] + ["output_tps_mean"]
+    for col in CI_COLUMNS:
+        cols += [f"{col}_p50_ci_low", f"{col}_p50_ci_high"]
+    cols += ["output_tokens_sum", "agg_output_tps", "rps", "window_s", "goodput_rps", "goodput_share"]
+    return cols
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def measured(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that count: warm-up rows are recorded but never enter a statistic.
+
+    Returns ``frame`` itself when it has no warm-up rows (no copy: a million-row frame is
+    filtered once, however many functions ask).
+    """
+    warm = frame["warmup"].to_numpy(dtype=bool, na_value=False)
+    return frame.loc[~warm] if warm.any() else frame
+
+
+def ok_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Per row: did the request succeed (``status == "ok"``)."""
+    return (frame["status"] == "ok").to_numpy(dtype=bool, na_value=False)
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype="float64")
+    return values[~np.isnan(values)]
+
+
+def group_positions(frame: pd.DataFrame) -> list[tuple[tuple[str, str, float], np.ndarray]]:
+    """(key, row positions) per GROUP_KEYS group, in order of first appearance."""
+    if frame.empty:
+        return []
+    codes = frame.groupby(GROUP_KEYS, sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    firsts = order[bounds[:-1]]  # each group's first row (codes follow first appearance)
+    keys = frame[GROUP_KEYS].iloc[firsts]
+    targets = keys["target"].astype("object").fillna("").tolist()
+    modes = keys["load_mode"].astype("object").fillna("").tolist()
+    levels = _floats(keys["load_level"]).tolist()
+    return [
+        ((str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]])
+        for g in range(len(counts))
+    ]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def stat_quantile(column: str, stat: str) -> float | None:
+    """The quantile (0–1) an SLO statistic names, or None for the mean.
+
+    For speeds the bad tail is the low end: ``output_tps_p90`` is the speed 90 % of
+    requests reach, i.e. the 10th percentile. ``p50`` is the median either way.
+    """
+    if stat == "mean":
+        return None
+    pct = float(stat.removeprefix("p"))
+    return (100.0 - pct) / 100.0 if higher_is_better(column) else pct / 100.0
+
+
+def percentiles(values: np.ndarray, pcts: tuple[int, ...] | list[float]) -> np.ndarray:
+    """numpy's linear percentiles of the finite values; NaN when there are none."""
+    x = _finite(values)
+    if x.size == 0:
+        return np.full(len(pcts), np.nan)
+    return np.percentile(x, list(pcts))
+
+
+def _mean(values: np.ndarray) -> float:
+    x = _finite(values)
+    return float(x.mean()) if x.size else math.nan
+
+
+def _order_stat_index(m: int, u: np.ndarray) -> np.ndarray:
+    """0-based index into the sorted sample of the value a resampled uniform picks."""
+    return np.minimum((m * u).astype(np.int64), m - 1)
+
+
+def bootstrap_quantile_ci(
+    values: np.ndarray,
+    q: float,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+    max_samples: int = MAX_SAMPLES,
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of the q-quantile (numpy's linear definition).
+
+    The ordinary bootstrap resamples m values with replacement and takes the quantile, which
+    interpolates between the resample's j-th and (j+1)-th order statistics. Resampled
+    indices are ``floor(m·U_i)`` for uniform ``U_i``, so the resample's j-th order statistic
+    is the sample's ``floor(m·U_(j))``-th value, with ``U_(j) ~ Beta(j, m−j+1)`` and, given
+    it, ``U_(j+1) = U_(j) + (1−U_(j))·Beta(1, m−j)``. Drawing those two is the same
+    distribution as resampling, in O(n_resamples) after one sort. Groups above
+    ``max_samples`` values are subsampled first (seeded, without replacement).
+    Returns (NaN, NaN) for fewer than 2 values.
+    """
+    x = _finite(values)
+    if x.size < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    if x.size > max_samples:
+        x = rng.choice(x, max_samples, replace=False)
+    x = np.sort(x)
+    m = x.size
+    h = (m - 1) * q
+    j = int(math.floor(h))  # 0-based: the resample's (j+1)-th smallest, then the next
+    frac = h - j
+    u_lo = rng.beta(j + 1, m - j, size=n_resamples)
+    lo = x[_order_stat_index(m, u_lo)]
+    if frac > 0 and j + 1 < m:
+        u_hi = u_lo + (1.0 - u_lo) * rng.beta(1, m - j - 1, size=n_resamples)
+        hi = x[_order_stat_index(m, u_hi)]
+        boot = lo + frac * (hi - lo)
+    else:
+        boot = lo
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def bootstrap_median_ci(
+    values: np.ndarray,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+    max_samples: int = MAX_SAMPLES,
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of the median (see :func:`bootstrap_quantile_ci`); NaN, NaN below 2 values.
+
+    Groups larger than ``max_samples`` are subsampled (seeded) first, for speed; their
+    interval is then conservative.
+    """
+    return bootstrap_quantile_ci(
+        values, 0.5, n_resamples=n_resamples, confidence=confidence, seed=seed, max_samples=max_samples
+    )
+
+
+def _z(confidence: float) -> float:
+    """Two-sided normal quantile (1.96 for 95 %); stdlib, because importing scipy.stats costs seconds."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def mean_ci(values: np.ndarray, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Normal-approximation CI of the mean (mean ± z·s/√n); NaN, NaN below 2 values."""
+    x = _finite(values)
+    if x.size < 2:
+        return math.nan, math.nan
+    half = _z(confidence) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    centre = float(x.mean())
+    return centre - half, centre + half
+
+
+def wilson_ci(successes: int, trials: int, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of a proportion (used for error rates); NaN, NaN without trials."""
+    if trials <= 0:
+        return math.nan, math.nan
+    z = _z(confidence)
+    p = successes / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def pooled_itl(itl: pd.Series | np.ndarray) -> np.ndarray:
+    """Every gap of every request, in one float array (vLLM's ITL pools them)."""
+    try:
+        total = sum(map(len, itl))
+        seq = itl
+    except TypeError:  # a missing list (None or NaN) among them: drop those
+        seq = [v for v in itl if v is not None and not isinstance(v, float)]
+        total = sum(map(len, seq))
+    if total == 0:
+        return np.empty(0)
+    return np.fromiter(itertools.chain.from_iterable(seq), dtype="float64", count=total)
+
+
+def request_meets(frame: pd.DataFrame, slo: SloSpec) -> np.ndarray:
+    """Per row: ok and within every per-request SLO. A value that is missing cannot meet a bound."""
+    good = ok_mask(frame)
+    for rule in slo.per_request:
+        values = _floats(frame[rule.column])
+        with np.errstate(invalid="ignore"):
+            within = values >= rule.threshold if rule.at_least else values <= rule.threshold
+        good = good & within & ~np.isnan(values)
+    return good
+
+
+# --------------------------------------------------------------------------- aggregate
+
+
+def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0, ci: bool = True) -> pd.DataFrame:
+    """One row per (target, load_mode, load_level) of measured requests, in order of appearance.
+
+    Latency and speed statistics use ok rows only; counts, error rate and the window use
+    every measured row. NaN marks a statistic that does not apply (never -1). ``goodput_*``
+    are NaN unless ``slo`` has per-request thresholds.
+    """
+    m = measured(frame)
+    columns = aggregate_columns()
+    groups = group_positions(m)
+    if not groups:
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("target", "load_mode") else "float64") for c in columns})
+
+    ok_all = ok_mask(m)
+    arrays = {col: _floats(m[col]) for col in LATENCY_STAT_COLUMNS if col != "itl_ms"}
+    arrays["output_tps"] = _floats(m["output_tps"])
+    tokens = _floats(m["output_tokens"])
+    started = m["started_at_ns"].to_numpy(dtype="int64")
+    e2e = arrays["e2e_ms"]
+    itl = m["itl_ms"].to_numpy(dtype=object)
+    per_request = slo is not None and bool(slo.per_request)
+    good_all = request_meets(m, slo) if per_request and slo is not None else None
+
+    rows: list[dict[str, object]] = []
+    for (target, mode, level), idx in groups:
+        ok = ok_all[idx]
+        n = int(idx.size)
+        n_ok = int(ok.sum())
+        ok_idx = idx[ok]
+        row: dict[str, object] = {
+            "target": target,
+            "load_mode": mode,
+            "load_level": level,
+            "n": n,
+            "ok": n_ok,
+            "errors": n - n_ok,
+            "error_rate": (n - n_ok) / n,
+        }
+        samples: dict[str, np.ndarray] = {}
+        for col in LATENCY_STAT_COLUMNS:
+            vals = pooled_itl(itl[ok_idx]) if col == "itl_ms" else _finite(arrays[col][ok_idx])
+            samples[col] = vals
+            for p, v in zip(LATENCY_PERCENTILES, percentiles(vals, LATENCY_PERCENTILES)):
+                row[f"{col}_p{p}"] = float(v)
+            row[f"{col}_mean"] = _mean(vals)
+        tps = _finite(arrays["output_tps"][ok_idx])
+        samples["output_tps"] = tps
+        for p, v in zip(SPEED_PERCENTILES, percentiles(tps, SPEED_PERCENTILES)):
+            row[f"output_tps_p{p}"] = float(v)
+        row["output_tps_mean"] = _mean(tps)
+        for col in CI_COLUMNS:
+            low, high = bootstrap_median_ci(samples[col], seed=seed) if ci else (math.nan, math.nan)
+            row[f"{col}_p50_ci_low"] = low
+            row[f"{col}_p50_ci_high"] = high
+
+        # The measured window: first t0 to last end, in ns relative to the first start.
+        first = int(started[idx].min())
+        ends = (started[idx] - first).astype("float64") + np.nan_to_num(e2e[idx], nan=0.0) * 1e6
+        window_s = float(ends.max()) / 1e9
+        window_s = window_s if window_s > 0 else math.nan
+        token_sum = float(np.nansum(tokens[ok_idx]))
+        row["output_tokens_sum"] = token_sum
+        row["agg_output_tps"] = token_sum / window_s
+        row["rps"] = n / window_s
+        row["window_s"] = window_s
+        if good_all is not None:
+            n_good = int(good_all[idx].sum())
+            row["goodput_rps"] = n_good / window_s
+            row["goodput_share"] = n_good / n
+        else:
+            row["goodput_rps"] = math.nan
+            row["goodput_share"] = math.nan
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=columns)
+    for c in columns:
+        if c not in ("target", "load_mode"):
+            out[c] = out[c].astype("int64" if c in ("n", "ok", "errors") else "float64")
+    return out
+
+
+# --------------------------------------------------------------------------- SLO verdicts
+
+
+@dataclass(frozen=True)
+class SloVerdict:
+    """One SLO rule judged on one (target, load level). ``passed`` is None when there is no data."""
+
+    target: str
+    load_mode: str
+    load_level: float
+    key: str
+    column: str
+    stat: str
+    threshold: float
+    at_least: bool
+    measured: float
+    ci_low: float
+    ci_high: float
+    passed: bool | None
+
+
+def column_stat(values: np.ndarray, column: str, stat: str, *, seed: int = 0) -> tuple[float, float, float]:
+    """(value, ci_low, ci_high) of an SLO statistic over the finite values.
+
+    Quantiles get a bootstrap CI (:func:`bootstrap_quantile_ci`), the mean a normal one.
+    """
+    x = _finite(values)
+    q = stat_quantile(column, stat)
+    if q is None:
+        low, high = mean_ci(x)
+        return _mean(x), low, high
+    value = float(np.quantile(x, q)) if x.size else math.nan
+    low, high = bootstrap_quantile_ci(x, q, seed=seed)
+    return value, low, high
+
+
+def _judge(rule: AggregateSlo, value: float) -> bool | None:
+    return None if math.isnan(value) else rule.passes(value)
+
+
+def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[SloVerdict]:
+    """Every aggregate rule and ``error_rate_max`` on every group of measured requests.
+
+    Verdicts come group by group (order of appearance), rules in the order the table gave
+    them, ``error_rate_max`` last. A rule passes on its point estimate; the CI is reported
+    beside it so a reader sees how firm the verdict is. Per-request rules feed goodput
+    (:func:`aggregate`) and give no verdict of their own.
+    """
+    m = measured(frame)
+    ok_all = ok_mask(m)
+    verdicts: list[SloVerdict] = []
+    cache: dict[str, np.ndarray] = {}
+    for (target, mode, level), idx in group_positions(m):
+        ok_idx = idx[ok_all[idx]]
+        for rule in slo.aggregate:
+            if rule.column not in cache:
+                cache[rule.column] = _floats(m[rule.column])
+            value, low, high = column_stat(cache[rule.column][ok_idx], rule.column, rule.stat, seed=seed)
+            verdicts.append(
+                SloVerdict(
+                    target, mode, level, rule.key, rule.column, rule.stat, rule.threshold,
+                    rule.at_least, value, low, high, _judge(rule, value),
+                )
+            )
+        if slo.error_rate_max is not None:
+            n = int(idx.size)
+            errors = n - int(ok_idx.size)
+            rate = errors / n
+            low, high = wilson_ci(errors, n)
+            verdicts.append(
+                SloVerdict(
+                    target, mode, level, "error_rate_max", "error_rate", "max", slo.error_rate_max,
+                    False, rate, low, high, rate <= slo.error_rate_max,
+                )
+            )
+    return verdicts

@@ -1,0 +1,426 @@
+"""PNG charts for a report (matplotlib, Agg, no display, no pyplot global state).
+
+Readability on light *and* dark pages: every chart is drawn on its own opaque white
+background with dark text, so it reads the same whichever theme the page uses (a transparent
+PNG with dark text disappears on a dark page). Colours are Okabe–Ito (colour-blind safe).
+
+Scale: no chart draws raw points. Distributions are drawn from at most a few thousand
+quantiles and boxes from precomputed percentiles, so a million-row run draws as fast as a
+small one.
+
+Determinism: fixed sizes and DPI, no timestamps, and the PNG "Software" tag removed, so the
+same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from bench.report.data import ReportData, Series, level_text, server_split
+
+DPI = 110
+BACKGROUND = "#ffffff"
+INK = "#222222"
+REFERENCE = "#555555"
+#: Most points an ECDF is drawn from; larger samples are drawn through their quantiles.
+ECDF_POINTS = 2000
+
+#: The seed's expectations for a 100-token answer (reference/models.md), in ms.
+SEED_RESPONSE_100: tuple[tuple[str, float, float], ...] = (
+    ("seed's table: Groq (Llama 3.1 70B) 200–300 ms", 200.0, 300.0),
+    ("seed's table: GPT-4 Turbo 1–2 s", 1000.0, 2000.0),
+    ("seed's table: Claude 1.5–2.5 s", 1500.0, 2500.0),
+)
+#: The seed's targets for the Groq node.
+SEED_TTFT_TARGET_MS = 100.0
+SEED_TPS_TARGET = 500.0
+SEED_RESPONSE_100_TARGET_MS = 500.0
+
+STYLE = {
+    "figure.facecolor": BACKGROUND,
+    "axes.facecolor": BACKGROUND,
+    "savefig.facecolor": BACKGROUND,
+    "axes.edgecolor": "#666666",
+    "axes.labelcolor": INK,
+    "text.color": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 9.5,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9.5,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "font.family": "DejaVu Sans",
+    "svg.hashsalt": "bench",
+}
+
+_COMMA = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
+#: Value labels sit on a white box so a reference line behind them never hides the digits.
+_LABEL_BOX = {"boxstyle": "square,pad=0.15", "facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9}
+
+
+CHART_FILES: dict[str, str] = {
+    "ttft": "ttft_distribution.png",
+    "output_tps": "output_tps.png",
+    "response_100": "response_100.png",
+    "latency_vs_load": "latency_vs_load.png",
+    "throughput_vs_load": "throughput_vs_load.png",
+    "time_split": "time_split.png",
+}
+
+
+def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata={"Software": None})
+
+
+def _wants_log(values: list[float]) -> bool:
+    """Log scale when the values drawn span 10× or more (ranges that differ by 10×)."""
+    x = np.asarray([v for v in values if v == v and v > 0], dtype="float64")
+    return bool(x.size >= 2 and x.max() / x.min() >= 10.0)
+
+
+def _plain_log_axis(ax: Axes, axis: str) -> None:
+    """Log scale labelled with plain numbers (50, 100, 200, 500 …) rather than 10^x."""
+    fmt = _COMMA
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    target.set_major_formatter(fmt)
+    target.set_minor_formatter(NullFormatter())
+
+
+def _log_note(ax: Axes) -> str:
+    return ", log scale" if ax.get_yscale() == "log" else ""
+
+
+def _legend_below(fig: Figure, handles: list, labels: list[str]) -> None:
+    ncols = 1 if max((len(x) for x in labels), default=0) > 45 else min(3, len(labels))
+    fig.legend(handles, labels, loc="outside lower center", ncols=max(1, ncols))
+
+
+def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ECDF for small samples; above ECDF_POINTS, its value at evenly spaced probabilities."""
+    x = np.sort(values)
+    if x.size <= ECDF_POINTS:
+        xs, probs = x, np.arange(1, x.size + 1) / x.size
+    else:
+        probs = np.arange(1, ECDF_POINTS + 1) / ECDF_POINTS
+        xs = np.quantile(x, probs, method="inverted_cdf")
+    # Start from 0 % at the smallest value, so the curve rises from the axis.
+    return np.concatenate(([xs[0]], xs)), np.concatenate(([0.0], probs))
+
+
+def _headline_level_note(data: ReportData) -> str:
+    levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in data.series}
+    if len(levels) == 1:
+        mode, level = next(iter(levels))
+        return level_text(mode, level)
+    return "each target's lowest load level"
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def ttft_chart(data: ReportData, path: Path) -> bool:
+    drawn = [(s, s.values("ttft_ms")) for s in data.series]
+    drawn = [(s, v) for s, v in drawn if v.size]
+    if not drawn:
+        return False
+    fig, (ax,) = _figure(8.0, 4.6)
+    spread = []
+    for s, v in drawn:
+        x, y = _ecdf(v)
+        ax.step(x, y * 100.0, where="post", color=s.colour, linewidth=1.8, label=f"{s.name} (n={v.size:,})")
+        spread += [float(np.quantile(v, 0.005)), float(np.quantile(v, 0.995))]
+    ax.axhline(50, color="#aaaaaa", linewidth=0.8, linestyle=":")
+    ax.axvline(SEED_TTFT_TARGET_MS, color=REFERENCE, linewidth=1.1, linestyle="--", label="seed's target: < 100 ms")
+    if _wants_log(spread + [SEED_TTFT_TARGET_MS]):
+        _plain_log_axis(ax, "x")
+    ax.set_ylim(0, 101)
+    ax.set_xlabel("time to first token (ms)" + (", log scale" if ax.get_xscale() == "log" else ""))
+    ax.set_ylabel("requests at or below (%)")
+    ax.set_title(f"Time to first token, per target ({_headline_level_note(data)})", loc="left")
+    handles, labels = ax.get_legend_handles_labels()
+    _legend_below(fig, handles, labels)
+    _save(fig, path)
+    return True
+
+
+def _box_stats(s: Series, column: str) -> dict | None:
+    v = s.values(column)
+    if not v.size:
+        return None
+    p1, p25, p50, p75, p99 = np.percentile(v, [1, 25, 50, 75, 99])
+    return {"med": p50, "q1": p25, "q3": p75, "whislo": p1, "whishi": p99, "label": s.name, "n": v.size}
+
+
+def output_tps_chart(data: ReportData, path: Path) -> bool:
+    boxes = [(s, _box_stats(s, "output_tps")) for s in data.series]
+    boxes = [(s, b) for s, b in boxes if b is not None]
+    if not boxes:
+        return False
+    fig, (ax,) = _figure(8.0, 1.6 + 0.55 * len(boxes))
+    stats = [b for _, b in boxes]
+    positions = list(range(len(boxes), 0, -1))
+    parts = ax.bxp(stats, positions=positions, orientation="horizontal", showfliers=False, patch_artist=True, widths=0.55)
+    for (s, _), patch in zip(boxes, parts["boxes"]):
+        patch.set_facecolor(s.colour)
+        patch.set_alpha(0.45)
+        patch.set_edgecolor(s.colour)
+    for line in parts["medians"]:
+        line.set_color(INK)
+        line.set_linewidth(2.0)
+    ax.axvline(SEED_TPS_TARGET, color=REFERENCE, linewidth=1.1, linestyle="--")
+    values = [b["whislo"] for b in stats] + [b["whishi"] for b in stats] + [SEED_TPS_TARGET]
+    if _wants_log(values):
+        _plain_log_axis(ax, "x")
+    for pos, b in zip(positions, stats):
+        ax.annotate(f"p50 {b['med']:,.0f}", (b["whishi"], pos), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8.5, color=INK, bbox=_LABEL_BOX)
+    ax.set_yticks(positions, [f"{b['label']}\n(n={b['n']:,})" for b in stats])
+    ax.grid(axis="y", visible=False)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi * (1.6 if ax.get_xscale() == "log" else 1.12))
+    ax.set_xlabel("output speed per request (tokens/s)" + (", log scale" if ax.get_xscale() == "log" else "")
+                  + ": higher is better")
+    ax.set_title(f"Output tokens/s ({_headline_level_note(data)})", loc="left")
+    handles = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99"),
+               Line2D([], [], color=REFERENCE, linestyle="--", label="seed's target: > 500 tokens/s")]
+    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _save(fig, path)
+    return True
+
+
+def response_100_chart(data: ReportData, path: Path) -> bool:
+    drawn = []
+    for s in data.series:
+        v = s.values("response_100_ms")
+        if v.size:
+            p10, p50, p90 = np.percentile(v, [10, 50, 90])
+            drawn.append((s, p10, p50, p90, v.size))
+    if not drawn:
+        return False
+    rows = len(drawn) + len(SEED_RESPONSE_100)
+    fig, (ax,) = _figure(8.0, 1.8 + 0.45 * rows)
+    y = list(range(rows, 0, -1))
+    for (s, p10, p50, p90, n), pos in zip(drawn, y):
+        ax.barh(pos, p50, color=s.colour, alpha=0.85, height=0.6)
+        ax.errorbar(p50, pos, xerr=[[p50 - p10], [p90 - p50]], color=INK, capsize=3, linewidth=1.0)
+        ax.annotate(f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5,
+                    bbox=_LABEL_BOX)
+    seed_y = y[len(drawn):]
+    for (label, lo, hi), pos in zip(SEED_RESPONSE_100, seed_y):
+        ax.barh(pos, hi - lo, left=lo, color="#ffffff", edgecolor=REFERENCE, hatch="///", height=0.45, linewidth=0.8)
+    ax.axvline(SEED_RESPONSE_100_TARGET_MS, color=REFERENCE, linewidth=1.1, linestyle="--")
+    ax.axhline((y[len(drawn) - 1] + seed_y[0]) / 2, color="#bbbbbb", linewidth=0.8)  # measured | seed's
+    # Linear on purpose: bar lengths must compare (a bar on a log axis has no true length).
+    values = [d[3] for d in drawn] + [hi for _, _, hi in SEED_RESPONSE_100]
+    ax.set_xlim(0, max(values) * 1.18)
+    ax.xaxis.set_major_formatter(_COMMA)
+    ax.set_yticks(y, [f"{d[0].name}\n(n={d[4]:,})" for d in drawn] + [label for label, _, _ in SEED_RESPONSE_100])
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("time to a 100-token answer (ms): lower is better")
+    ax.set_title(f"Time to a 100-token answer ({_headline_level_note(data)})", loc="left")
+    handles = [
+        Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)"),
+        Patch(facecolor="#ffffff", edgecolor=REFERENCE, hatch="///", label="seed's hand-typed expectation"),
+        Line2D([], [], color=REFERENCE, linestyle="--", label="seed's target for Groq: < 500 ms"),
+    ]
+    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _save(fig, path)
+    return True
+
+
+def _load_series(data: ReportData) -> dict[str, list[Series]]:
+    """Per load mode, the series with at least two levels in it (a line needs two points)."""
+    out: dict[str, list[Series]] = {}
+    for s in data.series:
+        for mode in dict.fromkeys(s.levels["load_mode"].tolist()):
+            if int((s.levels["load_mode"] == mode).sum()) >= 2:
+                out.setdefault(str(mode), []).append(s)
+    return out
+
+
+def _load_axis(ax: Axes, mode: str, levels: list[float]) -> None:
+    ax.set_xlabel("concurrency (requests in flight)" if mode == "concurrency" else "offered rate (requests/s)")
+    uniq = sorted(set(levels))
+    if uniq and uniq[0] > 0 and uniq[-1] / uniq[0] >= 8:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(uniq, [f"{v:g}" for v in uniq])
+
+
+def _series_levels(s: Series, mode: str):  # noqa: ANN202 - a DataFrame
+    return s.levels.loc[s.levels["load_mode"] == mode].sort_values("load_level")
+
+
+def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
+    by_mode = _load_series(data)
+    if not by_mode:
+        return False
+    fig, axes = _figure(8.0, 1.6 + 3.2 * len(by_mode), nrows=len(by_mode))
+    for ax, (mode, series) in zip(axes, by_mode.items()):
+        values, levels = [], []
+        for s in series:
+            lv = _series_levels(s, mode)
+            x = lv["load_level"].to_numpy(dtype=float)
+            levels += x.tolist()
+            for stat, style, marker in (("p50", "-", "o"), ("p99", "--", "s")):
+                yv = lv[f"ttft_ms_{stat}"].to_numpy(dtype=float)
+                values += yv.tolist()
+                ax.plot(x, yv, linestyle=style, marker=marker, color=s.colour, linewidth=1.6, markersize=4.5)
+        _load_axis(ax, mode, levels)
+        if _wants_log(values):
+            _plain_log_axis(ax, "y")
+        ax.set_ylabel("time to first token (ms)" + _log_note(ax))
+        ax.set_title("First-token latency against load" + (" (open loop)" if mode == "rate" and len(by_mode) > 1 else ""), loc="left")
+    # Line styles first: legends fill column by column, so they get a column of their own.
+    handles: list = [Line2D([], [], color=INK, linestyle="-", marker="o"), Line2D([], [], color=INK, linestyle="--", marker="s")]
+    labels = ["p50 (solid)", "p99 (dashed)"]
+    handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
+    labels += [s.name for s in _unique(by_mode)]
+    _legend_below(fig, handles, labels)
+    _save(fig, path)
+    return True
+
+
+def _unique(by_mode: dict[str, list[Series]]) -> list[Series]:
+    seen: dict[int, Series] = {}
+    for series in by_mode.values():
+        for s in series:
+            seen.setdefault(id(s), s)
+    return list(seen.values())
+
+
+def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
+    by_mode = _load_series(data)
+    if not by_mode:
+        return False
+    goodput = any(r.slo.per_request for r in data.runs)
+    fig, axes = _figure(9.0, 1.6 + 3.2 * len(by_mode), nrows=len(by_mode), ncols=2)
+    for row, (mode, series) in enumerate(by_mode.items()):
+        ax_tok, ax_req = axes[2 * row], axes[2 * row + 1]
+        levels, tok_values, req_values = [], [], []
+        for s in series:
+            lv = _series_levels(s, mode)
+            x = lv["load_level"].to_numpy(dtype=float)
+            levels += x.tolist()
+            tok = lv["agg_output_tps"].to_numpy(dtype=float)
+            rps = lv["rps"].to_numpy(dtype=float)
+            tok_values += tok.tolist()
+            req_values += rps.tolist()
+            ax_tok.plot(x, tok, marker="o", color=s.colour, linewidth=1.6, markersize=4.5)
+            ax_req.plot(x, rps, marker="o", color=s.colour, linewidth=1.6, markersize=4.5)
+            if goodput:
+                gp = lv["goodput_rps"].to_numpy(dtype=float)
+                req_values += gp.tolist()
+                ax_req.plot(x, gp, marker="^", linestyle=":", color=s.colour, linewidth=1.4, markersize=4.5)
+        # Goodput can be zero, which a log axis cannot show: with goodput the panel stays linear.
+        for ax, vals in ((ax_tok, tok_values), (ax_req, [] if goodput else req_values)):
+            _load_axis(ax, mode, levels)
+            if _wants_log(vals):
+                _plain_log_axis(ax, "y")
+            else:
+                ax.set_ylim(bottom=0)
+                ax.yaxis.set_major_formatter(_COMMA)
+        # The x label names the load mode, so titles stay short enough for a half-width panel.
+        ax_tok.set_ylabel("aggregate output tokens/s" + _log_note(ax_tok))
+        ax_tok.set_title("Aggregate output tokens/s", loc="left")
+        ax_req.set_ylabel("requests/s" + _log_note(ax_req))
+        ax_req.set_title("Requests/s" + (" and goodput" if goodput else ""), loc="left")
+    handles: list = []
+    labels: list[str] = []
+    if goodput:
+        handles += [Line2D([], [], color=INK, marker="o"), Line2D([], [], color=INK, linestyle=":", marker="^")]
+        labels += ["requests/s (solid)", "goodput: met every per-request SLO (dotted)"]
+    handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
+    labels += [s.name for s in _unique(by_mode)]
+    _legend_below(fig, handles, labels)
+    _save(fig, path)
+    return True
+
+
+SPLIT_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("queue_ms", "server queue", "#999999"),
+    ("prompt_ms", "server prompt processing", "#56B4E9"),
+    ("completion_ms", "server completion (generation)", "#0072B2"),
+    ("rest_ms", "network + client", "#E69F00"),
+)
+
+
+def time_split_chart(data: ReportData, path: Path) -> bool:
+    splits = [(s, server_split(s)) for s in data.series]
+    splits = [(s, sp) for s, sp in splits if sp is not None]
+    if not splits:
+        return False
+    fig, (ax,) = _figure(8.0, 1.8 + 0.55 * len(splits))
+    y = list(range(len(splits), 0, -1))
+    for (s, sp), pos in zip(splits, y):
+        left = 0.0
+        for key, _label, colour in SPLIT_PARTS:
+            width = max(0.0, sp[key])
+            ax.barh(pos, width, left=left, color=colour, height=0.55, edgecolor=BACKGROUND, linewidth=0.6)
+            left += width
+        ax.annotate(f"e2e {sp['e2e_ms']:,.0f} ms", (left, pos), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8.5, bbox=_LABEL_BOX)
+    ax.set_yticks(y, [s.name for s, _ in splits])
+    ax.grid(axis="y", visible=False)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(0, hi * 1.18)
+    ax.xaxis.set_major_formatter(_COMMA)
+    ax.set_xlabel("mean time per request (ms)")
+    ax.set_title(f"Where the time went: server timings vs the rest ({_headline_level_note(data)})", loc="left")
+    handles = [Patch(facecolor=colour, label=label) for _, label, colour in SPLIT_PARTS]
+    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _save(fig, path)
+    return True
+
+
+CHARTS: dict[str, Callable[[ReportData, Path], bool]] = {
+    "ttft": ttft_chart,
+    "output_tps": output_tps_chart,
+    "response_100": response_100_chart,
+    "latency_vs_load": latency_vs_load_chart,
+    "throughput_vs_load": throughput_vs_load_chart,
+    "time_split": time_split_chart,
+}
+
+
+def render_charts(data: ReportData, out_dir: Path) -> dict[str, str]:
+    """Draw every chart that has data into ``out_dir``; returns {key: relative file name}.
+
+    Charts from an earlier render that no longer apply are removed, so the folder never
+    links or ships a stale image.
+    """
+    written: dict[str, str] = {}
+    with mpl.rc_context(STYLE):
+        for key, draw in CHARTS.items():
+            path = out_dir / CHART_FILES[key]
+            if draw(data, path):
+                written[key] = CHART_FILES[key]
+            elif path.exists():
+                path.unlink()
+    return written

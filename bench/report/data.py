@@ -1,0 +1,172 @@
+"""What a report is drawn from: runs, their aggregates, and one *series* per run × target.
+
+Everything here is computed once per report and read by the tables and the charts, so the
+markdown and the PNGs can never disagree. Ordering is deterministic: runs in the order
+given, targets in order of first appearance in each run's results, load levels ascending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import SloVerdict, aggregate, evaluate_slo, measured, ok_mask, percentiles
+from bench.records import load_results, read_run_meta
+from bench.slo import SloSpec, slo_from_table
+
+#: Okabe–Ito colours (colour-blind safe, readable on the charts' light background); yellow
+#: is left out because it vanishes on white.
+PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999")
+
+
+@dataclass
+class RunView:
+    """One run directory, loaded."""
+
+    index: int
+    run_dir: Path
+    meta: dict[str, Any]
+    frame: pd.DataFrame
+    measured: pd.DataFrame
+    slo: SloSpec
+    agg: pd.DataFrame
+    verdicts: list[SloVerdict]
+    label: str = ""  # "run 1", "run 2" … when several runs are compared; "" for one
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta.get("run_id") or self.run_dir.name)
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        value = self.meta.get("scenario")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def scenario_name(self) -> str:
+        return str(self.meta.get("scenario_name") or self.scenario.get("name") or self.run_id)
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.meta.get("emulated", False))
+
+    @property
+    def warmup_rows(self) -> int:
+        return int(len(self.frame) - len(self.measured))
+
+
+@dataclass
+class Series:
+    """One target within one run: the unit of every table row and chart line."""
+
+    run: RunView
+    target: str
+    provider: str
+    model: str
+    name: str
+    colour: str
+    levels: pd.DataFrame  # this target's aggregate rows, ascending load level
+    headline: pd.Series  # the aggregate row at the lowest load level
+    rows: pd.DataFrame = field(repr=False)  # measured rows at the headline level
+
+    @property
+    def ok_rows(self) -> pd.DataFrame:
+        return self.rows.loc[ok_mask(self.rows)]
+
+    def values(self, column: str) -> np.ndarray:
+        """Finite values of a column over the headline level's successful requests."""
+        x = self.ok_rows[column].to_numpy(dtype="float64", na_value=np.nan)
+        return x[~np.isnan(x)]
+
+
+@dataclass
+class ReportData:
+    runs: list[RunView]
+    series: list[Series]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.runs) > 1
+
+
+def load_run(run_dir: Path, index: int, *, seed: int = 0) -> RunView:
+    meta = read_run_meta(run_dir)
+    frame = load_results(run_dir)
+    scenario = meta.get("scenario") if isinstance(meta.get("scenario"), dict) else {}
+    slo_table = scenario.get("slo") if isinstance(scenario, dict) else None
+    slo = slo_from_table(slo_table if isinstance(slo_table, dict) else None)
+    rows = measured(frame)  # filtered once; aggregate and evaluate_slo then find no warm-up rows
+    agg = aggregate(rows, slo, seed=seed)
+    verdicts = evaluate_slo(rows, slo, seed=seed) if not slo.empty else []
+    return RunView(index, run_dir, meta, frame, rows, slo, agg, verdicts)
+
+
+def _identity(run: RunView, target: str) -> tuple[str, str]:
+    first = run.frame.loc[run.frame["target"] == target].iloc[0]
+    return tuple("" if pd.isna(first[c]) else str(first[c]) for c in ("provider", "model"))  # type: ignore[return-value]
+
+
+def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
+    runs = [load_run(d, i + 1, seed=seed) for i, d in enumerate(run_dirs)]
+    multi = len(runs) > 1
+    series: list[Series] = []
+    for run in runs:
+        if multi:
+            run.label = f"run {run.index}"
+        agg = run.agg
+        if agg.empty:
+            continue
+        targets = list(dict.fromkeys(agg["target"].tolist()))
+        m = run.measured
+        for target in targets:
+            levels = agg.loc[agg["target"] == target]
+            first_mode = levels["load_mode"].iloc[0]
+            levels = levels.loc[levels["load_mode"] == first_mode].sort_values("load_level", kind="stable")
+            headline = levels.iloc[0]
+            level = float(headline["load_level"])
+            rows_mask = (
+                (m["target"] == target).to_numpy(dtype=bool, na_value=False)
+                & (m["load_mode"] == first_mode).to_numpy(dtype=bool, na_value=False)
+                & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
+            )
+            provider, model = _identity(run, target)
+            colour = PALETTE[len(series) % len(PALETTE)]
+            name = f"{target} · {run.label}" if multi else target
+            all_levels = agg.loc[agg["target"] == target].sort_values(["load_mode", "load_level"], kind="stable")
+            series.append(
+                Series(run, target, provider, model, name, colour, all_levels.reset_index(drop=True), headline, m.loc[rows_mask])
+            )
+    return ReportData(runs, series)
+
+
+def level_text(mode: str, level: float) -> str:
+    """'concurrency 4' or '2.5 req/s'."""
+    number = f"{int(level)}" if float(level).is_integer() else f"{level:g}"
+    if mode == "rate":
+        return f"{number} req/s"
+    if mode == "concurrency":
+        return f"concurrency {number}"
+    return f"{mode} {number}".strip()
+
+
+def server_split(s: Series) -> dict[str, float] | None:
+    """Mean server-side split of a request (Groq's x_groq.usage), or None when not reported.
+
+    Means (not medians) so that the parts add up to the whole: mean e2e = mean queue + mean
+    prompt + mean completion + mean rest, over requests that report all three.
+    """
+    ok = s.ok_rows
+    parts = {c: ok[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("queue_ms", "prompt_ms", "completion_ms", "e2e_ms")}
+    have = ~np.isnan(parts["queue_ms"]) & ~np.isnan(parts["prompt_ms"]) & ~np.isnan(parts["completion_ms"]) & ~np.isnan(parts["e2e_ms"])
+    if not have.any():
+        return None
+    out = {c: float(v[have].mean()) for c, v in parts.items()}
+    out["rest_ms"] = out["e2e_ms"] - out["queue_ms"] - out["prompt_ms"] - out["completion_ms"]
+    out["n"] = float(have.sum())
+    server_tps = ok["server_output_tps"].to_numpy(dtype="float64", na_value=np.nan)
+    out["server_tps_p50"] = float(percentiles(server_tps, [50])[0])
+    return out

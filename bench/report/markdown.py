@@ -1,0 +1,683 @@
+"""The report's README.md: one function per section, assembled by :func:`render_markdown`.
+
+Nothing here reads a clock or iterates an unordered collection, so the same runs always give
+the same bytes (reports go into git; a diff must mean the numbers changed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, ok_mask, percentiles
+from bench.report.data import ReportData, RunView, Series, level_text, server_split
+from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
+from bench.schema import ERROR_KINDS
+
+#: The seed's hand-typed table (reference/models.md), shown beside the measurements.
+SEED_EXPECTATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("Groq (Llama 3.1 70B)", "50–100 ms", "500+", "200–300 ms"),
+    ("OpenAI GPT-4 Turbo", "200–300 ms", "50–100", "1–2 s"),
+    ("Anthropic Claude", "300–400 ms", "40–80", "1.5–2.5 s"),
+)
+
+
+def _date(iso: object) -> str:
+    if not isinstance(iso, str) or not iso:
+        return "unknown date"
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- header
+
+
+def header(data: ReportData) -> list[str]:
+    """Title, emulator banner (within the first five lines), scenario, date, counts."""
+    runs = data.runs
+    names = list(dict.fromkeys(r.scenario_name for r in runs))
+    lines: list[str] = []
+    if data.multi:
+        title = f"{names[0]} ({len(runs)} runs)" if len(names) == 1 else _join(names)
+        lines += [f"# Benchmark comparison: {title}", ""]
+    else:
+        lines += [f"# Benchmark report: {names[0]}", ""]
+    emulated = [r for r in runs if r.emulated]
+    if emulated and not data.multi:
+        lines += [
+            "> **Emulated run:** every figure below comes from bench's built-in emulator, not from the "
+            "real providers. It shows what the harness measures, not how fast any provider is.",
+            "",
+        ]
+    elif emulated:
+        which = "all runs" if len(emulated) == len(runs) else _join([r.label for r in emulated])
+        lines += [
+            f"> **Emulated:** {which} ran against bench's built-in emulator; "
+            f"{'its' if len(emulated) == 1 else 'their'} figures come from the emulator, not from the real providers.",
+            "",
+        ]
+    for run in runs:
+        prefix = f"**{run.label.capitalize()}:** " if data.multi else ""
+        scenario = run.scenario
+        description = str(run.meta.get("scenario_description") or scenario.get("description") or "")
+        parts = [f"{prefix}**Scenario:** {code(run.scenario_name)}" + (f" — {description}" if description else "")]
+        parts.append(f"**Run:** {code(run.run_id)}")
+        parts.append(f"**Date:** {_date(run.meta.get('started_at'))}")
+        n = len(run.measured)
+        parts.append(
+            f"**Requests:** {count(n)} measured"
+            + (f", {count(run.warmup_rows)} warm-up excluded" if run.warmup_rows else "")
+        )
+        lines.append(" · ".join(parts) + ("  " if data.multi and run is not runs[-1] else ""))
+    lines.append("")
+    for run in runs:
+        if run.meta.get("interrupted") or run.meta.get("finished") is False:
+            who = f"{run.label.capitalize()} was" if data.multi else "This run was"
+            lines += [
+                f"> **Incomplete:** {who} interrupted before the end; the figures cover the requests that finished.",
+                "",
+            ]
+    if data.multi:
+        lines += runs_compared(data)
+    return lines
+
+
+def runs_compared(data: ReportData) -> list[str]:
+    rows = []
+    for run in data.runs:
+        host = run.meta.get("host") if isinstance(run.meta.get("host"), dict) else {}
+        rows.append(
+            [
+                run.label,
+                code(run.run_id),
+                _date(run.meta.get("started_at")),
+                str(host.get("hostname", DASH)),
+                "yes" if run.emulated else "no",
+                code(run.meta.get("fingerprint") or DASH),
+                count(len(run.measured)),
+            ]
+        )
+    prints = {str(r.meta.get("fingerprint")) for r in data.runs}
+    if len(prints) == 1 and "None" not in prints:
+        note = "All runs share one scenario fingerprint (same request settings, prompt shape and load mode): their figures are comparable."
+    else:
+        note = (
+            "**The scenario fingerprints differ:** the runs did not measure the same request shape, "
+            "so a difference below is not only the providers' doing."
+        )
+    return [
+        "## Runs compared",
+        "",
+        table(["run", "run id", "date", "host", "emulated", "fingerprint", "measured requests"], rows,
+              ["left", "left", "left", "left", "left", "left", "right"]),
+        "",
+        note,
+        "",
+    ]
+
+
+# --------------------------------------------------------------------------- headline
+
+
+def _has_reasoning(s: Series) -> bool:
+    ttft = s.rows["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    ttfa = s.rows["ttfa_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return bool(np.any(ttfa - ttft > 1e-6))
+
+
+def _level_note(series: list[Series]) -> str:
+    levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in series}
+    if len(levels) == 1:
+        mode, level = next(iter(levels))
+        return f"At {level_text(mode, level)}, the lowest load level"
+    return "At each target's lowest load level"
+
+
+def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+    lines = ["## Headline", ""]
+    if not data.series:
+        return lines + ["No measured requests: there is nothing to summarise.", ""]
+    reasoning = any(_has_reasoning(s) for s in data.series)
+    show_model = any(s.target != f"{s.provider}/{s.model}" for s in data.series)
+    headers = (["run"] if data.multi else []) + ["target"] + (["model"] if show_model else [])
+    headers += ["first token p50 (ms) [95% CI]", "first token p90 (ms)"]
+    if reasoning:
+        headers += ["first answer token p50 (ms)"]
+    headers += [
+        "tokens/s p50 [95% CI]",
+        "tokens/s p10",
+        "100-token answer p50 (ms)",
+        "e2e p50 (ms)",
+        "error rate",
+        "n",
+    ]
+    rows = []
+    for s in data.series:
+        h = s.headline
+        row = ([s.run.label] if data.multi else []) + [s.target] + ([s.model] if show_model else [])
+        row += [with_ci(h["ttft_ms_p50"], h["ttft_ms_p50_ci_low"], h["ttft_ms_p50_ci_high"]), num(h["ttft_ms_p90"])]
+        if reasoning:
+            row += [num(h["ttfa_ms_p50"])]
+        row += [
+            with_ci(h["output_tps_p50"], h["output_tps_p50_ci_low"], h["output_tps_p50_ci_high"]),
+            num(h["output_tps_p10"]),
+            num(h["response_100_ms_p50"]),
+            num(h["e2e_ms_p50"]),
+            share(h["error_rate"]),
+            count(h["n"]),
+        ]
+        rows.append(row)
+    align = ["left"] * ((2 if data.multi else 1) + (1 if show_model else 0))
+    align += ["right"] * (len(headers) - len(align))
+    lines += [
+        _level_note(data.series)
+        + ". Medians with bootstrap 95% confidence intervals in brackets; for tokens/s the bad tail is "
+        "the low end, so p10 is shown (90% of requests streamed at least that fast). "
+        "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
+        + (" First token counts reasoning; first answer token does not." if reasoning else ""),
+        "",
+        table(headers, rows, align),
+        "",
+        "For reference, the seed's hand-typed expectations (historical models, not measured here):",
+        "",
+        table(
+            ["seed's table", "first token", "tokens/s", "100-token answer"],
+            [list(r) for r in SEED_EXPECTATIONS],
+        ),
+        "",
+    ]
+    for key, alt in (
+        ("ttft", "Time to first token per target"),
+        ("output_tps", "Output tokens/s per target"),
+        ("response_100", "Time to a 100-token answer per target"),
+    ):
+        if key in charts:
+            lines += [f"![{alt}]({charts[key]})", ""]
+    return lines
+
+
+# --------------------------------------------------------------------------- SLOs
+
+
+def _rule_text(v: SloVerdict) -> str:
+    if v.column == "error_rate":
+        return f"error rate ≤ {share(v.threshold)}"
+    name = HUMAN.get(v.column, v.column)
+    unit = "" if v.at_least else " ms"
+    op = "≥" if v.at_least else "≤"
+    text = f"{name} {v.stat} {op} {num(v.threshold)}{unit}"
+    if v.at_least and v.stat not in ("p50", "mean"):
+        text += f" ({v.stat.removeprefix('p')}% of requests at least this fast)"
+    return text
+
+
+def _measured_text(v: SloVerdict) -> str:
+    if v.column == "error_rate":
+        return share(v.measured)
+    return num(v.measured)
+
+
+def _ci_text(v: SloVerdict) -> str:
+    if v.column == "error_rate":
+        return "" if math.isnan(v.ci_low) else f"[{share(v.ci_low)}–{share(v.ci_high)}]"
+    return ci(v.ci_low, v.ci_high)
+
+
+def _verdict_cell(v: SloVerdict) -> str:
+    if v.passed is None:
+        return "no data"
+    text = ("pass" if v.passed else "**FAIL**") + " · " + _measured_text(v)
+    interval = _ci_text(v)
+    return f"{text} {interval}" if interval else text
+
+
+def _per_request_text(run: RunView) -> str:
+    parts = []
+    for rule in run.slo.per_request:
+        name = HUMAN.get(rule.column, rule.column)
+        parts.append(f"{name} {'≥' if rule.at_least else '≤'} {num(rule.threshold)}{'' if rule.at_least else ' ms'}")
+    return _join(parts)
+
+
+def slo_section(data: ReportData) -> list[str]:
+    if not any(not r.slo.empty for r in data.runs):
+        return []
+    lines = ["## SLO verdicts", ""]
+    for run in data.runs:
+        if run.slo.empty:
+            if data.multi:
+                lines += [f"{run.label.capitalize()} has no `[slo]` table.", ""]
+            continue
+        if data.multi:
+            lines += [f"### {run.label.capitalize()} ({code(run.run_id)})", ""]
+        if run.verdicts:
+            passed = sum(1 for v in run.verdicts if v.passed)
+            failed = sum(1 for v in run.verdicts if v.passed is False)
+            nodata = sum(1 for v in run.verdicts if v.passed is None)
+            summary = f"{passed} of {len(run.verdicts)} checks pass, {failed} fail"
+            summary += f", {nodata} without data." if nodata else "."
+            lines += [
+                summary + " Each cell: verdict · measured value [95% CI]. A check passes on its measured value; "
+                "the CI shows how firm the verdict is (bootstrap for percentiles, normal for means, Wilson for "
+                "error rates).",
+                "",
+            ]
+            keys = list(dict.fromkeys(v.key for v in run.verdicts))
+            groups = list(dict.fromkeys((v.target, v.load_mode, v.load_level) for v in run.verdicts))
+            by_cell = {(v.target, v.load_mode, v.load_level, v.key): v for v in run.verdicts}
+            first = {v.key: v for v in reversed(run.verdicts)}
+            rows = []
+            for target, mode, level in groups:
+                row = [target, level_text(mode, level)]
+                for key in keys:
+                    v = by_cell.get((target, mode, level, key))
+                    row.append(_verdict_cell(v) if v is not None else DASH)
+                rows.append(row)
+            headers = ["target", "load"] + [f"{_rule_text(first[k])} ({code(k)})" for k in keys]
+            lines += [table(headers, rows, ["left", "left"] + ["right"] * len(keys)), ""]
+        if run.slo.per_request:
+            lines += [
+                f"Goodput counts the requests that succeeded and met every per-request threshold "
+                f"({_per_request_text(run)}); see Load behaviour.",
+                "",
+            ]
+    return lines
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _level_rows(s: Series, mode: str, level: float) -> pd.DataFrame:
+    m = s.run.measured
+    mask = (
+        (m["target"] == s.target).to_numpy(dtype=bool, na_value=False)
+        & (m["load_mode"] == mode).to_numpy(dtype=bool, na_value=False)
+        & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
+    )
+    return m.loc[mask]
+
+
+def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+    lines = ["## Load behaviour", ""]
+    if not data.series:
+        return lines + ["No measured requests.", ""]
+    goodput = any(r.slo.per_request for r in data.runs)
+    open_loop = any((s.levels["load_mode"] == "rate").any() for s in data.series)
+    headers = (["run"] if data.multi else []) + [
+        "target",
+        "load",
+        "n",
+        "first token p50 (ms)",
+        "first token p99 (ms)",
+        "e2e p50 (ms)",
+        "e2e p99 (ms)",
+        "tokens/s p50 (per request)",
+        "ITL p99 (ms)",
+        "aggregate tokens/s",
+        "requests/s",
+    ]
+    if goodput:
+        headers += ["goodput (req/s)", "goodput share"]
+    headers += ["error rate"]
+    if open_loop:
+        headers += ["start lag p99 (ms)"]
+    rows = []
+    for s in data.series:
+        for _, a in s.levels.iterrows():
+            row = ([s.run.label] if data.multi else []) + [
+                s.target,
+                level_text(str(a["load_mode"]), float(a["load_level"])),
+                count(a["n"]),
+                num(a["ttft_ms_p50"]),
+                num(a["ttft_ms_p99"]),
+                num(a["e2e_ms_p50"]),
+                num(a["e2e_ms_p99"]),
+                num(a["output_tps_p50"]),
+                num(a["itl_ms_p99"]),
+                num(a["agg_output_tps"]),
+                num(a["rps"]),
+            ]
+            if goodput:
+                row += [num(a["goodput_rps"]), share(a["goodput_share"])]
+            row += [share(a["error_rate"])]
+            if open_loop:
+                lag = _level_rows(s, str(a["load_mode"]), float(a["load_level"]))["start_lag_ms"]
+                row += [num(percentiles(lag.to_numpy(dtype="float64", na_value=np.nan), [99])[0])]
+            rows.append(row)
+    align = ["left"] * (3 if data.multi else 2) + ["right"] * (len(headers) - (3 if data.multi else 2))
+    lines += [
+        "Per target and load level. ITL p99 is the 99th percentile of every gap between content events "
+        "(vLLM's ITL): stalls mid-stream show here. Aggregate tokens/s is every output token of the level's successful "
+        "requests over its measured window (first request's start to last request's end); requests/s "
+        "counts all measured requests over the same window."
+        + (" Goodput counts only requests that succeeded and met every per-request SLO." if goodput else "")
+        + (" Start lag (open loop) is how late a request left after it was due: a large lag means the client, "
+           "not the provider, was the bottleneck." if open_loop else ""),
+        "",
+        table(headers, rows, align),
+        "",
+    ]
+    for key, alt in (("latency_vs_load", "First-token latency against load"), ("throughput_vs_load", "Throughput against load")):
+        if key in charts:
+            lines += [f"![{alt}]({charts[key]})", ""]
+    return lines
+
+
+# --------------------------------------------------------------------------- time split
+
+
+def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+    lines = ["## Where the time went", ""]
+    splits = [(s, server_split(s)) for s in data.series]
+    splits = [(s, sp) for s, sp in splits if sp is not None]
+    reasoning = [s for s in data.series if _has_reasoning(s)]
+    if not splits and not reasoning:
+        return lines + [
+            "No target reported server-side timings, and no target streamed reasoning before its answer, "
+            "so a request's time cannot be split further than the tables above.",
+            "",
+        ]
+    if splits:
+        rows = []
+        for s, sp in splits:
+            rows.append(
+                ([s.run.label] if data.multi else [])
+                + [s.target, count(sp["n"]), num(sp["queue_ms"]), num(sp["prompt_ms"]), num(sp["completion_ms"]),
+                   num(sp["rest_ms"]), num(sp["e2e_ms"]), num(sp["server_tps_p50"]), num(s.headline["output_tps_p50"])]
+            )
+        headers = (["run"] if data.multi else []) + [
+            "target", "requests", "queue (ms)", "prompt (ms)", "completion (ms)", "network + client (ms)",
+            "e2e (ms)", "server tokens/s p50", "client tokens/s p50",
+        ]
+        lines += [
+            "### Server-side timings",
+            "",
+            "Groq reports, per request, how long it queued, processed the prompt and generated the "
+            "completion (`x_groq.usage`). The rest of the end-to-end time is network, TLS, proxies and the "
+            "client. Means over successful requests at the headline load level, so the parts add up; server "
+            "tokens/s is the provider's own completion_tokens ÷ completion_time, client tokens/s is measured here "
+            "from the stream (after the first token).",
+            "",
+            table(headers, rows, ["left"] * (2 if data.multi else 1) + ["right"] * (len(headers) - (2 if data.multi else 1))),
+            "",
+        ]
+        if "time_split" in charts:
+            lines += [f"![Where the time went]({charts['time_split']})", ""]
+    if reasoning:
+        rows = []
+        for s in reasoning:
+            ok = s.ok_rows
+            ttft = ok["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan)
+            ttfa = ok["ttfa_ms"].to_numpy(dtype="float64", na_value=np.nan)
+            thinking = percentiles(ttfa - ttft, [50])[0]
+            rtoks = percentiles(ok["reasoning_tokens"].to_numpy(dtype="float64", na_value=np.nan), [50])[0]
+            h = s.headline
+            rows.append(
+                ([s.run.label] if data.multi else [])
+                + [s.target, num(h["ttft_ms_p50"]), num(h["ttfa_ms_p50"]), num(thinking), num(rtoks),
+                   num(h["response_100_ms_p50"])]
+            )
+        headers = (["run"] if data.multi else []) + [
+            "target", "first token p50 (ms)", "first answer token p50 (ms)", "reasoning before the answer p50 (ms)",
+            "reasoning tokens p50", "100-token answer p50 (ms)",
+        ]
+        lines += [
+            "### Reasoning before the answer",
+            "",
+            "Reasoning models stream their reasoning first. The first token counts it; the first *answer* token "
+            "(Artificial Analysis' TTFT for reasoning models) does not, and the 100-token answer starts from it.",
+            "",
+            table(headers, rows, ["left"] * (2 if data.multi else 1) + ["right"] * (len(headers) - (2 if data.multi else 1))),
+            "",
+        ]
+    return lines
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _example(messages: pd.Series) -> str:
+    for value in messages.tolist():
+        if isinstance(value, str) and value.strip():
+            text = " ".join(value.split())
+            return text if len(text) <= 80 else text[:79] + "…"
+    return DASH
+
+
+def errors_section(data: ReportData) -> list[str]:
+    lines = ["## Errors", ""]
+    rows = []
+    for s in data.series:
+        m = s.run.measured[["target", "status", "error_kind", "error_message", "http_status"]]
+        mine = m.loc[(m["target"] == s.target).to_numpy(dtype=bool, na_value=False)]
+        bad = mine.loc[~ok_mask(mine)]
+        if bad.empty:
+            continue
+        kinds = bad["error_kind"].astype("object").where(bad["error_kind"].notna(), "other")
+        order = {k: i for i, k in enumerate(ERROR_KINDS)}
+        for kind in sorted(set(kinds.tolist()), key=lambda k: (order.get(k, len(order)), k)):
+            these = bad.loc[(kinds == kind).to_numpy(dtype=bool)]
+            statuses = sorted({int(x) for x in these["http_status"].dropna().tolist()})
+            rows.append(
+                ([s.run.label] if data.multi else [])
+                + [s.target, code(kind), count(len(these)), share(len(these) / len(mine)),
+                   ", ".join(str(x) for x in statuses) or DASH, _example(these["error_message"])]
+            )
+    warm_failed = sum(
+        int((r.frame["warmup"].to_numpy(dtype=bool, na_value=False) & ~ok_mask(r.frame)).sum()) for r in data.runs
+    )
+    if rows:
+        headers = (["run"] if data.multi else []) + ["target", "error kind", "count", "share of measured", "HTTP status", "example message"]
+        lines += [
+            "Measured requests that failed, by error kind (the closed set in DESIGN §3), over all load levels.",
+            "",
+            table(headers, rows, ["left"] * (3 if data.multi else 2) + ["right", "right", "left", "left"]),
+            "",
+        ]
+    else:
+        lines += ["No measured request failed.", ""]
+    if warm_failed:
+        lines += [f"{count(warm_failed)} warm-up request{'s' if warm_failed != 1 else ''} also failed (excluded above).", ""]
+    return lines
+
+
+# --------------------------------------------------------------------------- method
+
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    ("first token (TTFT, `ttft_ms`)", "first content event − t0; reasoning counts. t0 is when the SDK hands the request's first attempt to the HTTP transport (an httpx event hook), so the SDK's own request building is not billed to the provider."),
+    ("first answer token (TTFA, `ttfa_ms`)", "first *answer* content event − t0 (reasoning excluded); equals TTFT for models that do not reason. Artificial Analysis' TTFT for reasoning models."),
+    ("first byte (`ttfb_ms`)", "response headers received − t0: the server's acknowledgement."),
+    ("end-to-end (e2e, `e2e_ms`)", "end of the response (last event) − t0."),
+    ("tokens/s (`output_tps`)", "tokens streamed after the first content event ÷ (last − first content event): Artificial Analysis' output speed, per request. For speeds the bad tail is the low end (p1, p10)."),
+    ("time per output token (TPOT, `tpot_ms`)", "1000 ÷ tokens/s. This is what aiperf and guidellm call ITL."),
+    ("inter-token latency (ITL, `itl_ms`)", "every gap between successive content events, pooled over requests: vLLM's ITL (not aiperf's/guidellm's, which is TPOT above)."),
+    ("100-token answer (`response_100_ms`)", "TTFA + 100 × TPOT per request: the time to a 100-token answer, the seed's headline."),
+    ("aggregate tokens/s", "output tokens of a level's successful measured requests ÷ the measured window (first measured request's t0 to the last one's end)."),
+    ("requests/s, goodput", "measured requests ÷ the same window; goodput counts only requests that succeeded and met every per-request SLO (and its share of all measured requests)."),
+    ("error rate", "failed measured requests ÷ measured requests; error kinds are a closed set (rate_limited, auth, timeout, stream_interrupted …)."),
+)
+
+
+def _scenario_path(path: object) -> str:
+    """As recorded, but an absolute path is cut to its last two parts: a report must not depend
+    on (or reveal) where the run's checkout lived."""
+    if not isinstance(path, str) or not path:
+        return DASH
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return code("…/" + "/".join(parts[-2:]))
+    return code(path)
+
+
+def _versions(meta: Mapping[str, Any]) -> str:
+    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+    return ", ".join(f"{k} {versions[k]}" for k in sorted(versions)) or DASH
+
+
+def _host(meta: Mapping[str, Any]) -> str:
+    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
+    if not host:
+        return DASH
+    parts = [str(host.get(k)) for k in ("hostname", "platform", "machine") if host.get(k)]
+    if host.get("cpu_count"):
+        parts.append(f"{host['cpu_count']} CPUs")
+    return ", ".join(parts)
+
+
+def _settings(run: RunView) -> tuple[str, str, str]:
+    sc = run.scenario
+    req = sc.get("request") if isinstance(sc.get("request"), dict) else {}
+    prompts = sc.get("prompts") if isinstance(sc.get("prompts"), dict) else {}
+    load = sc.get("load") if isinstance(sc.get("load"), dict) else {}
+    request = ", ".join(f"{k} = {req[k]}" for k in ("stream", "max_tokens", "temperature", "max_retries") if k in req) or DASH
+    prompt = DASH
+    if prompts:
+        prompt = f"{prompts.get('source', '?')}, ~{prompts.get('input_tokens', '?')} input tokens"
+        if prompts.get("seed") is not None:
+            prompt += f", seed {prompts['seed']}"
+    if run.meta.get("prompts_unique"):
+        prompt += "; unique prompt per request (no prompt-cache flattery)"
+    load_text = DASH
+    if load:
+        levels = ", ".join(f"{float(x):g}" for x in load.get("levels") or [])
+        load_text = f"{load.get('mode', '?')} [{levels}]"
+        if load.get("requests") is not None:
+            load_text += f", {load['requests']} requests per level"
+        if load.get("duration_s") is not None:
+            load_text += f", {load['duration_s']} s per level"
+        load_text += f", {load.get('warmup', 0)} warm-up per level, timeout {load.get('timeout_s', '?')} s"
+    return request, prompt, load_text
+
+
+def _overhead(run: RunView) -> str:
+    """The client's own cost and saturation: from the rows when they carry it, else from run.json."""
+    parts = []
+    m = run.measured
+    covered: set[str] = set()
+    if len(m):
+        prep = percentiles(m["sdk_prep_ms"].to_numpy(dtype="float64", na_value=np.nan), [50, 99])
+        if not math.isnan(prep[0]):
+            covered.add("sdk_prep_ms")
+            parts.append(f"SDK preparation before t0 p50 {num(prep[0])} ms, p99 {num(prep[1])} ms (not billed to the provider)")
+        lag = percentiles(m["start_lag_ms"].to_numpy(dtype="float64", na_value=np.nan), [50, 99])
+        if not math.isnan(lag[0]):
+            covered.add("start_lag_ms")
+            parts.append(f"start lag (open loop) p50 {num(lag[0])} ms, p99 {num(lag[1])} ms")
+    overhead = run.meta.get("overhead") if isinstance(run.meta.get("overhead"), dict) else {}
+    for key in sorted(overhead):
+        value = overhead[key]
+        if any(key.startswith(c) for c in covered) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        parts.append(f"{key.replace('_', ' ')} {num(value)}")
+    return "; ".join(parts) or DASH
+
+
+def _token_sources(run: RunView) -> str:
+    m = run.measured
+    sources = m["token_source"].loc[ok_mask(m)]
+    if sources.empty:
+        return DASH
+    counts = sources.astype("object").fillna("none").value_counts()
+    return ", ".join(f"{k} {counts[k]:,}" for k in sorted(counts.index))
+
+
+def _clients(run: RunView) -> str:
+    clients = sorted({str(c) for c in run.measured["client"].dropna().unique()})
+    if not clients and run.meta.get("client"):
+        clients = [str(run.meta["client"])]
+    text = ", ".join(clients) or DASH
+    if "sdk" in clients:
+        text += " (each provider's official SDK, streaming, connection pool sized to the level's concurrency)"
+    return text
+
+
+def method_section(data: ReportData) -> list[str]:
+    lines = [
+        "## Method",
+        "",
+        "### Definitions",
+        "",
+        "All latencies come from `time.perf_counter_ns()` on the client; wall-clock time is used only to place "
+        "requests in the measured window. Definitions (DESIGN §3):",
+        "",
+    ]
+    lines += [f"- **{name}**: {text}" for name, text in DEFINITIONS]
+    lines += [
+        "",
+        "### Statistics",
+        "",
+        "- Warm-up requests are recorded but excluded from every statistic; n counts measured requests only.",
+        "- Latency and speed statistics use successful requests; percentiles interpolate linearly between "
+        "order statistics (numpy's default).",
+        f"- {CONFIDENCE:.0%} confidence intervals of medians are percentile-bootstrap intervals from {N_RESAMPLES:,} seeded "
+        "resamples (drawn through the resample's order statistics, which is exactly the ordinary bootstrap). "
+        f"A group with more than {MAX_SAMPLES:,} values is first subsampled to {MAX_SAMPLES:,} (seeded, "
+        "without replacement), which makes its interval conservative (wider than the full data would give).",
+        "- SLO checks pass or fail on the measured value; means get a normal-approximation interval and "
+        "error rates a Wilson interval.",
+        "",
+        "### Runs",
+        "",
+    ]
+    names = [r.label or "this run" for r in data.runs]
+    fields: list[tuple[str, list[str]]] = [
+        ("run id", [code(r.run_id) for r in data.runs]),
+        ("started", [_date(r.meta.get("started_at")) for r in data.runs]),
+        ("ended", [_date(r.meta.get("ended_at")) for r in data.runs]),
+        ("emulated", ["yes (bench's emulator)" if r.emulated else "no (live providers)" for r in data.runs]),
+        ("scenario file", [_scenario_path(r.meta.get("scenario_path")) for r in data.runs]),
+        ("fingerprint", [code(r.meta["fingerprint"]) if r.meta.get("fingerprint") else DASH for r in data.runs]),
+        ("client path", [_clients(r) for r in data.runs]),
+        ("request", [_settings(r)[0] for r in data.runs]),
+        ("prompts", [_settings(r)[1] for r in data.runs]),
+        ("load", [_settings(r)[2] for r in data.runs]),
+        ("measured requests", [count(len(r.measured)) for r in data.runs]),
+        ("warm-up requests (excluded)", [count(r.warmup_rows) for r in data.runs]),
+        ("retries observed", [count(int(r.measured["retries"].sum())) if len(r.measured) else "0" for r in data.runs]),
+        ("token counts from", [_token_sources(r) for r in data.runs]),
+        ("versions", [_versions(r.meta) for r in data.runs]),
+        ("host", [_host(r.meta) for r in data.runs]),
+        ("git revision", [code(str(r.meta["git_revision"])[:12]) if r.meta.get("git_revision") else DASH for r in data.runs]),
+        ("client overhead", [_overhead(r) for r in data.runs]),
+    ]
+    rows = [[name, *values] for name, values in fields]
+    lines += [table(["", *names], rows, ["left"] * (1 + len(names))), ""]
+    notes = [str(r.meta["prompt_note"]) for r in data.runs if r.meta.get("prompt_note")]
+    if notes:
+        lines += [f"Prompts: {notes[0]}.", ""]
+    lines += [
+        "Regenerate with `bench report RUN_DIR [RUN_DIR …] --out DIR`: every figure is recomputed from the "
+        "runs' `requests.jsonl`, so the same runs always give the same report.",
+        "",
+    ]
+    return lines
+
+
+def render_markdown(data: ReportData, charts: Mapping[str, str]) -> str:
+    lines = header(data)
+    lines += headline(data, charts)
+    lines += slo_section(data)
+    lines += load_section(data, charts)
+    lines += time_section(data, charts)
+    lines += errors_section(data)
+    lines += method_section(data)
+    while lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,106 @@
+"""Number formatting and markdown tables with fixed, deterministic output.
+
+Numbers are formatted by magnitude (three significant figures or so, never scientific
+notation), so the same value always prints the same way and a diff of two reports shows
+only real changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+DASH = "–"
+
+#: Human names for columns, used in tables, SLO rules and chart labels.
+HUMAN: dict[str, str] = {
+    "ttfb_ms": "first byte (headers)",
+    "ttft_ms": "first token",
+    "ttfa_ms": "first answer token",
+    "e2e_ms": "end-to-end",
+    "tpot_ms": "time per output token",
+    "itl_ms": "inter-token gap",
+    "response_100_ms": "100-token answer",
+    "output_tps": "tokens/s",
+    "server_output_tps": "server tokens/s",
+    "sdk_prep_ms": "SDK preparation",
+    "queue_ms": "server queue",
+    "prompt_ms": "server prompt processing",
+    "completion_ms": "server completion",
+    "start_lag_ms": "start lag",
+    "error_rate": "error rate",
+}
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+
+
+def num(value: object) -> str:
+    """3-ish significant figures by magnitude: 1,234 · 123 · 12.3 · 1.23 · 0.123; '–' when missing."""
+    if _is_missing(value):
+        return DASH
+    v = float(value)  # type: ignore[arg-type]
+    a = abs(v)
+    if a >= 100:
+        text = f"{v:,.0f}"
+    elif a >= 10:
+        text = f"{v:.1f}"
+    elif a >= 1:
+        text = f"{v:.2f}"
+    elif a == 0:
+        text = "0"
+    else:
+        text = f"{v:.3f}"
+    return "0" if text in ("-0", "-0.0", "-0.00", "-0.000") else text
+
+
+def ci(low: object, high: object) -> str:
+    """'[72.0–78.2]', or '' when the interval is undefined (fewer than 2 values)."""
+    if _is_missing(low) or _is_missing(high):
+        return ""
+    return f"[{num(low)}–{num(high)}]"
+
+
+def with_ci(value: object, low: object, high: object) -> str:
+    interval = ci(low, high)
+    return f"{num(value)} {interval}" if interval and not _is_missing(value) else num(value)
+
+
+def share(value: object) -> str:
+    """A proportion as a percentage with one decimal: '4.0%'."""
+    if _is_missing(value):
+        return DASH
+    return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
+
+
+def count(value: object) -> str:
+    if _is_missing(value):
+        return DASH
+    return f"{int(value):,}"  # type: ignore[call-overload]
+
+
+def cell(text: object) -> str:
+    """Make arbitrary text safe inside a pipe-table cell."""
+    s = str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    return s
+
+
+def code(text: object) -> str:
+    s = str(text).replace("`", "'")
+    return f"`{s}`"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: Sequence[str] | None = None) -> str:
+    """A GitHub pipe table. ``align`` per column: 'left' or 'right' (default: first left, rest right)."""
+    if align is None:
+        align = ["left"] + ["right"] * (len(headers) - 1)
+    body = [[cell(c) for c in row] for row in rows]
+    return tabulate(body, headers=[cell(h) for h in headers], tablefmt="pipe", colalign=list(align), disable_numparse=True)

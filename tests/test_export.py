@@ -1,0 +1,123 @@
+"""bench export: every format reads back to the same frame; CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.errors import BenchError
+from bench.export import FORMATS, aggregates_for, export_run
+from bench.metrics import aggregate_columns
+from bench.records import load_results
+from tests.synthetic import write_synthetic_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    return write_synthetic_run(
+        root, targets=("groq/openai/gpt-oss-120b", "openai/gpt-4-turbo"), n=6, error_share=0.34,
+        slo={"request_ttft_ms": 200},
+    )
+
+
+def _same_lists(a: pd.Series, b: list[list[float]]) -> None:
+    assert [list(map(float, x)) for x in a] == [list(map(float, x)) for x in b]
+
+
+def test_csv_round_trip(run: Path, tmp_path: Path) -> None:
+    written = export_run(run, "csv", tmp_path)
+    assert [p.name for p in written] == ["requests.csv", "aggregates.csv"]
+    original = load_results(run)
+    back = pd.read_csv(tmp_path / "requests.csv")
+    assert len(back) == len(original) and list(back.columns) == list(original.columns)
+    _same_lists(original["itl_ms"], [json.loads(text) for text in back["itl_ms"]])  # lists as JSON text
+    np.testing.assert_allclose(back["ttft_ms"].to_numpy(float), original["ttft_ms"].to_numpy(float), equal_nan=True)
+    assert back["started_at_ns"].tolist() == original["started_at_ns"].tolist()
+    agg = pd.read_csv(tmp_path / "aggregates.csv")
+    assert list(agg.columns) == ["run_id", *aggregate_columns()]
+    assert agg["goodput_share"].notna().all()  # the run's per-request SLO was applied
+
+
+def test_parquet_round_trip(run: Path, tmp_path: Path) -> None:
+    export_run(run, "parquet", tmp_path)
+    original = load_results(run)
+    back = pd.read_parquet(tmp_path / "requests.parquet")
+    assert len(back) == len(original)
+    _same_lists(original["itl_ms"], [list(x) for x in back["itl_ms"]])
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "aggregates.parquet").drop(columns="run_id"),
+        aggregates_for(run).drop(columns="run_id"),
+        check_dtype=False,
+    )
+
+
+def test_json_round_trip(run: Path, tmp_path: Path) -> None:
+    export_run(run, "json", tmp_path)
+    original = load_results(run)
+    records = json.loads((tmp_path / "requests.json").read_text(encoding="utf-8"))
+    assert len(records) == len(original)
+    _same_lists(original["itl_ms"], [r["itl_ms"] for r in records])
+    first_ok = next(i for i, r in enumerate(records) if r["status"] == "ok")
+    assert records[first_ok]["ttft_ms"] == pytest.approx(original["ttft_ms"].iloc[first_ok], rel=1e-12)
+    assert any(r["ttft_ms"] is None for r in records)  # NaN -> null
+    aggregates = json.loads((tmp_path / "aggregates.json").read_text(encoding="utf-8"))
+    assert [a["target"] for a in aggregates] == ["groq/openai/gpt-oss-120b", "openai/gpt-4-turbo"]
+
+
+def test_default_out_is_the_run_dir(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path, n=2, targets=("openai/gpt-4-turbo",))
+    written = export_run(tmp_path, "csv")  # a results root: its newest run
+    assert all(p.parent == run for p in written)
+
+
+def test_pytest_benchmark_hands_over(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Path, Path]] = []
+
+    def write_pytest_benchmark(run_dir: Path, out_dir: Path) -> Path:
+        calls.append((run_dir, out_dir))
+        path = out_dir / "pytest-benchmark.json"
+        path.write_text("{}")
+        return path
+
+    fake = types.ModuleType("bench.pytest_benchmark")
+    fake.write_pytest_benchmark = write_pytest_benchmark  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.pytest_benchmark", fake)
+    assert export_run(run, "pytest-benchmark", tmp_path) == [tmp_path / "pytest-benchmark.json"]
+    assert calls == [(run, tmp_path)]
+
+
+def test_bad_input(run: Path, tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="unknown export format 'xml'"):
+        export_run(run, "xml", tmp_path)
+    with pytest.raises(BenchError, match="no such run"):
+        export_run(tmp_path / "missing", "csv", tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(BenchError, match="cannot create"):
+        export_run(run, "csv", blocker / "sub")
+    assert "pytest-benchmark" in FORMATS
+
+
+def test_cli_export(run: Path, tmp_path: Path, cli) -> None:
+    code, out, _ = cli("export", str(run), "--format", "parquet", "--out", str(tmp_path))
+    assert code == 0
+    assert out.splitlines() == [f"wrote {tmp_path / 'requests.parquet'}", f"wrote {tmp_path / 'aggregates.parquet'}"]
+    code, _, err = cli("export", str(run), "--format", "xml")
+    assert code == 2 and err.strip() == "bench: error: unknown export format 'xml'; choose one of csv, parquet, json, pytest-benchmark"
+    code, _, err = cli("export", str(tmp_path / "nope"))
+    assert code == 2 and "no such run directory" in err
+
+
+def test_csv_list_cells() -> None:
+    from bench.export import _json_list
+
+    assert _json_list(np.array([1.5, 2.0])) == "[1.5, 2.0]"
+    assert _json_list([1.0]) == "[1.0]"
+    assert _json_list(None) == "[]" and _json_list(float("nan")) == "[]"

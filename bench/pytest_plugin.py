@@ -1,1 +1,238 @@
-"""pytest plugin entry point (registered under ``pytest11``); its fixtures arrive with the CI-gate work."""
+"""pytest plugin (entry point ``pytest11: bench``): benchmark a provider inside your own tests.
+
+Installing bench enables it. A test asks for the ``bench_run`` fixture, runs a scenario (or a
+slice of one), and asserts on the result::
+
+    from bench.pytest_plugin import assert_no_regression, assert_slo
+
+    def test_groq_is_fast(bench_run):
+        result = bench_run("scenarios/quickstart.toml", targets=["groq/gpt-oss-120b"], requests=50)
+        assert_slo(result)                                  # the scenario's [slo] table
+        assert_no_regression(result, baseline="quickstart", metrics=["ttft_ms"], threshold="10%")
+
+Options (command line, or ini keys in ``pytest.ini``/``pyproject.toml``):
+
+``--bench-emulate`` / ``bench_emulate = true``
+    run against the built-in emulator (no keys, no network); a call's ``emulate=`` wins.
+``--bench-results DIR`` / ``bench_results``
+    where runs are written (default: a session temporary directory).
+``--bench-baselines DIR`` / ``bench_baselines``
+    where ``assert_no_regression`` finds saved baselines (default ``baselines``, relative to
+    the rootdir).
+
+Runs are cached for the session: two tests asking for the same scenario slice share one run.
+This module imports nothing heavy at import time, since pytest loads it in every session.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas as pd
+
+    from bench.compare import Comparison
+    from bench.slo import SloSpec
+
+#: Where baselines are looked up when a helper is called without ``baselines=``; set from the
+#: ini/option at configure time so helpers work outside fixtures too.
+_settings: dict[str, Any] = {"baselines": Path("baselines")}
+
+
+@dataclass
+class BenchResult:
+    """One finished run: where it is, its metadata, and (loaded on first use) its frame."""
+
+    run_dir: Path
+    meta: dict[str, Any]
+    _frame: Any = field(default=None, repr=False)
+    _aggregates: Any = field(default=None, repr=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every request (warm-up rows flagged), the results schema's columns."""
+        if self._frame is None:
+            from bench.records import load_results
+
+            self._frame = load_results(self.run_dir)
+        return self._frame
+
+    @property
+    def slo(self) -> SloSpec:
+        """The scenario's SLOs as the run recorded them."""
+        from bench.slo import slo_from_table
+
+        return slo_from_table((self.meta.get("scenario") or {}).get("slo"))
+
+    @property
+    def aggregates(self) -> pd.DataFrame:
+        """One row per (target, load level): n, error rate, percentiles, CIs, goodput."""
+        if self._aggregates is None:
+            from bench.metrics import aggregate
+
+            self._aggregates = aggregate(self.frame, self.slo)
+        return self._aggregates
+
+    @classmethod
+    def from_run_dir(cls, path: str | os.PathLike[str]) -> BenchResult:
+        from bench.records import read_run_meta, resolve_run_dir
+
+        run_dir = resolve_run_dir(path)
+        return cls(run_dir, read_run_meta(run_dir))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bench", "bench: LLM inference benchmarks")
+    group.addoption(
+        "--bench-emulate", action="store_true", default=None,
+        help="bench_run: run scenarios against the built-in emulator (no keys, no network).",
+    )
+    group.addoption("--bench-results", default=None, metavar="DIR", help="bench_run: results root (default: a temporary directory).")
+    group.addoption("--bench-baselines", default=None, metavar="DIR", help="assert_no_regression: where saved baselines live.")
+    parser.addini("bench_emulate", type="bool", default=False, help="bench_run: run scenarios against the built-in emulator.")
+    parser.addini("bench_results", default="", help="bench_run: results root (default: a temporary directory).")
+    parser.addini("bench_baselines", default="baselines", help="assert_no_regression: baselines directory (relative to rootdir).")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(f"--bench-{name}")
+    return value if value is not None else config.getini(f"bench_{name}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    baselines = Path(str(_option(config, "baselines") or "baselines"))
+    _settings["baselines"] = baselines if baselines.is_absolute() else config.rootpath / baselines
+
+
+RunFactory = Callable[..., BenchResult]
+
+
+@pytest.fixture(scope="session")
+def bench_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RunFactory:
+    """Factory: ``bench_run(scenario, *, targets=None, requests=None, concurrency=None, rate=None,
+    emulate=None) -> BenchResult``. Runs once per distinct arguments per session."""
+    config = request.config
+    cache: dict[tuple[Any, ...], BenchResult] = {}
+    results = str(_option(config, "results") or "")
+    root = Path(results) if results else tmp_path_factory.mktemp("bench-results")
+    if not root.is_absolute():
+        root = config.rootpath / root
+
+    def run(
+        scenario: str | os.PathLike[str],
+        *,
+        targets: Iterable[str] | None = None,
+        requests: int | None = None,
+        concurrency: Iterable[int] | None = None,
+        rate: Iterable[float] | None = None,
+        emulate: bool | None = None,
+    ) -> BenchResult:
+        from bench.runner import run_scenario
+
+        path = Path(scenario)
+        if not path.is_absolute() and not path.exists():
+            path = config.rootpath / path
+        use_emulator = bool(_option(config, "emulate")) if emulate is None else emulate
+        key = (
+            str(path.resolve()),
+            tuple(targets) if targets is not None else None,
+            requests,
+            tuple(concurrency) if concurrency is not None else None,
+            tuple(rate) if rate is not None else None,
+            use_emulator,
+        )
+        if key not in cache:
+            outcome = run_scenario(
+                path,
+                out=root,
+                emulate=use_emulator,
+                targets=list(targets) if targets is not None else None,
+                requests=requests,
+                concurrency=list(concurrency) if concurrency is not None else None,
+                rate=list(rate) if rate is not None else None,
+                quiet=True,
+            )
+            cache[key] = BenchResult(Path(outcome.run_dir), dict(outcome.meta))
+        return cache[key]
+
+    return run
+
+
+def _as_result(result: Any) -> BenchResult:
+    if isinstance(result, BenchResult):
+        return result
+    run_dir = getattr(result, "run_dir", None)
+    if run_dir is not None:  # bench.runner.RunResult
+        return BenchResult(Path(run_dir), dict(getattr(result, "meta", {}) or {}))
+    if isinstance(result, (str, os.PathLike)):
+        return BenchResult.from_run_dir(result)
+    raise TypeError(f"expected a BenchResult, a RunResult or a run directory, got {type(result).__name__}")
+
+
+def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, seed: int = 0) -> None:
+    """Fail the test when an SLO fails (or has no data), listing every verdict that did.
+
+    ``result``: a BenchResult/RunResult, a run directory, or a per-request DataFrame.
+    ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
+    """
+    from bench.metrics import evaluate_slo
+    from bench.slo import SloSpec, slo_from_table
+
+    if hasattr(result, "columns") and hasattr(result, "iloc"):  # a DataFrame
+        frame, own = result, None
+    else:
+        bench_result = _as_result(result)
+        frame, own = bench_result.frame, bench_result.slo
+    spec = slo if isinstance(slo, SloSpec) else (slo_from_table(slo) if slo is not None else own)
+    if spec is None or not (spec.aggregate or spec.error_rate_max is not None):
+        raise AssertionError("no SLOs to assert: the scenario has no [slo] table and none was given")
+    verdicts = evaluate_slo(frame, spec, seed=seed)
+    bad = [v for v in verdicts if v.passed is not True]
+    if not verdicts or bad:
+        lines = [
+            f"{v.target} @ {v.load_mode}={v.load_level:g}: {v.key} measured {v.measured:.4g} "
+            f"({'≥' if v.at_least else '≤'} {v.threshold:g} required){' — no data' if v.passed is None else ''}"
+            for v in bad
+        ] or ["no measured requests"]
+        raise AssertionError(f"{len(bad)} of {len(verdicts)} SLO checks failed:\n  " + "\n  ".join(lines))
+
+
+def assert_no_regression(
+    result: Any,
+    baseline: str,
+    *,
+    metrics: Iterable[str] | None = None,
+    threshold: float | str | None = None,
+    baselines: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    force: bool = False,
+) -> Comparison:
+    """Fail the test on a regression against saved baseline ``baseline`` (name or path).
+
+    Same statistics and defaults as ``bench compare``; ``threshold`` is a fraction (0.1) or a
+    percentage ("10%"). ``strict`` also fails when a comparison had too few samples. Returns
+    the Comparison for further assertions.
+    """
+    from bench.baseline import load_side
+    from bench.compare import DEFAULT_METRICS, DEFAULT_THRESHOLD, CompareSettings, Side, SideInfo, compare_sides, render_text
+
+    bench_result = _as_result(result)
+    if isinstance(threshold, str):
+        text = threshold.strip()
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    else:
+        value = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+    settings = CompareSettings(metrics=tuple(metrics) if metrics else DEFAULT_METRICS, threshold=value)
+    root = Path(baselines) if baselines is not None else _settings["baselines"]
+    base = load_side(baseline, root=root)
+    info = SideInfo.from_meta(str(bench_result.run_dir), "run", str(bench_result.run_dir), bench_result.meta)
+    comparison = compare_sides(base, Side(info, bench_result.frame, bench_result.meta), settings, force=force)
+    code = comparison.exit_code(strict=strict)
+    if code:
+        raise AssertionError(render_text(comparison))
+    return comparison

@@ -1,0 +1,204 @@
+"""Saved baselines under ``baselines/``: small, diff-friendly, meant to be committed.
+
+Layout::
+
+    baselines/<name>/baseline.json   run metadata (run.json as it was), when and from where it
+                                     was saved, and the aggregates a reader wants to see
+    baselines/<name>/samples.csv     one line per measured request: group keys, request order,
+                                     status and the numeric metric columns — what the gate's
+                                     test needs; no prompts, texts, ITL lists or error messages
+
+A quickstart baseline is a few kilobytes. Loading one gives a frame with the results schema,
+so ``bench compare`` and ``bench check`` treat it exactly like a run directory.
+
+A comparison side is resolved in this order: an existing run directory, an existing
+baseline directory, an existing results root (its newest run), then a baseline *name* under
+the baselines root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from bench.compare import Side, SideInfo
+from bench.errors import BenchError
+from bench.metrics import aggregate, measured
+from bench.records import frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
+from bench.slo import SLO_COLUMNS, slo_from_table
+
+DEFAULT_ROOT: Final = Path("baselines")
+META_FILE: Final = "baseline.json"
+SAMPLES_FILE: Final = "samples.csv"
+FORMAT: Final = "bench-baseline/1"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: Identity and order columns kept per request, then every numeric metric that has values.
+_KEEP: Final[tuple[str, ...]] = (
+    "target", "provider", "model", "load_mode", "load_level", "request_index", "started_at_ns", "status", "error_kind",
+)
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    name: str
+    path: Path
+    run_id: str
+    scenario_name: str | None
+    saved_at: str | None
+    emulated: bool | None
+    fingerprint: str | None
+    requests: int
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise BenchError(f"bad baseline name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+    return name
+
+
+def is_baseline_dir(path: Path) -> bool:
+    return (path / META_FILE).is_file() and (path / SAMPLES_FILE).is_file()
+
+
+def _samples(frame: pd.DataFrame) -> pd.DataFrame:
+    m = measured(frame).sort_values(["started_at_ns", "request_index"], kind="stable")
+    numeric = [c for c in SLO_COLUMNS if m[c].notna().any()]
+    out = m[list(_KEEP) + numeric].copy()
+    for col in numeric:
+        out[col] = out[col].round(4)
+    return out.reset_index(drop=True)
+
+
+def _finite_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = table.to_dict(orient="records")
+    return [
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else (v.item() if isinstance(v, np.generic) else v))
+         for k, v in row.items()}
+        for row in rows
+    ]
+
+
+def save_baseline(
+    name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, overwrite: bool = False
+) -> BaselineInfo:
+    """Save a run (directory or results root: its newest run) as baseline ``name``."""
+    check_name(name)
+    run_dir = resolve_run_dir(run)
+    frame = load_results(run_dir)
+    meta = read_run_meta(run_dir)
+    samples = _samples(frame)
+    if samples.empty:
+        raise BenchError(f"{run_dir}: no measured requests to save")
+    target = root / name
+    if target.exists():
+        if not overwrite:
+            raise BenchError(f"baseline {name!r} already exists in {root} (--force replaces it)")
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    slo = slo_from_table((meta.get("scenario") or {}).get("slo"))
+    aggregates = aggregate(frame, slo, ci=False)
+    keep = [c for c in aggregates.columns if aggregates[c].notna().any()]
+    doc = {
+        "format": FORMAT,
+        "name": name,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"run_id": meta.get("run_id", run_dir.name)},  # no local path: the file is committed
+        "run": meta,
+        "aggregates": _finite_records(aggregates[keep].round(4)),
+    }
+    (target / META_FILE).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    samples.to_csv(target / SAMPLES_FILE, index=False, lineterminator="\n")
+    return _info(name, target, doc, len(samples))
+
+
+def _read_doc(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BenchError(f"{path / META_FILE}: unreadable baseline ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BenchError(f"{path / META_FILE}: not a bench baseline (expected format {FORMAT!r})")
+    return doc
+
+
+def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> BaselineInfo:
+    run = doc.get("run") or {}
+    emulated = run.get("emulated")
+    return BaselineInfo(
+        name=name,
+        path=path,
+        run_id=str(run.get("run_id") or (doc.get("source") or {}).get("run_id") or "?"),
+        scenario_name=run.get("scenario_name"),
+        saved_at=doc.get("saved_at"),
+        emulated=None if emulated is None else bool(emulated),
+        fingerprint=run.get("fingerprint"),
+        requests=requests,
+    )
+
+
+def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
+    if not root.is_dir():
+        return []
+    out = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and is_baseline_dir(child):
+            doc = _read_doc(child)
+            with open(child / SAMPLES_FILE, encoding="utf-8") as fh:
+                requests = max(0, sum(1 for _ in fh) - 1)
+            out.append(_info(child.name, child, doc, requests))
+    return out
+
+
+def load_baseline(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(run metadata, per-request frame with the results schema) of a baseline directory."""
+    doc = _read_doc(path)
+    try:
+        samples = pd.read_csv(path / SAMPLES_FILE, dtype={"target": "string", "load_mode": "string"})
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
+    samples["warmup"] = False
+    return dict(doc.get("run") or {}), frame_from_records(samples)
+
+
+def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:
+    """A comparison side from a run directory, a results root, or a baseline (directory or name)."""
+    path = Path(spec)
+    if path.is_dir() and is_run_dir(path):
+        return _run_side(spec, path)
+    if path.is_dir() and is_baseline_dir(path):
+        return _baseline_side(spec, path)
+    if path.is_dir():
+        try:
+            run_dir = resolve_run_dir(path)
+        except BenchError:
+            pass
+        else:
+            return _run_side(spec, run_dir)
+    if _NAME.match(spec) and is_baseline_dir(root / spec):
+        return _baseline_side(spec, root / spec)
+    names = ", ".join(b.name for b in list_baselines(root)) or "none"
+    raise BenchError(
+        f"{spec}: not a run directory, a results root with runs, or a saved baseline (baselines in {root}: {names})"
+    )
+
+
+def _run_side(spec: str, run_dir: Path) -> Side:
+    meta = read_run_meta(run_dir)
+    frame = load_results(run_dir)
+    if frame.empty:
+        raise BenchError(f"{run_dir}: no requests recorded")
+    return Side(SideInfo.from_meta(spec, "run", str(run_dir), meta), frame, meta)
+
+
+def _baseline_side(spec: str, path: Path) -> Side:
+    meta, frame = load_baseline(path)
+    return Side(SideInfo.from_meta(spec, "baseline", str(path), meta), frame, meta)

@@ -1,0 +1,263 @@
+"""``bench compare``, ``bench check`` and ``bench baseline save|list``: the CI gate's commands.
+
+Exit status (DESIGN §4): 0 no regression / every SLO met, 1 regression / an SLO failed,
+2 bad input (unreadable run, nothing in common, unknown metric, runs not comparable,
+too few samples under ``--strict``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bench.cli.app import app, fail
+
+baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+FORMATS = ("text", "md", "json")
+
+BaselinesOption = Annotated[
+    Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="text | md | json")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to FILE (the verdict line still prints).")
+]
+TargetOption = Annotated[
+    list[str] | None, typer.Option("--target", "-T", help="Only this target label (repeatable). Default: every target.")
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Exit 2 when a verdict cannot be given (too few samples, a group missing).")
+]
+
+
+def parse_fraction(text: str, what: str = "threshold") -> float:
+    """``10%`` or ``0.1`` → 0.1; a bare number of 1 or more is refused as ambiguous."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise fail(f"{what}: expected a percentage like 10% or a fraction like 0.1, got {text!r}") from None
+    if not raw.endswith("%") and value >= 1:
+        raise fail(f"{what}: {text!r} is ambiguous; write {value:g}% or {value / 100:g}")
+    if not math.isfinite(value) or value <= 0:
+        raise fail(f"{what}: must be greater than 0, got {text!r}")
+    return value
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _emit(text: str, output: Path | None, summary: str) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{output}: cannot write ({exc.strerror})") from None
+    typer.echo(summary)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[str, typer.Argument(help="Run directory, results root (newest run) or saved baseline name.")],
+    candidate: Annotated[str, typer.Argument(help="Run directory, results root (newest run) or saved baseline name.")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Metric column to compare (repeatable). Default: ttft_ms and output_tps."),
+    ] = None,
+    threshold: Annotated[
+        str, typer.Option("--threshold", "-t", help="Smallest change of a median that counts, e.g. 10%.")
+    ] = "10%",
+    min_samples: Annotated[
+        int | None, typer.Option("--min-samples", help="Successful requests a side needed for a verdict.")
+    ] = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+    target: TargetOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Compare runs even when they are not comparable (and say so).")
+    ] = False,
+    strict: StrictOption = False,
+    baselines: BaselinesOption = Path("baselines"),
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (verdicts are reproducible).")] = 0,
+) -> None:
+    """Compare a candidate run with a baseline: exit 1 on a regression that is large and real."""
+    from bench.baseline import load_side
+    from bench.compare import DEFAULT_METRICS, DEFAULT_MIN_SAMPLES, CompareSettings, compare_sides, render
+
+    _check_format(fmt)
+    settings = CompareSettings(
+        metrics=tuple(metric) if metric else DEFAULT_METRICS,
+        threshold=parse_fraction(threshold),
+        min_samples=DEFAULT_MIN_SAMPLES if min_samples is None else min_samples,
+        seed=seed,
+        targets=tuple(target) if target else None,
+    )
+    base_side = load_side(baseline, root=baselines)
+    cand_side = load_side(candidate, root=baselines)
+    comparison = compare_sides(base_side, cand_side, settings, force=force)
+    _emit(render(comparison, fmt), output, comparison.headline)  # type: ignore[arg-type]
+    code = comparison.exit_code(strict=strict)
+    if code == 2:
+        raise fail("no verdict for every comparison (--strict): " + "; ".join(comparison.warnings))
+    for warning in comparison.warnings:
+        typer.echo(f"bench: warning: {warning}", err=True)
+    if code:
+        raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _slo_rows(verdicts: list[Any]) -> list[dict[str, str]]:
+    rows = []
+    for v in verdicts:
+        level = int(v.load_level) if float(v.load_level).is_integer() else v.load_level
+        bound = "≥" if v.at_least else "≤"
+        if v.column == "error_rate":
+            measured = f"{v.measured:.1%}"
+            ci = f"[{v.ci_low:.1%}, {v.ci_high:.1%}]"
+            threshold = f"{bound} {v.threshold:.1%}"
+        else:
+            measured = f"{v.measured:,.1f}" if math.isfinite(v.measured) else "—"
+            ci = f"[{v.ci_low:,.1f}, {v.ci_high:,.1f}]" if math.isfinite(v.ci_low) else "—"
+            threshold = f"{bound} {v.threshold:g}"
+        verdict = {True: "pass", False: "FAIL", None: "no data"}[v.passed]
+        rows.append(
+            {"target @ load": f"{v.target} @ {v.load_mode}={level}", "slo": v.key, "measured": measured,
+             "95% CI": ci, "threshold": threshold, "verdict": verdict}
+        )
+    return rows
+
+
+def _render_check(run_label: str, verdicts: list[Any], fmt: str) -> tuple[str, str]:
+    import json
+    from dataclasses import asdict
+
+    from tabulate import tabulate
+
+    failed = [v for v in verdicts if v.passed is False]
+    nodata = [v for v in verdicts if v.passed is None]
+    if failed:
+        headline = f"SLO FAILED: {len(failed)} of {len(verdicts)} checks failed"
+    else:
+        headline = f"SLOs met: {len(verdicts) - len(nodata)} of {len(verdicts)} checks passed"
+    if nodata:
+        headline += f"; {len(nodata)} without data"
+    if fmt == "json":
+        data = {
+            "run": run_label,
+            "headline": headline,
+            "passed": not failed,
+            "verdicts": [
+                {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in asdict(v).items()}
+                for v in verdicts
+            ],
+        }
+        return json.dumps(data, indent=2) + "\n", headline
+    rows = _slo_rows(verdicts)
+    if fmt == "md":
+        icon = "🔴" if failed else "✅"
+        body = tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
+        return f"{icon} **{headline}**\n\n{run_label}\n\n{body}\n", headline
+    body = tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True)
+    return f"{headline}\n{run_label}\n\n{body}\n", headline
+
+
+@app.command()
+def check(
+    run: Annotated[str, typer.Argument(help="Run directory, results root (newest run) or saved baseline name.")],
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", "-s", help="Take the SLOs from this scenario file instead of the run's own.")
+    ] = None,
+    target: TargetOption = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
+    strict: StrictOption = False,
+    baselines: BaselinesOption = Path("baselines"),
+) -> None:
+    """Evaluate the scenario's SLOs (its slo table) on a run: exit 1 when any SLO fails."""
+    from bench.baseline import load_side
+    from bench.metrics import evaluate_slo
+    from bench.slo import slo_from_table
+
+    _check_format(fmt)
+    side = load_side(run, root=baselines)
+    if scenario is not None:
+        from bench.scenario import load_scenario
+
+        spec = load_scenario(scenario).slo_spec
+        source = str(scenario)
+    else:
+        spec = slo_from_table((side.meta.get("scenario") or {}).get("slo"))
+        source = f"{side.info.label}'s scenario"
+    if spec.empty or not (spec.aggregate or spec.error_rate_max is not None):
+        raise fail(f"no SLOs to check in {source}: add an [slo] table, or give --scenario FILE")
+    frame = side.frame
+    if target:
+        known = set(frame["target"].dropna().astype(str))
+        unknown = [t for t in target if t not in known]
+        if unknown:
+            raise fail(f"unknown target {unknown[0]!r} (the run has: {', '.join(sorted(known))})")
+        frame = frame[frame["target"].isin(target)]
+    verdicts = evaluate_slo(frame, spec)
+    if not verdicts:
+        raise fail(f"{side.info.label}: no measured requests to check")
+    text, headline = _render_check(side.info.label, verdicts, fmt)
+    _emit(text, output, headline)
+    if any(v.passed is False for v in verdicts):
+        raise typer.Exit(1)
+    if strict and any(v.passed is None for v in verdicts):
+        raise fail("some SLOs had no data to judge (--strict)")
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+@baseline_app.command("save")
+def baseline_save(
+    name: Annotated[str, typer.Argument(help="Baseline name (letters, digits, . _ -).")],
+    run: Annotated[Path, typer.Argument(help="Run directory, or a results root (its newest run).")],
+    baselines: BaselinesOption = Path("baselines"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing baseline of that name.")] = False,
+) -> None:
+    """Save a run as a baseline: aggregates plus the per-request samples the gate needs."""
+    from bench.baseline import save_baseline
+
+    info = save_baseline(name, run, root=baselines, overwrite=force)
+    size = sum(p.stat().st_size for p in info.path.iterdir())
+    typer.echo(f"saved baseline {info.name!r} from run {info.run_id} ({info.requests} requests, {size / 1024:.1f} KiB) in {info.path}")
+
+
+@baseline_app.command("list")
+def baseline_list(baselines: BaselinesOption = Path("baselines")) -> None:
+    """List saved baselines."""
+    from tabulate import tabulate
+
+    from bench.baseline import list_baselines
+
+    infos = list_baselines(baselines)
+    if not infos:
+        typer.echo(f"no baselines in {baselines}")
+        return
+    rows = [
+        {
+            "name": b.name,
+            "scenario": b.scenario_name or "—",
+            "run": b.run_id,
+            "requests": b.requests,
+            "emulated": {True: "yes", False: "no", None: "?"}[b.emulated],
+            "saved": b.saved_at or "—",
+        }
+        for b in infos
+    ]
+    typer.echo(tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True))

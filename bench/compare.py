@@ -1,0 +1,653 @@
+"""Baseline vs candidate: per (target, load level, metric) statistics and a two-gated verdict.
+
+Like pyperf's ``compare_to``, a change is a *regression* only when it is both
+
+1. **large**: the median moved in the bad direction by more than ``threshold`` (10% by
+   default), and
+2. **real**: the confidence interval of the ratio of medians excludes "no change"
+   (:func:`bench.gate_stats.median_ratio`: bootstrap widened for serial correlation).
+
+The intervals are *simultaneous*: with m metric comparisons in one gate, each interval is a
+``1 − (1 − confidence)/m`` interval (Bonferroni), so the chance that an unchanged system fails
+the job stays at most ``1 − confidence`` however many targets, levels and metrics are
+checked. Error rates are compared with one-sided Fisher exact tests — pooled over all groups
+first, then per group — and an absolute margin: a candidate whose requests fail is a regression however
+fast its other requests were. ``benchmarks/gate_calibration.py`` measures the false-alarm and
+detection rates of exactly this procedure; ``docs/ci.md`` gives the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.gate_stats import error_rate_test, median_ratio
+from bench.metrics import GROUP_KEYS, measured, ok_mask, stat_quantile
+from bench.schema import higher_is_better
+from bench.slo import SLO_COLUMNS
+
+#: Compared unless ``--metric`` says otherwise: first-token latency and output speed.
+DEFAULT_METRICS: Final[tuple[str, ...]] = ("ttft_ms", "output_tps")
+#: Smallest relative change of a median that can fail the gate.
+DEFAULT_THRESHOLD: Final[float] = 0.10
+#: Family-wise confidence: P(no false regression anywhere in one comparison).
+DEFAULT_CONFIDENCE: Final[float] = 0.95
+#: Below this many successful measured requests on either side, no verdict is given.
+DEFAULT_MIN_SAMPLES: Final[int] = 30
+#: Smallest increase of the error rate (absolute) that can fail the gate.
+DEFAULT_ERROR_THRESHOLD: Final[float] = 0.01
+#: Metric names a user may pass (numeric per-request columns), plus the always-compared error rate.
+METRIC_CHOICES: Final[tuple[str, ...]] = tuple(SLO_COLUMNS)
+
+Format = Literal["text", "md", "json"]
+
+
+class Verdict(StrEnum):
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    NO_CHANGE = "no change"
+    INSUFFICIENT = "too few samples"
+    NOT_MEASURED = "not measured"
+    BASELINE_ONLY = "only in baseline"
+    CANDIDATE_ONLY = "only in candidate"
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    threshold: float = DEFAULT_THRESHOLD
+    confidence: float = DEFAULT_CONFIDENCE
+    min_samples: int = DEFAULT_MIN_SAMPLES
+    error_threshold: float = DEFAULT_ERROR_THRESHOLD
+    seed: int = 0
+    #: Widen intervals for serial correlation (the calibration's "VIF"); off only for study.
+    correlated: bool = True
+    #: Compare only these targets (labels); None = every target.
+    targets: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRIC_CHOICES]
+        if unknown:
+            raise BenchError(
+                f"unknown metric {unknown[0]!r} (choose from: {', '.join(METRIC_CHOICES)})"
+            )
+        if not self.metrics:
+            raise BenchError("no metrics to compare")
+        if not 0 < self.threshold < 10:
+            raise BenchError(f"threshold must be a positive fraction (got {self.threshold})")
+        if not 0 < self.confidence < 1:
+            raise BenchError(f"confidence must be between 0 and 1 (got {self.confidence})")
+        if self.min_samples < 2:
+            raise BenchError("min-samples must be at least 2")
+
+
+@dataclass(frozen=True)
+class SideInfo:
+    """Where one side of a comparison came from, and what makes it (in)comparable."""
+
+    spec: str
+    kind: Literal["run", "baseline"]
+    path: str
+    run_id: str
+    scenario_name: str | None = None
+    fingerprint: str | None = None
+    emulated: bool | None = None
+    started_at: str | None = None
+    git_revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "baseline":
+            return f"baseline {self.spec!r} (run {self.run_id})"
+        return f"run {self.run_id}"
+
+    @classmethod
+    def from_meta(cls, spec: str, kind: Literal["run", "baseline"], path: str, meta: dict[str, Any]) -> SideInfo:
+        emulated = meta.get("emulated")
+        return cls(
+            spec=spec,
+            kind=kind,
+            path=path,
+            run_id=str(meta.get("run_id") or path),
+            scenario_name=meta.get("scenario_name"),
+            fingerprint=meta.get("fingerprint"),
+            emulated=bool(emulated) if emulated is not None else None,
+            started_at=meta.get("started_at"),
+            git_revision=meta.get("git_revision"),
+        )
+
+
+@dataclass(frozen=True)
+class Side:
+    """A loaded side: its description and its per-request frame (warm-up rows may be present)."""
+
+    info: SideInfo
+    frame: pd.DataFrame
+    #: run.json as written by the runner (for a baseline: as it was when saved).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, order=True)
+class GroupKey:
+    target: str
+    load_mode: str
+    load_level: float
+
+    @property
+    def label(self) -> str:
+        level = int(self.load_level) if float(self.load_level).is_integer() else self.load_level
+        return f"{self.target} @ {self.load_mode}={level}"
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One metric of one (target, load level). Relative changes: +0.2 = 20% larger.
+
+    ``*_p90``/``*_p99`` are the bad-tail quantiles: for speeds the 10th/1st percentile.
+    """
+
+    target: str
+    load_mode: str
+    load_level: float
+    metric: str
+    higher_is_better: bool
+    n_baseline: int
+    n_candidate: int
+    baseline_p50: float
+    baseline_p90: float
+    baseline_p99: float
+    candidate_p50: float
+    candidate_p90: float
+    candidate_p99: float
+    change: float
+    ci_low: float
+    ci_high: float
+    ci_level: float
+    p_value: float
+    vif_baseline: float
+    vif_candidate: float
+    significant: bool
+    verdict: Verdict
+    reason: str
+
+    @property
+    def group(self) -> GroupKey:
+        return GroupKey(self.target, self.load_mode, self.load_level)
+
+
+@dataclass(frozen=True)
+class ErrorRateChange:
+    """Error rates of one (target, load level); ``change`` is absolute (0.05 = 5 points more)."""
+
+    target: str
+    load_mode: str
+    load_level: float
+    baseline_errors: int
+    baseline_n: int
+    candidate_errors: int
+    candidate_n: int
+    baseline_rate: float
+    candidate_rate: float
+    change: float
+    p_value: float
+    candidate_error_kinds: dict[str, int]
+    verdict: Verdict
+    reason: str
+
+    @property
+    def group(self) -> GroupKey:
+        return GroupKey(self.target, self.load_mode, self.load_level)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: SideInfo
+    candidate: SideInfo
+    settings: CompareSettings
+    metrics: tuple[MetricChange, ...]
+    errors: tuple[ErrorRateChange, ...]
+    only_in_baseline: tuple[GroupKey, ...]
+    only_in_candidate: tuple[GroupKey, ...]
+    #: How many metric comparisons share the family-wise confidence (Bonferroni m).
+    family_size: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def regressions(self) -> list[MetricChange | ErrorRateChange]:
+        return [r for r in (*self.errors, *self.metrics) if r.verdict is Verdict.REGRESSION]
+
+    @property
+    def improvements(self) -> list[MetricChange | ErrorRateChange]:
+        return [r for r in (*self.errors, *self.metrics) if r.verdict is Verdict.IMPROVEMENT]
+
+    @property
+    def insufficient(self) -> list[MetricChange]:
+        return [r for r in self.metrics if r.verdict is Verdict.INSUFFICIENT]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader must not miss: comparisons that could not be made, forced ones."""
+        out = list(self.notes)
+        if self.insufficient:
+            r = self.insufficient
+            out.append(
+                f"{len(r)} comparison(s) had too few samples for a verdict (need {self.settings.min_samples} "
+                f"successful requests a side; e.g. {r[0].group.label} {r[0].metric}: "
+                f"{r[0].n_baseline} vs {r[0].n_candidate})"
+            )
+        if self.only_in_baseline:
+            out.append("only in baseline (not judged): " + ", ".join(g.label for g in self.only_in_baseline))
+        if self.only_in_candidate:
+            out.append("only in candidate (not judged): " + ", ".join(g.label for g in self.only_in_candidate))
+        return out
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """0 no regression, 1 regression; under ``strict`` 2 when a verdict could not be given."""
+        if self.regressions:
+            return 1
+        if strict and (self.insufficient or self.only_in_baseline):
+            return 2
+        return 0
+
+    @property
+    def headline(self) -> str:
+        regressions = self.regressions
+        if regressions:
+            worst = _largest(regressions)
+            return (
+                f"REGRESSION: {len(regressions)} of {self.judged} comparisons got worse; "
+                f"largest: {worst.group.label} {_what(worst)} {_change_text(worst)}"
+            )
+        improvements = self.improvements
+        extra = f"; {len(improvements)} improved" if improvements else ""
+        cannot = len(self.insufficient) + len(self.only_in_baseline) + len(self.only_in_candidate)
+        tail = f"; {cannot} could not be judged" if cannot else ""
+        return f"No regression: {self.judged} comparisons{extra}{tail}"
+
+    @property
+    def judged(self) -> int:
+        judged = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NO_CHANGE)
+        return sum(r.verdict in judged for r in (*self.metrics, *self.errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["headline"] = self.headline
+        data["warnings"] = self.warnings
+        data["exit_code"] = self.exit_code()
+        return _json_safe(data)
+
+
+# --------------------------------------------------------------------------- computing
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool) -> list[str]:
+    """Raise BenchError when the two sides measure different things (unless ``force``).
+
+    Returns notes to print: what was forced, or what could not be checked.
+    """
+    problems: list[str] = []
+    if baseline.fingerprint and candidate.fingerprint and baseline.fingerprint != candidate.fingerprint:
+        problems.append(
+            f"scenario fingerprints differ ({baseline.fingerprint} vs {candidate.fingerprint}): "
+            "request settings, prompts or load mode changed"
+        )
+    if baseline.emulated is not None and candidate.emulated is not None and baseline.emulated != candidate.emulated:
+        kinds = {True: "emulated", False: "live"}
+        problems.append(f"{kinds[baseline.emulated]} baseline against {kinds[candidate.emulated]} candidate")
+    notes: list[str] = []
+    if problems:
+        if not force:
+            raise BenchError(f"runs are not comparable: {'; '.join(problems)} (--force compares anyway)")
+        notes.extend(f"compared with --force although {p}" for p in problems)
+    if not (baseline.fingerprint and candidate.fingerprint):
+        notes.append("a scenario fingerprint is missing: could not check that both runs measure the same thing")
+    return notes
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Measured rows in request order (the order carries the serial correlation)."""
+    m = measured(frame)
+    return m.sort_values(["started_at_ns", "request_index"], kind="stable")
+
+
+@dataclass
+class _Group:
+    """One side's measured requests of one (target, load level), in request order."""
+
+    frame: pd.DataFrame
+    ok: np.ndarray
+    _values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.ok)
+
+    @property
+    def errors(self) -> int:
+        return int(self.n - self.ok.sum())
+
+    def values(self, metric: str) -> np.ndarray:
+        """Finite, positive values of ``metric`` over successful requests."""
+        if metric not in self._values:
+            x = self.frame[metric].to_numpy(dtype="float64", na_value=np.nan)[self.ok]
+            self._values[metric] = x[np.isfinite(x) & (x > 0)]
+        return self._values[metric]
+
+    def error_kinds(self) -> dict[str, int]:
+        kinds = self.frame.loc[~self.ok, "error_kind"].astype("string").fillna("other").value_counts()
+        return {str(k): int(v) for k, v in kinds.items()}
+
+
+def _groups(frame: pd.DataFrame) -> dict[GroupKey, _Group]:
+    out: dict[GroupKey, _Group] = {}
+    if frame.empty:
+        return out
+    for key, part in frame.groupby(GROUP_KEYS, sort=False, dropna=False):
+        target, mode, level = key
+        out[GroupKey(str(target), str(mode), float(level))] = _Group(part, ok_mask(part))
+    return out
+
+
+def _quantiles(values: np.ndarray, metric: str) -> tuple[float, float, float]:
+    if values.size == 0:
+        return (math.nan, math.nan, math.nan)
+    qs = [stat_quantile(metric, s) for s in ("p50", "p90", "p99")]
+    p50, p90, p99 = np.quantile(values, qs)  # type: ignore[arg-type]
+    return float(p50), float(p90), float(p99)
+
+
+def _metric_change(
+    key: GroupKey,
+    metric: str,
+    b_group: _Group,
+    c_group: _Group,
+    settings: CompareSettings,
+    family_size: int,
+    seed: int,
+) -> MetricChange:
+    b, c = b_group.values(metric), c_group.values(metric)
+    qb, qc = _quantiles(b, metric), _quantiles(c, metric)
+    better_up = higher_is_better(metric)
+    nan = math.nan
+    common = dict(
+        target=key.target, load_mode=key.load_mode, load_level=key.load_level, metric=metric,
+        higher_is_better=better_up, n_baseline=int(b.size), n_candidate=int(c.size),
+        baseline_p50=qb[0], baseline_p90=qb[1], baseline_p99=qb[2],
+        candidate_p50=qc[0], candidate_p90=qc[1], candidate_p99=qc[2],
+    )
+    if min(b.size, c.size) < settings.min_samples:
+        change = qc[0] / qb[0] - 1 if b.size and c.size else nan
+        if b.size == 0 and c.size == 0:
+            verdict, reason = Verdict.NOT_MEASURED, f"no {metric} values on either side"
+        else:
+            verdict = Verdict.INSUFFICIENT
+            reason = f"n = {b.size} vs {c.size}, need {settings.min_samples} a side"
+        return MetricChange(
+            **common, change=change, ci_low=nan, ci_high=nan, ci_level=nan, p_value=nan,
+            vif_baseline=nan, vif_candidate=nan, significant=False, verdict=verdict, reason=reason,
+        )
+    level = 1.0 - (1.0 - settings.confidence) / max(family_size, 1)
+    est = median_ratio(b, c, confidence=level, seed=seed, correlated=settings.correlated)
+    change = est.change
+    worse = change < 0 if better_up else change > 0
+    large = abs(change) > settings.threshold
+    if est.significant and large:
+        verdict = Verdict.REGRESSION if worse else Verdict.IMPROVEMENT
+        reason = f"beyond ±{settings.threshold:.0%} and significant (p = {est.p_value:.2g})"
+    elif not est.significant:
+        verdict, reason = Verdict.NO_CHANGE, f"not significant (p = {est.p_value:.2g})"
+    else:
+        verdict, reason = Verdict.NO_CHANGE, f"significant but within ±{settings.threshold:.0%}"
+    return MetricChange(
+        **common, change=change, ci_low=est.ci_low - 1, ci_high=est.ci_high - 1, ci_level=level,
+        p_value=est.p_value, vif_baseline=est.vif_baseline, vif_candidate=est.vif_candidate,
+        significant=est.significant, verdict=verdict, reason=reason,
+    )
+
+
+def _error_change(
+    key: GroupKey,
+    b_group: _Group,
+    c_group: _Group,
+    settings: CompareSettings,
+    *,
+    more_overall: bool,
+    fewer_overall: bool,
+) -> ErrorRateChange:
+    """Error rates of one group. A group can only be judged worse (better) once the test
+    pooled over every common group found more (fewer) failures overall: that global test
+    keeps the false-alarm rate at ``1 − confidence`` however many groups there are, and a
+    candidate failing everywhere is caught with all its requests as evidence."""
+    eb, nb = b_group.errors, b_group.n
+    ec, nc = c_group.errors, c_group.n
+    test = error_rate_test(eb, nb, ec, nc)
+    fewer = error_rate_test(ec, nc, eb, nb)  # the same test the other way round
+    alpha = 1.0 - settings.confidence
+    if more_overall and test.change > settings.error_threshold and test.p_value < alpha:
+        verdict, reason, p = Verdict.REGRESSION, f"more failures, significant (p = {test.p_value:.2g})", test.p_value
+    elif fewer_overall and -test.change > settings.error_threshold and fewer.p_value < alpha:
+        verdict, reason, p = Verdict.IMPROVEMENT, f"fewer failures, significant (p = {fewer.p_value:.2g})", fewer.p_value
+    elif ec == eb == 0:
+        verdict, reason, p = Verdict.NO_CHANGE, "no failures on either side", 1.0
+    else:
+        p = test.p_value if test.change >= 0 else fewer.p_value
+        verdict, reason = Verdict.NO_CHANGE, f"not significant (p = {p:.2g})"
+    return ErrorRateChange(
+        target=key.target, load_mode=key.load_mode, load_level=key.load_level,
+        baseline_errors=eb, baseline_n=nb, candidate_errors=ec, candidate_n=nc,
+        baseline_rate=test.baseline_rate, candidate_rate=test.candidate_rate, change=test.change,
+        p_value=p, candidate_error_kinds=c_group.error_kinds() if ec else {},
+        verdict=verdict, reason=reason,
+    )
+
+
+def compare_sides(
+    baseline: Side, candidate: Side, settings: CompareSettings | None = None, *, force: bool = False
+) -> Comparison:
+    """Compare two loaded sides. Raises BenchError when they are not comparable or share nothing."""
+    settings = settings or CompareSettings()
+    notes = check_comparable(baseline.info, candidate.info, force=force)
+    b_groups = _groups(_ordered(baseline.frame))
+    c_groups = _groups(_ordered(candidate.frame))
+    if settings.targets is not None:
+        known = {k.target for k in (*b_groups, *c_groups)}
+        unknown = [t for t in settings.targets if t not in known]
+        if unknown:
+            raise BenchError(f"unknown target {unknown[0]!r} (the runs have: {', '.join(sorted(known))})")
+        b_groups = {k: g for k, g in b_groups.items() if k.target in settings.targets}
+        c_groups = {k: g for k, g in c_groups.items() if k.target in settings.targets}
+    common = [k for k in b_groups if k in c_groups]
+    if not common:
+        raise BenchError(
+            f"nothing in common: {baseline.info.label} and {candidate.info.label} share no target and load level"
+        )
+    metrics = list(dict.fromkeys(settings.metrics))
+    # Family size: the metric comparisons that will get a test (enough samples both sides).
+    testable = sum(
+        1
+        for k in common
+        for m in metrics
+        if min(b_groups[k].values(m).size, c_groups[k].values(m).size) >= settings.min_samples
+    )
+    # Error rates: one test pooled over the common groups gates the per-group verdicts.
+    eb, nb = sum(b_groups[k].errors for k in common), sum(b_groups[k].n for k in common)
+    ec, nc = sum(c_groups[k].errors for k in common), sum(c_groups[k].n for k in common)
+    alpha = 1.0 - settings.confidence
+    more_overall = error_rate_test(eb, nb, ec, nc).p_value < alpha
+    fewer_overall = error_rate_test(ec, nc, eb, nb).p_value < alpha
+    changes: list[MetricChange] = []
+    errors: list[ErrorRateChange] = []
+    for i, key in enumerate(common):
+        errors.append(
+            _error_change(
+                key, b_groups[key], c_groups[key], settings, more_overall=more_overall, fewer_overall=fewer_overall
+            )
+        )
+        for j, metric in enumerate(metrics):
+            seed = settings.seed + 1000 * i + j
+            changes.append(_metric_change(key, metric, b_groups[key], c_groups[key], settings, testable, seed))
+    return Comparison(
+        baseline=baseline.info,
+        candidate=candidate.info,
+        settings=settings,
+        metrics=tuple(changes),
+        errors=tuple(errors),
+        only_in_baseline=tuple(k for k in b_groups if k not in c_groups),
+        only_in_candidate=tuple(k for k in c_groups if k not in b_groups),
+        family_size=testable,
+        notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+_MARK: Final[dict[Verdict, str]] = {
+    Verdict.REGRESSION: "🔴 regression",
+    Verdict.IMPROVEMENT: "🟢 improvement",
+    Verdict.NO_CHANGE: "no change",
+    Verdict.INSUFFICIENT: "⚠️ too few samples",
+    Verdict.NOT_MEASURED: "n/a",
+}
+
+
+def _what(row: MetricChange | ErrorRateChange) -> str:
+    return row.metric if isinstance(row, MetricChange) else "error rate"
+
+
+def _change_text(row: MetricChange | ErrorRateChange) -> str:
+    if isinstance(row, ErrorRateChange):
+        return f"{row.change * 100:+.1f} pts" if math.isfinite(row.change) else "—"
+    if not math.isfinite(row.change):
+        return "—"
+    text = f"{row.change:+.1%}"
+    if math.isfinite(row.ci_low):
+        text += f" [{row.ci_low:+.1%}, {row.ci_high:+.1%}]"
+    return text
+
+
+def _magnitude(row: MetricChange | ErrorRateChange) -> float:
+    if not math.isfinite(row.change):
+        return -1.0
+    return abs(row.change) * (10.0 if isinstance(row, ErrorRateChange) else 1.0)
+
+
+def _largest(rows: list[MetricChange | ErrorRateChange]) -> MetricChange | ErrorRateChange:
+    return max(rows, key=_magnitude)
+
+
+def _fmt(value: float, metric: str) -> str:
+    if not math.isfinite(value):
+        return "—"
+    unit = " ms" if metric.endswith("_ms") else (" tok/s" if metric.endswith("_tps") else "")
+    return f"{value:,.1f}{unit}" if abs(value) < 1000 else f"{value:,.0f}{unit}"
+
+
+def _rows(comparison: Comparison) -> list[dict[str, str]]:
+    """Table rows, largest changes first (regressions before everything else)."""
+    rows: list[MetricChange | ErrorRateChange] = [*comparison.metrics, *comparison.errors]
+    rows.sort(key=lambda r: (r.verdict is not Verdict.REGRESSION, -_magnitude(r)))
+    out = []
+    for r in rows:
+        if isinstance(r, ErrorRateChange):
+            if r.verdict is Verdict.NO_CHANGE and r.baseline_errors == r.candidate_errors == 0:
+                continue  # nothing failed anywhere: not worth a line
+            base = f"{r.baseline_errors}/{r.baseline_n} ({r.baseline_rate:.1%})"
+            cand = f"{r.candidate_errors}/{r.candidate_n} ({r.candidate_rate:.1%})"
+            if r.candidate_error_kinds:
+                cand += " " + ", ".join(f"{k}×{v}" for k, v in r.candidate_error_kinds.items())
+        else:
+            base = f"{_fmt(r.baseline_p50, r.metric)} (n={r.n_baseline})"
+            cand = f"{_fmt(r.candidate_p50, r.metric)} (n={r.n_candidate})"
+        out.append(
+            {
+                "target @ load": r.group.label,
+                "metric": "error rate" if isinstance(r, ErrorRateChange) else f"{r.metric} p50",
+                "baseline": base,
+                "candidate": cand,
+                "change [CI]": _change_text(r),
+                "verdict": str(r.verdict),
+            }
+        )
+    for key in comparison.only_in_baseline:
+        out.append({"target @ load": key.label, "metric": "—", "baseline": "present", "candidate": "missing",
+                    "change [CI]": "—", "verdict": str(Verdict.BASELINE_ONLY)})
+    for key in comparison.only_in_candidate:
+        out.append({"target @ load": key.label, "metric": "—", "baseline": "missing", "candidate": "present",
+                    "change [CI]": "—", "verdict": str(Verdict.CANDIDATE_ONLY)})
+    return out
+
+
+def _method(comparison: Comparison) -> str:
+    s = comparison.settings
+    return (
+        f"Regression = median worse by more than {s.threshold:.0%} *and* the {s.confidence:.0%} simultaneous CI "
+        f"of the ratio of medians excludes no change ({comparison.family_size} comparisons; bootstrap widened "
+        f"for serial correlation); error rate: +{s.error_threshold * 100:.0f} pts and one-sided Fisher tests (pooled, then per group); "
+        f"at least {s.min_samples} successful requests a side."
+    )
+
+
+def render_text(comparison: Comparison) -> str:
+    from tabulate import tabulate
+
+    lines = [comparison.headline, f"baseline:  {comparison.baseline.label}", f"candidate: {comparison.candidate.label}", ""]
+    rows = _rows(comparison)
+    lines.append(tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True) if rows else "(no rows)")
+    lines.append("")
+    lines.extend(f"warning: {w}" for w in comparison.warnings)
+    lines.append(_method(comparison))
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    """A compact PR comment: one-line verdict on top, then the table, largest changes first."""
+    from tabulate import tabulate
+
+    icon = "🔴" if comparison.regressions else "✅"
+    lines = [f"{icon} **{comparison.headline}**", ""]
+    emulated = comparison.candidate.emulated or comparison.baseline.emulated
+    lines.append(
+        f"Baseline: {comparison.baseline.label} · Candidate: {comparison.candidate.label}"
+        + (" · *emulated (not a provider measurement)*" if emulated else "")
+    )
+    lines.append("")
+    rows = [{**r, "verdict": _MARK.get(Verdict(r["verdict"]), r["verdict"])} for r in _rows(comparison)]
+    if rows:
+        lines.append(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))
+        lines.append("")
+    lines.extend(f"> ⚠️ {w}" for w in comparison.warnings)
+    if comparison.warnings:
+        lines.append("")
+    lines.append(f"<sub>{_method(comparison)}</sub>")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(comparison: Comparison) -> str:
+    return json.dumps(comparison.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def render(comparison: Comparison, fmt: Format) -> str:
+    if fmt == "md":
+        return render_markdown(comparison)
+    if fmt == "json":
+        return render_json(comparison)
+    return render_text(comparison)

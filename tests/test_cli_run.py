@@ -212,3 +212,10 @@ def test_emulate_command_serves_until_interrupted(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode in (0, 130) and "Traceback" not in err
+
+
+def test_usage_errors_exit_2_without_traceback(cli) -> None:
+    code, out, err = cli("run", "--bogus")
+    assert code == 2 and "No such option" in err + out and "Traceback" not in err + out
+    code, out, err = cli("run")
+    assert code == 2 and "Missing argument" in err + out

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer.exceptions import Abort, Exit, TyperException
 
 from bench.errors import BenchError
 
@@ -37,14 +37,14 @@ def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
     except BenchError as exc:
         typer.echo(f"bench: error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except Abort:
         typer.echo("bench: interrupted", err=True)
         return 130
+    except TyperException as exc:  # usage errors: bad options, missing arguments (exit 2)
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         typer.echo("bench: interrupted", err=True)
         return 130

@@ -7,26 +7,9 @@ floats with NaN for "does not apply", so vectorised maths never meets ``pd.NA``.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 #: The closed set of error kinds (DESIGN §3). Anything a provider raises maps onto one of these.
-ERROR_KINDS: Final[tuple[str, ...]] = (
-    "rate_limited",
-    "auth",
-    "permission",
-    "quota",
-    "model_not_found",
-    "model_decommissioned",
-    "bad_request",
-    "server_error",
-    "overloaded",
-    "timeout",
-    "connection",
-    "stream_interrupted",
-    "protocol",
-    "cancelled",
-    "other",
-)
 ErrorKind = Literal[
     "rate_limited",
     "auth",
@@ -44,6 +27,7 @@ ErrorKind = Literal[
     "cancelled",
     "other",
 ]
+ERROR_KINDS: Final[tuple[str, ...]] = get_args(ErrorKind)
 
 #: How ``output_tokens`` was obtained.
 TOKEN_SOURCES: Final[tuple[str, ...]] = ("usage", "chunks", "estimate", "none")

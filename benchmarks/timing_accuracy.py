@@ -9,7 +9,7 @@ same clock as the harness). With jitter 0 the server's own timing is exact, so:
 Printed per provider SDK × concurrency × tokens/s, with ``sdk_prep_ms`` (the SDK's own
 request-building cost, kept out of TTFT by stamping t0 at the transport) beside it.
 
-    python benchmarks/timing_accuracy.py            # full grid (about 2 minutes)
+    python benchmarks/timing_accuracy.py            # full grid (about 6 minutes)
     python benchmarks/timing_accuracy.py --quick    # one small cell per SDK
 """
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--providers", default="groq,openai,anthropic")
     args = parser.parse_args(argv)
     grid = [(1, 100.0), (1, 800.0), (8, 100.0), (8, 800.0), (16, 100.0), (16, 800.0)]
-    tokens, n = 200, 40
+    tokens, n = 120, 30
     if args.quick:
         grid, tokens, n = [(1, 800.0), (8, 100.0)], 60, 8
     print(f"{'sdk':10} {'conc':>4} {'tok/s':>6} {'n':>4} {'TTFT err p50 ms':>16} {'p90 ms':>8} {'TPOT err %':>11} {'sdk_prep ms':>12}")

@@ -1,5 +1,5 @@
 """``python -m bench`` is the ``bench`` command."""
 
-from bench.cli import main
+from bench._entry import main
 
 main()

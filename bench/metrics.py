@@ -74,13 +74,15 @@ def aggregate_columns() -> list[str]:
 
 
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows that count: warm-up rows are recorded but never enter a statistic.
+    """Rows that count: warm-up rows are recorded but never enter a statistic, and neither
+    are requests cancelled by Ctrl-C (the harness stopped them; the provider did not fail).
 
-    Returns ``frame`` itself when it has no warm-up rows (no copy: a million-row frame is
+    Returns ``frame`` itself when there is nothing to drop (no copy: a million-row frame is
     filtered once, however many functions ask).
     """
-    warm = frame["warmup"].to_numpy(dtype=bool, na_value=False)
-    return frame.loc[~warm] if warm.any() else frame
+    drop = frame["warmup"].to_numpy(dtype=bool, na_value=False)
+    drop = drop | (frame["error_kind"] == "cancelled").to_numpy(dtype=bool, na_value=False)
+    return frame.loc[~drop] if drop.any() else frame
 
 
 def ok_mask(frame: pd.DataFrame) -> np.ndarray:

@@ -65,12 +65,31 @@ def synthetic(input_tokens: int, seed: int, variants: int = 16) -> PromptSet:
     return PromptSet(tuple(bases), seed)
 
 
+ROLES = ("system", "developer", "user", "assistant")
+
+
+def _message_problem(messages: list[dict[str, Any]]) -> str | None:
+    """What a provider would reject with a 400 on every request, caught before any is sent."""
+    for i, message in enumerate(messages):
+        role, content = message["role"], message["content"]
+        if role not in ROLES:
+            return f"message {i}: role {role!r} is not one of {', '.join(ROLES)}"
+        if isinstance(content, str):
+            if not content.strip():
+                return f"message {i}: content is empty"
+        elif not (isinstance(content, list) and content):  # content parts (text/image blocks)
+            return f"message {i}: content must be a string or a non-empty list of content parts"
+    if not any(m["role"] == "user" for m in messages):
+        return "no user message (providers need at least one)"
+    return None
+
+
 def read_prompt_file(path: Path, scenario_path: str = "") -> PromptSet:
     """One JSON list of ``{"role", "content"}`` messages per line; blank lines are skipped."""
     where = scenario_path or str(path)
     bases = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(where, "prompts.path", f"cannot read {path}: {exc}") from None
     for lineno, line in enumerate(lines, 1):
@@ -90,6 +109,9 @@ def read_prompt_file(path: Path, scenario_path: str = "") -> PromptSet:
             raise ScenarioError(
                 where, "prompts.path", f'{path}:{lineno}: expected a JSON list of {{"role": ..., "content": ...}} messages'
             )
+        problem = _message_problem(messages)
+        if problem:
+            raise ScenarioError(where, "prompts.path", f"{path}:{lineno}: {problem}")
         bases.append(tuple(messages))
     if not bases:
         raise ScenarioError(where, "prompts.path", f"{path}: no prompts in file")

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import anyio
+import anyio.to_thread
 import pandas as pd
+from pydantic import ValidationError
 
 from bench import run_meta
 from bench.catalogue import load_catalogue
@@ -81,27 +83,35 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
         load["concurrency"], load["rate"] = options.concurrency, None
     elif options.rate:
         load["rate"], load["concurrency"] = options.rate, None
-    return Scenario.model_validate(data)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise BenchError(f"command-line override: {where}: {error['msg'].removeprefix('Value error, ')}") from None
 
 
 def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
     """Each target's key from its environment variable; a missing one is bad input."""
     keys: dict[str, str | None] = {}
+    missing: list[str] = []
     for target in scenario.target:
         if emulate:
             keys[target.name] = EMULATOR_KEY
             continue
         env = target.key_env
-        if env is None:
-            keys[target.name] = None
-            continue
-        value = os.environ.get(env)
-        if not value:
-            raise BenchError(
-                f"target {target.name!r}: environment variable {env} is not set. Set it to your "
-                f"{target.provider} API key, or add --emulate to run offline against the built-in emulator (no key needed)."
-            )
+        value = os.environ.get(env) if env else None
+        if env and not value and env not in missing:
+            missing.append(env)
         keys[target.name] = value
+    if missing:
+        names = " and ".join(missing) if len(missing) <= 2 else ", ".join(missing[:-1]) + " and " + missing[-1]
+        verb = "is" if len(missing) == 1 else "are"
+        raise BenchError(
+            f"{scenario.source_path or 'scenario'}: environment variable {names} {verb} not set (the API key"
+            f"{'' if len(missing) == 1 else 's'} for its targets). Set {'it' if len(missing) == 1 else 'them'}, "
+            "or add --emulate to run offline against the built-in emulator (no key needed)."
+        )
     return keys
 
 
@@ -152,38 +162,51 @@ class Runner:
     # ------------------------------------------------------------------ running
 
     async def run(self) -> RunResult:
-        writer = ResultsWriter(self.run_dir)
+        try:
+            writer = ResultsWriter(self.run_dir)
+        except OSError as exc:
+            raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
         started_at = run_meta.utc_now()
+        self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
+        write_run_meta(self.run_dir, self.meta)
         progress = make_progress(self.options.quiet)
         emulator_url = None
         try:
-            async with AsyncExitStack() as stack:
-                base_urls = {t.name: t.base_url for t in self.scenario.target}
-                if self.emulate:
-                    from bench.emulator import start_emulator
+            # Signals are watched from the first moment, so Ctrl-C while the emulator starts or
+            # the first request is in flight ends the same way as later: cleanly, recorded.
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._watch_signals, scope)
+                    async with AsyncExitStack() as stack:
+                        base_urls = {t.name: t.base_url for t in self.scenario.target}
+                        if self.emulate:
+                            from bench.emulator import start_emulator
 
-                    handle = stack.enter_context(
-                        start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
-                    )
-                    emulator_url = handle.base_url
-                    base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
-                self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=emulator_url)
-                write_run_meta(self.run_dir, self.meta)
-                if not self.emulate:
-                    await self._preflight(base_urls)
-                with anyio.CancelScope() as scope:
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(self._watch_signals, scope)
+                            handle = await anyio.to_thread.run_sync(
+                                lambda: start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
+                            )
+                            stack.callback(handle.stop)
+                            emulator_url = handle.base_url
+                            base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
+                            self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=emulator_url)
+                            write_run_meta(self.run_dir, self.meta)
+                        if not self.emulate:
+                            await self._preflight(base_urls)
                         await self._run_targets(base_urls, writer, progress)
-                        tg.cancel_scope.cancel()
-                if scope.cancelled_caught:
-                    self.interrupted = True
+                    tg.cancel_scope.cancel()
+            if scope.cancelled_caught:
+                self.interrupted = True
+        except BaseException:
+            self.interrupted = True
+            raise
         finally:
             progress.close()
             writer.close()
-        write_parquet(self.run_dir)
-        self.meta = self._meta(started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=emulator_url)
-        write_run_meta(self.run_dir, self.meta)
+            write_parquet(self.run_dir)
+            self.meta = self._meta(
+                started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=emulator_url
+            )
+            write_run_meta(self.run_dir, self.meta)
         return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
 
     async def _watch_signals(self, scope: anyio.CancelScope) -> None:

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,8 +39,14 @@ DEFAULT_KEY_ENV: dict[str, str | None] = {
 EMULATOR_FAULTS: tuple[str, ...] = FAULT_KINDS
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_SHAPED = re.compile(r"^(gsk_|sk-|sk_|xai-)|[A-Za-z0-9_\-]{32,}")
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so "yes" for a bool or "16" for a number is a mistake to
+    # report, not to coerce (pydantic would happily turn true into max_tokens = 1).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class EmulatorProfile(_Strict):
@@ -75,6 +82,21 @@ class Target(_Strict):
     base_url: str | None = None
     api_key_env: Annotated[str, Field(min_length=1)] | None = None
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _KEY_SHAPED.search(value):
+            # Never echo it: this is almost certainly the key itself, pasted in the wrong place.
+            raise ValueError(
+                "looks like an API key, not a variable name: put the key in an environment variable "
+                "and name that variable here (e.g. api_key_env = \"GROQ_API_KEY\")"
+            )
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be an environment variable name (letters, digits, _; not starting with a digit)")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -148,6 +170,11 @@ class Load(_Strict):
             raise ValueError("give exactly one of concurrency = [...] (closed loop) or rate = [...] (open loop)")
         if not (self.concurrency or self.rate):
             raise ValueError("concurrency/rate: needs at least one level")
+        levels = self.concurrency or self.rate or []
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"{self.mode}: a level appears twice ({levels}); each level is one block of results")
+        if self.rate and not all(math.isfinite(r) for r in self.rate):
+            raise ValueError("rate: levels must be finite numbers")
         if self.requests is None and self.duration_s is None:
             raise ValueError("give requests = N (per level) or duration_s = S")
         if self.requests is not None and self.duration_s is not None:
@@ -359,7 +386,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if p.is_dir():
         raise ScenarioError(shown, None, "is a directory, not a scenario file")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not an error
     except UnicodeDecodeError:
         raise ScenarioError(shown, None, "not UTF-8 text (is this a TOML file?)") from None
     except OSError as exc:
@@ -375,6 +402,8 @@ def _check_prompt_file(scenario: Scenario, path: str) -> None:
     prompt_path = scenario.prompt_file()
     if prompt_path is None:
         return
+    if prompt_path.is_dir():
+        raise ScenarioError(path, "prompts.path", f"{prompt_path} is a directory, not a JSONL file")
     if not prompt_path.is_file():
         raise ScenarioError(path, "prompts.path", f"no such file: {prompt_path}")
     from bench.prompts import read_prompt_file  # local: only file-prompt scenarios need it

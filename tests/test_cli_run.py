@@ -219,3 +219,55 @@ def test_usage_errors_exit_2_without_traceback(cli) -> None:
     assert code == 2 and "No such option" in err + out and "Traceback" not in err + out
     code, out, err = cli("run")
     assert code == 2 and "Missing argument" in err + out
+
+
+def test_bad_override_values_and_out_paths_are_one_line(cli, write_scenario, tmp_path: Path) -> None:
+    path = str(write_scenario())
+    for args in (["--rate", "nan"], ["--rate", "inf"], ["--concurrency", "100000"]):
+        code, out, err = cli("run", path, "--emulate", "--out", str(tmp_path), *args)
+        assert code == 2 and "Traceback" not in out + err and len(err.strip().splitlines()) == 1, (args, err)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, out, err = cli("run", path, "--emulate", "--out", str(afile))
+    assert code == 2 and "--out" in err and "Traceback" not in out + err
+
+
+def test_all_missing_keys_are_named_at_once(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    for env in ("GROQ_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(env, raising=False)
+    code, _, err = cli("run", str(REPO / "scenarios" / "groq-vs-peers.toml"))
+    assert code == 2
+    assert "GROQ_API_KEY" in err and "OPENAI_API_KEY" in err and "ANTHROPIC_API_KEY" in err and "--emulate" in err
+
+
+def test_base_urls_written_with_the_api_path_work(tmp_path: Path) -> None:
+    """Groq's /openai/v1 and Anthropic's /v1 are appended by their SDKs; a URL that already has them still works."""
+    with start_emulator(seed=2) as emu:
+        path = write(
+            tmp_path,
+            f"""
+            [[target]]
+            provider = "groq"
+            model = "openai/gpt-oss-20b"
+            base_url = "{emu.base_url}/openai/v1/"
+            api_key_env = "BENCH_TEST_KEY"
+            [[target]]
+            provider = "anthropic"
+            model = "claude-haiku-5-5"
+            base_url = "{emu.base_url}/v1"
+            api_key_env = "BENCH_TEST_KEY"
+            [request]
+            max_tokens = 8
+            [load]
+            concurrency = [1]
+            requests = 1
+            """,
+        )
+        os.environ["BENCH_TEST_KEY"] = "k"
+        try:
+            from bench.runner import run_scenario
+
+            frame = run_scenario(path, out=tmp_path / "r", warn=lambda m: None).frame
+        finally:
+            del os.environ["BENCH_TEST_KEY"]
+    assert (frame["status"] == "ok").all(), frame["error_message"].tolist()

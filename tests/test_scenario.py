@@ -253,3 +253,63 @@ def test_cli_validate_exit_codes(cli, write_scenario, tmp_path: Path) -> None:
     code, out, err = cli("validate", str(tmp_path / "missing.toml"))
     assert code == 2 and "missing.toml" in err and "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("replace", "new", "field"),
+    [
+        ("max_tokens = 16", 'max_tokens = "16"', "request.max_tokens"),
+        ("max_tokens = 16", "max_tokens = true", "request.max_tokens"),
+        ("max_tokens = 16", 'stream = "yes"', "request.stream"),
+        ("concurrency = [1]", "concurrency = [true]", "load.concurrency[0]"),
+        ("concurrency = [1]", "concurrency = [1, 1]", "load.concurrency"),
+        ('model = "openai/gpt-oss-20b"', 'model = "m"\napi_key_env = "MY KEY"', "target[0].api_key_env"),
+    ],
+)
+def test_wrong_types_are_not_coerced(write_scenario, replace: str, new: str, field: str) -> None:
+    from tests.conftest import MINIMAL
+
+    err = _error(write_scenario(MINIMAL.replace(replace, new)))
+    assert err.field == field, str(err)
+
+
+def test_a_pasted_key_is_refused_and_never_echoed(write_scenario) -> None:
+    from tests.conftest import MINIMAL
+
+    key = "gsk_PASTEDkey0123456789abcdefghijklmn"
+    err = _error(write_scenario(MINIMAL.replace('model = "openai/gpt-oss-20b"', f'model = "m"\napi_key_env = "{key}"')))
+    assert err.field == "target[0].api_key_env" and "looks like an API key" in err.problem
+    assert key not in str(err) and key[4:20] not in str(err)
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    from tests.conftest import MINIMAL
+
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_scenario(path).name == "t"
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('[{"role": "robot", "content": "hi"}]', "role 'robot'"),
+        ('[{"role": "user", "content": 5}]', "content must be"),
+        ('[{"role": "user", "content": "  "}]', "content is empty"),
+        ('[{"role": "system", "content": "be brief"}]', "no user message"),
+    ],
+)
+def test_prompt_messages_a_provider_would_reject(write_scenario, tmp_path: Path, line: str, problem: str) -> None:
+    from tests.conftest import MINIMAL
+
+    (tmp_path / "p.jsonl").write_text(line + "\n")
+    err = _error(write_scenario(MINIMAL + '\n[prompts]\nsource = "file"\npath = "p.jsonl"\n'))
+    assert err.field == "prompts.path" and "p.jsonl:1" in err.problem and problem in err.problem
+
+
+def test_prompt_path_that_is_a_directory(write_scenario, tmp_path: Path) -> None:
+    from tests.conftest import MINIMAL
+
+    (tmp_path / "sub").mkdir()
+    err = _error(write_scenario(MINIMAL + '\n[prompts]\nsource = "file"\npath = "sub"\n'))
+    assert "is a directory" in err.problem

@@ -40,7 +40,8 @@ class MessagesProvider:
             "http_client": instrument(anthropic.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS)),
         }
         if settings.base_url:
-            kwargs["base_url"] = settings.base_url
+            # The SDK appends /v1/messages itself; accept a base URL written with /v1 too.
+            kwargs["base_url"] = settings.base_url.rstrip("/").removesuffix("/v1")
         self._sdk = anthropic.AsyncAnthropic(**kwargs)
 
     @staticmethod

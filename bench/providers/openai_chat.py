@@ -73,7 +73,9 @@ class ChatCompletionsProvider:
             "timeout": settings.timeout_s,
         }
         if settings.base_url:
-            kwargs["base_url"] = settings.base_url
+            # The groq SDK appends /openai/v1 itself; accept the OpenAI-style URL people copy too.
+            url = settings.base_url.rstrip("/")
+            kwargs["base_url"] = url.removesuffix("/openai/v1") if provider == "groq" else url
         if provider == "groq":
             import groq
             import httpx

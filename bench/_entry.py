@@ -1,0 +1,24 @@
+"""The ``bench`` console script: quiet on Ctrl-C from the very first moment.
+
+Importing the CLI (typer, pydantic, the SDKs) takes most of a second; a Ctrl-C then would
+otherwise print a KeyboardInterrupt traceback from deep inside an import.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    sys.stderr.write("bench: interrupted\n")
+    os._exit(130)
+
+
+def main() -> None:
+    previous = signal.signal(signal.SIGINT, _interrupted)
+    from bench.cli import app, run_app
+
+    signal.signal(signal.SIGINT, previous)
+    sys.exit(run_app(app))

@@ -310,8 +310,8 @@ class Runner:
                 from bench.failures import scrub
 
                 hint = ""
-                if target.provider == "openai-compatible" and "404" in str(exc):
-                    hint = "; does base_url end with /v1?"
+                if target.base_url and "404" in str(exc):
+                    hint = "; does base_url point at the API root (e.g. .../v1 for OpenAI-compatible servers)?"
                 self.options.warn(f"target {target.name!r}: could not list models ({scrub(str(exc), self.secrets)}){hint}")
                 continue
             finally:

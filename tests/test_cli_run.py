@@ -271,3 +271,14 @@ def test_base_urls_written_with_the_api_path_work(tmp_path: Path) -> None:
         finally:
             del os.environ["BENCH_TEST_KEY"]
     assert (frame["status"] == "ok").all(), frame["error_message"].tolist()
+
+
+def test_emulate_on_a_taken_port_is_bad_input(cli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = cli("emulate", "--port", str(port))
+    assert code == 2 and f"--port {port}" in err and "--port 0" in err and "Traceback" not in out + err

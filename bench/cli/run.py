@@ -160,6 +160,19 @@ def _live_models(provider: str, key: str) -> list[str]:
         return [f"(could not list: {scrub(str(exc), (key,))})"]
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """A taken port is bad input (exit 2, one line), not a crash of the server."""
+    import socket
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BenchError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); try --port 0 for any free port") from None
+
+
 @app.command()
 def emulate(
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 = any free port).")] = 8765,
@@ -170,6 +183,7 @@ def emulate(
     """Serve the provider emulator (Groq, OpenAI and Anthropic wire formats) until Ctrl-C."""
     from bench.emulator.__main__ import main as emulator_main
 
+    _check_port_free(host, port)
     args = ["--host", host, "--port", str(port), "--seed", str(seed)]
     if chunk_log is not None:
         args += ["--chunk-log", str(chunk_log)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import secrets
 import socket
 import subprocess
 import sys
@@ -55,9 +54,15 @@ def utc_now() -> str:
 
 
 def new_run_id(scenario_name: str) -> str:
-    """Sorts by time: ``YYYYMMDD-HHMMSS-<scenario>-<4 hex>`` (DESIGN §6)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{scenario_name}-{secrets.token_hex(2)}"
+    """Sorts by time: ``YYYYMMDD-HHMMSS-<scenario>-<4 hex>`` (DESIGN §6).
+
+    The four hex digits are the fraction of the second (1/65536 s steps), not random: two runs
+    started within the same second must still sort in the order they started, or "the newest
+    run" under a results root would be a coin toss.
+    """
+    now = datetime.now(timezone.utc)
+    fraction = int(now.microsecond / 1_000_000 * 0x10000)
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{scenario_name}-{fraction:04x}"
 
 
 def command_line() -> list[str]:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 import zlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -161,8 +162,20 @@ class Runner:
 
     # ------------------------------------------------------------------ running
 
+    def _claim_run_dir(self) -> None:
+        """Create this run's directory; never share one with a run started in the same instant."""
+        while True:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=False)
+                return
+            except FileExistsError:
+                time.sleep(0.001)
+                self.run_id = run_meta.new_run_id(self.scenario.name)
+                self.run_dir = self.options.out / self.run_id
+
     async def run(self) -> RunResult:
         try:
+            self._claim_run_dir()
             writer = ResultsWriter(self.run_dir)
         except OSError as exc:
             raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None

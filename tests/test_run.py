@@ -261,3 +261,18 @@ def test_ttft_close_to_the_emulators_chunk_log(tmp_path: Path) -> None:
         gap = (entry["last_content_ns"] - entry["first_content_ns"]) / 1e6 / (entry["n_content_chunks"] - 1)
         assert math.isclose(row.tpot_ms, gap, rel_tol=0.25)
     assert -1 < sorted(errors)[len(errors) // 2] < 25
+
+
+def test_run_ids_sort_by_start_even_within_one_second(tmp_path: Path) -> None:
+    from bench.run_meta import new_run_id
+    from bench.runner import RunOptions, Runner
+
+    ids = [new_run_id("s") for _ in range(200)]
+    assert ids == sorted(ids)
+    loaded = load_scenario(scenario(tmp_path, f'[[target]]\nprovider = "groq"\nmodel = "m"\n{FAST}'))
+    runners = [Runner(loaded, RunOptions(out=tmp_path / "root", emulate=True)) for _ in range(3)]
+    for runner in runners:
+        runner.run_id = runners[0].run_id  # as if started in the same instant
+        runner.run_dir = tmp_path / "root" / runner.run_id
+        runner._claim_run_dir()
+    assert len({r.run_dir for r in runners}) == 3 and all(r.run_dir.is_dir() for r in runners)

@@ -74,20 +74,6 @@ COLUMNS: Final[dict[str, str]] = {
     "start_lag_ms": "float64",
 }
 
-#: Latency-like columns: smaller is better, the bad tail is the high end.
-LATENCY_COLUMNS: Final[tuple[str, ...]] = (
-    "ttfb_ms",
-    "ttft_ms",
-    "ttfa_ms",
-    "e2e_ms",
-    "tpot_ms",
-    "response_100_ms",
-    "sdk_prep_ms",
-    "queue_ms",
-    "prompt_ms",
-    "completion_ms",
-    "start_lag_ms",
-)
 #: Speed columns: larger is better, the bad tail is the low end.
 SPEED_COLUMNS: Final[tuple[str, ...]] = ("output_tps", "server_output_tps")
 

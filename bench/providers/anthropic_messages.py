@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage
+from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage, with_extras
 from bench.timing import EVENT_HOOKS, instrument
 
 
@@ -64,11 +64,7 @@ class MessagesProvider:
         extra_body = dict(request.extra_body)
         if request.temperature is not None:
             extra_body.setdefault("temperature", request.temperature)
-        if extra_body:
-            params["extra_body"] = extra_body
-        if request.extra_headers:
-            params["extra_headers"] = request.extra_headers
-        return params
+        return with_extras(params, extra_body, request.extra_headers)
 
     async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         response = await self._sdk.messages.create(**self._params(request))

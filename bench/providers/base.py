@@ -64,6 +64,15 @@ class ClientSettings:
     max_retries: int
 
 
+def with_extras(params: dict[str, Any], extra_body: dict[str, Any], extra_headers: dict[str, str]) -> dict[str, Any]:
+    """Add the SDK pass-through arguments every provider uses, only when there are any."""
+    if extra_body:
+        params["extra_body"] = extra_body
+    if extra_headers:
+        params["extra_headers"] = extra_headers
+    return params
+
+
 class Provider(Protocol):
     #: Which client path measures ("sdk" or a leaner one): recorded per request.
     client: str

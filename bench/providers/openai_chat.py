@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage
+from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, Usage, with_extras
 from bench.timing import EVENT_HOOKS, instrument, instrument
 
 _NO_KEY = "not-needed"  # the SDK insists on a string; compatible servers without auth ignore it
@@ -108,11 +108,7 @@ class ChatCompletionsProvider:
                 extra_body.setdefault("stream_options", {"include_usage": True})
             else:
                 params["stream_options"] = {"include_usage": True}
-        if extra_body:
-            params["extra_body"] = extra_body
-        if request.extra_headers:
-            params["extra_headers"] = request.extra_headers
-        return params
+        return with_extras(params, extra_body, request.extra_headers)
 
     async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
         params = self._params(request)

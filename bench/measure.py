@@ -69,7 +69,7 @@ async def measure_request(
     try:
         with anyio.fail_after(timeout_s):
             async for event in provider.events(request):
-                t_ns = timing.now_ns()
+                t_ns = event.received_ns or timing.now_ns()
                 answer = event.answer
                 reasoning = event.reasoning
                 if answer is not None:

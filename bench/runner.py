@@ -51,6 +51,14 @@ class RunOptions:
     concurrency: list[int] | None = None
     rate: list[float] | None = None
     quiet: bool = True
+    #: Client path for every target ("sdk" or "fast"); None keeps each target's own.
+    client: str | None = None
+    #: Processes sharing each level's load; None keeps the scenario's ``[load] workers``.
+    workers: int | None = None
+    #: Where the load runs: "local" (this machine's processes) or "ray" (Ray actors).
+    executor: str = "local"
+    #: Ray cluster address for executor "ray" (None starts a local Ray instance).
+    address: str | None = None
     #: With emulate: where the emulator logs each chunk's write time (ground truth for accuracy checks).
     emulator_chunk_log: Path | None = None
     warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
@@ -77,7 +85,12 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
         if unknown:
             raise BenchError(f"--target {unknown[0]!r}: no such target in {scenario.source_path}; targets: {', '.join(labels)}")
         data["target"] = [t for t in data["target"] if Target(**t).name in options.targets]
+    if options.client:
+        for target in data["target"]:
+            target["client"] = options.client
     load = data["load"]
+    if options.workers is not None:
+        load["workers"] = options.workers
     if options.requests is not None:
         load["requests"], load["duration_s"] = options.requests, None
     if options.concurrency:
@@ -155,7 +168,7 @@ class Runner:
             "versions": run_meta.versions(),
             "host": run_meta.host(),
             "git_revision": run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
-            "client": "sdk",
+            "client": ",".join(sorted({t.client for t in s.target})),
             "prompts_unique": True,
             "prompt_note": PROMPT_NOTE,
         }
@@ -244,7 +257,7 @@ class Runner:
                     timeout_s=load.timeout_s,
                     max_retries=self.scenario.request.max_retries,
                 )
-                provider = make_provider(target.provider, settings)
+                provider = make_provider(target.provider, settings, target.client)
                 try:
                     profile = profile_for(
                         load.mode,
@@ -346,13 +359,18 @@ def run_scenario(
     quiet: bool = True,
     warn: Warn | None = None,
     emulator_chunk_log: Path | None = None,
+    client: str | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> RunResult:
     """Run a scenario (object or path) and return where its results went."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     options = RunOptions(
         out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet,
-        emulator_chunk_log=emulator_chunk_log,
+        emulator_chunk_log=emulator_chunk_log, client=client, workers=workers,
+        executor=executor, address=address,
     )
     if warn is not None:
         options.warn = warn

@@ -26,6 +26,10 @@ from bench.slo import SloSpec, parse_key, slo_from_table, valid_keys
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
+#: Client paths: the official SDK (the default and the reference) or the lean one (no SDK on
+#: the hot path, for Groq-class speeds at many streams).
+Client = Literal["sdk", "fast"]
+CLIENTS: tuple[str, ...] = ("sdk", "fast")
 
 #: The variable each SDK reads by default; an openai-compatible server gets no key unless named.
 DEFAULT_KEY_ENV: dict[str, str | None] = {
@@ -81,6 +85,7 @@ class Target(_Strict):
     label: Annotated[str, Field(min_length=1)] | None = None
     base_url: str | None = None
     api_key_env: Annotated[str, Field(min_length=1)] | None = None
+    client: Client = "sdk"
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
 
     @field_validator("api_key_env")
@@ -158,6 +163,8 @@ class Load(_Strict):
     warmup: Annotated[int, Field(ge=0, le=100_000)] = 0
     timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     seed: int = 0
+    #: Processes that share each level's load (closed-loop streams split, open-loop arrivals dealt out).
+    workers: Annotated[int, Field(ge=1, le=256)] = 1
 
     @field_validator("concurrency", "rate", mode="before")
     @classmethod
@@ -266,6 +273,7 @@ class Scenario(_Strict):
                     "model": t.model,
                     "base_url": t.base_url,
                     "api_key_env": t.key_env,
+                    "client": t.client,
                     "emulator": t.emulator.header_payload(),
                 }
                 for t in self.target
@@ -280,6 +288,7 @@ class Scenario(_Strict):
                 "warmup": self.load.warmup,
                 "timeout_s": self.load.timeout_s,
                 "seed": self.load.seed,
+                "workers": self.load.workers,
             },
             "slo": dict(self.slo),
         }

@@ -11,7 +11,7 @@ import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
-from bench.scenario import load_scenario
+from bench.scenario import CLIENTS, load_scenario
 
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
@@ -49,6 +49,12 @@ def run(
     rate: Annotated[Optional[str], typer.Option("--rate", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report into the run directory.")] = False,
+    client: Annotated[
+        Optional[str], typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
+    ] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.[ray]').")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
 ) -> None:
     """Run a scenario: every target x load level x request, each timed and written as it finishes."""
     from bench.runner import run_scenario
@@ -56,6 +62,12 @@ def run(
 
     if concurrency and rate:
         raise BenchError("--concurrency and --rate: give one or the other")
+    if executor not in ("local", "ray"):
+        raise BenchError(f"--executor {executor!r}: expected local or ray")
+    if address is not None and executor != "ray":
+        raise BenchError("--address: only with --executor ray")
+    if client is not None and client not in CLIENTS:
+        raise BenchError(f"--client {client!r}: expected one of {', '.join(CLIENTS)}")
     loaded = load_scenario(scenario)
     result = run_scenario(
         loaded,
@@ -66,6 +78,10 @@ def run(
         concurrency=_int_list(concurrency, "--concurrency"),
         rate=_float_list(rate, "--rate"),
         quiet=quiet,
+        client=client,
+        workers=workers,
+        executor=executor,
+        address=address,
     )
     frame = result.frame
     print_summary(frame, result.meta)

@@ -38,6 +38,9 @@ class StreamEvent:
     finish_reason: str | None = None
     usage: Usage | None = None
     response_id: str | None = None
+    #: When the bytes carrying this event were read from the socket (``timing.now_ns``), where
+    #: the client path stamps reads itself; 0 means "stamp it as it is yielded".
+    received_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,3 +16,8 @@ def __getattr__(name: str) -> Any:
 
         return load_results
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # A lazy name is still part of the API: tab completion and dir() must show it.
+    return sorted(set(globals()) | set(__all__))

@@ -8,6 +8,7 @@ from bench.cli.app import app, run_app
 from bench.cli import gate as _gate  # noqa: F401,E402
 from bench.cli import report as _report  # noqa: F401,E402
 from bench.cli import run as _run  # noqa: F401,E402
+from bench.cli import calibrate as _calibrate  # noqa: F401,E402
 
 
 __all__ = ["app", "run_app"]

@@ -1,0 +1,139 @@
+"""``bench calibrate``: how accurate this machine's measurements are, against an emulator with exact timing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.cli.app import app
+from bench.errors import BenchError
+
+DEFAULT_SAVE = Path("results") / "calibration.json"
+
+
+def _ints(value: str, option: str) -> list[int]:
+    try:
+        out = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise BenchError(f"{option} {value!r}: expected whole numbers separated by commas, e.g. 1,8,16") from None
+    if not out or any(v < 1 for v in out):
+        raise BenchError(f"{option} {value!r}: streams must be 1 or more")
+    return sorted(set(out))
+
+
+def _floats(value: str, option: str) -> list[float]:
+    try:
+        out = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise BenchError(f"{option} {value!r}: expected numbers separated by commas, e.g. 100,800") from None
+    if not out or any(not (0 < v <= 100_000) for v in out):
+        raise BenchError(f"{option} {value!r}: rates must be greater than 0 and at most 100000")
+    return sorted(set(out))
+
+
+def _names(value: str, option: str, known: tuple[str, ...] | list[str]) -> list[str]:
+    out = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [name for name in out if name not in known]
+    if not out or unknown:
+        what = repr(unknown[0]) if unknown else "nothing"
+        raise BenchError(f"{option} {value!r}: {what} is not one of {', '.join(known)}")
+    return out
+
+
+def _estimate_s(grid: object) -> float:
+    from bench.calibrate import CalibrationGrid
+
+    assert isinstance(grid, CalibrationGrid)
+    per_provider_client = 0.0
+    for streams in grid.concurrency:
+        for tps in grid.tokens_per_s:
+            waves = math.ceil((grid.requests + streams) / streams)
+            per_provider_client += waves * (grid.ttft_ms / 1000 + grid.tokens / tps) + 0.5
+    return per_provider_client * len(grid.providers) * len(grid.clients)
+
+
+_HELP = """Measure the harness's own timing error on this machine, per client path and load.
+
+    Runs the harness against the built-in emulator with exact timing (TTFT 50 ms, jitter 0, one
+    token per chunk, ignore_eos) and compares each request with the emulator's own chunk log.
+    Per cell (provider × client × streams × tokens/s) it prints the TTFT error p50 / p99 (ms), the
+    mean inter-token error and TPOT error (%), and the client's sdk_prep p50; then, per client
+    path, the highest load (streams × tokens/s) within 1 ms (TTFT p50 and p99 error) and 1 % (mean
+    inter-token error). Run it once on a new load-generator machine. A client path this install
+    does not have is skipped with a note. The default grid takes a few minutes.
+    """
+
+
+@app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
+def calibrate(
+    concurrency: Annotated[Optional[str], typer.Option("--concurrency", "-c", help="Streams per cell, e.g. 1,8,16 (default 1,8,16).")] = None,
+    tokens_per_s: Annotated[
+        Optional[str], typer.Option("--tokens-per-s", help="Emulated output speeds per stream, e.g. 100,800 (default 100,800).")
+    ] = None,
+    client: Annotated[str, typer.Option("--client", help="Client paths to calibrate: sdk, fast or sdk,fast.")] = "sdk,fast",
+    providers: Annotated[
+        str, typer.Option("--providers", help="Wire formats / SDKs to drive: groq, openai, anthropic (comma-separated).")
+    ] = "groq,openai,anthropic",
+    requests: Annotated[Optional[int], typer.Option("--requests", "-n", help="Measured requests per cell (default 30; warm-up = streams).")] = None,
+    tokens: Annotated[Optional[int], typer.Option("--tokens", help="Output tokens per request, one per chunk (default 120).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="One small grid: 1,8 streams × 800 tokens/s, 8 requests of 60 tokens.")] = False,
+    save: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--save",
+            is_flag=False,
+            flag_value=str(DEFAULT_SAVE),
+            help=f"Save the result as JSON (to PATH; --save alone writes {DEFAULT_SAVE}, where runs and reports look for it).",
+        ),
+    ] = None,
+) -> None:
+    from bench import calibrate as cal
+    from bench.scenario import CLIENTS
+
+    if requests is not None and requests < 1:
+        raise BenchError(f"--requests {requests}: must be 1 or more")
+    if tokens is not None and tokens < 2:
+        raise BenchError(f"--tokens {tokens}: must be 2 or more (inter-token error needs two chunks)")
+    base = cal.QUICK if quick else {}
+    grid = cal.CalibrationGrid(
+        providers=_names(providers, "--providers", list(cal.MODELS)),
+        clients=_names(client, "--client", CLIENTS),
+        concurrency=_ints(concurrency, "--concurrency") if concurrency else list(base.get("concurrency", cal.DEFAULT_CONCURRENCY)),
+        tokens_per_s=_floats(tokens_per_s, "--tokens-per-s") if tokens_per_s else list(base.get("tokens_per_s", cal.DEFAULT_TOKENS_PER_S)),
+        requests=requests if requests is not None else int(base.get("requests", cal.DEFAULT_REQUESTS)),
+        tokens=tokens if tokens is not None else int(base.get("tokens", cal.DEFAULT_TOKENS)),
+        workers=workers,
+    )
+    grid.check()
+    if save is not None and save.is_dir():
+        raise BenchError(f"--save {save}: is a directory; give a file path (e.g. {save / 'calibration.json'})")
+
+    from bench import run_meta
+
+    here = run_meta.host()
+    cells = len(grid.providers) * len(grid.clients) * len(grid.concurrency) * len(grid.tokens_per_s)
+    seconds = _estimate_s(grid)
+    about = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    typer.echo(
+        f"calibrating {here.get('hostname')} ({here.get('cpu_count')} cores): {cells} cells of {grid.requests} requests × "
+        f"{grid.tokens} tokens against the emulator (TTFT {grid.ttft_ms:g} ms, jitter 0); about {about}"
+    )
+    typer.echo(cal.HEADER)
+    result = cal.calibrate(
+        grid,
+        on_cell=lambda cell: typer.echo(cal.cell_row(cell)),
+        note=lambda message: typer.echo(f"bench: note: {message}", err=True),
+    )
+    if not result.cells:
+        reasons = "; ".join(v.skipped or "" for v in result.verdicts.values())
+        raise BenchError(f"--client {client}: nothing to calibrate ({reasons})")
+    typer.echo("")
+    for line in cal.verdict_lines(result):
+        typer.echo(line)
+    if save is not None:
+        path = result.save(save)
+        typer.echo(f"saved: {path}")

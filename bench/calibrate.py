@@ -41,13 +41,15 @@ import tempfile
 import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from bench import run_meta
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The bounds a cell must stay within (absolute values).
 TTFT_BOUND_MS = 1.0
@@ -64,8 +66,6 @@ DEFAULT_TOKENS_PER_S = (100.0, 800.0)
 DEFAULT_REQUESTS = 30
 DEFAULT_TOKENS = 120
 EMULATOR_TTFT_MS = 50.0
-#: ``--quick``: one small grid.
-QUICK = {"concurrency": (1, 8), "tokens_per_s": (800.0,), "requests": 8, "tokens": 60}
 
 CALIBRATION_FILE = "calibration.json"
 FORMAT_VERSION = 1
@@ -170,6 +170,13 @@ class CalibrationGrid:
     tokens: int = DEFAULT_TOKENS
     ttft_ms: float = EMULATOR_TTFT_MS
     workers: int | None = None
+
+    @classmethod
+    def default(cls, quick: bool = False) -> CalibrationGrid:
+        """The default grid, or with ``quick`` one small one (1, 8 streams × 800 tokens/s, 8 requests of 60 tokens)."""
+        if quick:
+            return cls(concurrency=[1, 8], tokens_per_s=[800.0], requests=8, tokens=60)
+        return cls()
 
     def check(self) -> None:
         from bench.scenario import CLIENTS

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
+
+if TYPE_CHECKING:  # the command imports bench.calibrate (numpy, pandas) only when it runs
+    from bench.calibrate import CalibrationGrid
 
 DEFAULT_SAVE = Path("results") / "calibration.json"
 
@@ -43,10 +46,8 @@ def _names(value: str, option: str, known: tuple[str, ...] | list[str]) -> list[
     return out
 
 
-def _estimate_s(grid: object) -> float:
-    from bench.calibrate import CalibrationGrid
-
-    assert isinstance(grid, CalibrationGrid)
+def _estimate_s(grid: CalibrationGrid) -> float:
+    """Rough wall time: each cell runs (requests + warm-up) / streams waves of TTFT + tokens / speed."""
     per_provider_client = 0.0
     for streams in grid.concurrency:
         for tps in grid.tokens_per_s:
@@ -82,13 +83,14 @@ def calibrate(
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="One small grid: 1,8 streams × 800 tokens/s, 8 requests of 60 tokens.")] = False,
     save: Annotated[
-        Optional[Path],
+        bool,
         typer.Option(
             "--save",
-            is_flag=False,
-            flag_value=str(DEFAULT_SAVE),
-            help=f"Save the result as JSON (to PATH; --save alone writes {DEFAULT_SAVE}, where runs and reports look for it).",
+            help=f"Save the result as JSON: to PATH when given (--save PATH), else to {DEFAULT_SAVE}, where runs and reports look for it.",
         ),
+    ] = False,
+    path: Annotated[
+        Optional[Path], typer.Argument(metavar="[PATH]", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
     ] = None,
 ) -> None:
     from bench import calibrate as cal
@@ -98,19 +100,24 @@ def calibrate(
         raise BenchError(f"--requests {requests}: must be 1 or more")
     if tokens is not None and tokens < 2:
         raise BenchError(f"--tokens {tokens}: must be 2 or more (inter-token error needs two chunks)")
-    base = cal.QUICK if quick else {}
-    grid = cal.CalibrationGrid(
-        providers=_names(providers, "--providers", list(cal.MODELS)),
-        clients=_names(client, "--client", CLIENTS),
-        concurrency=_ints(concurrency, "--concurrency") if concurrency else list(base.get("concurrency", cal.DEFAULT_CONCURRENCY)),
-        tokens_per_s=_floats(tokens_per_s, "--tokens-per-s") if tokens_per_s else list(base.get("tokens_per_s", cal.DEFAULT_TOKENS_PER_S)),
-        requests=requests if requests is not None else int(base.get("requests", cal.DEFAULT_REQUESTS)),
-        tokens=tokens if tokens is not None else int(base.get("tokens", cal.DEFAULT_TOKENS)),
-        workers=workers,
-    )
+    grid = cal.CalibrationGrid.default(quick)
+    grid.providers = _names(providers, "--providers", list(cal.MODELS))
+    grid.clients = _names(client, "--client", CLIENTS)
+    if concurrency:
+        grid.concurrency = _ints(concurrency, "--concurrency")
+    if tokens_per_s:
+        grid.tokens_per_s = _floats(tokens_per_s, "--tokens-per-s")
+    if requests is not None:
+        grid.requests = requests
+    if tokens is not None:
+        grid.tokens = tokens
+    grid.workers = workers
     grid.check()
-    if save is not None and save.is_dir():
-        raise BenchError(f"--save {save}: is a directory; give a file path (e.g. {save / 'calibration.json'})")
+    if path is not None and not save:
+        raise BenchError(f"{path}: a path is only taken with --save (bench calibrate --save {path})")
+    target = (path or DEFAULT_SAVE) if save else None
+    if target is not None and target.is_dir():
+        raise BenchError(f"--save {target}: is a directory; give a file path (e.g. {target / 'calibration.json'})")
 
     from bench import run_meta
 
@@ -134,6 +141,5 @@ def calibrate(
     typer.echo("")
     for line in cal.verdict_lines(result):
         typer.echo(line)
-    if save is not None:
-        path = result.save(save)
-        typer.echo(f"saved: {path}")
+    if target is not None:
+        typer.echo(f"saved: {result.save(target)}")

@@ -505,22 +505,26 @@ def calibrate(
     date = run_meta.utc_now()
     cells: list[CalibrationCell] = []
     missing: dict[str, list[str]] = {}
+    runnable: list[tuple[str, str]] = []
+    for client in grid.clients:
+        for provider in grid.providers:
+            why = client_available(provider, client)
+            if why is None:
+                runnable.append((client, provider))
+                continue
+            missing.setdefault(client, []).append(why)
+            if note is not None:
+                note(f"{client} client path skipped for {provider}: not available in this install ({why})")
+    # Load by load, every path at each: a background load that comes and goes hits all paths alike.
     with tempfile.TemporaryDirectory(prefix="bench-calibrate-", dir=work_dir) as tmp:
         work = Path(tmp)
-        for client in grid.clients:
-            for provider in grid.providers:
-                why = client_available(provider, client)
-                if why is not None:
-                    missing.setdefault(client, []).append(why)
-                    if note is not None:
-                        note(f"{client} client path skipped for {provider}: not available in this install ({why})")
-                    continue
-                for streams in grid.concurrency:
-                    for tps in grid.tokens_per_s:
-                        cell = measure_cell(provider, client, streams, tps, grid, work)
-                        cells.append(cell)
-                        if on_cell is not None:
-                            on_cell(cell)
+        for streams in grid.concurrency:
+            for tps in grid.tokens_per_s:
+                for client, provider in runnable:
+                    cell = measure_cell(provider, client, streams, tps, grid, work)
+                    cells.append(cell)
+                    if on_cell is not None:
+                        on_cell(cell)
     skipped = {c: "; ".join(why) for c, why in missing.items() if len(why) == len(grid.providers)}
     return CalibrationResult(
         date=date,

@@ -94,7 +94,7 @@ def calibrate(
         ),
     ] = False,
     path: Annotated[
-        Optional[Path], typer.Argument(metavar="[PATH]", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
+        Optional[Path], typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
     ] = None,
 ) -> None:
     from bench import calibrate as cal

@@ -197,6 +197,17 @@ class Load(_Strict):
         return [float(x) for x in (self.concurrency if self.concurrency is not None else self.rate or [])]
 
 
+#: Published reference figures a report can show beside the measurements, by name.
+REFERENCES: tuple[str, ...] = ("groq-2024",)
+
+
+class ReportSettings(_Strict):
+    """``[report]``: optional extras for the report. Nothing here changes what is measured."""
+
+    #: Show a named table of published reference figures (and its lines on the charts).
+    reference: Literal["groq-2024"] | None = None
+
+
 class ScenarioHeader(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] | None = None
     description: str = ""
@@ -210,6 +221,7 @@ class Scenario(_Strict):
     prompts: Prompts = Field(default_factory=Prompts)
     load: Load
     slo: dict[str, float] = Field(default_factory=dict)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     #: Where the file was read from; prompt paths resolve against it.
     source_path: str = ""
 
@@ -291,7 +303,18 @@ class Scenario(_Strict):
                 "workers": self.load.workers,
             },
             "slo": dict(self.slo),
+            "report": self.report.model_dump(mode="json", exclude_none=True),
         }
+
+    def to_toml(self, *, emulate: bool | None = None) -> str:
+        """This scenario as a TOML file that ``bench run`` reads back to the same Scenario.
+
+        Written into every run directory, so ``bench run results/<id>/scenario.toml``
+        repeats the run (``emulate`` records whether it ran on the emulator).
+        """
+        from bench.scenario_toml import scenario_to_toml  # the writer is only needed at run start
+
+        return scenario_to_toml(self, emulate=emulate)
 
     def prompt_file(self) -> Path | None:
         if self.prompts.source != "file" or not self.prompts.path:

@@ -217,7 +217,9 @@ def test_emulate_command_serves_until_interrupted(tmp_path: Path) -> None:
 def test_usage_errors_exit_2_without_traceback(cli) -> None:
     code, out, err = cli("run", "--bogus")
     assert code == 2 and "No such option" in err + out and "Traceback" not in err + out
-    code, out, err = cli("run")
+    code, out, err = cli("run")  # neither a scenario file nor --provider/--model
+    assert code == 2 and "--provider" in err and "Traceback" not in err + out
+    code, out, err = cli("validate")
     assert code == 2 and "Missing argument" in err + out
 
 

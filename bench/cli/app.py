@@ -1,4 +1,4 @@
-"""The Typer app and the one place that turns errors into exit codes (DESIGN §4).
+"""The Typer app and the one place that turns errors into exit codes.
 
 Exit status: 0 success, 1 "the thing measured failed" (no successful request, SLO or
 regression), 2 bad input (one line, no traceback), 130 interrupted.
@@ -8,10 +8,36 @@ from __future__ import annotations
 
 import sys
 
+from typing import Annotated, Any
+
 import typer
+from typer.core import TyperOption
 from typer.exceptions import Abort, Exit, TyperException
 
+import bench
 from bench.errors import BenchError
+
+
+def _hide_flag_types() -> None:
+    """Help shows ``--quiet``, not ``--quiet <bool>``: a flag takes no value, so it has no type.
+
+    Typer labels every option with its type; for on/off flags that label reads as if the flag
+    wanted a value. Options with a value (and choices, shown as ``<sdk|fast>``) keep theirs.
+    """
+    original = TyperOption.display_type_rich
+    if getattr(original, "_bench_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if getattr(self, "is_bool_flag", False):
+            return None
+        return original(self, ctx)
+
+    display_type_rich._bench_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
 
 app = typer.Typer(
     name="bench",
@@ -21,6 +47,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"bench {bench.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Benchmark LLM inference providers: first token, output speed, behaviour under load, regressions."""
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

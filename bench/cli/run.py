@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
-from bench.scenario import CLIENTS, load_scenario
+from bench.scenario import Scenario, load_scenario
 
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
@@ -38,51 +38,123 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
     return levels
 
 
+ProviderName = Literal["groq", "openai", "anthropic", "openai-compatible"]
+ClientName = Literal["sdk", "fast"]
+ExecutorName = Literal["local", "ray"]
+SCENARIO_COPY = "scenario.toml"
+_FLAGS_PANEL = "Without a scenario file"
+#: Flags that describe the request or target: a scenario file sets these itself.
+_FLAGS_ONLY = ("--base-url", "--max-tokens", "--input-tokens", "--no-stream")
+
+
+def _scenario_for_run(
+    scenario: Path | None,
+    provider: str | None,
+    model: str | None,
+    flags: dict[str, object],
+    load: dict[str, object],
+    emulate: bool,
+) -> Scenario:
+    """Exactly one of a scenario file or --provider/--model; flags are validated like a file."""
+    from bench.scenario_toml import scenario_from_flags
+
+    if scenario is None:
+        if provider is None or model is None:
+            missing = "--model" if provider else "--provider" if model else "a scenario file, or --provider and --model"
+            raise BenchError(
+                f"give {missing} (e.g. bench run --provider openai-compatible --model M --base-url http://127.0.0.1:8000/v1)"
+            )
+        return scenario_from_flags(
+            provider=provider,
+            model=model,
+            base_url=flags["--base-url"],  # type: ignore[arg-type]
+            max_tokens=flags["--max-tokens"],  # type: ignore[arg-type]
+            input_tokens=flags["--input-tokens"],  # type: ignore[arg-type]
+            stream=not flags["--no-stream"],
+            concurrency=load["concurrency"],  # type: ignore[arg-type]
+            rate=load["rate"],  # type: ignore[arg-type]
+            requests=load["requests"],  # type: ignore[arg-type]
+            emulate=emulate,
+        )
+    if provider is not None or model is not None:
+        raise BenchError(f"{scenario}: give a scenario file or --provider/--model, not both")
+    given = [name for name in _FLAGS_ONLY if flags[name]]
+    if given:
+        raise BenchError(f"{given[0]}: only without a scenario file ({scenario} sets its targets, [request] and [prompts])")
+    return load_scenario(scenario)
+
+
+def _keep_scenario(run_dir: Path, scenario: Scenario, emulated: bool) -> None:
+    """The run directory keeps the scenario as it ran, so ``bench run <dir>/scenario.toml`` repeats it."""
+    try:
+        (run_dir / SCENARIO_COPY).write_text(scenario.to_toml(emulate=emulated), encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"bench: warning: could not write {run_dir / SCENARIO_COPY} ({exc.strerror})", err=True)
+
+
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    scenario: Annotated[
+        Optional[Path],
+        typer.Argument(help="Scenario file (TOML). Leave it out to describe one target with --provider and --model.", show_default=False),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the run goes to OUT/<run-id>/.")] = Path("results"),
     emulate: Annotated[bool, typer.Option("--emulate", help="Run every target against the built-in emulator (no keys, no network).")] = False,
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Only this target label (repeatable).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
     requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Measured requests per level.")] = None,
-    concurrency: Annotated[Optional[str], typer.Option("--concurrency", "-c", help="Closed-loop levels, e.g. 1,4,16.")] = None,
-    rate: Annotated[Optional[str], typer.Option("--rate", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
+    concurrency: Annotated[Optional[str], typer.Option("--concurrency", "-c", metavar="<levels>", help="Closed-loop levels, e.g. 1,4,16.")] = None,
+    rate: Annotated[Optional[str], typer.Option("--rate", metavar="<rates>", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report into the run directory.")] = False,
     client: Annotated[
-        Optional[str], typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
+        Optional[ClientName], typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
     ] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.[ray]').")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
+    executor: Annotated[
+        ExecutorName, typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.\\[ray]').")
+    ] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
+    provider: Annotated[
+        Optional[ProviderName], typer.Option("--provider", help="The one target's provider.", rich_help_panel=_FLAGS_PANEL)
+    ] = None,
+    model: Annotated[Optional[str], typer.Option("--model", metavar="<model>", help="The one target's model id.", rich_help_panel=_FLAGS_PANEL)] = None,
+    base_url: Annotated[
+        Optional[str],
+        typer.Option("--base-url", metavar="<url>", help="Server URL (required for openai-compatible), e.g. http://127.0.0.1:8000/v1.", rich_help_panel=_FLAGS_PANEL),
+    ] = None,
+    max_tokens: Annotated[
+        Optional[int], typer.Option("--max-tokens", min=1, help="Most output tokens per request (default 256).", rich_help_panel=_FLAGS_PANEL)
+    ] = None,
+    input_tokens: Annotated[
+        Optional[int], typer.Option("--input-tokens", min=1, help="Approximate prompt length in tokens (default 128).", rich_help_panel=_FLAGS_PANEL)
+    ] = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Ask for whole responses instead of streams (no first-token figures).", rich_help_panel=_FLAGS_PANEL)
+    ] = False,
 ) -> None:
-    """Run a scenario: every target x load level x request, each timed and written as it finishes."""
-    from bench.runner import run_scenario
+    """Run a scenario: every target x load level x request, each timed and written as it finishes.
+
+    Without a scenario file, --provider and --model describe one target (20 requests at
+    concurrency 1 unless told otherwise). Either way the run directory keeps the scenario as
+    scenario.toml: `bench run results/<run-id>/scenario.toml` repeats the run.
+    """
+    from bench.runner import RunOptions, apply_overrides, run_scenario
     from bench.summary import print_summary
 
     if concurrency and rate:
         raise BenchError("--concurrency and --rate: give one or the other")
-    if executor not in ("local", "ray"):
-        raise BenchError(f"--executor {executor!r}: expected local or ray")
     if address is not None and executor != "ray":
         raise BenchError("--address: only with --executor ray")
-    if client is not None and client not in CLIENTS:
-        raise BenchError(f"--client {client!r}: expected one of {', '.join(CLIENTS)}")
-    loaded = load_scenario(scenario)
-    result = run_scenario(
+    levels = {"concurrency": _int_list(concurrency, "--concurrency"), "rate": _float_list(rate, "--rate"), "requests": requests}
+    flags = {"--base-url": base_url, "--max-tokens": max_tokens, "--input-tokens": input_tokens, "--no-stream": no_stream}
+    loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate)
+    # Overrides applied here (not only in the runner) so scenario.toml records what ran.
+    effective = apply_overrides(
         loaded,
-        out=out,
-        emulate=emulate,
-        targets=target,
-        requests=requests,
-        concurrency=_int_list(concurrency, "--concurrency"),
-        rate=_float_list(rate, "--rate"),
-        quiet=quiet,
-        client=client,
-        workers=workers,
-        executor=executor,
-        address=address,
+        RunOptions(targets=target, requests=requests, concurrency=levels["concurrency"], rate=levels["rate"], client=client, workers=workers),  # type: ignore[arg-type]
     )
+    result = run_scenario(effective, out=out, emulate=emulate, quiet=quiet, executor=executor, address=address)
+    _keep_scenario(result.run_dir, effective, bool(result.meta.get("emulated", emulate)))
     frame = result.frame
     print_summary(frame, result.meta)
     if not no_report and len(frame):
@@ -124,56 +196,72 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
 
 @app.command()
 def models(
-    provider: Annotated[Optional[str], typer.Argument(help="groq, openai, anthropic or openai-compatible.")] = None,
+    provider: Annotated[Optional[ProviderName], typer.Argument(help="Only this provider.", show_default=False)] = None,
+    base_url: Annotated[
+        Optional[str],
+        typer.Option("--base-url", metavar="<url>", help="List the models of the server at this URL (e.g. a local openai-compatible server)."),
+    ] = None,
+    api_key_env: Annotated[
+        Optional[str], typer.Option("--api-key-env", metavar="<variable>", help="Variable holding the key (default: the provider's usual one).")
+    ] = None,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Also ask the provider's models endpoint (needs its key).")] = True,
 ) -> None:
-    """The model catalogue (and, with the provider's key set, its live models list)."""
+    """The model catalogue and, where a key (or --base-url) is given, the provider's live models list."""
     from rich.console import Console
     from rich.table import Table
 
     from bench.catalogue import load_catalogue
-    from bench.scenario import DEFAULT_KEY_ENV, PROVIDERS
+    from bench.scenario import DEFAULT_KEY_ENV
 
-    if provider is not None and provider not in PROVIDERS:
-        raise BenchError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+    if base_url is not None and provider is None:
+        raise BenchError("--base-url: name the provider too, e.g. bench models openai-compatible --base-url http://127.0.0.1:8000/v1")
     catalogue = load_catalogue()
-    table = Table(title="bench model catalogue")
-    for column in ("provider", "model", "status", "replacement", "emulated TTFT ms", "emulated tokens/s"):
-        table.add_column(column)
-    for info in catalogue.models(provider):
-        replacement = info.replacement or ""
-        if info.decommissioned_on:
-            replacement = f"{replacement} (since {info.decommissioned_on})".strip()
-        table.add_row(info.provider, info.id, info.status, replacement, f"{info.ttft_ms:g}", f"{info.tokens_per_s:g}")
-    Console(width=160).print(table)
+    known = catalogue.models(provider)
+    if known:
+        table = Table(title="bench model catalogue")
+        for column in ("provider", "model", "status", "replacement", "emulated TTFT ms", "emulated tokens/s"):
+            table.add_column(column)
+        for info in known:
+            replacement = info.replacement or ""
+            if info.decommissioned_on:
+                replacement = f"{replacement} (since {info.decommissioned_on})".strip()
+            table.add_row(info.provider, info.id, info.status, replacement, f"{info.ttft_ms:g}", f"{info.tokens_per_s:g}")
+        Console(width=160).print(table)
     if not live:
         return
+    skipped: list[str] = []
     for name in [provider] if provider else ["groq", "openai", "anthropic"]:
-        env = DEFAULT_KEY_ENV.get(name)
-        if not env or not os.environ.get(env):
-            if provider:
-                typer.echo(f"(set {env} to also list {name}'s live models)" if env else "")
+        env = api_key_env or DEFAULT_KEY_ENV.get(name)
+        key = os.environ.get(env) if env else None
+        if name == "openai-compatible" and base_url is None:
+            typer.echo("live models list skipped: give --base-url to list an openai-compatible server's models")
             continue
-        typer.echo(f"{name} live models: " + ", ".join(_live_models(name, os.environ[env])))
+        if env and not key and (name != "openai-compatible" or api_key_env):
+            skipped.append(f"{name} ({env} is not set)")
+            continue
+        where = f" at {base_url}" if base_url else ""
+        typer.echo(f"{name} live models{where}: " + ", ".join(_live_models(name, key, base_url)))
+    if skipped:
+        typer.echo(f"live models list skipped for {', '.join(skipped)}: set the key to list them")
 
 
-def _live_models(provider: str, key: str) -> list[str]:
+def _live_models(provider: str, key: str | None, base_url: str | None = None) -> list[str]:
     import anyio
 
     from bench.failures import scrub
     from bench.providers import ClientSettings, make_provider
 
     async def fetch() -> list[str]:
-        client = make_provider(provider, ClientSettings(None, key, 1, 20.0, 0))
+        client = make_provider(provider, ClientSettings(base_url, key, 1, 10.0, 0))
         try:
             return await client.list_models()
         finally:
             await client.aclose()
 
     try:
-        return anyio.run(fetch)
+        return anyio.run(fetch) or ["(none listed)"]
     except Exception as exc:  # noqa: BLE001
-        return [f"(could not list: {scrub(str(exc), (key,))})"]
+        return [f"(could not list: {scrub(str(exc), (key,) if key else ())})"]
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -9,10 +9,19 @@ looks like a key.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from bench.providers.errors import (
+    ClientResourceError,
+    ConnectFailed,
+    ProtocolViolation,
+    StreamCut,
+    StreamNotSupported,
+)
 
 MAX_MESSAGE = 300
 
@@ -91,6 +100,38 @@ def _from_codes(codes: str) -> str | None:
     return None
 
 
+#: Anthropic error types → the HTTP status the same error has as a response.
+_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def _status_in_body(exc: BaseException) -> int | None:
+    """The HTTP status an in-stream error's body names: an integer ``code``/``status`` (vLLM and
+    others), or an Anthropic error type."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(inner, dict):
+        for key in ("code", "status"):
+            value = inner.get(key)
+            if isinstance(value, int) and 400 <= value < 600:
+                return value
+        kind = inner.get("type")
+        if isinstance(kind, str) and kind in _TYPE_STATUS:
+            return _TYPE_STATUS[kind]
+    kind = getattr(exc, "type", None)
+    return _TYPE_STATUS.get(kind) if isinstance(kind, str) else None
+
+
 def _from_status(status: int, codes: str) -> str:
     """The status decides; the body only refines where providers overload one status."""
     if status == 400:
@@ -111,6 +152,22 @@ def _from_status(status: int, codes: str) -> str:
     return _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
 
 
+#: The client machine's own limits (open files, ephemeral ports, memory): not the provider's fault.
+_CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
+
+
+def _client_limit(exc: BaseException) -> OSError | None:
+    """The OSError anywhere in ``exc``'s chain that says the client ran out of something."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _CLIENT_ERRNOS:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str, ...] = ()) -> Failure:
     """The error kind for ``exc``; ``streaming_started`` tells a cut stream from a failed connect."""
     name = type(exc).__name__
@@ -120,18 +177,28 @@ def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str,
     message = scrub(f"{name}: {exc}", secrets)
     codes = _body_codes(exc)
 
+    limit = exc if isinstance(exc, ClientResourceError) else _client_limit(exc)
+    if limit is not None:
+        detail = scrub(str(limit), secrets)
+        return Failure("client_resources", None, f"client ran out of resources, not a provider error: {detail}")
+    if isinstance(exc, StreamNotSupported | ProtocolViolation):
+        return Failure("protocol", status, message)
+    if isinstance(exc, StreamCut):
+        return Failure("stream_interrupted" if streaming_started else "connection", status, message)
+    if isinstance(exc, ConnectFailed):
+        return Failure("connection", status, message)
     if isinstance(exc, TimeoutError) or "Timeout" in name:
         return Failure("timeout", status, message)
     if status is not None and status != 200:
         return Failure(_from_status(status, codes), status, message)
     if status == 200 or (name == "APIError" and codes):
-        # An error event inside a 200 stream (Anthropic `event: error`, Groq/OpenAI {"error":…}).
-        return Failure(_from_codes(codes) or "server_error", status, message)
+        # An error event inside a 200 stream (Anthropic `event: error`, Groq/OpenAI {"error":…}):
+        # the record carries the status the error's body names, where it names one.
+        return Failure(_from_codes(codes) or "server_error", _status_in_body(exc) or 200, message)
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) or name in (
         "APIResponseValidationError",
         "DecodingError",
         "LocalProtocolError",
-        "StreamNotSupported",
     ):
         return Failure("protocol", status, message)
     transport_cut = name in ("RemoteProtocolError", "ReadError", "StreamClosed", "ClosedResourceError") or (

@@ -8,15 +8,19 @@ count — everything else happens once at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import AsyncIterator
+
 import anyio
 
 from bench import timing
 from bench.failures import classify
-from bench.providers.base import Provider, ProviderRequest, Usage
+from bench.providers.base import Provider, ProviderRequest, StreamEvent, Usage
 from bench.records import RequestRecord
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
+#: How long closing a stream may take after the request ended or was cancelled.
+_CLOSE_S = 1.0
 
 
 @dataclass(slots=True)
@@ -29,9 +33,12 @@ class StreamTally:
     streamed_reasoning: bool = False
     in_think: bool = False
     answer_chars: int = 0
+    reasoning_chars: int = 0
+    hidden_reasoning: bool = False  # billed, never streamed (Anthropic redacted_thinking)
     finish_reason: str | None = None
     response_id: str | None = None
     usage: Usage | None = None
+    end_ns: int = 0  # receive stamp of the last event
 
 
 def _merge_usage(old: Usage | None, new: Usage) -> Usage:
@@ -46,6 +53,56 @@ def _merge_usage(old: Usage | None, new: Usage) -> Usage:
 
 def _ms(a_ns: int, b_ns: int) -> float:
     return (b_ns - a_ns) / 1e6
+
+
+async def _consume(events: AsyncIterator[StreamEvent], tally: StreamTally) -> None:
+    """The per-chunk loop: stamp, classify the text, count — nothing else."""
+    async for event in events:
+        t_ns = event.received_ns or timing.now_ns()
+        answer = event.answer
+        reasoning = event.reasoning
+        if answer is not None:
+            tally.text_chunks += 1
+            if answer:
+                if tally.in_think or answer.startswith(_THINK_OPEN):
+                    tally.in_think = _THINK_CLOSE not in answer
+                    tally.streamed_reasoning = True
+                    tail = answer.split(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in answer else ""
+                    if tail.strip() and not tally.first_answer_ns:
+                        tally.first_answer_ns = t_ns
+                elif not tally.first_answer_ns and (not tally.streamed_reasoning or not answer.isspace()):
+                    # After reasoning, the answer starts at its first visible text, however the
+                    # stream happens to chunk the whitespace between them.
+                    tally.first_answer_ns = t_ns
+                tally.answer_chars += len(answer)
+                tally.content_ns.append(t_ns)
+        elif reasoning is not None:
+            tally.text_chunks += 1
+            if reasoning:
+                tally.streamed_reasoning = True
+                tally.reasoning_chars += len(reasoning)
+                tally.content_ns.append(t_ns)
+        elif event.hidden_reasoning:
+            tally.hidden_reasoning = True
+        if event.finish_reason is not None:
+            tally.finish_reason = event.finish_reason
+        if event.usage is not None:
+            tally.usage = _merge_usage(tally.usage, event.usage)
+        if event.response_id and not tally.response_id:
+            tally.response_id = event.response_id
+        tally.end_ns = t_ns
+
+
+def _timeout_message(stamps: timing.RequestTiming, tally: StreamTally, timeout_s: float) -> str:
+    """Say what timed out: no headers, no first token, or a stall mid-stream."""
+    if not stamps.headers_ns:
+        what = "no response headers"
+    elif not tally.content_ns:
+        what = "response headers but no content"
+    else:
+        t0 = stamps.connect_ns or stamps.sent_ns or stamps.t0_ns
+        what = f"{len(tally.content_ns)} content events, the last {_ms(t0, tally.content_ns[-1]):.0f} ms after the request left"
+    return f"timeout: the response did not complete within timeout_s = {timeout_s:g} s ({what})"
 
 
 async def measure_request(
@@ -64,57 +121,42 @@ async def measure_request(
     stamps = timing.RequestTiming()
     tally = StreamTally(content_ns=[])
     token = timing.begin(stamps)
-    end_ns = 0
     failure_exc: BaseException | None = None
+    events = provider.events(request)
     try:
         with anyio.fail_after(timeout_s):
-            async for event in provider.events(request):
-                t_ns = event.received_ns or timing.now_ns()
-                answer = event.answer
-                reasoning = event.reasoning
-                if answer is not None:
-                    tally.text_chunks += 1
-                    if answer:
-                        if tally.in_think or answer.startswith(_THINK_OPEN):
-                            tally.in_think = _THINK_CLOSE not in answer
-                            tally.streamed_reasoning = True
-                            tail = answer.split(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in answer else ""
-                            if tail.strip() and not tally.first_answer_ns:
-                                tally.first_answer_ns = t_ns
-                        elif not tally.first_answer_ns:
-                            tally.first_answer_ns = t_ns
-                        tally.answer_chars += len(answer)
-                        tally.content_ns.append(t_ns)
-                elif reasoning is not None:
-                    tally.text_chunks += 1
-                    if reasoning:
-                        tally.streamed_reasoning = True
-                        tally.content_ns.append(t_ns)
-                if event.finish_reason is not None:
-                    tally.finish_reason = event.finish_reason
-                if event.usage is not None:
-                    tally.usage = _merge_usage(tally.usage, event.usage)
-                if event.response_id and not tally.response_id:
-                    tally.response_id = event.response_id
-                end_ns = t_ns
+            try:
+                await _consume(events, tally)
+            finally:
+                # Close the stream now (its connection goes back or is dropped), not whenever
+                # the garbage collector gets to it — also when cancelled or timed out.
+                with anyio.move_on_after(_CLOSE_S, shield=True):
+                    await events.aclose()
     except anyio.get_cancelled_exc_class():
         record.status = "error"
         record.error_kind = "cancelled"
         record.error_message = "cancelled: the run was interrupted while this request was in flight"
-        _fill(record, stamps, tally, end_ns or timing.now_ns(), request.stream)
+        _fill(record, stamps, tally, tally.end_ns or timing.now_ns(), request.stream)
         raise
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes data
         failure_exc = exc
     finally:
         timing.end(token)
 
+    end_ns = tally.end_ns
     if failure_exc is not None:
         started = bool(stamps.headers_ns) and (stamps.http_status or 200) < 300
         failure = classify(failure_exc, streaming_started=started, secrets=secrets)
         record.status = "error"
         record.error_kind = failure.kind
-        record.http_status = failure.http_status or (stamps.http_status if stamps.http_status != 200 else None)
+        # The status the failure names, else the response's own (200 for a stream cut or timed
+        # out after its headers), the same for every provider and client path.
+        record.http_status = failure.http_status or stamps.http_status
         record.error_message = failure.message
+        if failure.kind == "timeout":
+            end_ns = timing.now_ns()  # the request ended when it was given up, not at its last event
+            if isinstance(failure_exc, TimeoutError) and not str(failure_exc):
+                record.error_message = _timeout_message(stamps, tally, timeout_s)
         end_ns = end_ns or timing.now_ns()
     elif request.stream and not tally.content_ns:
         record.status = "error"
@@ -170,6 +212,10 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     if record.token_source == "usage" and record.reasoning_tokens and not tally.streamed_reasoning:
         # Hidden reasoning was counted but never streamed: it is not part of the speed.
         streamed -= record.reasoning_tokens
+    elif record.token_source == "usage" and tally.hidden_reasoning and not record.reasoning_tokens:
+        # Redacted reasoning is billed in the usage but its size is not reported: the speed can
+        # only rest on what streamed, about four characters a token.
+        streamed = max(1.0, (tally.answer_chars + tally.reasoning_chars) / 4)
     span_s = (content[-1] - content[0]) / 1e9
     after_first = streamed * (1.0 - 1.0 / len(content))
     if span_s > 0 and after_first > 0:

@@ -129,6 +129,23 @@ def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
     return keys
 
 
+def event_loop_name() -> str:
+    """The event loop runs use: uvloop where installed (libuv: about half asyncio's cost per
+    socket read, which is most of the client's work at Groq speed), else asyncio's own.
+    ``BENCH_EVENT_LOOP=asyncio`` forces asyncio's."""
+    if os.environ.get("BENCH_EVENT_LOOP", "").lower() == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        return "asyncio"
+    return "uvloop"
+
+
+def loop_options() -> dict[str, Any]:
+    return {"use_uvloop": event_loop_name() == "uvloop"}
+
+
 def _request_seed(*parts: Any) -> int:
     return zlib.crc32(":".join(map(str, parts)).encode())
 
@@ -169,6 +186,7 @@ class Runner:
             "host": run_meta.host(),
             "git_revision": run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
             "client": ",".join(sorted({t.client for t in s.target})),
+            "event_loop": event_loop_name(),
             "prompts_unique": True,
             "prompt_note": PROMPT_NOTE,
         }
@@ -375,4 +393,4 @@ def run_scenario(
     if warn is not None:
         options.warn = warn
     runner = Runner(apply_overrides(scenario, options), options)
-    return anyio.run(runner.run)
+    return anyio.run(runner.run, backend_options=loop_options())

@@ -25,6 +25,7 @@ ErrorKind = Literal[
     "stream_interrupted",
     "protocol",
     "cancelled",
+    "client_resources",
     "other",
 ]
 ERROR_KINDS: Final[tuple[str, ...]] = get_args(ErrorKind)

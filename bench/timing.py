@@ -80,16 +80,50 @@ async def on_response(response: Any) -> None:
 EVENT_HOOKS: dict[str, list[Any]] = {"request": [on_request], "response": [on_response]}
 
 
-def _mark_sent() -> None:
+def mark_sent() -> None:
+    """The first attempt's request bytes are being handed to the socket."""
     timing = _current.get()
     if timing is not None and timing.attempts <= 1 and not timing.headers_ns:
         timing.sent_ns = now_ns()
 
 
-def _mark_connect() -> None:
+def mark_connect() -> None:
+    """The first attempt had to open a connection: connecting (and TLS) count as sending."""
     timing = _current.get()
     if timing is not None and timing.attempts <= 1 and not timing.connect_ns:
         timing.connect_ns = now_ns()
+
+
+# ---------------------------------------------------------------------------- the lean path
+# A client without httpx stamps through these instead of the event hooks: the same fields,
+# filled at the same moments (its own single write is the request leaving).
+
+
+def begin_attempt() -> None:
+    """The lean client is about to send (no retries: one attempt per request)."""
+    timing = _current.get()
+    if timing is not None and timing.attempts == 0:
+        timing.t0_ns = now_ns()
+        timing.wall_t0_ns = wall_ns()
+        timing.attempts = 1
+
+
+def restart_attempt() -> None:
+    """A reused keep-alive connection had died before the request reached the server: the
+    request goes again on a new connection and is timed from there (as httpx does)."""
+    timing = _current.get()
+    if timing is not None:
+        timing.connect_ns = timing.sent_ns = 0
+        timing.wall_t0_ns = wall_ns()
+
+
+def mark_response(headers_ns: int, status: int, request_id: str | None) -> None:
+    """Response headers were read at ``headers_ns`` (stamped by the protocol as they arrived)."""
+    timing = _current.get()
+    if timing is not None:
+        timing.headers_ns = headers_ns
+        timing.http_status = status
+        timing.request_id = request_id or timing.request_id
 
 
 class _StampingStream:
@@ -100,7 +134,7 @@ class _StampingStream:
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if buffer:  # h11 ends a sized body with an empty write, which sends nothing
-            _mark_sent()
+            mark_sent()
         await self._inner.write(buffer, timeout)
 
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
@@ -117,11 +151,11 @@ class _StampingBackend:
         self._inner = inner
 
     async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-        _mark_connect()
+        mark_connect()
         return _StampingStream(await self._inner.connect_tcp(*args, **kwargs))
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
-        _mark_connect()
+        mark_connect()
         return _StampingStream(await self._inner.connect_unix_socket(*args, **kwargs))
 
     def __getattr__(self, name: str) -> Any:

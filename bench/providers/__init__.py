@@ -24,11 +24,27 @@ def _messages(provider: str, settings: ClientSettings) -> Provider:
     return MessagesProvider(provider, settings)
 
 
+def _fast_chat(provider: str, settings: ClientSettings) -> Provider:
+    from bench.providers.fast import FastChatProvider
+
+    return FastChatProvider(provider, settings)
+
+
+def _fast_messages(provider: str, settings: ClientSettings) -> Provider:
+    from bench.providers.fast import FastMessagesProvider
+
+    return FastMessagesProvider(provider, settings)
+
+
 REGISTRY: dict[tuple[str, str], Factory] = {
     ("groq", "sdk"): _chat,
     ("openai", "sdk"): _chat,
     ("openai-compatible", "sdk"): _chat,
     ("anthropic", "sdk"): _messages,
+    ("groq", "fast"): _fast_chat,
+    ("openai", "fast"): _fast_chat,
+    ("openai-compatible", "fast"): _fast_chat,
+    ("anthropic", "fast"): _fast_messages,
 }
 
 

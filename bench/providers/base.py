@@ -9,7 +9,7 @@ registered under another ``client`` name: nothing else changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncGenerator, Protocol
 
 
 @dataclass(slots=True)
@@ -38,6 +38,8 @@ class StreamEvent:
     finish_reason: str | None = None
     usage: Usage | None = None
     response_id: str | None = None
+    #: Reasoning the provider billed but never streamed (Anthropic ``redacted_thinking``).
+    hidden_reasoning: bool = False
     #: When the bytes carrying this event were read from the socket (``timing.now_ns``), where
     #: the client path stamps reads itself; 0 means "stamp it as it is yielded".
     received_ns: int = 0
@@ -80,7 +82,7 @@ class Provider(Protocol):
     #: Which client path measures ("sdk" or a leaner one): recorded per request.
     client: str
 
-    def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         """Send the request and yield its events as they arrive (one for non-streaming)."""
         ...
 

@@ -1,0 +1,193 @@
+"""The lean client path (``client = "fast"``): each wire format without the SDK on the hot path.
+
+It sends the request the SDK would send — same URL, same headers (read from an SDK client
+built once, never used to send), same body (``chat_wire``/``messages_wire`` build it for both
+paths) — over ``bench.providers.lean_http``, and reads the stream with minimal per-chunk work.
+Two differences, both on purpose: it asks for an uncompressed body, and it never retries.
+The SDK path stays the default and the reference; tests drive both against the emulator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import anyio
+import orjson
+
+from bench import timing
+from bench.providers import chat_wire, messages_wire
+from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent
+from bench.providers.errors import ProtocolViolation, StatusError, StreamNotSupported
+from bench.providers.lean_http import DONE, Decoder, LeanClient, Response
+
+#: After a stream's last event, how long to wait for the HTTP body's end so the connection can
+#: be kept for the next request (the OpenAI SDK drains for the same 0.1 s).
+_DRAIN_S = 0.1
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolViolation(f"malformed JSON from the server: {exc}") from None
+
+
+def _error_body(raw: bytes) -> tuple[Any, str]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        text = raw.decode("utf-8", "replace")
+        return text, text
+    return body, raw.decode("utf-8", "replace")
+
+
+def _sdk_headers(sdk: str, api_key: str | None) -> dict[str, str]:
+    """The headers the official SDK sends (identity, platform, auth, API version)."""
+    if sdk == "anthropic":
+        import anthropic
+
+        client: Any = anthropic.AsyncAnthropic(api_key=api_key, base_url="http://localhost")
+    elif sdk == "groq":
+        import groq
+
+        client = groq.AsyncGroq(api_key=api_key, base_url="http://localhost")
+    else:
+        import openai
+
+        client = openai.AsyncOpenAI(api_key=api_key, base_url="http://localhost")
+    headers = {**client.default_headers, **client.auth_headers}
+    headers["x-stainless-retry-count"] = "0"
+    return {name: value for name, value in headers.items() if isinstance(value, str)}
+
+
+class _LeanProvider:
+    """What both wire formats share: send, check the answer, stream or read the body."""
+
+    client = "fast"
+
+    def __init__(self, base_url: str, headers: dict[str, str], settings: ClientSettings, path: str, models_path: str) -> None:
+        if settings.max_retries:
+            raise ValueError("the fast client never retries: set [request] max_retries = 0, or use the sdk client")
+        self._client = LeanClient(base_url, headers, settings.pool_size)
+        self._path = path
+        self._models_path = models_path
+
+    def _body(self, request: ProviderRequest) -> bytes:
+        raise NotImplementedError
+
+    def _decoder(self) -> Decoder:
+        raise NotImplementedError
+
+    def _whole(self, body: Any, received_ns: int) -> StreamEvent:
+        raise NotImplementedError
+
+    async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+        body = self._body(request)
+        decoder = self._decoder() if request.stream else None
+        conn, response = await self._client.open("POST", self._path, body, request.extra_headers, decoder)
+        try:
+            timing.mark_response(response.headers_ns, response.status, _request_id(response))
+            if response.status >= 300:
+                parsed, text = _error_body(await response.read_body())
+                raise StatusError(response.status, parsed, text)
+            if not request.stream:
+                whole = _json(await response.read_body())
+                yield self._whole(whole, response.end_ns)
+                return
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                if "json" in content_type:
+                    raise StreamNotSupported(
+                        f"the server answered stream=true with {content_type}, not an event stream; "
+                        "set [request] stream = false for this server"
+                    )
+                raise ProtocolViolation(f"expected an event stream, got content-type {content_type or '(none)'}")
+            async for event in response.stream():
+                yield event
+            if not response.complete:
+                with anyio.move_on_after(_DRAIN_S):
+                    await response.read_body()
+        finally:
+            self._client.release(conn, response)
+
+    async def list_models(self) -> list[str]:
+        conn, response = await self._client.open("GET", self._models_path, b"", {}, None)
+        try:
+            raw = await response.read_body()
+        finally:
+            self._client.release(conn, response)
+        if response.status >= 300:
+            parsed, text = _error_body(raw)
+            raise StatusError(response.status, parsed, text)
+        data = _json(raw).get("data") or []
+        return sorted(str(model.get("id")) for model in data if isinstance(model, dict))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _request_id(response: Response) -> str | None:
+    headers = response.headers
+    return headers.get("x-request-id") or headers.get("request-id")
+
+
+class FastChatProvider(_LeanProvider):
+    """Chat Completions (Groq, OpenAI, OpenAI-compatible) on the lean client."""
+
+    def __init__(self, provider: str, settings: ClientSettings) -> None:
+        self.flavour = chat_wire.FLAVOURS[provider]
+        base = chat_wire.base_url(self.flavour, settings.base_url)
+        headers = _sdk_headers("groq" if provider == "groq" else "openai", settings.api_key or chat_wire.NO_KEY)
+        path = self.flavour.path
+        models = path.removesuffix("/chat/completions") + "/models"
+        super().__init__(base, headers, settings, path, models)
+
+    def _body(self, request: ProviderRequest) -> bytes:
+        params, extra_body = chat_wire.params(self.flavour, request)
+        return orjson.dumps({**params, **extra_body})
+
+    def _decoder(self) -> Decoder:
+        return _decode_chat
+
+    def _whole(self, body: Any, received_ns: int) -> StreamEvent:
+        if isinstance(body, dict) and body.get("error") is not None:
+            raise StatusError(200, body, orjson.dumps(body).decode())
+        return chat_wire.whole_event(body, received_ns)
+
+
+def _decode_chat(name: bytes | None, data: bytes, received_ns: int) -> StreamEvent | None:
+    if data == b"[DONE]":
+        return DONE
+    chunk = _json(data)
+    if not isinstance(chunk, dict):
+        raise ProtocolViolation(f"expected a JSON object in the stream, got {type(chunk).__name__}")
+    return chat_wire.chunk_event(chunk, received_ns)
+
+
+class FastMessagesProvider(_LeanProvider):
+    """Anthropic Messages on the lean client."""
+
+    def __init__(self, provider: str, settings: ClientSettings) -> None:
+        base = messages_wire.base_url(settings.base_url)
+        super().__init__(base, _sdk_headers("anthropic", settings.api_key), settings, messages_wire.PATH, "/v1/models")
+
+    def _body(self, request: ProviderRequest) -> bytes:
+        params, extra_body = messages_wire.params(request)
+        return orjson.dumps({**params, **extra_body})
+
+    def _decoder(self) -> Decoder:
+        reader = messages_wire.EventReader()
+
+        def decode(name: bytes | None, data: bytes, received_ns: int) -> StreamEvent | None:
+            event = _json(data)
+            if not isinstance(event, dict):
+                raise ProtocolViolation(f"expected a JSON object in the stream, got {type(event).__name__}")
+            kind = event.get("type") or (name.decode("latin-1") if name else "")
+            if kind == "message_stop":
+                return DONE
+            return reader.event(kind, event, received_ns)
+
+        return decode
+
+    def _whole(self, body: Any, received_ns: int) -> StreamEvent:
+        return messages_wire.whole_event(body, received_ns)

@@ -1,0 +1,355 @@
+"""A lean HTTP/1.1 client for streamed LLM responses: one write per request, stamps per read.
+
+Why not httpx (the SDKs' transport) or aiohttp here: at Groq speed (16 streams × 800 tokens/s
+is ~13,000 chunks/s on one core) per-chunk work decides accuracy. The SDK path spends ~60 µs
+a chunk across httpx's stream layers, the SSE decoder, pydantic models and several task
+switches, so receive stamps fall behind the wire. This client does what a measurement needs
+and no more:
+
+- the request (headers and body) goes out in **one** ``transport.write``: a server starts its
+  clock at the headers, and a separate body write would let other tasks run in between;
+- an ``asyncio.Protocol`` stamps each socket read with ``timing.now_ns`` the moment the loop
+  delivers it — several events in one read share that stamp, which is the truth;
+- ``httptools`` (llhttp, the parser behind Node.js and uvicorn) parses status, headers and
+  chunked encoding in C; SSE framing is a few ``bytes.find`` calls (no per-line objects); JSON
+  is ``orjson``; each read wakes the waiting request once, however many events it carried.
+
+It is not a general HTTP client: no redirects, proxies, compression (it asks for identity) or
+HTTP/2; no retries (the SDK path is the one to use when a scenario wants retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+from collections import deque
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import urlsplit
+
+import httptools
+
+from bench import timing
+from bench.providers.base import StreamEvent
+from bench.providers.errors import ClientResourceError, ConnectFailed, ProtocolViolation, StreamCut
+
+#: What a decoder returns for the event that ends a stream (``[DONE]``, ``message_stop``).
+DONE = StreamEvent()
+#: decoder(event name or None, data bytes, receive stamp) → an event, DONE, or None (nothing).
+Decoder = Callable[[bytes | None, bytes, int], StreamEvent | None]
+
+_CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
+
+
+class Response:
+    """One response as it arrives. The protocol fills it; the request's task reads it."""
+
+    __slots__ = (
+        "status", "headers", "headers_ns", "end_ns", "read_ns", "complete", "finished", "error",
+        "body", "events", "_decoder", "_sse", "_buf", "_waiter", "keep_alive", "bytes_seen",
+    )  # fmt: skip
+
+    def __init__(self, decoder: Decoder | None) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.headers_ns = 0
+        self.end_ns = 0
+        self.read_ns = 0
+        self.complete = False  # the HTTP message ended
+        self.finished = False  # the stream's last event arrived (or the message ended)
+        self.error: BaseException | None = None
+        self.body = bytearray()
+        self.events: deque[StreamEvent] = deque()
+        self._decoder = decoder
+        self._sse = False
+        self._buf = b""
+        self._waiter: asyncio.Future[None] | None = None
+        self.keep_alive = False
+        self.bytes_seen = False
+
+    # ---------------------------------------------------------------- protocol side
+
+    def on_headers(self, status: int, keep_alive: bool) -> None:
+        self.status = status
+        self.headers_ns = self.read_ns
+        self.keep_alive = keep_alive
+        content_type = self.headers.get("content-type", "")
+        self._sse = self._decoder is not None and status < 300 and "text/event-stream" in content_type
+        encoding = self.headers.get("content-encoding", "identity").lower()
+        if encoding not in ("identity", ""):
+            self.fail(ProtocolViolation(f"the server sent a {encoding}-encoded body although none was asked for"))
+
+    def on_body(self, data: bytes) -> None:
+        if not self._sse:
+            self.body += data
+            return
+        if self.finished or self.error is not None:
+            return  # after [DONE]: the rest of the body is not part of the stream
+        buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            # SSE allows CRLF and CR line ends; hold a trailing CR back in case LF follows.
+            held = buf.endswith(b"\r")
+            buf = (buf[:-1] if held else buf).replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if held else b"")
+        start = 0
+        find = buf.find
+        while True:
+            end = find(b"\n\n", start)
+            if end < 0:
+                break
+            self._event(buf[start:end])
+            start = end + 2
+            if self.finished or self.error is not None:
+                return
+        self._buf = buf[start:]
+
+    def _event(self, block: bytes) -> None:
+        if block.startswith(b"data: ") and b"\n" not in block:  # the common shape, one line
+            name, data = None, block[6:]
+        else:
+            name, data = _parse_block(block)
+            if data is None:
+                return
+        try:
+            event = self._decoder(name, data, self.read_ns)  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - an error event or a malformed one ends the stream
+            self.error = exc
+            return
+        if event is DONE:
+            self.finished = True
+            self.end_ns = self.read_ns
+        elif event is not None:
+            self.events.append(event)
+
+    def on_complete(self) -> None:
+        self.complete = True
+        self.end_ns = self.end_ns or self.read_ns
+        if self._sse and self._buf.strip() and not self.finished and self.error is None:
+            self._event(self._buf.strip(b"\n"))  # a last event without its blank line
+        self.finished = True
+
+    def fail(self, exc: BaseException) -> None:
+        if self.error is None and not self.complete:
+            self.error = exc
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---------------------------------------------------------------- request side
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def wait_headers(self) -> None:
+        while not self.status and self.error is None:
+            await self._wait()
+        if not self.status and self.error is not None:
+            raise self.error
+
+    async def read_body(self) -> bytes:
+        while not self.complete and self.error is None:
+            await self._wait()
+        if not self.complete and self.error is not None:
+            raise self.error
+        return bytes(self.body)
+
+    async def stream(self) -> AsyncIterator[StreamEvent]:
+        """The events as they are decoded; raises what ended the stream early, after the events before it."""
+        events = self.events
+        while True:
+            while events:
+                yield events.popleft()
+            if self.error is not None:
+                raise self.error
+            if self.finished:
+                return
+            await self._wait()
+
+
+def _parse_block(block: bytes) -> tuple[bytes | None, bytes | None]:
+    """A general SSE event block → (event name, data); comments and other fields are ignored."""
+    name: bytes | None = None
+    data: bytes | None = None
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[6:] if line[5:6] == b" " else line[5:]
+            data = value if data is None else data + b"\n" + value
+        elif line.startswith(b"event:"):
+            name = line[6:].strip()
+    return name, data
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; parses responses with llhttp as bytes arrive."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response: Response | None = None
+        self.closed = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        now = timing.now_ns()
+        response = self.response
+        if response is None:  # bytes nobody asked for: this connection is not reusable
+            self.close()
+            return
+        response.read_ns = now
+        response.bytes_seen = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:  # pragma: no cover - we never ask to upgrade
+            response.fail(ProtocolViolation("the server switched protocols"))
+        except httptools.HttpParserError as exc:
+            response.fail(ProtocolViolation(f"not valid HTTP/1.1 from the server: {exc}"))
+            self.close()
+        response.wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        response = self.response
+        if response is None:
+            return
+        if response.status and not response.complete and _reads_to_close(response):
+            response.read_ns = timing.now_ns()
+            response.on_complete()  # a body delimited by the connection closing
+        elif not response.complete:
+            where = "mid-stream" if response.status else "before the response headers"
+            detail = f": {exc}" if exc else ""
+            response.fail(StreamCut(f"the server closed the connection {where}{detail}"))
+        response.wake()
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.response is not None
+        self.response.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        assert self.response is not None
+        self.response.on_headers(self.parser.get_status_code(), self.parser.should_keep_alive())
+
+    def on_body(self, body: bytes) -> None:
+        assert self.response is not None
+        self.response.on_body(body)
+
+    def on_message_complete(self) -> None:
+        assert self.response is not None
+        self.response.on_complete()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _reads_to_close(response: Response) -> bool:
+    headers = response.headers
+    return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "").lower()
+
+
+class LeanClient:
+    """Connections to one origin. Every request in flight has a connection of its own (none
+    waits for one after t0); finished ones are kept alive for the next, up to ``pool_size``."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], pool_size: int) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{base_url!r} is not an http(s) URL")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        skip = {"host", "content-length", "accept-encoding", "connection", "transfer-encoding"}
+        lines = [f"Host: {host_header}", "Accept-Encoding: identity", "Connection: keep-alive"]
+        lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() not in skip]
+        self._static = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+        self._idle: list[_Connection] = []
+        self._pool_size = max(1, pool_size)
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        timing.mark_connect()
+        try:
+            _, conn = await loop.create_connection(
+                _Connection, self.host, self.port, ssl=self._ssl, server_hostname=self.host if self._ssl else None
+            )
+        except OSError as exc:
+            if exc.errno in _CLIENT_ERRNOS:
+                raise ClientResourceError(f"cannot open a connection to {self.host}:{self.port}: {exc}") from exc
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            kind = "cannot resolve" if isinstance(exc, socket.gaierror) else "cannot connect to"
+            raise ConnectFailed(f"{kind} {self.host}:{self.port}: {reason}") from exc
+        return conn
+
+    def _idle_connection(self) -> _Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
+                return conn
+        return None
+
+    def _head(self, method: str, path: str, length: int, extra: dict[str, str]) -> bytes:
+        start = f"{method} {self.base_path}{path} HTTP/1.1\r\n".encode("latin-1")
+        more = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
+        return start + self._static + f"{more}Content-Length: {length}\r\n\r\n".encode("latin-1")
+
+    async def open(
+        self, method: str, path: str, body: bytes, extra_headers: dict[str, str], decoder: Decoder | None
+    ) -> tuple[_Connection, Response]:
+        """Send one request (one write) and wait for its response headers."""
+        request = self._head(method, path, len(body), extra_headers) + body
+        timing.begin_attempt()
+        conn = self._idle_connection()
+        reused = conn is not None
+        while True:
+            if conn is None:
+                conn = await self._connect()
+            response = Response(decoder)
+            conn.response = response
+            timing.mark_sent()
+            assert conn.transport is not None
+            conn.transport.write(request)
+            try:
+                await response.wait_headers()
+            except StreamCut:
+                if reused and not response.bytes_seen:
+                    # The server had closed this idle connection: not the request's fault.
+                    reused, conn = False, None
+                    timing.restart_attempt()
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            return conn, response
+
+    def release(self, conn: _Connection, response: Response) -> None:
+        """Keep ``conn`` for the next request if its response ended cleanly, else close it."""
+        conn.response = None
+        if response.complete and response.keep_alive and not conn.closed and len(self._idle) < self._pool_size:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    async def get_json(self, path: str, extra_headers: dict[str, str]) -> tuple[int, bytes]:
+        conn, response = await self.open("GET", path, b"", extra_headers, None)
+        try:
+            return response.status, await response.read_body()
+        finally:
+            self.release(conn, response)
+
+    async def aclose(self) -> None:
+        for conn in self._idle:
+            conn.close()
+        self._idle.clear()

@@ -1,0 +1,119 @@
+"""Anthropic Messages, the wire format both client paths share (request and events).
+
+Quirks handled here: SDK 2.x takes no ``temperature`` argument (it travels as an extra body
+field); system text is a top-level field, not a message; ``message_delta.usage`` holds running
+totals that replace earlier ones; input tokens are input + cache read + cache creation;
+``redacted_thinking`` blocks are reasoning the stream never shows (their tokens are billed in
+``output_tokens`` but never streamed, so they must not count towards output speed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.providers.base import ProviderRequest, StreamEvent, Usage
+from bench.providers.chat_wire import get
+from bench.providers.errors import StreamErrorEvent
+
+PATH = "/v1/messages"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+def base_url(url: str | None) -> str:
+    """The SDK appends /v1/messages itself; accept a base URL written with /v1 too."""
+    return url.rstrip("/").removesuffix("/v1") if url else DEFAULT_BASE_URL
+
+
+def params(request: ProviderRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(SDK keyword arguments, extra body fields): the request both client paths send."""
+    system_parts = [request.system] if request.system else []
+    messages = []
+    for message in request.messages:
+        if message.get("role") == "system":
+            system_parts.append(str(message.get("content", "")))
+        else:
+            messages.append(message)
+    out: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+        "stream": request.stream,
+    }
+    if system_parts:
+        out["system"] = "\n\n".join(system_parts)
+    extra_body = dict(request.extra_body)
+    if request.temperature is not None:
+        extra_body.setdefault("temperature", request.temperature)
+    return out, extra_body
+
+
+def input_tokens(usage: Any) -> int | None:
+    if usage is None or get(usage, "input_tokens") is None:
+        return None
+    return (
+        (get(usage, "input_tokens") or 0)
+        + (get(usage, "cache_read_input_tokens") or 0)
+        + (get(usage, "cache_creation_input_tokens") or 0)
+    )
+
+
+class EventReader:
+    """Turns one stream's events into neutral events; keeps the running usage totals."""
+
+    __slots__ = ("usage",)
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+
+    def event(self, kind: str, ev: Any, received_ns: int = 0) -> StreamEvent | None:
+        """One event (SDK object or dict) → a neutral event, or None for events that carry nothing."""
+        if kind == "content_block_delta":
+            delta = get(ev, "delta")
+            dtype = get(delta, "type")
+            if dtype == "text_delta":
+                return StreamEvent(answer=get(delta, "text"), received_ns=received_ns)
+            if dtype == "thinking_delta":
+                return StreamEvent(reasoning=get(delta, "thinking"), received_ns=received_ns)
+            return None
+        if kind == "content_block_start":
+            block = get(ev, "content_block")
+            if get(block, "type") == "redacted_thinking":
+                return StreamEvent(hidden_reasoning=True, received_ns=received_ns)
+            return None
+        usage = self.usage
+        if kind == "message_start":
+            message = get(ev, "message")
+            raw = get(message, "usage")
+            usage.input_tokens = input_tokens(raw)
+            usage.output_tokens = get(raw, "output_tokens")
+            return StreamEvent(response_id=get(message, "id"), usage=Usage(input_tokens=usage.input_tokens), received_ns=received_ns)
+        if kind == "message_delta":
+            raw = get(ev, "usage")
+            if raw is not None:
+                usage.output_tokens = get(raw, "output_tokens")
+                usage.input_tokens = input_tokens(raw) or usage.input_tokens
+            return StreamEvent(
+                finish_reason=get(get(ev, "delta"), "stop_reason"),
+                usage=Usage(output_tokens=usage.output_tokens, input_tokens=usage.input_tokens),
+                received_ns=received_ns,
+            )
+        if kind == "error":
+            error = get(ev, "error")
+            raise StreamErrorEvent(error)
+        return None
+
+
+def whole_event(message: Any, received_ns: int = 0) -> StreamEvent:
+    """A non-streaming message (SDK object or dict) → one event with the whole text."""
+    blocks = get(message, "content") or []
+    text = "".join(get(b, "text") or "" for b in blocks if get(b, "type") == "text")
+    thinking = "".join(get(b, "thinking") or "" for b in blocks if get(b, "type") == "thinking")
+    raw = get(message, "usage")
+    return StreamEvent(
+        answer=text,
+        reasoning=thinking or None,
+        finish_reason=get(message, "stop_reason"),
+        response_id=get(message, "id"),
+        usage=Usage(output_tokens=get(raw, "output_tokens"), input_tokens=input_tokens(raw)),
+        hidden_reasoning=any(get(b, "type") == "redacted_thinking" for b in blocks),
+        received_ns=received_ns,
+    )

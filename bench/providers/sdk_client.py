@@ -1,0 +1,46 @@
+"""The one place an official SDK client is built: pool sized to the level, timing hooks in.
+
+Each SDK rides a different HTTP library (groq on httpx, openai and anthropic on httpx2), but
+they are built the same way: a connection pool as large as the level's concurrency (so no
+request waits for a connection after t0), bench's event hooks, and the instrumented network
+backend that stamps when a request leaves (``bench.timing``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.providers.base import ClientSettings
+from bench.timing import EVENT_HOOKS, instrument
+
+
+def build_sdk(sdk: str, settings: ClientSettings, base_url: str | None, api_key: str | None) -> Any:
+    """An ``AsyncGroq``, ``AsyncOpenAI`` or ``AsyncAnthropic`` client for ``settings``."""
+    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": settings.max_retries, "timeout": settings.timeout_s}
+    if base_url:
+        kwargs["base_url"] = base_url
+    if sdk == "groq":
+        import groq
+        import httpx
+
+        limits: Any = httpx.Limits(max_connections=settings.pool_size, max_keepalive_connections=settings.pool_size)
+        kwargs["http_client"] = instrument(groq.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+        return groq.AsyncGroq(**kwargs)
+    import httpx2
+
+    limits = httpx2.Limits(max_connections=settings.pool_size, max_keepalive_connections=settings.pool_size)
+    if sdk == "anthropic":
+        import anthropic
+
+        kwargs["http_client"] = instrument(anthropic.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+        return anthropic.AsyncAnthropic(**kwargs)
+    import openai
+
+    kwargs["http_client"] = instrument(openai.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+    return openai.AsyncOpenAI(**kwargs)
+
+
+def sdk_headers(client: Any) -> dict[str, str]:
+    """The headers the SDK sends on every request (its defaults and auth), for the lean path."""
+    headers = {**client.default_headers, **client.auth_headers}
+    return {name: value for name, value in headers.items() if isinstance(value, str)}

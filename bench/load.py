@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -39,47 +40,64 @@ class LoadProfile(Protocol):
 
 @dataclass(frozen=True)
 class ClosedLoop:
+    """``concurrency`` streams; with workers, this process's share of the level's streams,
+    requests and warm-up, its request indices ``k * workers + worker`` (unique in the level)."""
+
     concurrency: int
     requests: int | None
     warmup: int = 0
     duration_s: float | None = None
+    worker: int = 0
+    workers: int = 1
+    start_ns: int | None = None
 
     async def drive(self, send: Send) -> None:
+        if self.concurrency < 1:
+            return
+        await _wait_until(self.start_ns)
         if self.warmup:
             await self._phase(send, range(self.warmup), True, None)
         deadline = now_ns() + int(self.duration_s * 1e9) if self.duration_s else None
-        total = self.requests if self.requests is not None else None
+        total = self.requests
         await self._phase(send, range(self.warmup, self.warmup + total) if total is not None else None, False, deadline)
 
     async def _phase(self, send: Send, indices: range | None, warmup: bool, deadline_ns: int | None) -> None:
-        counter = iter(indices) if indices is not None else _count(self.warmup)
+        counter = iter(indices) if indices is not None else itertools.count(self.warmup)
         workers = self.concurrency if indices is None else min(self.concurrency, len(indices))
+        stride, offset = self.workers, self.worker
 
-        async def worker() -> None:
-            for index in counter:
+        async def stream() -> None:
+            for k in counter:
                 if deadline_ns is not None and now_ns() >= deadline_ns:
                     return
-                await send(Slot(index, warmup))
+                await send(Slot(k * stride + offset, warmup))
 
         async with anyio.create_task_group() as tg:
             for _ in range(workers):
-                tg.start_soon(worker)
+                tg.start_soon(stream)
 
 
-def _count(start: int):  # type: ignore[no-untyped-def]
-    index = start
-    while True:
-        yield index
-        index += 1
+async def _wait_until(start_ns: int | None) -> None:
+    """Workers start a level together: each sleeps until the shared moment (same clock)."""
+    if start_ns is not None:
+        delay = (start_ns - now_ns()) / 1e9
+        if delay > 0:
+            await anyio.sleep(delay)
 
 
 @dataclass(frozen=True)
 class OpenLoop:
+    """Poisson arrivals at ``rate``; with workers, every ``workers``-th arrival of the one
+    seeded process from ``worker`` on, so together they offer exactly the single-process load."""
+
     rate: float
     requests: int | None
     warmup: int = 0
     duration_s: float | None = None
     seed: int = 0
+    worker: int = 0
+    workers: int = 1
+    start_ns: int | None = None
 
     def arrivals_s(self) -> list[float]:
         """Due times in seconds from the level's start: exponential gaps (Poisson process)."""
@@ -96,9 +114,12 @@ class OpenLoop:
         return times
 
     async def drive(self, send: Send) -> None:
-        start = now_ns()
+        await _wait_until(self.start_ns)
+        start = self.start_ns or now_ns()
         async with anyio.create_task_group() as tg:
             for index, due_s in enumerate(self.arrivals_s()):
+                if index % self.workers != self.worker:
+                    continue
                 due = start + int(due_s * 1e9)
                 delay = (due - now_ns()) / 1e9
                 if delay > 0:
@@ -106,10 +127,50 @@ class OpenLoop:
                 tg.start_soon(send, Slot(index, index < self.warmup, due, start))
 
 
-def profile_for(mode: str, level: float, *, requests: int | None, warmup: int, duration_s: float | None, seed: int) -> LoadProfile:
+def shares(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainder): whole requests per worker."""
+    weight = sum(weights)
+    if weight == 0:
+        return [0] * len(weights)
+    exact = [total * w / weight for w in weights]
+    out = [math.floor(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (out[i] - exact[i], i))
+    for i in order[: total - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def profile_for(
+    mode: str,
+    level: float,
+    *,
+    requests: int | None,
+    warmup: int,
+    duration_s: float | None,
+    seed: int,
+    worker: int = 0,
+    workers: int = 1,
+    start_ns: int | None = None,
+) -> LoadProfile:
+    """The level's load profile, or ``worker``'s share of it when ``workers`` processes share it."""
     if mode == "concurrency":
-        return ClosedLoop(int(level), requests, warmup, duration_s)
-    return OpenLoop(level, requests, warmup, duration_s, seed)
+        streams = shares(int(level), [1] * workers)
+        mine = streams[worker]
+        return ClosedLoop(
+            mine,
+            shares(requests, streams)[worker] if requests is not None else None,
+            shares(warmup, streams)[worker],
+            duration_s,
+            worker,
+            workers,
+            start_ns,
+        )
+    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns)
+
+
+def streams_of(mode: str, level: float, worker: int = 0, workers: int = 1) -> int:
+    """Concurrent streams one process holds at a closed-loop level (open loop: unknown, 0)."""
+    return shares(int(level), [1] * workers)[worker] if mode == "concurrency" else 0
 
 
 def pool_size(mode: str, level: float, timeout_s: float) -> int:

@@ -14,6 +14,7 @@ import anyio
 
 from bench import timing
 from bench.failures import classify
+from bench.health import count_chunks
 from bench.providers.base import Provider, ProviderRequest, StreamEvent, Usage
 from bench.records import RequestRecord
 
@@ -143,6 +144,7 @@ async def measure_request(
     finally:
         timing.end(token)
 
+    count_chunks(len(tally.content_ns))  # once per request: nothing added per chunk
     end_ns = tally.end_ns
     if failure_exc is not None:
         started = bool(stamps.headers_ns) and (stamps.http_status or 200) < 300

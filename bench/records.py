@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -71,6 +72,9 @@ class RequestRecord:
     server_output_tps: float | None = None
     scheduled_ms: float | None = None
     start_lag_ms: float | None = None
+    #: Which process measured it (0 without --workers): with workers, the client's own state
+    #: (health, clock) is per process.
+    worker: int = 0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -138,9 +142,16 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {"run_id": run_dir.name}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise BenchError(f"{path}: not UTF-8 text (binary data, not a bench run.json)") from None
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not isinstance(meta, dict):
+        raise BenchError(f"{path}: not a bench run.json (expected a JSON object)")
+    return meta
 
 
 def _count_lines(path: Path) -> int:
@@ -148,20 +159,56 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
+def _warn(message: str) -> None:
+    """Reading goes on, but the reader must know (the CLI's warning format, on stderr)."""
+    print(f"bench: warning: {message}", file=sys.stderr)
+
+
+def _parse_line(raw: bytes, path: Path, lineno: int) -> dict[str, Any]:
+    """One JSONL line as a record, or BenchError naming the file, the line and what is wrong."""
+    try:
+        row = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BenchError(f"{path}:{lineno}: not UTF-8 text (binary data, not a bench requests file)") from None
+    except ValueError:
+        raise BenchError(f"{path}:{lineno}: not valid JSON") from None
+    if not isinstance(row, dict):
+        raise BenchError(f"{path}:{lineno}: not a request record (expected a JSON object)")
+    return row
+
+
 def _frame_from_jsonl(path: Path) -> pd.DataFrame:
+    """Every complete line of ``requests.jsonl`` as a frame.
+
+    Lines are appended whole and flushed, so only the *last* line can be cut short (SIGKILL,
+    a full disk, power loss mid-write): such a line is dropped with a warning that says so.
+    A bad line anywhere else means the file is not what bench wrote, which is an error.
+    """
     rows: list[dict[str, Any]] = []
-    if path.is_file():
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
+    if not path.is_file():
+        return frame_from_records(rows)
+    pending: tuple[int, bytes] | None = None  # the newest line: strict only once another follows
+    dropped = 0
+    try:
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.strip():
                     continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    # A line cut short by SIGKILL mid-write: every complete line is still good.
-                    if fh.read(1) == "":
-                        break
-                    raise BenchError(f"{path}:{lineno}: not valid JSON") from None
+                if pending is not None:
+                    rows.append(_parse_line(pending[1], path, pending[0]))
+                pending = (lineno, raw)
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if pending is not None:
+        try:
+            rows.append(_parse_line(pending[1], path, pending[0]))
+        except BenchError:
+            dropped = 1  # the torn last line
+    if dropped:
+        _warn(
+            f"{path}: dropped {dropped} line{'s' if dropped > 1 else ''} at the end that {'were' if dropped > 1 else 'was'} "
+            f"cut short (a request being written when the run stopped); read {len(rows)} complete request(s)"
+        )
     return frame_from_records(rows)
 
 
@@ -205,7 +252,10 @@ def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
     jsonl = run_dir / REQUESTS_FILE
     parquet = run_dir / PARQUET_FILE
     if parquet.is_file() and jsonl.is_file():
-        frame = pd.read_parquet(parquet)
-        if len(frame) == _count_lines(jsonl):
+        try:
+            frame = pd.read_parquet(parquet)
+        except (OSError, ValueError):  # an unreadable copy: the JSONL is the source of truth
+            frame = None
+        if frame is not None and len(frame) == _count_lines(jsonl):
             return frame_from_records(frame)
     return _frame_from_jsonl(jsonl)

@@ -8,16 +8,14 @@ connection pool fits the level, so no request waits for a connection after t0.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import time
-import zlib
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import anyio
 import anyio.to_thread
@@ -27,17 +25,15 @@ from pydantic import ValidationError
 from bench import run_meta
 from bench.catalogue import load_catalogue
 from bench.errors import BenchError
-from bench.load import Slot, pool_size, profile_for
-from bench.measure import measure_request
+from bench.health import Budget, LevelHealth, saturation
+from bench.level import LevelJob, loop_options, event_loop_name, run_level
 from bench.progress import ProgressSink, make_progress
-from bench.prompts import PROMPT_NOTE, prompt_set
-from bench.providers import ClientSettings, ProviderRequest, make_provider
+from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
+from bench.providers import ClientSettings, make_provider
 from bench.records import RequestRecord, ResultsWriter, load_results, write_parquet, write_run_meta
 from bench.scenario import Scenario, Target, load_scenario
-from bench.timing import now_ns
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
-EMULATOR_HEADER = "x-bench-emulator"
 
 Warn = Callable[[str], None]
 
@@ -129,25 +125,41 @@ def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
     return keys
 
 
-def event_loop_name() -> str:
-    """The event loop runs use: uvloop where installed (libuv: about half asyncio's cost per
-    socket read, which is most of the client's work at Groq speed), else asyncio's own.
-    ``BENCH_EVENT_LOOP=asyncio`` forces asyncio's."""
-    if os.environ.get("BENCH_EVENT_LOOP", "").lower() == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-        return "asyncio"
-    return "uvloop"
+def health_meta(levels: list[LevelHealth]) -> dict[str, Any]:
+    """run.json's ``client_health``: each level's (and worker's) sample, the budget, the verdict."""
+    findings = saturation(levels)
+    return {
+        "levels": [level.to_dict() for level in levels],
+        "budget": asdict(Budget()),
+        "saturated": bool(findings),
+        "findings": [finding.message for finding in findings],
+    }
 
 
-def loop_options() -> dict[str, Any]:
-    return {"use_uvloop": event_loop_name() == "uvloop"}
+class Executor(Protocol):
+    """Where a level's load runs: this process, worker processes, or Ray actors."""
+
+    async def __aenter__(self) -> Executor: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]: ...
 
 
-def _request_seed(*parts: Any) -> int:
-    return zlib.crc32(":".join(map(str, parts)).encode())
+class InProcessExecutor:
+    """No workers: the level runs in this process, in this event loop."""
+
+    def __init__(self, prompts: PromptSet) -> None:
+        self.prompts = prompts
+
+    async def __aenter__(self) -> InProcessExecutor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
+        return [await run_level(job, emit, self.prompts)]
 
 
 class Runner:
@@ -164,6 +176,7 @@ class Runner:
         )
         self.interrupted = False
         self.meta: dict[str, Any] = {}
+        self.health: list[LevelHealth] = []
 
     # ------------------------------------------------------------------ metadata
 
@@ -189,6 +202,9 @@ class Runner:
             "event_loop": event_loop_name(),
             "prompts_unique": True,
             "prompt_note": PROMPT_NOTE,
+            "workers": s.load.workers,
+            "executor": self.options.executor,
+            "client_health": health_meta(self.health),
         }
 
     # ------------------------------------------------------------------ running
@@ -264,77 +280,42 @@ class Runner:
 
     async def _run_targets(self, base_urls: dict[str, str | None], writer: ResultsWriter, progress: ProgressSink) -> None:
         load = self.scenario.load
-        for t_index, target in enumerate(self.scenario.target):
-            for level in load.levels:
-                total = (load.requests + load.warmup) if load.requests is not None else None
-                progress.start_level(target.name, load.mode, level, total)
-                settings = ClientSettings(
-                    base_url=base_urls[target.name],
-                    api_key=self.keys[target.name],
-                    pool_size=pool_size(load.mode, level, load.timeout_s),
-                    timeout_s=load.timeout_s,
-                    max_retries=self.scenario.request.max_retries,
-                )
-                provider = make_provider(target.provider, settings, target.client)
-                try:
-                    profile = profile_for(
-                        load.mode,
-                        level,
-                        requests=load.requests,
-                        warmup=load.warmup,
-                        duration_s=load.duration_s,
-                        seed=_request_seed(load.seed, t_index, level),
+
+        def emit(record: RequestRecord) -> None:
+            writer.write(record)  # on disk before it is counted
+            progress.advance(record)
+
+        async with self._executor() as executor:
+            for t_index, target in enumerate(self.scenario.target):
+                for level in load.levels:
+                    total = (load.requests + load.warmup) if load.requests is not None else None
+                    progress.start_level(target.name, load.mode, level, total)
+                    job = LevelJob(
+                        run_id=self.run_id,
+                        scenario=self.scenario,
+                        t_index=t_index,
+                        level=level,
+                        base_url=base_urls[target.name],
+                        api_key=self.keys[target.name],
+                        emulate=self.emulate,
+                        secrets=self.secrets,
                     )
-                    await profile.drive(self._sender(t_index, target, level, provider, writer, progress))
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await provider.aclose()
-                    progress.end_level()
+                    try:
+                        self.health.extend(await executor.run_level(job, emit))
+                    finally:
+                        progress.end_level()
 
-    def _sender(self, t_index: int, target: Target, level: float, provider: Any, writer: ResultsWriter, progress: ProgressSink):  # type: ignore[no-untyped-def]
-        req = self.scenario.request
-        load = self.scenario.load
-        emulator_profile = target.emulator.header_payload() if self.emulate else None
+    def _executor(self) -> Executor:
+        workers = self.scenario.load.workers
+        if self.options.executor == "ray":
+            from bench.ray_executor import RayExecutor
 
-        async def send(slot: Slot) -> None:
-            headers: dict[str, str] = {}
-            if emulator_profile is not None:
-                payload = dict(emulator_profile, seed=_request_seed(load.seed, t_index, level, slot.index))
-                headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
-            request = ProviderRequest(
-                model=target.model,
-                messages=self.prompts.for_request(f"{self.run_id}:{t_index}:{level}:{slot.index}"),
-                max_tokens=req.max_tokens,
-                stream=req.stream,
-                temperature=req.temperature,
-                include_usage=req.include_usage,
-                system=req.system,
-                extra_body=req.extra_body,
-                extra_headers=headers,
-            )
-            record = RequestRecord(
-                run_id=self.run_id,
-                target=target.name,
-                provider=target.provider,
-                model=target.model,
-                load_mode=load.mode,
-                load_level=level,
-                request_index=slot.index,
-                warmup=slot.warmup,
-                stream=req.stream,
-                client=provider.client,
-            )
-            if slot.due_ns is not None and slot.level_start_ns is not None:
-                record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
-                record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
-            try:
-                await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=self.secrets)
-            finally:
-                # Also on cancellation: the in-flight request is recorded as cancelled.
-                writer.write(record)
-                progress.advance(record)
+            return RayExecutor(workers, self.options.address, self.prompts)
+        if workers > 1:
+            from bench.workers import ProcessExecutor
 
-        return send
+            return ProcessExecutor(workers, self.prompts)
+        return InProcessExecutor(self.prompts)
 
     async def _preflight(self, base_urls: dict[str, str | None]) -> None:
         """Live runs: warn about retired models and check each model against the provider's list."""

@@ -73,6 +73,7 @@ COLUMNS: Final[dict[str, str]] = {
     "server_output_tps": "float64",
     "scheduled_ms": "float64",
     "start_lag_ms": "float64",
+    "worker": "int64",
 }
 
 #: Speed columns: larger is better, the bad tail is the low end.

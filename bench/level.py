@@ -1,0 +1,167 @@
+"""Run one target × load level — or one worker's share of it — and hand each record on.
+
+The same code runs in the main process (no workers), in each worker process (``--workers``)
+and in each Ray actor (``--executor ray``): what differs is only where records go (``emit``).
+A level here is: warm the client path once per process, open a client whose pool fits this
+process's streams, drive the load profile, time each request, sample this process's health.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import anyio
+
+from bench.health import HealthSampler, LevelHealth
+from bench.load import Slot, pool_size, profile_for, streams_of
+from bench.measure import measure_request
+from bench.prompts import PromptSet, prompt_set
+from bench.providers import ClientSettings, Provider, ProviderRequest, make_provider
+from bench.providers.warm import warm_client_path
+from bench.records import RequestRecord
+from bench.scenario import Scenario
+from bench.timing import now_ns
+
+EMULATOR_HEADER = "x-bench-emulator"
+
+Emit = Callable[[RequestRecord], None]
+
+
+def event_loop_name() -> str:
+    """The event loop runs use: uvloop where installed (libuv: about half asyncio's cost per
+    socket read, which is most of the client's work at Groq speed), else asyncio's own.
+    ``BENCH_EVENT_LOOP=asyncio`` forces asyncio's."""
+    if os.environ.get("BENCH_EVENT_LOOP", "").lower() == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        return "asyncio"
+    return "uvloop"
+
+
+def loop_options() -> dict[str, Any]:
+    """``anyio.run`` backend options for :func:`event_loop_name`'s loop."""
+    return {"use_uvloop": event_loop_name() == "uvloop"}
+
+
+def request_seed(*parts: Any) -> int:
+    return zlib.crc32(":".join(map(str, parts)).encode())
+
+
+@dataclass(frozen=True)
+class LevelJob:
+    """Everything a process needs to run its share of one level (picklable, for workers).
+
+    The API key travels only in memory (a pipe to a local worker); Ray actors are given the
+    variable's name instead and read their own environment (see ``bench.ray_executor``).
+    """
+
+    run_id: str
+    scenario: Scenario
+    t_index: int
+    level: float
+    base_url: str | None
+    api_key: str | None
+    emulate: bool
+    secrets: tuple[str, ...] = ()
+    worker: int = 0
+    workers: int = 1
+    #: perf_counter_ns at which every worker starts (same clock in every process on one host).
+    start_ns: int | None = None
+
+    @property
+    def target(self) -> Any:
+        return self.scenario.target[self.t_index]
+
+    def prompts(self) -> PromptSet:
+        p = self.scenario.prompts
+        return prompt_set(p.source, p.input_tokens, p.seed, self.scenario.prompt_file())
+
+
+async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None) -> LevelHealth:
+    """Drive ``job``'s share of the level; ``emit`` each record as it finishes (also when
+    cancelled: in-flight requests are emitted as ``cancelled``). Returns this process's health."""
+    scenario, target, load = job.scenario, job.target, job.scenario.load
+    prompts = prompts or job.prompts()
+    streams = streams_of(load.mode, job.level, job.worker, job.workers)
+    await warm_client_path(target.provider, target.client)
+    settings = ClientSettings(
+        base_url=job.base_url,
+        api_key=job.api_key,
+        pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
+        timeout_s=load.timeout_s,
+        max_retries=scenario.request.max_retries,
+    )
+    sampler = HealthSampler(
+        target=target.name, load_mode=load.mode, load_level=job.level, streams=streams, worker=job.worker
+    )
+    sampler.start()
+    provider = make_provider(target.provider, settings, target.client)
+    try:
+        profile = profile_for(
+            load.mode,
+            job.level,
+            requests=load.requests,
+            warmup=load.warmup,
+            duration_s=load.duration_s,
+            seed=request_seed(load.seed, job.t_index, job.level),
+            worker=job.worker,
+            workers=job.workers,
+            start_ns=job.start_ns,
+        )
+        await profile.drive(_sender(job, provider, prompts, emit))
+    finally:
+        health = sampler.stop()
+        with anyio.CancelScope(shield=True):
+            await provider.aclose()
+    return health
+
+
+def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -> Callable[[Slot], Any]:
+    scenario, target = job.scenario, job.target
+    req, load = scenario.request, scenario.load
+    emulator_profile = target.emulator.header_payload() if job.emulate else None
+
+    async def send(slot: Slot) -> None:
+        headers: dict[str, str] = {}
+        if emulator_profile is not None:
+            payload = dict(emulator_profile, seed=request_seed(load.seed, job.t_index, job.level, slot.index))
+            headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+        request = ProviderRequest(
+            model=target.model,
+            messages=prompts.for_request(f"{job.run_id}:{job.t_index}:{job.level}:{slot.index}"),
+            max_tokens=req.max_tokens,
+            stream=req.stream,
+            temperature=req.temperature,
+            include_usage=req.include_usage,
+            system=req.system,
+            extra_body=req.extra_body,
+            extra_headers=headers,
+        )
+        record = RequestRecord(
+            run_id=job.run_id,
+            target=target.name,
+            provider=target.provider,
+            model=target.model,
+            load_mode=load.mode,
+            load_level=job.level,
+            request_index=slot.index,
+            warmup=slot.warmup,
+            stream=req.stream,
+            client=provider.client,
+            worker=job.worker,
+        )
+        if slot.due_ns is not None and slot.level_start_ns is not None:
+            record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
+            record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
+        try:
+            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=job.secrets)
+        finally:
+            emit(record)  # also on cancellation: the in-flight request is recorded as cancelled
+
+    return send

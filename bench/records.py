@@ -76,6 +76,11 @@ class RequestRecord:
     #: (health, clock) is per process.
     worker: int = 0
 
+    @classmethod
+    def from_json(cls, line: str) -> RequestRecord:
+        """A record as ``to_json`` wrote it (workers and Ray actors send records this way)."""
+        return cls(**json.loads(line))
+
     def to_json(self) -> str:
         data = asdict(self)
         for key, value in data.items():

@@ -21,7 +21,6 @@ them to stop (SIGTERM), then collects their in-flight requests, recorded as canc
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import queue
@@ -115,7 +114,7 @@ class ProcessExecutor:
                 raise BenchError(f"workers {sorted(pending)} did not get ready within {timeout_s:g} s")
             for index, (kind, payload) in messages:
                 if kind == "record":
-                    emit(RequestRecord(**json.loads(payload)))
+                    emit(RequestRecord.from_json(payload))
                 elif kind == "error":
                     raise BenchError(f"worker {index} failed: {payload}")
                 elif kind == "lost":

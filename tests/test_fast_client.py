@@ -1,0 +1,478 @@
+"""The lean client path (``client = "fast"``) against real servers on loopback.
+
+Every stream shape the SDK path handles goes through both client paths, against small
+hand-written servers (exact bytes, written as each test says: whole, one byte at a time,
+with pauses) and against the built-in emulator. Nothing is mocked: the official SDKs, the
+lean client, ``bench.measure`` and the sockets are the real ones. Where both paths can read a
+shape, the test asserts they record the same thing, and what that is.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import anyio
+import pytest
+
+from bench.emulator import start_emulator
+from bench.emulator.faults import expected_error_kind
+from bench.measure import measure_request
+from bench.providers import ClientSettings, ProviderRequest, make_provider
+from bench.records import RequestRecord
+from bench.runner import loop_options, run_scenario
+
+CLIENTS = ("sdk", "fast")
+KEY = "test-key-123"
+
+# ---------------------------------------------------------------------------- a raw server
+
+
+@dataclass
+class Seen:
+    """One request as the server read it."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    #: What the first ``recv`` of this request returned (one write → usually all of it).
+    first_recv: bytes
+    connection: int  # which connection (0, 1, …) it came on
+    on_connection: int  # its place on that connection (0 = first)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+#: answer(request, socket) → True to keep the connection for another request.
+Answer = Callable[[Seen, socket.socket], bool]
+
+
+class RawServer:
+    """HTTP/1.1 on a bare socket, one thread per connection; ``answer`` writes the bytes."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.seen: list[Seen] = []
+        self.connections = 0
+        self.stop = threading.Event()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)  # accept wakes to see ``stop``
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+        self._threads.append(accept)
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            index = self.connections
+            self.connections += 1
+            self._sockets.append(sock)
+            thread = threading.Thread(target=self._serve, args=(sock, index), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, sock: socket.socket, index: int) -> None:
+        buffer = b""
+        n = 0
+        try:
+            while not self.stop.is_set():
+                first = b""
+                while b"\r\n\r\n" not in buffer:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    first = first or data
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = [tuple(line.split(": ", 1)) for line in lines[1:]]
+                length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+                while len(buffer) < length:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                body, buffer = buffer[:length], buffer[length:]
+                seen = Seen(method, path, headers, body, first, index, n)  # type: ignore[arg-type]
+                self.seen.append(seen)
+                n += 1
+                if not self.answer(seen, sock):
+                    return
+        except OSError:
+            return
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self._listener.close()
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Answer], RawServer]]:
+    servers: list[RawServer] = []
+
+    def make(answer: Answer) -> RawServer:
+        servers.append(RawServer(answer))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+# ---------------------------------------------------------------------------- wire bytes
+
+
+def head(status: int = 200, content_type: str = "text/event-stream", *, chunked: bool = True,
+         length: int | None = None, close: bool = False, extra: str = "") -> bytes:
+    lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", f"content-type: {content_type}",
+             "x-request-id: req_raw"]
+    if length is not None:
+        lines.append(f"content-length: {length}")
+    elif chunked:
+        lines.append("transfer-encoding: chunked")
+    if close:
+        lines.append("connection: close")
+    if extra:
+        lines.append(extra)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def chunked(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if data else b""
+
+
+LAST = b"0\r\n\r\n"
+
+
+def chat(delta: dict | None = None, finish: str | None = None, usage: dict | None = None, **extra: Any) -> bytes:
+    body: dict[str, Any] = {"id": "chatcmpl-raw", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                            "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        body["usage"] = usage
+    body.update(extra)
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+def usage(completion: int, prompt: int = 7) -> dict:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def anthropic_event(kind: str, **fields: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+
+def message_start(input_tokens: int = 9) -> bytes:
+    return anthropic_event("message_start", message={
+        "id": "msg_raw", "type": "message", "role": "assistant", "model": "m", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": input_tokens, "output_tokens": 1}})
+
+
+def block_start(index: int, block: dict) -> bytes:
+    return anthropic_event("content_block_start", index=index, content_block=block)
+
+
+def block_delta(index: int, delta: dict) -> bytes:
+    return anthropic_event("content_block_delta", index=index, delta=delta)
+
+
+def text(index: int, value: str) -> bytes:
+    return block_delta(index, {"type": "text_delta", "text": value})
+
+
+def message_end(stop: str, output_tokens: int) -> list[bytes]:
+    return [anthropic_event("message_delta", delta={"stop_reason": stop, "stop_sequence": None},
+                            usage={"output_tokens": output_tokens}),
+            anthropic_event("message_stop")]
+
+
+def send_stream(events: list[bytes], *, how: str = "whole", pause_s: float = 0.0, close: bool = False,
+                chunked_encoding: bool = True, status: int = 200) -> Answer:
+    """An answer that streams ``events``: in one write ("whole"), one write per event ("each",
+    ``pause_s`` apart), or one byte at a time ("bytes")."""
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        framed = [chunked(e) if chunked_encoding else e for e in events]
+        if chunked_encoding:
+            framed.append(LAST)
+        sock.sendall(head(status, chunked=chunked_encoding, close=close))
+        if how == "whole":
+            sock.sendall(b"".join(framed))
+        elif how == "each":
+            for part in framed:
+                time.sleep(pause_s)
+                sock.sendall(part)
+        else:
+            for byte in b"".join(framed):
+                sock.sendall(bytes([byte]))
+                time.sleep(0.00005)
+        return not close
+
+    return answer
+
+
+def send_body(status: int, body: bytes, content_type: str = "application/json", *, close: bool = False,
+              with_length: bool = True) -> Answer:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        if with_length:
+            sock.sendall(head(status, content_type, length=len(body), close=close) + body)
+        else:
+            sock.sendall(head(status, content_type, chunked=False, close=True) + body)
+            return False
+        return not close
+
+    return answer
+
+
+# ---------------------------------------------------------------------------- driving a request
+
+
+def request(provider: str, *, stream: bool = True, max_tokens: int = 8, extra_headers: dict[str, str] | None = None,
+            model: str = "m") -> ProviderRequest:
+    return ProviderRequest(
+        model=model,
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=max_tokens,
+        stream=stream,
+        temperature=0.0,
+        system="Be brief." if provider == "anthropic" else None,
+        extra_headers=extra_headers or {},
+    )
+
+
+def base_url(provider: str, root: str) -> str:
+    return root + "/v1" if provider in ("openai", "openai-compatible") else root
+
+
+def settings(provider: str, root: str, *, timeout_s: float = 5.0, pool: int = 4) -> ClientSettings:
+    return ClientSettings(base_url(provider, root), KEY, pool, timeout_s, 0)
+
+
+def new_record(client: str, provider: str, index: int = 0) -> RequestRecord:
+    return RequestRecord(run_id="t", target=provider, provider=provider, model="m", load_mode="concurrency",
+                         load_level=1.0, request_index=index, warmup=False, stream=True, client=client)
+
+
+def measure_n(client: str, provider: str, root: str, n: int = 1, *, stream: bool = True, timeout_s: float = 5.0,
+              between: Callable[[], None] | None = None, max_tokens: int = 8,
+              extra_headers: dict[str, str] | None = None, model: str = "m") -> list[RequestRecord]:
+    """``n`` requests one after another through one provider (one client, as a level has)."""
+
+    async def go() -> list[RequestRecord]:
+        p = make_provider(provider, settings(provider, root, timeout_s=timeout_s), client)
+        records = []
+        try:
+            for i in range(n):
+                if i and between is not None:
+                    await anyio.to_thread.run_sync(between)
+                record = new_record(client, provider, i)
+                record.stream = stream
+                req = request(provider, stream=stream, max_tokens=max_tokens, extra_headers=extra_headers, model=model)
+                records.append(await measure_request(p, req, record, timeout_s=timeout_s, secrets=(KEY,)))
+        finally:
+            await p.aclose()
+        return records
+
+    return anyio.run(go, backend_options=loop_options())
+
+
+def measure(client: str, provider: str, root: str, **kwargs: Any) -> RequestRecord:
+    return measure_n(client, provider, root, 1, **kwargs)[0]
+
+
+#: Fields both client paths must agree on exactly for the same bytes.
+EXACT = ("status", "error_kind", "http_status", "output_tokens", "input_tokens", "reasoning_tokens", "token_source",
+         "content_chunks", "finish_reason", "request_id", "queue_ms", "prompt_ms", "completion_ms")
+
+
+def both(provider: str, answer: Answer, raw: Callable[[Answer], RawServer], **kwargs: Any) -> dict[str, RequestRecord]:
+    """The same answer measured through each client path; asserts they agree on every count."""
+    records = {}
+    for client in CLIENTS:
+        server = raw(answer)
+        records[client] = measure(client, provider, server.url, **kwargs)
+    sdk, fast = records["sdk"], records["fast"]
+    assert fast.client == "fast" and sdk.client == "sdk"
+    for name in EXACT:
+        assert getattr(fast, name) == getattr(sdk, name), (name, getattr(sdk, name), getattr(fast, name),
+                                                           sdk.error_message, fast.error_message)
+    assert (fast.ttfa_ms is None) == (sdk.ttfa_ms is None)
+    assert len(fast.itl_ms) == len(sdk.itl_ms)
+    return records
+
+
+# ---------------------------------------------------------------------------- chat completions shapes
+
+#: A chat stream with most quirks at once: the role-only opener (no token), reasoning deltas,
+#: an empty-string piece (a token, not a content event), a finish chunk and a usage-only chunk.
+RICH_CHAT = [
+    chat({"role": "assistant", "content": ""}),
+    chat({"reasoning": "Let"}),
+    chat({"reasoning": " me"}),
+    chat({"content": "Hi"}),
+    chat({"content": ""}),
+    chat({"content": " there"}),
+    chat({}, finish="stop"),
+    chat(None, usage=usage(5)),
+    DONE,
+]
+
+
+def crlf(events: list[bytes]) -> list[bytes]:
+    return [e.replace(b"\n", b"\r\n") for e in events]
+
+
+@pytest.mark.parametrize("line_end", ["lf", "crlf"])
+@pytest.mark.parametrize("how", ["whole", "bytes", "each"])
+def test_chat_stream_however_it_is_cut_into_reads(raw, how: str, line_end: str) -> None:
+    """Several events in one read, one event over many reads, CRLF line ends: the same record."""
+    events = crlf(RICH_CHAT) if line_end == "crlf" else RICH_CHAT
+    records = both("openai", send_stream(events, how=how, pause_s=0.002), raw)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        assert (record.output_tokens, record.token_source, record.content_chunks) == (5, "usage", 4)
+        assert (record.finish_reason, record.input_tokens, record.request_id) == ("stop", 7, "chatcmpl-raw")
+        assert record.ttfa_ms is not None and record.ttft_ms is not None and record.ttfa_ms >= record.ttft_ms
+    if how == "whole":  # one read carried every event: they share its stamp
+        assert records["fast"].itl_ms == [0.0, 0.0, 0.0]
+
+
+def test_vllm_shape_reasoning_content_usage_on_every_chunk_and_read_to_close(raw) -> None:
+    events = [chat({"role": "assistant", "content": ""}), chat({"reasoning_content": "hmm"}),
+              chat({"reasoning_content": " ok"})]
+    events += [chat({"content": w}, usage=usage(i + 3, 5)) for i, w in enumerate(["Hi", " there", "!"])]
+    events += [chat({}, finish="stop", usage=usage(5, 5)), DONE]
+    # Connection: close and neither content-length nor chunked encoding: the body ends at the close.
+    records = both("openai-compatible", send_stream(events, how="each", pause_s=0.003, close=True,
+                                                    chunked_encoding=False), raw)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        assert (record.output_tokens, record.token_source, record.content_chunks, record.input_tokens) == (5, "usage", 5, 5)
+        assert record.ttfa_ms > record.ttft_ms
+
+
+def test_llama_cpp_shape_no_usage_no_done(raw) -> None:
+    events = [chat({"role": "assistant", "content": ""})] + [chat({"content": w}) for w in ["A", "", "B", "C"]]
+    events += [chat({}, finish="stop", timings={"predicted_ms": 3.0})]  # and the stream just ends
+    records = both("openai-compatible", send_stream(events), raw)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        # No usage: one token per chunk with a text field, the empty byte-fallback piece included.
+        assert (record.token_source, record.output_tokens, record.content_chunks) == ("chunks", 4, 3)
+        assert record.finish_reason == "stop" and record.input_tokens is None
+
+
+def test_missing_done_with_close_delimited_body(raw) -> None:
+    events = [chat({"content": w}) for w in ["one", " two"]] + [chat({}, finish="length", usage=usage(2))]
+    records = both("openai-compatible", send_stream(events, how="each", close=True, chunked_encoding=False), raw)
+    assert all(r.status == "ok" and r.output_tokens == 2 and r.finish_reason == "length" for r in records.values())
+
+
+def test_comments_and_blank_keepalives_between_events(raw) -> None:
+    events = [b": OPENROUTER PROCESSING\n\n", chat({"role": "assistant", "content": ""}), b": ping\n\n",
+              chat({"content": "Hi"}), b":\n\n", chat({"content": "!"}), chat({}, finish="stop", usage=usage(2)), DONE]
+    records = both("openai", send_stream(events, how="bytes"), raw)
+    assert all(r.status == "ok" and (r.output_tokens, r.content_chunks) == (2, 2) for r in records.values())
+
+
+def test_groq_x_groq_usage_timings_and_reasoning(raw) -> None:
+    x_groq = {"id": "req_01", "usage": {"queue_time": 0.012, "prompt_tokens": 11, "prompt_time": 0.003,
+                                        "completion_tokens": 6, "completion_time": 0.02, "total_tokens": 17,
+                                        "total_time": 0.023}}
+    events = [chat({"role": "assistant", "content": ""}, x_groq={"id": "req_01"}),
+              chat({"reasoning": "The user"}), chat({"reasoning": " wants hi."}),
+              chat({"content": "Hi"}), chat({"content": "!"}),
+              chat({}, finish="stop", x_groq=x_groq), DONE]
+    records = both("groq", send_stream(events, how="each", pause_s=0.002), raw)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        assert (record.output_tokens, record.input_tokens, record.content_chunks) == (6, 11, 4)
+        assert record.queue_ms == pytest.approx(12.0) and record.prompt_ms == pytest.approx(3.0)
+        assert record.completion_ms == pytest.approx(20.0) and record.server_output_tps == pytest.approx(300.0)
+        assert record.ttfa_ms > record.ttft_ms
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_think_tags_ttfa_lands_on_the_first_visible_answer_text(raw, client: str) -> None:
+    """``<think>…</think>`` in content, then "\\n\\n" as its own chunk: TTFA is "Hello"'s arrival."""
+    pieces = ["<think>", "hmm", "</think>", "\n\n", "Hello", " world"]
+    events = [chat({"role": "assistant", "content": ""})] + [chat({"content": p}) for p in pieces]
+    events += [chat({}, finish="stop"), DONE]
+    server = raw(send_stream(events, how="each", pause_s=0.02))
+    record = measure(client, "openai-compatible", server.url)
+    assert record.status == "ok", record.error_message
+    assert (record.content_chunks, record.output_tokens, record.token_source) == (6, 6, "chunks")
+    assert record.itl_ms[3] > 5, record.itl_ms  # "\n\n" and "Hello" came in reads of their own
+    # TTFA is the stamp of the fifth content event ("Hello"), not of "</think>" or "\n\n".
+    assert record.ttfa_ms == pytest.approx(record.ttft_ms + sum(record.itl_ms[:4]), abs=0.01)
+
+
+def test_think_close_and_answer_in_one_chunk(raw) -> None:
+    pieces = ["<think>hmm", " ok</think>", "\n\nHello", " world"]
+    events = [chat({"content": p}) for p in pieces] + [chat({}, finish="stop"), DONE]
+    records = both("openai-compatible", send_stream(events, how="each", pause_s=0.01), raw)
+    for record in records.values():
+        assert record.ttfa_ms == pytest.approx(record.ttft_ms + sum(record.itl_ms[:2]), abs=0.01)
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+def test_error_event_inside_a_200_chat_stream(raw, provider: str) -> None:
+    error = {"message": "Internal Server Error", "type": "internal_server_error", "code": "internal_server_error"}
+    events = [chat({"role": "assistant", "content": ""}), chat({"content": "Hi"}),
+              b"data: " + json.dumps({"error": error}).encode() + b"\n\n"]
+    records = both(provider, send_stream(events), raw)
+    for record in records.values():
+        assert (record.status, record.error_kind, record.http_status) == ("error", "server_error", 200)
+        assert "Internal Server Error" in record.error_message
+        assert record.content_chunks == 1
+
+
+def test_error_event_naming_a_status_inside_a_200_chat_stream(raw) -> None:
+    """vLLM-style: an integer ``code`` in the error names the status the record carries."""
+    error = {"message": "overloaded, try later", "type": "ServiceUnavailableError", "code": 503}
+    events = [chat({"content": "Hi"}), b"data: " + json.dumps({"error": error}).encode() + b"\n\n"]
+    records = both("openai-compatible", send_stream(events), raw)
+    assert all((r.error_kind, r.http_status) == ("overloaded", 503) for r in records.values())

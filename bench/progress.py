@@ -17,35 +17,69 @@ _REFRESH_S = 0.25
 
 
 class ProgressSink(Protocol):
-    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None: ...
+    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None: ...
     def advance(self, record: RequestRecord) -> None: ...
     def end_level(self) -> None: ...
     def close(self) -> None: ...
 
 
 class _LevelState:
-    def __init__(self, target: str, mode: str, level: float, total: int | None) -> None:
+    """One level's counts, warm-up apart from measured: warm-up requests never enter a
+    statistic, so a display that mixed them in would promise more data than there is.
+
+    ``total`` counts every request of the level (warm-up included); ``warmup`` is how many of
+    them are warm-up, or None when the caller did not say.
+    """
+
+    def __init__(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
         self.label = f"{target} {mode}={level:g}"
         self.total = total
+        self.warmup_total = warmup
         self.done = 0
+        self.warm_done = 0
+        self.warm_errors = 0
         self.errors = 0
         self.ttft: list[float] = []
 
+    @property
+    def measured_done(self) -> int:
+        return self.done - self.warm_done
+
     def add(self, record: RequestRecord) -> None:
         self.done += 1
-        if record.status != "ok":
+        if record.warmup:
+            self.warm_done += 1
+            self.warm_errors += record.status != "ok"
+        elif record.status != "ok":
             self.errors += 1
-        elif record.ttft_ms is not None and not record.warmup:
+        elif record.ttft_ms is not None:
             self.ttft.append(record.ttft_ms)
 
-    def line(self) -> str:
-        total = f"/{self.total}" if self.total is not None else ""
+    def counts(self) -> str:
+        """'measured 8/50, warm-up 3/3 (1 failed)', or without totals when they are unknown."""
+        known = self.total is not None and self.warmup_total is not None
+        measured = f"measured {self.measured_done}"
+        if known:
+            measured += f"/{self.total - self.warmup_total}"  # type: ignore[operator]
+        warm = ""
+        if self.warm_done or self.warmup_total:
+            warm = f", warm-up {self.warm_done}" + (f"/{self.warmup_total}" if self.warmup_total is not None else "")
+            if self.warm_errors:
+                warm += f" ({self.warm_errors} failed)"
+        if not known and self.total is not None:
+            warm += f" ({self.done}/{self.total} in all)"
+        return measured + warm
+
+    def status(self) -> str:
         p50 = f"{statistics.median(self.ttft):.1f} ms" if self.ttft else "–"
-        return f"{self.label}: {self.done}{total} done, {self.errors} errors, TTFT p50 {p50}"
+        return f"{self.errors} errors, TTFT p50 {p50}"
+
+    def line(self) -> str:
+        return f"{self.label}: {self.counts()}, {self.status()}"
 
 
 class NullProgress:
-    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
+    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
         pass
 
     def advance(self, record: RequestRecord) -> None:
@@ -66,8 +100,8 @@ class PlainProgress:
         self.state: _LevelState | None = None
         self._next_report = 0
 
-    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
-        self.state = _LevelState(target, mode, level, total)
+    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
+        self.state = _LevelState(target, mode, level, total, warmup)
         self._step = max(1, -(-(total or 100) // 4))
         self._next_report = self._step
 
@@ -105,8 +139,8 @@ class RichProgress:
         self._task = None
         self._last = 0.0
 
-    def start_level(self, target: str, mode: str, level: float, total: int | None) -> None:
-        self.state = _LevelState(target, mode, level, total)
+    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
+        self.state = _LevelState(target, mode, level, total, warmup)
         self._task = self._progress.add_task(self.state.label, total=total, status="")
         self._progress.refresh()
 
@@ -120,9 +154,8 @@ class RichProgress:
 
     def _update(self) -> None:
         assert self.state is not None
-        p50 = f"{statistics.median(self.state.ttft):.1f} ms" if self.state.ttft else "–"
         self._progress.update(
-            self._task, completed=self.state.done, status=f"errors {self.state.errors}  TTFT p50 {p50}"  # type: ignore[arg-type]
+            self._task, completed=self.state.done, status=f"{self.state.counts()}  {self.state.status()}"  # type: ignore[arg-type]
         )
         self._progress.refresh()
 

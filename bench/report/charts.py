@@ -15,6 +15,7 @@ same data gives the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib as mpl
@@ -35,16 +36,40 @@ REFERENCE = "#555555"
 #: Most points an ECDF is drawn from; larger samples are drawn through their quantiles.
 ECDF_POINTS = 2000
 
-#: The seed's expectations for a 100-token answer (reference/models.md), in ms.
-SEED_RESPONSE_100: tuple[tuple[str, float, float], ...] = (
-    ("seed's table: Groq (Llama 3.1 70B) 200–300 ms", 200.0, 300.0),
-    ("seed's table: GPT-4 Turbo 1–2 s", 1000.0, 2000.0),
-    ("seed's table: Claude 1.5–2.5 s", 1500.0, 2500.0),
-)
-#: The seed's targets for the Groq node.
-SEED_TTFT_TARGET_MS = 100.0
-SEED_TPS_TARGET = 500.0
-SEED_RESPONSE_100_TARGET_MS = 500.0
+#: Marks every chart of a run that used the emulator (a PNG travels without its README).
+EMULATED_MARK = "EMULATED: figures from bench's built-in emulator, not from the providers"
+EMULATED_INK = "#B00020"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Published figures a scenario can ask to see on the charts (``[report] reference``)."""
+
+    response_100: tuple[tuple[str, float, float], ...]  # (label, low ms, high ms)
+    ttft_ms: float
+    tps: float
+    response_100_ms: float
+    name: str
+
+
+#: The 2024 expectations of the original Groq integration brief (historical models).
+REFERENCES: dict[str, Reference] = {
+    "groq-2024": Reference(
+        response_100=(
+            ("2024 reference: Groq (Llama 3.1 70B) 200–300 ms", 200.0, 300.0),
+            ("2024 reference: GPT-4 Turbo 1–2 s", 1000.0, 2000.0),
+            ("2024 reference: Claude 1.5–2.5 s", 1500.0, 2500.0),
+        ),
+        ttft_ms=100.0,
+        tps=500.0,
+        response_100_ms=500.0,
+        name="2024 reference for Groq",
+    ),
+}
+
+
+def _reference(data: ReportData) -> Reference | None:
+    return REFERENCES.get(data.reference or "")
 
 STYLE = {
     "figure.facecolor": BACKGROUND,
@@ -92,8 +117,13 @@ def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tupl
     return fig, [ax for row in axes for ax in row]
 
 
-def _save(fig: Figure, path: Path) -> None:
-    fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata={"Software": None})
+def _save(fig: Figure, path: Path, data: ReportData) -> None:
+    """Write the PNG; an emulated run's charts carry the mark on the image itself."""
+    metadata: dict[str, str | None] = {"Software": None}
+    if data.emulated:
+        fig.suptitle(EMULATED_MARK, x=0.01, ha="left", color=EMULATED_INK, fontsize=9.5, fontweight="bold")
+        metadata["Description"] = "emulated"
+    fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
 
 
 def _wants_log(values: list[float]) -> bool:
@@ -156,8 +186,11 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
         ax.step(x, y * 100.0, where="post", color=s.colour, linewidth=1.8, label=f"{s.name} (n={v.size:,})")
         spread += [float(np.quantile(v, 0.005)), float(np.quantile(v, 0.995))]
     ax.axhline(50, color="#aaaaaa", linewidth=0.8, linestyle=":")
-    ax.axvline(SEED_TTFT_TARGET_MS, color=REFERENCE, linewidth=1.1, linestyle="--", label="seed's target: < 100 ms")
-    if _wants_log(spread + [SEED_TTFT_TARGET_MS]):
+    ref = _reference(data)
+    if ref is not None:
+        ax.axvline(ref.ttft_ms, color=REFERENCE, linewidth=1.1, linestyle="--", label=f"{ref.name}: < {ref.ttft_ms:g} ms")
+        spread.append(ref.ttft_ms)
+    if _wants_log(spread):
         _plain_log_axis(ax, "x")
     ax.set_ylim(0, 101)
     ax.set_xlabel("time to first token (ms)" + (", log scale" if ax.get_xscale() == "log" else ""))
@@ -165,7 +198,7 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     ax.set_title(f"Time to first token, per target ({_headline_level_note(data)})", loc="left")
     handles, labels = ax.get_legend_handles_labels()
     _legend_below(fig, handles, labels)
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 
@@ -193,8 +226,11 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
     for line in parts["medians"]:
         line.set_color(INK)
         line.set_linewidth(2.0)
-    ax.axvline(SEED_TPS_TARGET, color=REFERENCE, linewidth=1.1, linestyle="--")
-    values = [b["whislo"] for b in stats] + [b["whishi"] for b in stats] + [SEED_TPS_TARGET]
+    ref = _reference(data)
+    values = [b["whislo"] for b in stats] + [b["whishi"] for b in stats]
+    if ref is not None:
+        ax.axvline(ref.tps, color=REFERENCE, linewidth=1.1, linestyle="--")
+        values.append(ref.tps)
     if _wants_log(values):
         _plain_log_axis(ax, "x")
     for pos, b in zip(positions, stats):
@@ -207,10 +243,11 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
     ax.set_xlabel("output speed per request (tokens/s)" + (", log scale" if ax.get_xscale() == "log" else "")
                   + ": higher is better")
     ax.set_title(f"Output tokens/s ({_headline_level_note(data)})", loc="left")
-    handles = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99"),
-               Line2D([], [], color=REFERENCE, linestyle="--", label="seed's target: > 500 tokens/s")]
+    handles = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99")]
+    if ref is not None:
+        handles.append(Line2D([], [], color=REFERENCE, linestyle="--", label=f"{ref.name}: > {ref.tps:g} tokens/s"))
     _legend_below(fig, handles, [h.get_label() for h in handles])
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 
@@ -223,7 +260,9 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
             drawn.append((s, p10, p50, p90, v.size))
     if not drawn:
         return False
-    rows = len(drawn) + len(SEED_RESPONSE_100)
+    ref = _reference(data)
+    ref_bars = ref.response_100 if ref is not None else ()
+    rows = len(drawn) + len(ref_bars)
     fig, (ax,) = _figure(8.0, 1.8 + 0.45 * rows)
     y = list(range(rows, 0, -1))
     for (s, p10, p50, p90, n), pos in zip(drawn, y):
@@ -231,26 +270,28 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
         ax.errorbar(p50, pos, xerr=[[p50 - p10], [p90 - p50]], color=INK, capsize=3, linewidth=1.0)
         ax.annotate(f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5,
                     bbox=_LABEL_BOX)
-    seed_y = y[len(drawn):]
-    for (label, lo, hi), pos in zip(SEED_RESPONSE_100, seed_y):
-        ax.barh(pos, hi - lo, left=lo, color="#ffffff", edgecolor=REFERENCE, hatch="///", height=0.45, linewidth=0.8)
-    ax.axvline(SEED_RESPONSE_100_TARGET_MS, color=REFERENCE, linewidth=1.1, linestyle="--")
-    ax.axhline((y[len(drawn) - 1] + seed_y[0]) / 2, color="#bbbbbb", linewidth=0.8)  # measured | seed's
+    handles = [Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)")]
+    values = [d[3] for d in drawn]
+    if ref is not None:
+        ref_y = y[len(drawn):]
+        for (_label, lo, hi), pos in zip(ref_bars, ref_y):
+            ax.barh(pos, hi - lo, left=lo, color="#ffffff", edgecolor=REFERENCE, hatch="///", height=0.45, linewidth=0.8)
+        ax.axvline(ref.response_100_ms, color=REFERENCE, linewidth=1.1, linestyle="--")
+        ax.axhline((y[len(drawn) - 1] + ref_y[0]) / 2, color="#bbbbbb", linewidth=0.8)  # measured | reference
+        values += [hi for _, _, hi in ref_bars]
+        handles += [
+            Patch(facecolor="#ffffff", edgecolor=REFERENCE, hatch="///", label="2024 reference figures (not measured here)"),
+            Line2D([], [], color=REFERENCE, linestyle="--", label=f"{ref.name}: < {ref.response_100_ms:g} ms"),
+        ]
     # Linear on purpose: bar lengths must compare (a bar on a log axis has no true length).
-    values = [d[3] for d in drawn] + [hi for _, _, hi in SEED_RESPONSE_100]
     ax.set_xlim(0, max(values) * 1.18)
     ax.xaxis.set_major_formatter(_COMMA)
-    ax.set_yticks(y, [f"{d[0].name}\n(n={d[4]:,})" for d in drawn] + [label for label, _, _ in SEED_RESPONSE_100])
+    ax.set_yticks(y, [f"{d[0].name}\n(n={d[4]:,})" for d in drawn] + [label for label, _, _ in ref_bars])
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time to a 100-token answer (ms): lower is better")
     ax.set_title(f"Time to a 100-token answer ({_headline_level_note(data)})", loc="left")
-    handles = [
-        Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)"),
-        Patch(facecolor="#ffffff", edgecolor=REFERENCE, hatch="///", label="seed's hand-typed expectation"),
-        Line2D([], [], color=REFERENCE, linestyle="--", label="seed's target for Groq: < 500 ms"),
-    ]
     _legend_below(fig, handles, [h.get_label() for h in handles])
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 
@@ -303,7 +344,7 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
     handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
     _legend_below(fig, handles, labels)
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 
@@ -359,7 +400,7 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
     handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
     _legend_below(fig, handles, labels)
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 
@@ -395,7 +436,7 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
     ax.set_title(f"Where the time went: server timings vs the rest ({_headline_level_note(data)})", loc="left")
     handles = [Patch(facecolor=colour, label=label) for _, label, colour in SPLIT_PARTS]
     _legend_below(fig, handles, [h.get_label() for h in handles])
-    _save(fig, path)
+    _save(fig, path, data)
     return True
 
 

@@ -55,8 +55,36 @@ class RunView:
         return bool(self.meta.get("emulated", False))
 
     @property
+    def reference(self) -> str | None:
+        """The published reference figures the scenario asked to show (``[report] reference``)."""
+        report = self.scenario.get("report")
+        value = report.get("reference") if isinstance(report, dict) else None
+        return str(value) if value else None
+
+    @property
+    def streamed(self) -> bool:
+        """Whether any request of the run streamed (a run without streams has no first-token figures)."""
+        if len(self.frame):
+            return bool(self.frame["stream"].to_numpy(dtype=bool, na_value=False).any())
+        request = self.scenario.get("request")
+        return bool(request.get("stream", True)) if isinstance(request, dict) else True
+
+    @property
     def warmup_rows(self) -> int:
-        return int(len(self.frame) - len(self.measured))
+        """Rows flagged as warm-up (recorded, never in a statistic)."""
+        return int(self.frame["warmup"].to_numpy(dtype=bool, na_value=False).sum()) if len(self.frame) else 0
+
+    @property
+    def cancelled_rows(self) -> int:
+        """Measured-phase requests the harness cancelled when the run was interrupted.
+
+        They are neither warm-up nor provider failures, so they are counted on their own.
+        """
+        if not len(self.frame):
+            return 0
+        warm = self.frame["warmup"].to_numpy(dtype=bool, na_value=False)
+        cancelled = (self.frame["error_kind"] == "cancelled").to_numpy(dtype=bool, na_value=False)
+        return int((cancelled & ~warm).sum())
 
 
 @dataclass
@@ -91,6 +119,16 @@ class ReportData:
     @property
     def multi(self) -> bool:
         return len(self.runs) > 1
+
+    @property
+    def reference(self) -> str | None:
+        """The reference table to show, if any run's scenario asked for one."""
+        return next((r.reference for r in self.runs if r.reference), None)
+
+    @property
+    def emulated(self) -> bool:
+        """Any figure comes from the emulator: every chart must say so."""
+        return any(r.emulated for r in self.runs)
 
 
 def load_run(run_dir: Path, index: int, *, seed: int = 0) -> RunView:

@@ -19,13 +19,6 @@ from bench.report.data import ReportData, RunView, Series, level_text, server_sp
 from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
 from bench.schema import ERROR_KINDS
 
-#: The seed's hand-typed table (reference/models.md), shown beside the measurements.
-SEED_EXPECTATIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("Groq (Llama 3.1 70B)", "50–100 ms", "500+", "200–300 ms"),
-    ("OpenAI GPT-4 Turbo", "200–300 ms", "50–100", "1–2 s"),
-    ("Anthropic Claude", "300–400 ms", "40–80", "1.5–2.5 s"),
-)
-
 
 def _date(iso: object) -> str:
     if not isinstance(iso, str) or not iso:
@@ -79,11 +72,7 @@ def header(data: ReportData) -> list[str]:
         parts = [f"{prefix}**Scenario:** {code(run.scenario_name)}" + (f" — {description}" if description else "")]
         parts.append(f"**Run:** {code(run.run_id)}")
         parts.append(f"**Date:** {_date(run.meta.get('started_at'))}")
-        n = len(run.measured)
-        parts.append(
-            f"**Requests:** {count(n)} measured"
-            + (f", {count(run.warmup_rows)} warm-up excluded" if run.warmup_rows else "")
-        )
+        parts.append(f"**Requests:** {_request_counts(run)}")
         lines.append(" · ".join(parts) + ("  " if data.multi and run is not runs[-1] else ""))
     lines.append("")
     for run in runs:
@@ -96,6 +85,16 @@ def header(data: ReportData) -> list[str]:
     if data.multi:
         lines += runs_compared(data)
     return lines
+
+
+def _request_counts(run: RunView) -> str:
+    """'130 measured, 3 warm-up (excluded), 4 cancelled by the interruption (excluded)'."""
+    text = f"{count(len(run.measured))} measured"
+    if run.warmup_rows:
+        text += f", {count(run.warmup_rows)} warm-up (excluded)"
+    if run.cancelled_rows:
+        text += f", {count(run.cancelled_rows)} cancelled by the interruption (excluded)"
+    return text
 
 
 def runs_compared(data: ReportData) -> list[str]:
@@ -150,59 +149,113 @@ def _level_note(series: list[Series]) -> str:
     return "At each target's lowest load level"
 
 
+#: Reference figures a scenario can ask for (``[report] reference``): name -> (title, note, rows).
+REFERENCES: dict[str, tuple[str, str, tuple[tuple[str, str, str, str], ...]]] = {
+    "groq-2024": (
+        "Reference: figures expected in 2024 (not measured here)",
+        "The figures the original Groq integration brief expected from each provider in 2024, on models "
+        "that have since been retired. Shown because the scenario sets `[report] reference = \"groq-2024\"`; "
+        "they are not measurements and did not come from this run.",
+        (
+            ("Groq (Llama 3.1 70B)", "50–100 ms", "500+", "200–300 ms"),
+            ("OpenAI GPT-4 Turbo", "200–300 ms", "50–100", "1–2 s"),
+            ("Anthropic Claude", "300–400 ms", "40–80", "1.5–2.5 s"),
+        ),
+    ),
+}
+
+
+def _e2e_tps(s: Series) -> float:
+    """Median end-to-end tokens/s: output tokens ÷ the whole request time (prompt included)."""
+    ok = s.ok_rows
+    tokens = ok["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
+    e2e = ok["e2e_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(e2e > 0, tokens / (e2e / 1000.0), np.nan)
+    return float(percentiles(rate, [50])[0])
+
+
+def _streamed(s: Series) -> bool:
+    rows = s.rows if len(s.rows) else s.run.frame
+    return bool(rows["stream"].to_numpy(dtype=bool, na_value=False).any()) if len(rows) else s.run.streamed
+
+
+def reference_section(data: ReportData) -> list[str]:
+    """The published reference table, only when a scenario asked for it by name."""
+    if data.reference not in REFERENCES:
+        return []
+    title, note, rows = REFERENCES[data.reference]  # type: ignore[index]
+    return [
+        f"### {title}",
+        "",
+        note,
+        "",
+        table(["provider (model)", "first token", "tokens/s", "100-token answer"], [list(r) for r in rows]),
+        "",
+    ]
+
+
 def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     lines = ["## Headline", ""]
     if not data.series:
         return lines + ["No measured requests: there is nothing to summarise.", ""]
-    reasoning = any(_has_reasoning(s) for s in data.series)
+    streaming = any(_streamed(s) for s in data.series)
+    whole = any(not _streamed(s) for s in data.series)
+    reasoning = streaming and any(_has_reasoning(s) for s in data.series)
     show_model = any(s.target != f"{s.provider}/{s.model}" for s in data.series)
     headers = (["run"] if data.multi else []) + ["target"] + (["model"] if show_model else [])
-    headers += ["first token p50 (ms) [95% CI]", "first token p90 (ms)"]
-    if reasoning:
-        headers += ["first answer token p50 (ms)"]
-    headers += [
-        "tokens/s p50 [95% CI]",
-        "tokens/s p10",
-        "100-token answer p50 (ms)",
-        "e2e p50 (ms)",
-        "error rate",
-        "n",
-    ]
+    if streaming:
+        headers += ["first token p50 (ms) [95% CI]", "first token p90 (ms)"]
+        if reasoning:
+            headers += ["first answer token p50 (ms)"]
+        headers += ["tokens/s p50 [95% CI]", "tokens/s p10", "100-token answer p50 (ms)", "e2e p50 (ms)"]
+    else:
+        headers += ["e2e p50 (ms) [95% CI]", "e2e p90 (ms)"]
+    if whole:
+        headers += ["end-to-end tokens/s p50"]
+    headers += ["error rate", "n"]
     rows = []
     for s in data.series:
         h = s.headline
         row = ([s.run.label] if data.multi else []) + [s.target] + ([s.model] if show_model else [])
-        row += [with_ci(h["ttft_ms_p50"], h["ttft_ms_p50_ci_low"], h["ttft_ms_p50_ci_high"]), num(h["ttft_ms_p90"])]
-        if reasoning:
-            row += [num(h["ttfa_ms_p50"])]
-        row += [
-            with_ci(h["output_tps_p50"], h["output_tps_p50_ci_low"], h["output_tps_p50_ci_high"]),
-            num(h["output_tps_p10"]),
-            num(h["response_100_ms_p50"]),
-            num(h["e2e_ms_p50"]),
-            share(h["error_rate"]),
-            count(h["n"]),
-        ]
+        if streaming:
+            row += [with_ci(h["ttft_ms_p50"], h["ttft_ms_p50_ci_low"], h["ttft_ms_p50_ci_high"]), num(h["ttft_ms_p90"])]
+            if reasoning:
+                row += [num(h["ttfa_ms_p50"])]
+            row += [
+                with_ci(h["output_tps_p50"], h["output_tps_p50_ci_low"], h["output_tps_p50_ci_high"]),
+                num(h["output_tps_p10"]),
+                num(h["response_100_ms_p50"]),
+                num(h["e2e_ms_p50"]),
+            ]
+        else:
+            row += [with_ci(h["e2e_ms_p50"], h["e2e_ms_p50_ci_low"], h["e2e_ms_p50_ci_high"]), num(h["e2e_ms_p90"])]
+        if whole:
+            row += [num(_e2e_tps(s)) if not _streamed(s) else DASH]
+        row += [share(h["error_rate"]), count(h["n"])]
         rows.append(row)
     align = ["left"] * ((2 if data.multi else 1) + (1 if show_model else 0))
     align += ["right"] * (len(headers) - len(align))
-    lines += [
-        _level_note(data.series)
-        + ". Medians with bootstrap 95% confidence intervals in brackets; for tokens/s the bad tail is "
-        "the low end, so p10 is shown (90% of requests streamed at least that fast). "
-        "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
-        + (" First token counts reasoning; first answer token does not." if reasoning else ""),
-        "",
-        table(headers, rows, align),
-        "",
-        "For reference, the seed's hand-typed expectations (historical models, not measured here):",
-        "",
-        table(
-            ["seed's table", "first token", "tokens/s", "100-token answer"],
-            [list(r) for r in SEED_EXPECTATIONS],
-        ),
-        "",
-    ]
+    if streaming:
+        note = (
+            _level_note(data.series)
+            + ". Medians with bootstrap 95% confidence intervals in brackets; for tokens/s the bad tail is "
+            "the low end, so p10 is shown (90% of requests streamed at least that fast). "
+            "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
+            + (" First token counts reasoning; first answer token does not." if reasoning else "")
+            + (" Targets that did not stream have no first-token or streaming figures; their end-to-end "
+               "tokens/s is output tokens ÷ end-to-end time." if whole else "")
+        )
+    else:
+        note = (
+            _level_note(data.series)
+            + ". The requests did not stream, so there is no first-token or streaming-speed figure: end-to-end "
+            "time covers the whole response, and end-to-end tokens/s is output tokens ÷ end-to-end time "
+            "(prompt processing included). Medians with bootstrap 95% confidence intervals in brackets. "
+            "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
+        )
+    lines += [note, "", table(headers, rows, align), ""]
+    lines += reference_section(data)
     for key, alt in (
         ("ttft", "Time to first token per target"),
         ("output_tps", "Output tokens/s per target"),
@@ -211,6 +264,7 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         if key in charts:
             lines += [f"![{alt}]({charts[key]})", ""]
     return lines
+
 
 
 # --------------------------------------------------------------------------- SLOs
@@ -486,7 +540,8 @@ def errors_section(data: ReportData) -> list[str]:
     if rows:
         headers = (["run"] if data.multi else []) + ["target", "error kind", "count", "share of measured", "HTTP status", "example message"]
         lines += [
-            "Measured requests that failed, by error kind (the closed set in DESIGN §3), over all load levels.",
+            "Measured requests that failed, by error kind, over all load levels (the kinds are a closed set, "
+            "listed in `docs/metrics.md` in bench's repository).",
             "",
             table(headers, rows, ["left"] * (3 if data.multi else 2) + ["right", "right", "left", "left"]),
             "",
@@ -501,17 +556,28 @@ def errors_section(data: ReportData) -> list[str]:
 # --------------------------------------------------------------------------- method
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("first token (TTFT, `ttft_ms`)", "first content event − t0; reasoning counts. t0 is when the SDK hands the request's first attempt to the HTTP transport (an httpx event hook), so the SDK's own request building is not billed to the provider."),
+    ("first token (TTFT, `ttft_ms`)", "first content event − t0; reasoning counts."),
     ("first answer token (TTFA, `ttfa_ms`)", "first *answer* content event − t0 (reasoning excluded); equals TTFT for models that do not reason. Artificial Analysis' TTFT for reasoning models."),
     ("first byte (`ttfb_ms`)", "response headers received − t0: the server's acknowledgement."),
     ("end-to-end (e2e, `e2e_ms`)", "end of the response (last event) − t0."),
     ("tokens/s (`output_tps`)", "tokens streamed after the first content event ÷ (last − first content event): Artificial Analysis' output speed, per request. For speeds the bad tail is the low end (p1, p10)."),
     ("time per output token (TPOT, `tpot_ms`)", "1000 ÷ tokens/s. This is what aiperf and guidellm call ITL."),
     ("inter-token latency (ITL, `itl_ms`)", "every gap between successive content events, pooled over requests: vLLM's ITL (not aiperf's/guidellm's, which is TPOT above)."),
-    ("100-token answer (`response_100_ms`)", "TTFA + 100 × TPOT per request: the time to a 100-token answer, the seed's headline."),
+    ("100-token answer (`response_100_ms`)", "TTFA + 100 × TPOT per request: how long a reader waits for a 100-token answer."),
     ("aggregate tokens/s", "output tokens of a level's successful measured requests ÷ the measured window (first measured request's t0 to the last one's end)."),
     ("requests/s, goodput", "measured requests ÷ the same window; goodput counts only requests that succeeded and met every per-request SLO (and its share of all measured requests)."),
     ("error rate", "failed measured requests ÷ measured requests; error kinds are a closed set (rate_limited, auth, timeout, stream_interrupted …)."),
+)
+
+
+#: Where t0 is taken, as bench/measure.py and bench/timing.py do it (docs/method.md in full).
+T0_TEXT = (
+    "**t0** is when the request's first attempt left for the server: the moment it began opening a connection "
+    "if it needed one (so connect and TLS time stay inside every latency), otherwise the moment its last request "
+    "bytes were handed to the socket. The SDK path stamps both from an instrumented network backend under the "
+    "SDK's HTTP client (falling back to the HTTP client's request hook where that is not possible); the lean "
+    "path stamps its own single write. The client library's work before t0 is recorded as `sdk_prep_ms` and not "
+    "billed to the provider; with retries, t0 stays at the first attempt."
 )
 
 
@@ -598,14 +664,18 @@ def _token_sources(run: RunView) -> str:
     return ", ".join(f"{k} {counts[k]:,}" for k in sorted(counts.index))
 
 
+#: What each client path is, for the method table.
+CLIENT_NOTES: dict[str, str] = {
+    "sdk": "each provider's official SDK, connection pool sized to the level's concurrency",
+    "fast": "bench's lean HTTP client: no SDK on the hot path, one write per request, stamps per socket read",
+}
+
+
 def _clients(run: RunView) -> str:
     clients = sorted({str(c) for c in run.measured["client"].dropna().unique()})
     if not clients and run.meta.get("client"):
         clients = [str(run.meta["client"])]
-    text = ", ".join(clients) or DASH
-    if "sdk" in clients:
-        text += " (each provider's official SDK, streaming, connection pool sized to the level's concurrency)"
-    return text
+    return ", ".join(f"{c} ({CLIENT_NOTES[c]})" if c in CLIENT_NOTES else c for c in clients) or DASH
 
 
 def method_section(data: ReportData) -> list[str]:
@@ -615,7 +685,12 @@ def method_section(data: ReportData) -> list[str]:
         "### Definitions",
         "",
         "All latencies come from `time.perf_counter_ns()` on the client; wall-clock time is used only to place "
-        "requests in the measured window. Definitions (DESIGN §3):",
+        "requests in the measured window.",
+        "",
+        T0_TEXT,
+        "",
+        "Definitions (every column, with units and sources: `docs/metrics.md` in bench's repository; the "
+        "method in full: `docs/method.md`):",
         "",
     ]
     lines += [f"- **{name}**: {text}" for name, text in DEFINITIONS]
@@ -650,6 +725,11 @@ def method_section(data: ReportData) -> list[str]:
         ("load", [_settings(r)[2] for r in data.runs]),
         ("measured requests", [count(len(r.measured)) for r in data.runs]),
         ("warm-up requests (excluded)", [count(r.warmup_rows) for r in data.runs]),
+        *(
+            [("cancelled by the interruption (excluded)", [count(r.cancelled_rows) for r in data.runs])]
+            if any(r.cancelled_rows for r in data.runs)
+            else []
+        ),
         ("retries observed", [count(int(r.measured["retries"].sum())) if len(r.measured) else "0" for r in data.runs]),
         ("token counts from", [_token_sources(r) for r in data.runs]),
         ("versions", [_versions(r.meta) for r in data.runs]),

@@ -26,6 +26,7 @@ from bench import run_meta
 from bench.catalogue import load_catalogue
 from bench.errors import BenchError
 from bench.health import Budget, LevelHealth, saturation
+from bench.load import pool_size
 from bench.level import LevelJob, loop_options, event_loop_name, run_level
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
@@ -125,6 +126,36 @@ def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
     return keys
 
 
+#: Descriptors a process needs beyond one socket per stream: stdio, results, pipes, the loop.
+_FD_HEADROOM = 256
+
+
+def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
+    """Lift the soft limit on open files towards the hard one, so 1,000 streams do not fail
+    as "connection errors" at the default 1,024; say so when even the hard limit is too low."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    load = scenario.load
+    streams = int(max(load.levels)) if load.mode == "concurrency" else pool_size(load.mode, max(load.levels), load.timeout_s)
+    needed = streams + _FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        target = soft
+    if target < needed:
+        warn(
+            f"open-file limit {target} is below the {needed} this run may need ({streams} streams); requests past it "
+            "fail as client_resources errors — raise it with `ulimit -n` (the hard limit is "
+            f"{'unlimited' if hard == resource.RLIM_INFINITY else hard})"
+        )
+
+
 def health_meta(levels: list[LevelHealth]) -> dict[str, Any]:
     """run.json's ``client_health``: each level's (and worker's) sample, the budget, the verdict."""
     findings = saturation(levels)
@@ -221,6 +252,7 @@ class Runner:
                 self.run_dir = self.options.out / self.run_id
 
     async def run(self) -> RunResult:
+        raise_open_file_limit(self.scenario, self.options.warn)
         try:
             self._claim_run_dir()
             writer = ResultsWriter(self.run_dir)

@@ -50,8 +50,16 @@ def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     elif fmt == "parquet":
         frame.to_parquet(path, index=False)
     else:
-        # double_precision=15: pandas' default (10 digits) would round timings on the way out.
-        frame.to_json(path, orient="records", double_precision=15, force_ascii=False, indent=None)
+        path.write_bytes(_json_records(frame))
+
+
+def _json_records(frame: pd.DataFrame) -> bytes:
+    """Plain UTF-8 JSON (no \\u or \\/ escapes), each float in its shortest exact form
+    (222.341044, not pandas' 222.341044000000011: nothing lost, nothing invented); NaN is null."""
+    import orjson
+
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return orjson.dumps(records, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def export_run(run: str | Path, fmt: str, out_dir: Path | None = None) -> list[Path]:

@@ -227,3 +227,24 @@ def test_compare_gate(benchmark: Any, big_frame: Any) -> None:
         compare_sides, args=(base, cand, CompareSettings()), rounds=1 if QUICK else 3, iterations=1
     )
     assert comparison.family_size == 12
+
+
+# --------------------------------------------------------------------------- client paths
+
+
+def test_fast_path_parse_and_record(benchmark: Any) -> None:
+    """Lean client: HTTP chunks → httptools → SSE → orjson → events → measure loop (see client_cost.py)."""
+    from benchmarks.client_cost import fast_path, sse_events
+
+    events = sse_events(CHUNKS)
+    tally = benchmark(lambda: asyncio.run(fast_path(events)))
+    assert len(tally.content_ns) == CHUNKS
+
+
+def test_sdk_path_parse_and_record(benchmark: Any) -> None:
+    """SDK client over the same bytes: httpx2 → openai AsyncStream → provider → measure loop."""
+    from benchmarks.client_cost import sdk_path, sse_events
+
+    events = sse_events(CHUNKS)
+    tally = benchmark(lambda: asyncio.run(sdk_path(events)))
+    assert len(tally.content_ns) == CHUNKS

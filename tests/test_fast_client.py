@@ -476,3 +476,201 @@ def test_error_event_naming_a_status_inside_a_200_chat_stream(raw) -> None:
     events = [chat({"content": "Hi"}), b"data: " + json.dumps({"error": error}).encode() + b"\n\n"]
     records = both("openai-compatible", send_stream(events), raw)
     assert all((r.error_kind, r.http_status) == ("overloaded", 503) for r in records.values())
+
+
+# ---------------------------------------------------------------------------- anthropic messages shapes
+
+
+def anthropic_stream(*, redacted: bool = True, output_tokens: int = 200) -> list[bytes]:
+    events = [message_start(), anthropic_event("ping"),
+              block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+              block_delta(0, {"type": "thinking_delta", "thinking": "Let me think"}),
+              block_delta(0, {"type": "thinking_delta", "thinking": " about it."}),
+              block_delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}),
+              anthropic_event("content_block_stop", index=0)]
+    if redacted:
+        events += [block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}),
+                   anthropic_event("content_block_stop", index=1)]
+    events += [block_start(2, {"type": "text", "text": ""}), text(2, "Hello"), anthropic_event("ping"),
+               text(2, " there"), text(2, ", friend."), anthropic_event("content_block_stop", index=2)]
+    return events + message_end("end_turn", output_tokens)
+
+
+@pytest.mark.parametrize("line_end", ["lf", "crlf"])
+@pytest.mark.parametrize("how", ["whole", "bytes", "each"])
+def test_anthropic_stream_with_thinking_and_redacted_thinking(raw, how: str, line_end: str) -> None:
+    events = anthropic_stream()
+    events = crlf(events) if line_end == "crlf" else events
+    records = both("anthropic", send_stream(events, how=how, pause_s=0.003), raw)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        assert (record.output_tokens, record.input_tokens, record.token_source) == (200, 9, "usage")
+        assert (record.content_chunks, record.finish_reason, record.request_id) == (5, "end_turn", "msg_raw")
+        assert record.ttfa_ms >= record.ttft_ms
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_redacted_thinking_does_not_inflate_output_speed(raw, client: str) -> None:
+    """200 tokens billed, a few dozen characters streamed: speed rests on what streamed."""
+    server = raw(send_stream(anthropic_stream(), how="each", pause_s=0.01))
+    record = measure(client, "anthropic", server.url)
+    assert record.status == "ok", record.error_message
+    streamed_chars = len("Let me think about it.") + len("Hello there, friend.")
+    span_s = sum(record.itl_ms) / 1000
+    n = record.content_chunks
+    assert record.output_tps == pytest.approx(streamed_chars / 4 * (1 - 1 / n) / span_s, rel=0.01)
+    billed = 200 * (1 - 1 / n) / span_s
+    assert record.output_tps < billed / 5
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_thinking_without_redaction_uses_the_billed_count(raw, client: str) -> None:
+    server = raw(send_stream(anthropic_stream(redacted=False, output_tokens=12), how="each", pause_s=0.01))
+    record = measure(client, "anthropic", server.url)
+    span_s = sum(record.itl_ms) / 1000
+    assert record.output_tps == pytest.approx(12 * (1 - 1 / 5) / span_s, rel=0.01)
+
+
+def test_anthropic_cache_tokens_count_as_input(raw) -> None:
+    start = anthropic_event("message_start", message={
+        "id": "msg_c", "type": "message", "role": "assistant", "model": "m", "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {"input_tokens": 3, "cache_read_input_tokens": 100,
+                                         "cache_creation_input_tokens": 20, "output_tokens": 1}})
+    events = [start, block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), text(0, "!")]
+    events += message_end("max_tokens", 2)
+    records = both("anthropic", send_stream(events), raw)
+    assert all((r.input_tokens, r.output_tokens, r.finish_reason) == (123, 2, "max_tokens") for r in records.values())
+
+
+def test_anthropic_error_event_inside_a_200_stream(raw) -> None:
+    error = anthropic_event("error", error={"type": "overloaded_error", "message": "Overloaded"})
+    events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), error]
+    records = both("anthropic", send_stream(events, how="each"), raw)
+    for record in records.values():
+        assert (record.status, record.error_kind, record.http_status) == ("error", "overloaded", 529)
+        assert "Overloaded" in record.error_message and record.content_chunks == 1
+
+
+def test_anthropic_stream_without_message_stop(raw) -> None:
+    events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), text(0, " you")]
+    events += message_end("end_turn", 2)[:1]  # message_delta, then the body ends
+    records = both("anthropic", send_stream(events, how="bytes"), raw)
+    assert all(r.status == "ok" and (r.output_tokens, r.finish_reason) == (2, "end_turn") for r in records.values())
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def error_body(provider: str, kind: str, message: str, code: str | None = None) -> bytes:
+    if provider == "anthropic":
+        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+
+
+HTTP_ERRORS = [
+    # status, (openai type, code), anthropic type, error_kind
+    (401, ("invalid_request_error", "invalid_api_key"), "authentication_error", "auth"),
+    (404, ("invalid_request_error", "model_not_found"), "not_found_error", "model_not_found"),
+    (429, ("requests", "rate_limit_exceeded"), "rate_limit_error", "rate_limited"),
+    (500, ("server_error", None), "api_error", "server_error"),
+    (503, ("service_unavailable_error", "server_is_overloaded"), "overloaded_error", "overloaded"),
+    (529, ("overloaded_error", None), "overloaded_error", "overloaded"),
+]
+
+
+@pytest.mark.parametrize("provider", ["groq", "openai", "anthropic"])
+@pytest.mark.parametrize(("status", "openai_error", "anthropic_error", "kind"), HTTP_ERRORS)
+def test_http_errors_with_bodies(raw, provider: str, status: int, openai_error: tuple, anthropic_error: str,
+                                 kind: str) -> None:
+    if provider == "anthropic":
+        body = error_body(provider, anthropic_error, f"model: m ({status})")
+    else:
+        body = error_body(provider, openai_error[0], f"The model `m` failed ({status})", openai_error[1])
+    records = both(provider, send_body(status, body), raw)
+    for record in records.values():
+        assert (record.status, record.error_kind, record.http_status) == ("error", kind, status)
+        assert f"({status})" in record.error_message
+        assert record.ttfb_ms is not None and record.ttft_ms is None and record.e2e_ms is not None
+
+
+def test_http_error_that_is_not_json(raw) -> None:
+    records = both("openai", send_body(502, b"<html>Bad Gateway</html>", "text/html"), raw)
+    assert all((r.error_kind, r.http_status) == ("server_error", 502) for r in records.values())
+    assert "Bad Gateway" in records["fast"].error_message
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("where", ["between events", "inside an event"])
+def test_cut_mid_stream(raw, provider: str, where: str) -> None:
+    if provider == "anthropic":
+        events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), text(0, " there")]
+    else:
+        events = [chat({"role": "assistant", "content": ""}), chat({"content": "Hi"}), chat({"content": " there"})]
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        sock.sendall(head() + b"".join(chunked(e) for e in events))
+        if where == "inside an event":
+            last = chunked(events[-1])
+            sock.sendall(last[: len(last) // 2])
+        time.sleep(0.01)
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    records = both(provider, answer, raw)
+    for record in records.values():
+        assert (record.status, record.error_kind, record.http_status) == ("error", "stream_interrupted", 200)
+        assert record.content_chunks == 2
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_connection_closed_before_any_response(raw, provider: str) -> None:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    records = both(provider, answer, raw)
+    assert all((r.error_kind, r.http_status, r.ttfb_ms) == ("connection", None, None) for r in records.values())
+
+
+@pytest.mark.parametrize("provider", ["groq", "anthropic"])
+def test_connection_refused(provider: str) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    for client in CLIENTS:
+        record = measure(client, provider, f"http://127.0.0.1:{port}")
+        assert (record.status, record.error_kind, record.http_status) == ("error", "connection", None)
+    assert "127.0.0.1" in record.error_message and "refused" in record.error_message.lower()
+
+
+@pytest.mark.parametrize("when", ["before headers", "mid-stream"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_stall_is_a_timeout_at_the_timeout(raw, client: str, when: str) -> None:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        if when == "mid-stream":
+            sock.sendall(head() + chunked(chat({"role": "assistant", "content": ""})) + chunked(chat({"content": "Hi"})))
+        server.stop.wait(10)
+        return False
+
+    server = raw(answer)
+    record = measure(client, "openai", server.url, timeout_s=0.5)
+    assert (record.status, record.error_kind) == ("error", "timeout"), record.error_message
+    assert 450 < record.e2e_ms < 1500, record.e2e_ms
+    if client == "fast":
+        assert "timeout_s = 0.5" in record.error_message
+        what = "no response headers" if when == "before headers" else "1 content events"
+        assert what in record.error_message, record.error_message
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
+def test_json_answer_to_a_streaming_request(raw, provider: str) -> None:
+    body = json.dumps({"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"},
+                                                "finish_reason": "stop"}]}).encode()
+    records = both(provider, send_body(200, body), raw) if provider != "anthropic" else None
+    if records is None:  # the Anthropic SDK has no such check: only the fast path's message is asserted
+        server = raw(send_body(200, body))
+        records = {"fast": measure("fast", provider, server.url)}
+    for record in records.values():
+        assert (record.status, record.error_kind) == ("error", "protocol")
+        assert "stream = false" in record.error_message

@@ -232,6 +232,7 @@ def synthetic_frame(
                     "server_output_tps": server_out,
                     "scheduled_ms": scheduled,
                     "start_lag_ms": start_lag,
+                    "worker": np.zeros(m, dtype=np.int64),
                 }
             )
     columns: dict[str, Any] = {}

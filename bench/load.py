@@ -14,7 +14,7 @@ import itertools
 import math
 import random
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Iterator, Protocol
 
 import anyio
 
@@ -41,7 +41,10 @@ class LoadProfile(Protocol):
 @dataclass(frozen=True)
 class ClosedLoop:
     """``concurrency`` streams; with workers, this process's share of the level's streams,
-    requests and warm-up, its request indices ``k * workers + worker`` (unique in the level)."""
+    requests and warm-up. Its warm-up takes the level's indices from ``warmup_first`` and its
+    measured requests those from ``request_first`` (default: right after its warm-up), each a
+    consecutive block, so together the workers use exactly the one process's indices (warm-up
+    first); a level bounded by time only counts up from ``request_first`` by ``workers``."""
 
     concurrency: int
     requests: int | None
@@ -50,27 +53,30 @@ class ClosedLoop:
     worker: int = 0
     workers: int = 1
     start_ns: int | None = None
+    warmup_first: int = 0
+    request_first: int | None = None
 
     async def drive(self, send: Send) -> None:
         if self.concurrency < 1:
             return
         await _wait_until(self.start_ns)
         if self.warmup:
-            await self._phase(send, range(self.warmup), True, None)
+            await self._phase(send, iter(range(self.warmup_first, self.warmup_first + self.warmup)), self.warmup, True, None)
         deadline = now_ns() + int(self.duration_s * 1e9) if self.duration_s else None
-        total = self.requests
-        await self._phase(send, range(self.warmup, self.warmup + total) if total is not None else None, False, deadline)
+        first = self.warmup_first + self.warmup if self.request_first is None else self.request_first
+        if self.requests is not None:
+            await self._phase(send, iter(range(first, first + self.requests)), self.requests, False, deadline)
+        else:
+            await self._phase(send, itertools.count(first, self.workers), None, False, deadline)
 
-    async def _phase(self, send: Send, indices: range | None, warmup: bool, deadline_ns: int | None) -> None:
-        counter = iter(indices) if indices is not None else itertools.count(self.warmup)
-        workers = self.concurrency if indices is None else min(self.concurrency, len(indices))
-        stride, offset = self.workers, self.worker
+    async def _phase(self, send: Send, counter: Iterator[int], count: int | None, warmup: bool, deadline_ns: int | None) -> None:
+        workers = self.concurrency if count is None else min(self.concurrency, count)
 
         async def stream() -> None:
-            for k in counter:
+            for index in counter:
                 if deadline_ns is not None and now_ns() >= deadline_ns:
                     return
-                await send(Slot(k * stride + offset, warmup))
+                await send(Slot(index, warmup))
 
         async with anyio.create_task_group() as tg:
             for _ in range(workers):
@@ -155,15 +161,18 @@ def profile_for(
     """The level's load profile, or ``worker``'s share of it when ``workers`` processes share it."""
     if mode == "concurrency":
         streams = shares(int(level), [1] * workers)
-        mine = streams[worker]
+        split = shares(requests, streams) if requests is not None else None
+        warm = shares(warmup, streams)
         return ClosedLoop(
-            mine,
-            shares(requests, streams)[worker] if requests is not None else None,
-            shares(warmup, streams)[worker],
+            streams[worker],
+            split[worker] if split is not None else None,
+            warm[worker],
             duration_s,
             worker,
             workers,
             start_ns,
+            warmup_first=sum(warm[:worker]),
+            request_first=warmup + (sum(split[:worker]) if split is not None else worker),
         )
     return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns)
 

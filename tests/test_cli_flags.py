@@ -65,6 +65,16 @@ def test_the_kept_scenario_repeats_the_run(cli, emulator, tmp_path: Path) -> Non
     assert (_run_dir(again[1]) / "scenario.toml").read_text() == kept.read_text()
 
 
+def test_flags_only_emulated_open_loop(cli, tmp_path: Path) -> None:
+    code, out, err = cli("run", "--provider", "groq", "--model", "openai/gpt-oss-20b", "--emulate", "--rate", "20",
+                         "--requests", "3", "--max-tokens", "8", "--out", str(tmp_path), "-q", "--no-report")
+    assert code == 0, err
+    frame = load_results(_run_dir(out))
+    assert len(frame) == 3 and set(frame["load_mode"]) == {"rate"} and (frame["status"] == "ok").all()
+    kept = load_scenario(_run_dir(out) / "scenario.toml")
+    assert kept.scenario.emulate is True and kept.load.rate == [20.0] and kept.name == "groq-openai-gpt-oss-20b"
+
+
 def test_a_file_based_run_keeps_its_scenario_with_overrides_applied(cli, tmp_path: Path) -> None:
     code, out, err = cli("run", str(REPO / "scenarios" / "quickstart.toml"), "--emulate", "--requests", "1",
                          "--concurrency", "2", "--target", "groq/gpt-oss-120b", "--out", str(tmp_path), "-q", "--no-report")

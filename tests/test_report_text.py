@@ -166,3 +166,12 @@ def test_mixed_streaming_and_whole_responses(tmp_path: Path) -> None:
     openai = next(r for r in table if "openai/gpt-4.1" in r)
     assert groq.rstrip(" |").split("|")[-3].strip() == "–"  # a stream has its own speed figure
     assert openai.rstrip(" |").split("|")[-3].strip() not in ("–", "")
+
+
+def test_a_flags_only_run_says_where_its_scenario_is(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path, targets=("groq/openai/gpt-oss-120b",), n=4)
+    meta = read_run_meta(run)
+    meta["scenario_path"] = "command line"
+    write_run_meta(run, meta)
+    method = _markdown(run).split("## Method")[1]
+    assert "none: given as command-line flags (the run directory keeps it as `scenario.toml`)" in method

@@ -17,6 +17,7 @@ import pandas as pd
 from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
+from bench.scenario_toml import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS
 
 
@@ -586,6 +587,8 @@ def _scenario_path(path: object) -> str:
     on (or reveal) where the run's checkout lived."""
     if not isinstance(path, str) or not path:
         return DASH
+    if path == FLAGS_SOURCE:
+        return "none: given as command-line flags (the run directory keeps it as `scenario.toml`)"
     parts = path.replace("\\", "/").split("/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return code("…/" + "/".join(parts[-2:]))

@@ -41,22 +41,32 @@ def _error_body(raw: bytes) -> tuple[Any, str]:
     return body, raw.decode("utf-8", "replace")
 
 
-def _sdk_headers(sdk: str, api_key: str | None) -> dict[str, str]:
-    """The headers the official SDK sends (identity, platform, auth, API version)."""
+def _sdk_headers(sdk: str, api_key: str | None, timeout_s: float) -> dict[str, str]:
+    """The headers the official SDK sends (identity, platform, auth, API version, timeouts),
+    built by the SDK itself for a first attempt, so they match it value for value."""
     if sdk == "anthropic":
         import anthropic
+        from anthropic._models import FinalRequestOptions
 
-        client: Any = anthropic.AsyncAnthropic(api_key=api_key, base_url="http://localhost")
+        client: Any = anthropic.AsyncAnthropic(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
     elif sdk == "groq":
         import groq
+        from groq._models import FinalRequestOptions  # type: ignore[no-redef]
 
-        client = groq.AsyncGroq(api_key=api_key, base_url="http://localhost")
+        client = groq.AsyncGroq(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
     else:
         import openai
+        from openai._models import FinalRequestOptions  # type: ignore[no-redef]
 
-        client = openai.AsyncOpenAI(api_key=api_key, base_url="http://localhost")
-    headers = {**client.default_headers, **client.auth_headers}
-    headers["x-stainless-retry-count"] = "0"
+        client = openai.AsyncOpenAI(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
+    try:
+        # Per request the SDKs add x-stainless-retry-count, x-stainless-read-timeout (and
+        # Anthropic's x-stainless-timeout) to their default headers: take them from the SDK.
+        built = client._build_headers(FinalRequestOptions.construct(method="post", url="/"), retries_taken=0)
+        headers = dict(built.items())
+    except Exception:  # noqa: BLE001 - a private SDK method changed, or no key: the public defaults
+        headers = {**client.default_headers, **client.auth_headers}
+        headers["x-stainless-retry-count"] = "0"
     return {name: value for name, value in headers.items() if isinstance(value, str)}
 
 
@@ -137,7 +147,8 @@ class FastChatProvider(_LeanProvider):
     def __init__(self, provider: str, settings: ClientSettings) -> None:
         self.flavour = chat_wire.FLAVOURS[provider]
         base = chat_wire.base_url(self.flavour, settings.base_url)
-        headers = _sdk_headers("groq" if provider == "groq" else "openai", settings.api_key or chat_wire.NO_KEY)
+        sdk = "groq" if provider == "groq" else "openai"
+        headers = _sdk_headers(sdk, settings.api_key or chat_wire.NO_KEY, settings.timeout_s)
         path = self.flavour.path
         models = path.removesuffix("/chat/completions") + "/models"
         super().__init__(base, headers, settings, path, models)
@@ -169,7 +180,8 @@ class FastMessagesProvider(_LeanProvider):
 
     def __init__(self, provider: str, settings: ClientSettings) -> None:
         base = messages_wire.base_url(settings.base_url)
-        super().__init__(base, _sdk_headers("anthropic", settings.api_key), settings, messages_wire.PATH, "/v1/models")
+        headers = _sdk_headers("anthropic", settings.api_key, settings.timeout_s)
+        super().__init__(base, headers, settings, messages_wire.PATH, "/v1/models")
 
     def _body(self, request: ProviderRequest) -> bytes:
         params, extra_body = messages_wire.params(request)

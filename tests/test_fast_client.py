@@ -674,3 +674,180 @@ def test_json_answer_to_a_streaming_request(raw, provider: str) -> None:
     for record in records.values():
         assert (record.status, record.error_kind) == ("error", "protocol")
         assert "stream = false" in record.error_message
+
+
+# ---------------------------------------------------------------------------- non-streaming, connections, models
+
+COMPLETION = json.dumps({
+    "id": "chatcmpl-whole", "object": "chat.completion", "created": 1, "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!", "reasoning": "Think."},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11,
+              "queue_time": 0.01, "prompt_time": 0.002, "completion_time": 0.004},
+}).encode()
+MESSAGE = json.dumps({
+    "id": "msg_whole", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "content": [{"type": "thinking", "thinking": "Think.", "signature": "x"}, {"type": "text", "text": "Hello there!"}],
+    "usage": {"input_tokens": 9, "output_tokens": 5},
+}).encode()
+
+
+@pytest.mark.parametrize("delimited", ["content-length", "close"])
+@pytest.mark.parametrize("provider", ["groq", "openai", "anthropic"])
+def test_non_streaming(raw, provider: str, delimited: str) -> None:
+    body = MESSAGE if provider == "anthropic" else COMPLETION
+    records = both(provider, send_body(200, body, with_length=delimited == "content-length"), raw, stream=False)
+    for record in records.values():
+        assert record.status == "ok", record.error_message
+        assert record.ttft_ms is None and record.output_tps is None and record.e2e_ms >= record.ttfb_ms
+        assert record.finish_reason == ("end_turn" if provider == "anthropic" else "stop")
+        assert record.output_tokens == (5 if provider == "anthropic" else 4) and record.token_source == "usage"
+    if provider == "groq":
+        assert records["fast"].completion_ms == pytest.approx(4.0)
+
+
+def keep_alive_stream(seen: Seen, sock: socket.socket) -> bool:
+    events = [chat({"content": "Hi"}), chat({}, finish="stop", usage=usage(1)), DONE]
+    if "/messages" in seen.path:
+        events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"),
+                  *message_end("end_turn", 1)]
+    sock.sendall(head() + b"".join(chunked(e) for e in events) + LAST)
+    return True
+
+
+@pytest.mark.parametrize("provider", ["groq", "anthropic"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_keep_alive_reuses_one_connection(raw, client: str, provider: str) -> None:
+    server = raw(keep_alive_stream)
+    records = measure_n(client, provider, server.url, 4)
+    assert all(r.status == "ok" for r in records), [r.error_message for r in records]
+    assert server.connections == 1
+    assert [s.on_connection for s in server.seen] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_keep_alive_after_a_stream_that_stops_at_done_without_the_last_chunk_yet(raw, client: str) -> None:
+    """[DONE] first, the chunked terminator a little later: the connection is still kept."""
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        sock.sendall(head() + chunked(chat({"content": "Hi"})) + chunked(DONE))
+        time.sleep(0.02)
+        sock.sendall(LAST)
+        return True
+
+    server = raw(answer)
+    records = measure_n(client, "openai", server.url, 3)
+    assert all(r.status == "ok" for r in records) and server.connections == 1
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_server_closes_an_idle_keep_alive_connection(raw, client: str) -> None:
+    """The server drops the kept connection while the client is idle: the next request opens a new one."""
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        keep_alive_stream(seen, sock)
+        time.sleep(0.05)
+        sock.shutdown(socket.SHUT_RDWR)  # it said keep-alive, then timed the connection out
+        return False
+
+    server = raw(answer)
+    records = measure_n(client, "openai", server.url, 3, between=lambda: time.sleep(0.2))
+    assert [r.status for r in records] == ["ok"] * 3, [r.error_message for r in records]
+    assert server.connections == 3 and all(r.retries == 0 for r in records)
+
+
+@pytest.mark.parametrize("reply", ["close", "reset"])
+def test_kept_connection_dies_as_the_next_request_arrives(raw, reply: str) -> None:
+    """The race a kept connection can lose: the server closes it just as the request goes out.
+    The fast path sends the request again on a new connection, transparently, timed from there."""
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        if seen.on_connection == 1:  # the second request on a kept connection: hang up on it
+            if reply == "reset":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.close()
+            return False
+        return keep_alive_stream(seen, sock)
+
+    server = raw(answer)
+    records = measure_n("fast", "openai", server.url, 3)
+    assert [r.status for r in records] == ["ok"] * 3, [r.error_message for r in records]
+    assert server.connections == 3 and [s.on_connection for s in server.seen] == [0, 1, 0, 1, 0]
+    assert all(r.retries == 0 and 0 <= r.ttfb_ms < 1000 for r in records)
+
+
+MODELS = {
+    "chat": json.dumps({"object": "list", "data": [{"id": "b-model", "object": "model", "created": 0, "owned_by": "x"},
+                                                   {"id": "a-model", "object": "model", "created": 0, "owned_by": "x"}]}),
+    "anthropic": json.dumps({"data": [{"type": "model", "id": "claude-b", "display_name": "B",
+                                       "created_at": "2025-01-01T00:00:00Z"},
+                                      {"type": "model", "id": "claude-a", "display_name": "A",
+                                       "created_at": "2025-01-01T00:00:00Z"}],
+                             "has_more": False, "first_id": "claude-b", "last_id": "claude-a"}),
+}
+
+
+def list_models(client: str, provider: str, root: str) -> list[str]:
+    async def go() -> list[str]:
+        p = make_provider(provider, settings(provider, root), client)
+        try:
+            return await p.list_models()
+        finally:
+            await p.aclose()
+
+    return anyio.run(go, backend_options=loop_options())
+
+
+@pytest.mark.parametrize("provider", ["groq", "openai", "anthropic"])
+def test_list_models(raw, provider: str) -> None:
+    body = MODELS["anthropic" if provider == "anthropic" else "chat"].encode()
+    server = raw(send_body(200, body))
+    listed = {client: list_models(client, provider, server.url) for client in CLIENTS}
+    assert listed["fast"] == listed["sdk"] == (["claude-a", "claude-b"] if provider == "anthropic" else ["a-model", "b-model"])
+    sdk, fast = server.seen
+    assert (fast.method, fast.path) == (sdk.method, sdk.path) == ("GET", {"groq": "/openai/v1/models", "openai": "/v1/models",
+                                                                         "anthropic": "/v1/models"}[provider])
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_list_models_error_is_raised_like_the_sdk(raw, provider: str) -> None:
+    server = raw(send_body(404, b'{"detail":"Not Found"}'))
+    for client in CLIENTS:
+        with pytest.raises(Exception, match="404"):
+            list_models(client, provider, server.url)
+
+
+# ---------------------------------------------------------------------------- the same request on the wire
+
+#: Headers the two paths set differently on purpose (see bench/providers/fast.py): the fast path
+#: asks for an uncompressed body and says keep-alive out loud.
+TRANSPORT_HEADERS = {"accept-encoding", "connection"}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("provider", ["groq", "openai", "openai-compatible", "anthropic"])
+def test_same_request_on_the_wire(raw, provider: str, stream: bool) -> None:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        if stream:
+            return keep_alive_stream(seen, sock)
+        return send_body(200, MESSAGE if provider == "anthropic" else COMPLETION)(seen, sock)
+
+    server = raw(answer)
+    extra = {"x-bench-emulator": '{"seed":1}', "X-Custom": "yes"}
+    for client in CLIENTS:
+        record = measure(client, provider, server.url, stream=stream, extra_headers=extra)
+        assert record.status == "ok", record.error_message
+    sdk, fast = server.seen
+    assert (fast.method, fast.path) == (sdk.method, sdk.path)
+    assert fast.json() == sdk.json()
+    sdk_headers = {k.lower(): v for k, v in sdk.headers if k.lower() not in TRANSPORT_HEADERS}
+    fast_headers = {k.lower(): v for k, v in fast.headers if k.lower() not in TRANSPORT_HEADERS}
+    if fast.body != sdk.body:  # the same JSON, serialised with other whitespace
+        sdk_headers.pop("content-length"), fast_headers.pop("content-length")
+    assert fast_headers == sdk_headers
+    assert len(fast.headers) == len({k.lower() for k, _ in fast.headers}), "a header sent twice"
+    assert fast.header("accept-encoding") == "identity"
+    assert fast.header("x-custom") == "yes" and fast.header("x-bench-emulator") == '{"seed":1}'
+    # One write: the first read already holds the headers and the whole body.
+    assert fast.first_recv.endswith(fast.body) and fast.first_recv.count(b"\r\n\r\n") == 1

@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(tmp) / "soak.toml"
         path.write_text(scenario_text(args.streams, args.seconds, args.client, args.tokens, args.tokens_per_s))
         result = run_scenario(load_scenario(path), out=Path(tmp) / "results", emulate=True)
-        frame = load_results(result.run_dir)
-        stop.set()
+        stop.set()  # before loading the results: the frame is not the client's memory
         sampler.join()
         fds_after = process.num_fds()
+        frame = load_results(result.run_dir)
         health = result.meta.get("client_health", {}).get("levels", [])
 
     print(f"{'t (s)':>7} {'RSS MB':>8} {'open fds':>9}")

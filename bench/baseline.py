@@ -33,7 +33,7 @@ import pandas as pd
 from bench.compare import Side, SideInfo
 from bench.errors import BenchError
 from bench.metrics import aggregate, measured
-from bench.records import frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
+from bench.records import RUN_FILE, frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
 from bench.slo import SLO_COLUMNS, slo_from_table
 
 DEFAULT_ROOT: Final = Path("baselines")
@@ -196,7 +196,8 @@ def _run_side(spec: str, run_dir: Path) -> Side:
     frame = load_results(run_dir)
     if frame.empty:
         raise BenchError(f"{run_dir}: no requests recorded")
-    return Side(SideInfo.from_meta(spec, "run", str(run_dir), meta), frame, meta)
+    info = SideInfo.from_meta(spec, "run", str(run_dir), meta, has_run_file=(run_dir / RUN_FILE).is_file())
+    return Side(info, frame, meta)
 
 
 def _baseline_side(spec: str, path: Path) -> Side:

@@ -101,6 +101,8 @@ class SideInfo:
     emulated: bool | None = None
     started_at: str | None = None
     git_revision: str | None = None
+    #: Why the run behind this side is incomplete ("" when it finished, or nothing says otherwise).
+    incomplete: str = ""
 
     @property
     def label(self) -> str:
@@ -109,7 +111,9 @@ class SideInfo:
         return f"run {self.run_id}"
 
     @classmethod
-    def from_meta(cls, spec: str, kind: Literal["run", "baseline"], path: str, meta: dict[str, Any]) -> SideInfo:
+    def from_meta(
+        cls, spec: str, kind: Literal["run", "baseline"], path: str, meta: dict[str, Any], *, has_run_file: bool = True
+    ) -> SideInfo:
         emulated = meta.get("emulated")
         return cls(
             spec=spec,
@@ -121,7 +125,23 @@ class SideInfo:
             emulated=bool(emulated) if emulated is not None else None,
             started_at=meta.get("started_at"),
             git_revision=meta.get("git_revision"),
+            incomplete=incomplete_reason(meta, has_run_file=has_run_file),
         )
+
+
+def incomplete_reason(meta: dict[str, Any], *, has_run_file: bool = True) -> str:
+    """Why a run did not finish, from its run.json; "" when it finished (or an old run.json cannot say).
+
+    A run that was interrupted, killed (run.json still says ``finished: false``), or left no
+    run.json at all holds only part of its plan: fewer requests, perhaps whole levels missing.
+    """
+    if not has_run_file:
+        return "no run.json (the run never started properly or was killed)"
+    if meta.get("interrupted"):
+        return "interrupted before it finished"
+    if meta.get("finished") is False:
+        return "did not finish (killed, or still running)"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -232,9 +252,47 @@ class Comparison:
         return [r for r in self.metrics if r.verdict is Verdict.INSUFFICIENT]
 
     @property
+    def unjudged(self) -> int:
+        """Comparisons that could not be judged: too few samples, or no counterpart on the other side.
+
+        A metric that neither side measures at all (``not measured``) is not counted: there
+        was nothing to judge, and both runs agree on that.
+        """
+        return len(self.insufficient) + len(self.only_in_baseline) + len(self.only_in_candidate)
+
+    @property
+    def incomplete(self) -> list[str]:
+        """One phrase per side whose run did not finish."""
+        sides = (("baseline", self.baseline), ("candidate", self.candidate))
+        return [f"{name} {info.label} is incomplete: {info.incomplete}" for name, info in sides if info.incomplete]
+
+    @property
+    def inconclusive(self) -> bool:
+        """No regression found, but the gate could not look everywhere: never shown as a pass."""
+        return not self.regressions and bool(self.unjudged or self.incomplete)
+
+    @property
+    def status(self) -> str:
+        """``regression``, ``inconclusive`` or ``no regression``."""
+        if self.regressions:
+            return "regression"
+        return "inconclusive" if self.inconclusive else "no regression"
+
+    def _unjudged_text(self) -> str:
+        parts = []
+        if self.insufficient:
+            parts.append(f"{len(self.insufficient)} too few samples")
+        if self.only_in_baseline:
+            parts.append(f"{len(self.only_in_baseline)} only in baseline")
+        if self.only_in_candidate:
+            parts.append(f"{len(self.only_in_candidate)} only in candidate")
+        return ", ".join(parts)
+
+    @property
     def warnings(self) -> list[str]:
-        """What a reader must not miss: comparisons that could not be made, forced ones."""
+        """What a reader must not miss: comparisons that could not be made, forced ones, unfinished runs."""
         out = list(self.notes)
+        out.extend(self.incomplete)
         if self.insufficient:
             r = self.insufficient
             out.append(
@@ -249,27 +307,30 @@ class Comparison:
         return out
 
     def exit_code(self, *, strict: bool = False) -> int:
-        """0 no regression, 1 regression; under ``strict`` 2 when a verdict could not be given."""
+        """0 no regression, 1 regression; under ``strict`` 2 when the result is inconclusive."""
         if self.regressions:
             return 1
-        if strict and (self.insufficient or self.only_in_baseline):
+        if strict and self.inconclusive:
             return 2
         return 0
 
     @property
     def headline(self) -> str:
+        """One line that never reads as a pass when something was not judged."""
         regressions = self.regressions
+        tail = f"; {self.unjudged} could not be judged ({self._unjudged_text()})" if self.unjudged else ""
+        incomplete = "".join(f"; {text}" for text in self.incomplete)
         if regressions:
             worst = _largest(regressions)
             return (
                 f"REGRESSION: {len(regressions)} of {self.judged} comparisons got worse; "
-                f"largest: {worst.group.label} {_what(worst)} {_change_text(worst)}"
+                f"largest: {worst.group.label} {_what(worst)} {_change_text(worst)}{tail}{incomplete}"
             )
         improvements = self.improvements
         extra = f"; {len(improvements)} improved" if improvements else ""
-        cannot = len(self.insufficient) + len(self.only_in_baseline) + len(self.only_in_candidate)
-        tail = f"; {cannot} could not be judged" if cannot else ""
-        return f"No regression: {self.judged} comparisons{extra}{tail}"
+        if self.inconclusive:
+            return f"INCONCLUSIVE: no regression in {self.judged} judged comparisons{extra}{tail}{incomplete}"
+        return f"No regression: {self.judged} comparisons{extra}"
 
     @property
     def judged(self) -> int:
@@ -279,6 +340,9 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["headline"] = self.headline
+        data["status"] = self.status
+        data["inconclusive"] = self.inconclusive
+        data["unjudged"] = self.unjudged
         data["warnings"] = self.warnings
         data["exit_code"] = self.exit_code()
         return _json_safe(data)
@@ -365,6 +429,14 @@ def _groups(frame: pd.DataFrame) -> dict[GroupKey, _Group]:
         target, mode, level = key
         out[GroupKey(str(target), str(mode), float(level))] = _Group(part, ok_mask(part))
     return out
+
+
+def _groups_text(groups: dict[GroupKey, _Group], limit: int = 4) -> str:
+    labels = [k.label for k in groups]
+    if not labels:
+        return "no measured requests"
+    more = len(labels) - limit
+    return ", ".join(labels[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 def _quantiles(values: np.ndarray, metric: str) -> tuple[float, float, float]:
@@ -478,7 +550,8 @@ def compare_sides(
     common = [k for k in b_groups if k in c_groups]
     if not common:
         raise BenchError(
-            f"nothing in common: {baseline.info.label} and {candidate.info.label} share no target and load level"
+            f"runs are not comparable: nothing in common — {baseline.info.label} and {candidate.info.label} share "
+            f"no target and load level (baseline: {_groups_text(b_groups)}; candidate: {_groups_text(c_groups)})"
         )
     metrics = list(dict.fromkeys(settings.metrics))
     # Family size: the metric comparisons that will get a test (enough samples both sides).
@@ -622,7 +695,7 @@ def render_markdown(comparison: Comparison) -> str:
     """A compact PR comment: one-line verdict on top, then the table, largest changes first."""
     from tabulate import tabulate
 
-    icon = "🔴" if comparison.regressions else "✅"
+    icon = {"regression": "🔴", "inconclusive": "⚠️"}.get(comparison.status, "✅")
     lines = [f"{icon} **{comparison.headline}**", ""]
     emulated = comparison.candidate.emulated or comparison.baseline.emulated
     lines.append(

@@ -287,8 +287,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
     started = m["started_at_ns"].to_numpy(dtype="int64")
     e2e = arrays["e2e_ms"]
     itl = m["itl_ms"].to_numpy(dtype=object)
-    per_request = slo is not None and bool(slo.per_request)
-    good_all = request_meets(m, slo) if per_request and slo is not None else None
+    per_request = slo is not None and slo.has_per_request
 
     rows: list[dict[str, object]] = []
     for (target, mode, level), idx in groups:
@@ -332,8 +331,9 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
         row["agg_output_tps"] = token_sum / window_s
         row["rps"] = n / window_s
         row["window_s"] = window_s
-        if good_all is not None:
-            n_good = int(good_all[idx].sum())
+        rules = slo.for_target(target) if per_request and slo is not None else None
+        if rules is not None and rules.per_request:
+            n_good = int(request_meets(m.iloc[idx], rules).sum())
             row["goodput_rps"] = n_good / window_s
             row["goodput_share"] = n_good / n
         else:
@@ -366,6 +366,8 @@ class SloVerdict:
     ci_low: float
     ci_high: float
     passed: bool | None
+    #: Why there is no verdict (empty when there is one): what a reader needs to act on it.
+    reason: str = ""
 
 
 def column_stat(values: np.ndarray, column: str, stat: str, *, seed: int = 0) -> tuple[float, float, float]:
@@ -387,9 +389,17 @@ def _judge(rule: AggregateSlo, value: float) -> bool | None:
     return None if math.isnan(value) else rule.passes(value)
 
 
+def _no_data_reason(column: str, n: int, n_ok: int) -> str:
+    if n_ok == 0:
+        return f"no successful requests (0 of {n})"
+    return f"no {column} values among {n_ok} successful requests"
+
+
 def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[SloVerdict]:
     """Every aggregate rule and ``error_rate_max`` on every group of measured requests.
 
+    Each group is judged by its own target's rules (:meth:`SloSpec.for_target`: the
+    scenario-wide table, overridden and extended by the target's ``[target.slo]``).
     Verdicts come group by group (order of appearance), rules in the order the table gave
     them, ``error_rate_max`` last. A rule passes on its point estimate; the CI is reported
     beside it so a reader sees how firm the verdict is. Per-request rules feed goodput
@@ -400,26 +410,173 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
     verdicts: list[SloVerdict] = []
     cache: dict[str, np.ndarray] = {}
     for (target, mode, level), idx in group_positions(m):
+        rules = slo.for_target(target)
         ok_idx = idx[ok_all[idx]]
-        for rule in slo.aggregate:
+        for rule in rules.aggregate:
             if rule.column not in cache:
                 cache[rule.column] = _floats(m[rule.column])
             value, low, high = column_stat(cache[rule.column][ok_idx], rule.column, rule.stat, seed=seed)
+            passed = _judge(rule, value)
             verdicts.append(
                 SloVerdict(
                     target, mode, level, rule.key, rule.column, rule.stat, rule.threshold,
-                    rule.at_least, value, low, high, _judge(rule, value),
+                    rule.at_least, value, low, high, passed,
+                    "" if passed is not None else _no_data_reason(rule.column, int(idx.size), int(ok_idx.size)),
                 )
             )
-        if slo.error_rate_max is not None:
+        if rules.error_rate_max is not None:
             n = int(idx.size)
             errors = n - int(ok_idx.size)
             rate = errors / n
             low, high = wilson_ci(errors, n)
             verdicts.append(
                 SloVerdict(
-                    target, mode, level, "error_rate_max", "error_rate", "max", slo.error_rate_max,
-                    False, rate, low, high, rate <= slo.error_rate_max,
+                    target, mode, level, "error_rate_max", "error_rate", "max", rules.error_rate_max,
+                    False, rate, low, high, rate <= rules.error_rate_max,
                 )
             )
     return verdicts
+
+
+@dataclass(frozen=True)
+class SloOutcome:
+    """Every SLO verdict of a run and the one sentence that sums them up.
+
+    The run summary, the report, ``bench check`` and the pytest plugin all say this
+    sentence, so they can never disagree. It never reads as a pass while a check had no
+    data: that case is *inconclusive*, and says how many and why.
+    """
+
+    verdicts: tuple[SloVerdict, ...]
+
+    @property
+    def failed(self) -> list[SloVerdict]:
+        return [v for v in self.verdicts if v.passed is False]
+
+    @property
+    def passed(self) -> list[SloVerdict]:
+        return [v for v in self.verdicts if v.passed is True]
+
+    @property
+    def no_data(self) -> list[SloVerdict]:
+        return [v for v in self.verdicts if v.passed is None]
+
+    @property
+    def ok(self) -> bool:
+        """Every check was judged and met (what a strict gate asks)."""
+        return bool(self.verdicts) and not self.failed and not self.no_data
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``inconclusive``, ``met`` or ``empty`` (no check at all)."""
+        if not self.verdicts:
+            return "empty"
+        if self.failed:
+            return "failed"
+        return "inconclusive" if self.no_data else "met"
+
+    @property
+    def headline(self) -> str:
+        total = len(self.verdicts)
+        failed, no_data = len(self.failed), len(self.no_data)
+        if self.status == "empty":
+            return "SLOs: no checks (no measured requests)"
+        if failed:
+            text = f"SLO FAILED: {failed} of {total} checks failed"
+            if self.passed:
+                text += f", {len(self.passed)} passed"
+        elif no_data:
+            judged = total - no_data
+            text = f"SLOs inconclusive: {judged} of {total} checks judged, none failed"
+        else:
+            return f"SLOs met: {total} of {total} checks passed"
+        if no_data:
+            text += f"; {no_data} without data ({self.no_data_text()})"
+        return text
+
+    def no_data_text(self, limit: int = 2) -> str:
+        """Which checks had no data and why, a few named (the rest counted)."""
+        items = [f"{_where(v)} {v.key}: {v.reason or 'no data'}" for v in self.no_data[:limit]]
+        more = len(self.no_data) - limit
+        return "; ".join(items) + (f"; {more} more" if more > 0 else "")
+
+    def failed_text(self, limit: int = 3) -> str:
+        items = [f"{_where(v)} {v.key}" for v in self.failed[:limit]]
+        return ", ".join(items) + (" …" if len(self.failed) > limit else "")
+
+
+def _where(v: SloVerdict) -> str:
+    level = f"{v.load_level:g}"
+    return f"{v.target} @ {v.load_mode}={level}"
+
+
+def judge_slos(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> SloOutcome:
+    """The one code path from a run's requests and its SLOs to verdicts and their headline."""
+    return SloOutcome(tuple(evaluate_slo(frame, slo, seed=seed)))
+
+
+# --------------------------------------------------------------------------- open loop
+
+#: How many standard deviations of Poisson noise a shortfall must exceed to be reported.
+ARRIVAL_SIGMAS: Final[float] = 3.0
+
+
+@dataclass(frozen=True)
+class ArrivalRate:
+    """Offered vs achieved request rate of one open-loop (target, level).
+
+    ``achieved`` is (n − 1) gaps over the span from the first measured request's start to
+    the last one's, where a start is when the client actually sent it (its due time plus
+    its start lag). Under the offered Poisson process the number of gaps in that span is
+    Poisson with mean ``offered · span_s``; ``short`` says the count fell more than
+    :data:`ARRIVAL_SIGMAS` standard deviations below it, i.e.
+    ``achieved < offered − 3·sqrt(offered·span_s)/span_s`` — a client or event loop that
+    could not keep up, not chance.
+    """
+
+    target: str
+    offered: float
+    n: int
+    span_s: float
+    achieved: float
+    short: bool
+
+    @property
+    def floor(self) -> float:
+        """The lowest achieved rate that is still within Poisson noise of the offered one."""
+        if not (self.span_s > 0):
+            return math.nan
+        return self.offered - ARRIVAL_SIGMAS * math.sqrt(self.offered * self.span_s) / self.span_s
+
+
+def _start_offsets_ms(rows: pd.DataFrame) -> np.ndarray:
+    """When each request actually left, in ms on one clock: due time + start lag, else t0."""
+    due = _floats(rows["scheduled_ms"])
+    lag = _floats(rows["start_lag_ms"])
+    sent = due + np.nan_to_num(lag, nan=0.0)
+    if np.isnan(sent).any():
+        started = rows["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan)
+        started = np.where(started > 0, started, np.nan)
+        return (started - np.nanmin(started)) / 1e6 if np.isfinite(started).any() else started
+    return sent
+
+
+def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
+    """One :class:`ArrivalRate` per open-loop (target, level) of measured requests, in order."""
+    m = measured(frame)
+    out: list[ArrivalRate] = []
+    for (target, mode, level), idx in group_positions(m):
+        if mode != "rate":
+            continue
+        starts = _start_offsets_ms(m.iloc[idx])
+        starts = starts[np.isfinite(starts)]
+        n = int(starts.size)
+        span_s = float(starts.max() - starts.min()) / 1000.0 if n >= 2 else math.nan
+        if not (span_s > 0):
+            out.append(ArrivalRate(target, level, n, math.nan, math.nan, False))
+            continue
+        achieved = (n - 1) / span_s
+        expected = level * span_s
+        short = (n - 1) < expected - ARRIVAL_SIGMAS * math.sqrt(expected)
+        out.append(ArrivalRate(target, level, n, span_s, achieved, short))
+    return out

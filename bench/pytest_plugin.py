@@ -20,6 +20,21 @@ Options (command line, or ini keys in ``pytest.ini``/``pyproject.toml``):
     where ``assert_no_regression`` finds saved baselines (default ``baselines``, relative to
     the rootdir).
 
+Helpers:
+
+``assert_slo(result, slo=None)``
+    fails the test when an SLO fails *or has no data* (a check that could not be judged is
+    not a pass); the message starts with the same sentence ``bench check`` prints.
+``assert_no_regression(result, baseline, *, metrics=None, threshold=None, strict=False)``
+    fails the test on a regression, with ``bench compare``'s statistics. Comparisons that
+    could not be judged (too few samples, a load level missing on one side, an unfinished
+    run) do not fail it by default: they raise a :class:`BenchGateWarning`, which pytest
+    lists in its warnings summary. ``strict=True`` fails the test on them instead, as
+    ``bench compare --strict`` exits 2 — use it once the suite sends enough requests.
+
+Failures point at your test, not at this module: the helpers hide their own frames from the
+traceback (``__tracebackhide__``).
+
 Runs are cached for the session: two tests asking for the same scenario slice share one run.
 This module imports nothing heavy at import time, since pytest loads it in every session.
 """
@@ -27,17 +42,28 @@ This module imports nothing heavy at import time, since pytest loads it in every
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import pytest
+try:
+    import pytest
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without pytest
+    raise ImportError(
+        "bench.pytest_plugin needs pytest, which is not installed in this environment: "
+        "pip install pytest (the rest of bench works without it)"
+    ) from exc
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
     from bench.compare import Comparison
     from bench.slo import SloSpec
+
+class BenchGateWarning(UserWarning):
+    """A regression gate that passed without judging everything (too few samples, a missing group)."""
+
 
 #: Where baselines are looked up when a helper is called without ``baselines=``; set from the
 #: ini/option at configure time so helpers work outside fixtures too.
@@ -64,10 +90,10 @@ class BenchResult:
 
     @property
     def slo(self) -> SloSpec:
-        """The scenario's SLOs as the run recorded them."""
-        from bench.slo import slo_from_table
+        """The scenario's SLOs as the run recorded them (``[slo]`` and every ``[target.slo]``)."""
+        from bench.slo import slo_for_scenario
 
-        return slo_from_table((self.meta.get("scenario") or {}).get("slo"))
+        return slo_for_scenario(self.meta.get("scenario"))
 
     @property
     def aggregates(self) -> pd.DataFrame:
@@ -180,26 +206,33 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     ``result``: a BenchResult/RunResult, a run directory, or a per-request DataFrame.
     ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
     """
-    from bench.metrics import evaluate_slo
+    from bench.metrics import judge_slos
     from bench.slo import SloSpec, slo_from_table
 
+    __tracebackhide__ = True
     if hasattr(result, "columns") and hasattr(result, "iloc"):  # a DataFrame
         frame, own = result, None
     else:
         bench_result = _as_result(result)
         frame, own = bench_result.frame, bench_result.slo
     spec = slo if isinstance(slo, SloSpec) else (slo_from_table(slo) if slo is not None else own)
-    if spec is None or not (spec.aggregate or spec.error_rate_max is not None):
+    if spec is None or not spec.has_checks:
         raise AssertionError("no SLOs to assert: the scenario has no [slo] table and none was given")
-    verdicts = evaluate_slo(frame, spec, seed=seed)
-    bad = [v for v in verdicts if v.passed is not True]
-    if not verdicts or bad:
+    outcome = judge_slos(frame, spec, seed=seed)
+    if not outcome.verdicts:
+        raise AssertionError("no SLO checks: no measured requests")
+    bad = [v for v in outcome.verdicts if v.passed is not True]
+    if bad:
         lines = [
             f"{v.target} @ {v.load_mode}={v.load_level:g}: {v.key} measured {v.measured:.4g} "
-            f"({'≥' if v.at_least else '≤'} {v.threshold:g} required){' — no data' if v.passed is None else ''}"
+            f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)"
+            + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
-        ] or ["no measured requests"]
-        raise AssertionError(f"{len(bad)} of {len(verdicts)} SLO checks failed:\n  " + "\n  ".join(lines))
+        ]
+        counts = f"{len(outcome.failed)} of {len(outcome.verdicts)} SLO checks failed"
+        if outcome.no_data:
+            counts += f", {len(outcome.no_data)} without data"
+        raise AssertionError(f"{counts} ({outcome.headline}):\n  " + "\n  ".join(lines))
 
 
 def assert_no_regression(
@@ -215,9 +248,11 @@ def assert_no_regression(
     """Fail the test on a regression against saved baseline ``baseline`` (name or path).
 
     Same statistics and defaults as ``bench compare``; ``threshold`` is a fraction (0.1) or a
-    percentage ("10%"). ``strict`` also fails when a comparison had too few samples. Returns
-    the Comparison for further assertions.
+    percentage ("10%"). A comparison that could not be judged (too few samples, a group on
+    one side only, an unfinished run) gives a :class:`BenchGateWarning`; ``strict=True``
+    fails the test on it instead. Returns the Comparison for further assertions.
     """
+    __tracebackhide__ = True
     from bench.baseline import load_side
     from bench.compare import DEFAULT_METRICS, DEFAULT_THRESHOLD, CompareSettings, Side, SideInfo, compare_sides, render_text
 
@@ -235,4 +270,13 @@ def assert_no_regression(
     code = comparison.exit_code(strict=strict)
     if code:
         raise AssertionError(render_text(comparison))
+    if comparison.inconclusive:
+        warnings.warn(
+            BenchGateWarning(
+                f"{comparison.headline} — the gate passed without judging everything: "
+                + "; ".join(comparison.warnings)
+                + " (strict=True fails the test instead)"
+            ),
+            stacklevel=2,
+        )
     return comparison

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.emulator.faults import FAULT_KINDS
 from bench.errors import ScenarioError
-from bench.slo import SloSpec, parse_key, slo_from_table, valid_keys
+from bench.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
@@ -79,6 +79,22 @@ class EmulatorProfile(_Strict):
         return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 
+def _check_slo_table(table: dict[str, float]) -> dict[str, float]:
+    """Every key known and every bound a positive number (a rate between 0 and 1)."""
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{key}: must be a number")
+        if key == "error_rate_max":
+            if not 0 <= value <= 1:
+                raise ValueError(f"{key}: must be between 0 and 1")
+            continue
+        if parse_key(key, value) is None:
+            raise ValueError(f"{key}: unknown SLO key{_suggest(key, valid_keys())}")
+        if value <= 0:
+            raise ValueError(f"{key}: must be greater than 0")
+    return table
+
+
 class Target(_Strict):
     provider: Provider
     model: Annotated[str, Field(min_length=1)]
@@ -87,6 +103,13 @@ class Target(_Strict):
     api_key_env: Annotated[str, Field(min_length=1)] | None = None
     client: Client = "sdk"
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
+    #: This target's own SLOs (``[target.slo]``): override and extend the scenario-wide ``[slo]``.
+    slo: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
+        return _check_slo_table(table)
 
     @field_validator("api_key_env")
     @classmethod
@@ -228,18 +251,7 @@ class Scenario(_Strict):
     @field_validator("slo")
     @classmethod
     def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
-        for key, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{key}: must be a number")
-            if key == "error_rate_max":
-                if not 0 <= value <= 1:
-                    raise ValueError(f"{key}: must be between 0 and 1")
-                continue
-            if parse_key(key, value) is None:
-                raise ValueError(f"{key}: unknown SLO key{_suggest(key, valid_keys())}")
-            if value <= 0:
-                raise ValueError(f"{key}: must be greater than 0")
-        return table
+        return _check_slo_table(table)
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Scenario:
@@ -256,7 +268,8 @@ class Scenario(_Strict):
 
     @property
     def slo_spec(self) -> SloSpec:
-        return slo_from_table(self.slo)
+        """Scenario-wide SLOs, and each target's merged with them where it has its own."""
+        return slo_for_scenario({"slo": self.slo, "targets": [{"label": t.name, "slo": t.slo} for t in self.target]})
 
     def fingerprint(self) -> str:
         """What makes two runs comparable: request settings, prompt shape and load mode.
@@ -287,6 +300,7 @@ class Scenario(_Strict):
                     "api_key_env": t.key_env,
                     "client": t.client,
                     "emulator": t.emulator.header_payload(),
+                    "slo": dict(t.slo),
                 }
                 for t in self.target
             ],
@@ -406,6 +420,7 @@ def parse_scenario(raw: dict[str, Any], path: str) -> Scenario:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ScenarioError(path, field, problem) from None
     _check_prompt_file(scenario, path)
+    _check_slo_data(scenario, path)
     return scenario
 
 
@@ -441,3 +456,34 @@ def _check_prompt_file(scenario: Scenario, path: str) -> None:
     from bench.prompts import read_prompt_file  # local: only file-prompt scenarios need it
 
     read_prompt_file(prompt_path, scenario_path=path)
+
+
+#: Columns a non-streaming request never has: they time events inside a stream.
+STREAM_ONLY_COLUMNS: frozenset[str] = frozenset({"ttft_ms", "ttfa_ms", "itl_ms", "tpot_ms", "output_tps", "response_100_ms"})
+#: Columns only an open-loop level records.
+OPEN_LOOP_ONLY_COLUMNS: frozenset[str] = frozenset({"start_lag_ms", "scheduled_ms"})
+
+
+def _slo_data_problem(column: str, scenario: Scenario) -> str | None:
+    """Why ``column`` can never have a value in this scenario's runs, or None."""
+    if column in STREAM_ONLY_COLUMNS and not scenario.request.stream:
+        return (
+            f"{column} is measured only on streamed responses, and [request] stream = false: this SLO could "
+            "never be judged (set stream = true, or use e2e_ms)"
+        )
+    if column in OPEN_LOOP_ONLY_COLUMNS and scenario.load.mode != "rate":
+        return f"{column} is recorded only in open loop ([load] rate = [...]): this SLO could never be judged"
+    return None
+
+
+def _check_slo_data(scenario: Scenario, path: str) -> None:
+    """Refuse an SLO that can have no data for this scenario: it would only ever say "no data"."""
+    tables = [("slo", scenario.slo)] + [(f"target[{i}].slo", t.slo) for i, t in enumerate(scenario.target)]
+    for where, table in tables:
+        for key, value in table.items():
+            if key == "error_rate_max":
+                continue
+            rule = parse_key(key, value)
+            problem = _slo_data_problem(rule.column, scenario) if rule is not None else None
+            if problem:
+                raise ScenarioError(path, f"{where}.{key}", problem)

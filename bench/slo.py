@@ -10,7 +10,7 @@ importing the scenario loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from bench.schema import COLUMNS, higher_is_better
 
@@ -59,13 +59,45 @@ class RequestSlo:
 
 @dataclass(frozen=True)
 class SloSpec:
+    """The scenario-wide rules, plus each target's own rules where it has a ``[target.slo]``.
+
+    ``targets`` holds, per target label, the *merged* spec (scenario-wide table overridden and
+    extended by the target's table), so :meth:`for_target` is a lookup, never a merge.
+    """
+
     aggregate: tuple[AggregateSlo, ...] = ()
     per_request: tuple[RequestSlo, ...] = ()
     error_rate_max: float | None = None
+    targets: tuple[tuple[str, SloSpec], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.aggregate or self.per_request or self.error_rate_max is not None)
+        """No rule at all, scenario-wide or for any target."""
+        return not (self._has_rules or any(not spec.empty for _, spec in self.targets))
+
+    @property
+    def has_checks(self) -> bool:
+        """Some rule gives a verdict (per-request rules only feed goodput)."""
+        return self._has_checks or any(spec.has_checks for _, spec in self.targets)
+
+    @property
+    def has_per_request(self) -> bool:
+        return bool(self.per_request) or any(spec.per_request for _, spec in self.targets)
+
+    @property
+    def _has_rules(self) -> bool:
+        return bool(self.aggregate or self.per_request or self.error_rate_max is not None)
+
+    @property
+    def _has_checks(self) -> bool:
+        return bool(self.aggregate) or self.error_rate_max is not None
+
+    def for_target(self, label: str) -> SloSpec:
+        """The rules that apply to one target: its merged table, else the scenario-wide one."""
+        for name, spec in self.targets:
+            if name == label:
+                return spec
+        return SloSpec(self.aggregate, self.per_request, self.error_rate_max)
 
 
 def _column_for(base: str, ms_suffix: bool) -> str | None:
@@ -124,3 +156,28 @@ def slo_from_table(table: dict[str, float] | None) -> SloSpec:
         elif isinstance(rule, RequestSlo):
             per_request.append(rule)
     return SloSpec(tuple(aggregate), tuple(per_request), error_rate_max)
+
+
+def merged_table(scenario_wide: dict[str, float] | None, own: dict[str, float] | None) -> dict[str, float]:
+    """A target's effective ``[slo]`` table: the scenario-wide one, overridden and extended by its own."""
+    return {**(scenario_wide or {}), **(own or {})}
+
+
+def slo_for_scenario(scenario: dict[str, Any] | None) -> SloSpec:
+    """Every SLO of a resolved scenario (run.json's ``scenario``): ``slo`` and each target's ``slo``.
+
+    A run recorded before per-target tables existed simply has none: its scenario-wide table
+    applies to every target, as it did then.
+    """
+    scenario = scenario if isinstance(scenario, dict) else {}
+    wide = scenario.get("slo") if isinstance(scenario.get("slo"), dict) else None
+    base = slo_from_table(wide)
+    per_target: list[tuple[str, SloSpec]] = []
+    for target in scenario.get("targets") or ():
+        if not isinstance(target, dict):
+            continue
+        own = target.get("slo")
+        label = target.get("label")
+        if isinstance(own, dict) and own and label:
+            per_target.append((str(label), slo_from_table(merged_table(wide, own))))
+    return SloSpec(base.aggregate, base.per_request, base.error_rate_max, tuple(per_target))

@@ -9,8 +9,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bench.metrics import aggregate, evaluate_slo, measured
-from bench.slo import slo_from_table
+from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
+from bench.slo import slo_for_scenario
 
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.
 OVERLOAD_LAG_MS = 50.0
@@ -40,20 +40,44 @@ def summary_table(frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
     table.add_column("load")
     for _, header, _ in _COLUMNS:
         table.add_column(header, justify="right")
+    rates = {(r.target, r.offered): r for r in arrival_rates(frame)} if len(frame) else {}
+    if rates:
+        table.add_column("offered req/s", justify="right")
+        table.add_column("achieved req/s", justify="right")
     if len(frame):
         agg = aggregate(frame, ci=False)
         for row in agg.itertuples(index=False):
             values = row._asdict()
             load = f"{values['load_mode']}={values['load_level']:g}"
-            table.add_row(str(values["target"]), load, *(_fmt(values.get(col), pat) for col, _, pat in _COLUMNS))
+            cells = [_fmt(values.get(col), pat) for col, _, pat in _COLUMNS]
+            if rates:
+                cells += _rate_cells(rates.get((str(values["target"]), float(values["load_level"])))
+                                     if values["load_mode"] == "rate" else None)
+            table.add_row(str(values["target"]), load, *cells)
     return table
 
 
+def _rate_cells(rate: ArrivalRate | None) -> list[str]:
+    if rate is None:
+        return ["–", "–"]
+    achieved = _fmt(rate.achieved, "{:.2f}") + (" (short)" if rate.short else "")
+    return [f"{rate.offered:g}", achieved]
+
+
+def rate_warning(rate: ArrivalRate) -> str:
+    """The line said when a level's achieved rate fell short beyond Poisson noise."""
+    return (
+        f"warning: {rate.target} rate={rate.offered:g}: achieved {rate.achieved:.2f} req/s of {rate.offered:g} "
+        f"offered ({rate.n} requests over {rate.span_s:.1f} s; Poisson noise allows down to {rate.floor:.2f}) — "
+        "the client fell behind the arrival schedule, so this level did not offer the load it names"
+    )
+
+
 def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
-    """What a reader of the table must not miss: an overloaded client, the SLO verdicts."""
+    """What a reader of the table must not miss: an overloaded client, a short arrival rate, the SLO verdicts."""
     out: list[str] = []
     if meta.get("interrupted"):
-        out.append("interrupted: the table covers the requests that finished before Ctrl-C")
+        out.append("interrupted: the table covers the requests that finished before the run was stopped")
     if not len(frame):
         return out
     rows = measured(frame)
@@ -65,15 +89,15 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
                 f"warning: {target} rate={level:g}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
                 "could not keep up with the arrival rate, so this level did not offer the load it names"
             )
-    table = (meta.get("scenario") or {}).get("slo")
-    if table:
-        verdicts = evaluate_slo(frame, slo_from_table(table))
-        judged = [v for v in verdicts if v.passed is not None]
-        failed = [v for v in judged if not v.passed]
-        line = f"SLOs: {len(judged) - len(failed)} of {len(judged)} checks pass"
-        if failed:
-            worst = ", ".join(f"{v.target} {v.key}" for v in failed[:3]) + (" …" if len(failed) > 3 else "")
-            line += f"; failing: {worst} (details: the report, or bench check)"
+    out.extend(rate_warning(r) for r in arrival_rates(frame) if r.short)
+    spec = slo_for_scenario(meta.get("scenario"))
+    if spec.has_checks:
+        outcome = judge_slos(frame, spec)
+        line = outcome.headline
+        if outcome.failed:
+            line += f"; failing: {outcome.failed_text()}"
+        if outcome.failed or outcome.no_data:
+            line += " (details: the report, or bench check)"
         out.append(line)
     return out
 

@@ -205,3 +205,72 @@ def test_target_filter(cli: Cli, base: Path, tmp_path: Path) -> None:
     assert code == 1 and TARGETS[1] not in out
     code, _, err = cli("compare", str(base), str(cand), "--target", "nope")
     assert code == 2 and "unknown target 'nope'" in err
+
+
+# --------------------------------------------------------------------------- issue 8, item 1
+
+
+def test_comparisons_that_could_not_be_judged_make_the_headline_inconclusive(cli: Cli, base: Path, tmp_path: Path) -> None:
+    """A 5-request run against a baseline at other levels: never a green "No regression"."""
+    cand = run(tmp_path / "cand", "cand", seed=2, n=5, levels=(1, 8))
+    code, out, err = cli("compare", str(base), str(cand))
+    assert code == 0, out + err
+    first = out.splitlines()[0]
+    assert first.startswith("INCONCLUSIVE: no regression in ")
+    # why and how many: 4 metric comparisons with too few samples, 2 groups on one side only
+    assert "could not be judged (4 too few samples, 2 only in baseline, 2 only in candidate)" in first
+    code, out, _ = cli("compare", str(base), str(cand), "--format", "md")
+    assert code == 0 and out.startswith("⚠️ **INCONCLUSIVE") and "✅" not in out
+    code, out, _ = cli("compare", str(base), str(cand), "--format", "json")
+    data = json.loads(out)
+    assert data["status"] == "inconclusive" and data["inconclusive"] is True and data["unjudged"] == 8
+    code, out, err = cli("compare", str(base), str(cand), "--strict")
+    assert code == 2 and err.startswith("bench: error: inconclusive") and err.count("\n") == 1
+
+
+def test_candidate_only_groups_are_inconclusive_under_strict(cli: Cli, base: Path, tmp_path: Path) -> None:
+    cand = run(tmp_path / "cand", "cand", seed=2, levels=(1, 4, 8))
+    code, out, _ = cli("compare", str(base), str(cand))
+    assert code == 0 and out.startswith("INCONCLUSIVE") and "2 only in candidate" in out.splitlines()[0]
+    code, _, _ = cli("compare", str(base), str(cand), "--strict")
+    assert code == 2
+
+
+def test_runs_with_no_common_level_are_not_comparable(cli: Cli, base: Path, tmp_path: Path) -> None:
+    cand = run(tmp_path / "cand", "cand", seed=2, levels=(8,))
+    code, out, err = cli("compare", str(base), str(cand))
+    assert code == 2 and out == ""
+    assert err.startswith("bench: error: runs are not comparable: nothing in common") and err.count("\n") == 1
+    assert "concurrency=8" in err and "concurrency=4" in err  # what each side has
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"finished": False, "interrupted": True}, "interrupted before it finished"),
+        ({"finished": False, "interrupted": False}, "did not finish"),
+        (None, "no run.json"),
+    ],
+)
+def test_an_unfinished_candidate_is_said_to_be_incomplete(
+    cli: Cli, base: Path, tmp_path: Path, change: dict[str, bool] | None, said: str
+) -> None:
+    cand = run(tmp_path / "cand", "cand", seed=2)
+    if change is None:
+        (cand / "run.json").unlink()
+    else:
+        write_run_meta(cand, {**read_run_meta(cand), **change})
+    code, out, err = cli("compare", str(base), str(cand))
+    assert code == 0, out + err
+    first = out.splitlines()[0]
+    assert first.startswith("INCONCLUSIVE") and "candidate run" in first and "is incomplete" in first and said in first
+    code, _, err = cli("compare", str(base), str(cand), "--strict")
+    assert code == 2 and said in err
+
+
+def test_an_unfinished_baseline_is_said_too(cli: Cli, base: Path, tmp_path: Path) -> None:
+    write_run_meta(base, {**read_run_meta(base), "finished": False, "interrupted": True})
+    cand = run(tmp_path / "cand", "cand", seed=2, ttft_scale=1.5)
+    code, out, _ = cli("compare", str(base), str(cand))
+    assert code == 1  # a regression is still a regression
+    assert out.startswith("REGRESSION") and "baseline run" in out.splitlines()[0] and "is incomplete" in out.splitlines()[0]

@@ -97,7 +97,9 @@ def test_assert_no_regression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     few = run(tmp_path / "r", "few", seed=4, n=5)
     monkeypatch.setitem(plugin._settings, "baselines", tmp_path / "baselines")  # as --bench-baselines sets it
-    assert assert_no_regression(few, baseline="nightly").exit_code() == 0
+    with pytest.warns(plugin.BenchGateWarning, match="too few samples") as caught:
+        assert assert_no_regression(few, baseline="nightly").exit_code() == 0
+    assert "INCONCLUSIVE" in str(caught[0].message) and "strict=True" in str(caught[0].message)
     with pytest.raises(AssertionError, match="too few samples"):
         assert_no_regression(few, baseline="nightly", strict=True)
 
@@ -122,3 +124,48 @@ def test_run_results_from_the_runner_are_accepted(tmp_path: Path) -> None:
 
     good = run(tmp_path / "r", "good", seed=1)
     assert_slo(SimpleNamespace(run_dir=good, meta=BenchResult.from_run_dir(good).meta))
+
+
+# --------------------------------------------------------------------------- issue 8, item 5
+
+
+def test_strict_is_documented() -> None:
+    doc = plugin.__doc__ or ""
+    assert "strict=True" in doc and "BenchGateWarning" in doc
+    assert "strict" in (assert_no_regression.__doc__ or "")
+
+
+def test_a_gate_with_enough_samples_does_not_warn(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+    base = run(tmp_path / "r", "base", seed=1)
+    save_baseline("nightly", base, root=tmp_path / "baselines")
+    assert_no_regression(run(tmp_path / "r", "same", seed=2), baseline="nightly", baselines=tmp_path / "baselines")
+    assert not [w for w in recwarn if issubclass(w.category, plugin.BenchGateWarning)]
+
+
+def test_failures_point_at_the_users_test_not_the_plugin(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    good = run(tmp_path / "r", "good", seed=1)
+    pytester.makepyfile(
+        textwrap.dedent(
+            f"""
+            from bench.pytest_plugin import assert_slo
+
+            def test_slo():
+                assert_slo({str(good)!r}, {{"ttft_p50_ms": 1}})
+            """
+        )
+    )
+    outcome = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    outcome.assert_outcomes(failed=1)
+    text = outcome.stdout.str()
+    assert "1 of 1 SLO checks failed" in text
+    assert "pytest_plugin.py" not in text  # the helper's own frames are hidden
+
+
+def test_a_missing_pytest_is_said_plainly() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pytest'] = None; import bench.pytest_plugin"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "bench.pytest_plugin needs pytest, which is not installed" in done.stderr and "pip install pytest" in done.stderr

@@ -313,3 +313,78 @@ def test_prompt_path_that_is_a_directory(write_scenario, tmp_path: Path) -> None
     (tmp_path / "sub").mkdir()
     err = _error(write_scenario(MINIMAL + '\n[prompts]\nsource = "file"\npath = "sub"\n'))
     assert "is a directory" in err.problem
+
+
+# --------------------------------------------------------------------------- issue 8: SLOs that can be judged
+
+NO_STREAM = """
+[[target]]
+provider = "groq"
+model = "m"
+
+[request]
+stream = false
+
+[load]
+concurrency = [1]
+requests = 1
+"""
+
+
+@pytest.mark.parametrize(
+    "key", ["ttft_p50_ms", "ttfa_p90_ms", "tpot_p50_ms", "output_tps_p50", "response_100_ms_p50", "request_ttft_ms"]
+)
+def test_a_streaming_only_slo_is_refused_without_streaming(write_scenario, key: str) -> None:
+    err = _error(write_scenario(NO_STREAM + f"\n[slo]\n{key} = 100\n"))
+    assert err.field == f"slo.{key}"
+    assert "stream = false" in err.problem and "never be judged" in err.problem
+
+
+def test_a_targets_own_streaming_slo_is_refused_too(write_scenario) -> None:
+    text = NO_STREAM.replace('model = "m"\n', 'model = "m"\n\n[target.slo]\noutput_tps_p50 = 400\n', 1)
+    err = _error(write_scenario(text))
+    assert err.field == "target[0].slo.output_tps_p50" and "stream = false" in err.problem
+
+
+def test_without_streaming_e2e_and_error_rate_slos_are_fine(write_scenario) -> None:
+    scenario = load_scenario(write_scenario(NO_STREAM + "\n[slo]\ne2e_p50_ms = 2000\nerror_rate_max = 0.1\n"))
+    assert scenario.slo == {"e2e_p50_ms": 2000, "error_rate_max": 0.1}
+
+
+def test_a_start_lag_slo_needs_open_loop(write_scenario) -> None:
+    from tests.conftest import MINIMAL
+
+    err = _error(write_scenario(MINIMAL + "\n[slo]\nstart_lag_p99_ms = 50\n"))
+    assert err.field == "slo.start_lag_p99_ms" and "open loop" in err.problem
+
+
+def test_validate_refuses_an_slo_without_data_in_one_line(cli, write_scenario) -> None:
+    path = write_scenario(NO_STREAM + "\n[slo]\nttft_p50_ms = 100\n")
+    code, out, err = cli("validate", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith(f"bench: error: {path}: slo.ttft_p50_ms: ") and err.count("\n") == 1
+
+
+def test_target_slo_tables(write_scenario) -> None:
+    from tests.conftest import MINIMAL
+
+    text = MINIMAL.replace('model = "openai/gpt-oss-20b"\n', 'model = "openai/gpt-oss-20b"\n\n[target.slo]\nttft_p50_ms = 80\n', 1)
+    scenario = load_scenario(write_scenario(text + "\n[slo]\nttft_p50_ms = 300\nerror_rate_max = 0.01\n"))
+    spec = scenario.slo_spec
+    groq = spec.for_target("groq/openai/gpt-oss-20b")
+    assert [r.threshold for r in groq.aggregate] == [80.0] and groq.error_rate_max == 0.01  # overrides, and extends
+    assert [r.threshold for r in spec.for_target("other").aggregate] == [300.0]
+    assert scenario.resolved()["targets"][0]["slo"] == {"ttft_p50_ms": 80}
+
+    err = _error(write_scenario(text.replace("ttft_p50_ms = 80", "ttft_p50_msec = 80")))
+    assert err.field == "target[0].slo.ttft_p50_msec" and "unknown SLO key" in err.problem and "ttft_p50_ms" in err.problem
+    err = _error(write_scenario(text.replace("ttft_p50_ms = 80", "error_rate_max = 3")))
+    assert err.field == "target[0].slo.error_rate_max" and "between 0 and 1" in err.problem
+
+
+def test_quickstart_groq_slos_apply_to_groq_only() -> None:
+    scenario = load_scenario(REPO / "scenarios" / "quickstart.toml")
+    spec = scenario.slo_spec
+    assert {r.column for r in spec.for_target("groq/gpt-oss-120b").aggregate} == {"ttft_ms", "output_tps", "response_100_ms"}
+    for label in ("openai/gpt-4.1", "anthropic/claude-haiku-5-5"):
+        assert spec.for_target(label).aggregate == () and spec.for_target(label).error_rate_max == 0.01

@@ -31,7 +31,10 @@ TargetOption = Annotated[
     list[str] | None, typer.Option("--target", "-T", help="Only this target label (repeatable). Default: every target.")
 ]
 StrictOption = Annotated[
-    bool, typer.Option("--strict", help="Exit 2 when a verdict cannot be given (too few samples, a group missing).")
+    bool,
+    typer.Option(
+        "--strict", help="Exit 2 when the result is inconclusive (too few samples, a group missing, a run unfinished)."
+    ),
 ]
 
 
@@ -108,7 +111,7 @@ def compare(
     _emit(render(comparison, fmt), output, comparison.headline)  # type: ignore[arg-type]
     code = comparison.exit_code(strict=strict)
     if code == 2:
-        raise fail("no verdict for every comparison (--strict): " + "; ".join(comparison.warnings))
+        raise fail("inconclusive, and --strict asks for a verdict on everything: " + "; ".join(comparison.warnings))
     for warning in comparison.warnings:
         typer.echo(f"bench: warning: {warning}", err=True)
     if code:
@@ -132,6 +135,8 @@ def _slo_rows(verdicts: list[Any]) -> list[dict[str, str]]:
             ci = f"[{v.ci_low:,.1f}, {v.ci_high:,.1f}]" if math.isfinite(v.ci_low) else "—"
             threshold = f"{bound} {v.threshold:g}"
         verdict = {True: "pass", False: "FAIL", None: "no data"}[v.passed]
+        if v.passed is None and v.reason:
+            verdict += f" ({v.reason})"
         rows.append(
             {"target @ load": f"{v.target} @ {v.load_mode}={level}", "slo": v.key, "measured": measured,
              "95% CI": ci, "threshold": threshold, "verdict": verdict}
@@ -139,25 +144,21 @@ def _slo_rows(verdicts: list[Any]) -> list[dict[str, str]]:
     return rows
 
 
-def _render_check(run_label: str, verdicts: list[Any], fmt: str) -> tuple[str, str]:
+def _render_check(run_label: str, outcome: Any, fmt: str) -> tuple[str, str]:
     import json
     from dataclasses import asdict
 
     from tabulate import tabulate
 
-    failed = [v for v in verdicts if v.passed is False]
-    nodata = [v for v in verdicts if v.passed is None]
-    if failed:
-        headline = f"SLO FAILED: {len(failed)} of {len(verdicts)} checks failed"
-    else:
-        headline = f"SLOs met: {len(verdicts) - len(nodata)} of {len(verdicts)} checks passed"
-    if nodata:
-        headline += f"; {len(nodata)} without data"
+    verdicts = list(outcome.verdicts)
+    headline = outcome.headline
     if fmt == "json":
         data = {
             "run": run_label,
             "headline": headline,
-            "passed": not failed,
+            "status": outcome.status,
+            "passed": not outcome.failed,
+            "without_data": len(outcome.no_data),
             "verdicts": [
                 {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in asdict(v).items()}
                 for v in verdicts
@@ -166,7 +167,7 @@ def _render_check(run_label: str, verdicts: list[Any], fmt: str) -> tuple[str, s
         return json.dumps(data, indent=2) + "\n", headline
     rows = _slo_rows(verdicts)
     if fmt == "md":
-        icon = "🔴" if failed else "✅"
+        icon = {"failed": "🔴", "met": "✅"}.get(outcome.status, "⚠️")
         body = tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
         return f"{icon} **{headline}**\n\n{run_label}\n\n{body}\n", headline
     body = tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True)
@@ -187,8 +188,8 @@ def check(
 ) -> None:
     """Evaluate the scenario's SLOs (its slo table) on a run: exit 1 when any SLO fails."""
     from bench.baseline import load_side
-    from bench.metrics import evaluate_slo
-    from bench.slo import slo_from_table
+    from bench.metrics import judge_slos
+    from bench.slo import slo_for_scenario
 
     _check_format(fmt)
     side = load_side(run, root=baselines)
@@ -198,9 +199,9 @@ def check(
         spec = load_scenario(scenario).slo_spec
         source = str(scenario)
     else:
-        spec = slo_from_table((side.meta.get("scenario") or {}).get("slo"))
+        spec = slo_for_scenario(side.meta.get("scenario"))
         source = f"{side.info.label}'s scenario"
-    if spec.empty or not (spec.aggregate or spec.error_rate_max is not None):
+    if not spec.has_checks:
         raise fail(f"no SLOs to check in {source}: add an [slo] table, or give --scenario FILE")
     frame = side.frame
     if target:
@@ -209,15 +210,21 @@ def check(
         if unknown:
             raise fail(f"unknown target {unknown[0]!r} (the run has: {', '.join(sorted(known))})")
         frame = frame[frame["target"].isin(target)]
-    verdicts = evaluate_slo(frame, spec)
-    if not verdicts:
+    outcome = judge_slos(frame, spec)
+    if not outcome.verdicts:
         raise fail(f"{side.info.label}: no measured requests to check")
-    text, headline = _render_check(side.info.label, verdicts, fmt)
+    text, headline = _render_check(side.info.label, outcome, fmt)
     _emit(text, output, headline)
-    if any(v.passed is False for v in verdicts):
+    if outcome.failed:
         raise typer.Exit(1)
-    if strict and any(v.passed is None for v in verdicts):
-        raise fail("some SLOs had no data to judge (--strict)")
+    if outcome.no_data:
+        if strict:
+            raise fail(f"{len(outcome.no_data)} SLO check(s) had no data to judge (--strict): {outcome.no_data_text()}")
+        typer.echo(
+            f"bench: warning: {len(outcome.no_data)} SLO check(s) had no data, so the SLOs are not shown to be met "
+            f"({outcome.no_data_text()}); --strict makes this exit 2",
+            err=True,
+        )
 
 
 # --------------------------------------------------------------------------- baselines

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, ok_mask, percentiles
+from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
 from bench.scenario_toml import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS
+from bench.slo import slo_for_scenario
 
 
 def _date(iso: object) -> str:
@@ -312,40 +313,51 @@ def _per_request_text(run: RunView) -> str:
 
 
 def slo_section(data: ReportData) -> list[str]:
-    if not any(not r.slo.empty for r in data.runs):
+    # Verdicts come from the one code path the summary, bench check and the pytest plugin
+    # use (judge_slos), with every [target.slo] applied to its own target.
+    specs = [slo_for_scenario(run.scenario) for run in data.runs]
+    if all(spec.empty for spec in specs):
         return []
     lines = ["## SLO verdicts", ""]
-    for run in data.runs:
-        if run.slo.empty:
+    for run, spec in zip(data.runs, specs):
+        if spec.empty:
             if data.multi:
                 lines += [f"{run.label.capitalize()} has no `[slo]` table.", ""]
             continue
         if data.multi:
             lines += [f"### {run.label.capitalize()} ({code(run.run_id)})", ""]
-        if run.verdicts:
-            passed = sum(1 for v in run.verdicts if v.passed)
-            failed = sum(1 for v in run.verdicts if v.passed is False)
-            nodata = sum(1 for v in run.verdicts if v.passed is None)
-            summary = f"{passed} of {len(run.verdicts)} checks pass, {failed} fail"
-            summary += f", {nodata} without data." if nodata else "."
+        outcome = judge_slos(run.measured, spec) if spec.has_checks else None
+        if outcome is not None and outcome.verdicts:
+            verdicts = outcome.verdicts
             lines += [
-                summary + " Each cell: verdict · measured value [95% CI]. A check passes on its measured value; "
-                "the CI shows how firm the verdict is (bootstrap for percentiles, normal for means, Wilson for "
-                "error rates).",
+                outcome.headline + ". Each cell: verdict · measured value [95% CI]. A check passes on its measured "
+                "value; the CI shows how firm the verdict is (bootstrap for percentiles, normal for means, Wilson "
+                "for error rates).",
                 "",
             ]
-            keys = list(dict.fromkeys(v.key for v in run.verdicts))
-            groups = list(dict.fromkeys((v.target, v.load_mode, v.load_level) for v in run.verdicts))
-            by_cell = {(v.target, v.load_mode, v.load_level, v.key): v for v in run.verdicts}
-            first = {v.key: v for v in reversed(run.verdicts)}
+            keys = list(dict.fromkeys(v.key for v in verdicts))
+            groups = list(dict.fromkeys((v.target, v.load_mode, v.load_level) for v in verdicts))
+            by_cell = {(v.target, v.load_mode, v.load_level, v.key): v for v in verdicts}
+            first = {v.key: v for v in reversed(verdicts)}
+            # A key whose threshold differs between targets ([target.slo]) shows it in each cell.
+            own = {k for k in keys if len({v.threshold for v in verdicts if v.key == k}) > 1}
             rows = []
             for target, mode, level in groups:
                 row = [target, level_text(mode, level)]
                 for key in keys:
                     v = by_cell.get((target, mode, level, key))
-                    row.append(_verdict_cell(v) if v is not None else DASH)
+                    cell = _verdict_cell(v) if v is not None else DASH
+                    if v is not None and key in own:
+                        bound = share(v.threshold) if v.column == "error_rate" else num(v.threshold)
+                        cell += f" ({'≥' if v.at_least else '≤'} {bound})"
+                    row.append(cell)
                 rows.append(row)
-            headers = ["target", "load"] + [f"{_rule_text(first[k])} ({code(k)})" for k in keys]
+            headers = ["target", "load"] + [
+                ("error rate, per target" if first[k].column == "error_rate"
+                 else f"{HUMAN.get(first[k].column, first[k].column)} {first[k].stat}, per target") + f" ({code(k)})"
+                if k in own else f"{_rule_text(first[k])} ({code(k)})"
+                for k in keys
+            ]
             lines += [table(headers, rows, ["left", "left"] + ["right"] * len(keys)), ""]
         if run.slo.per_request:
             lines += [
@@ -392,7 +404,8 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         headers += ["goodput (req/s)", "goodput share"]
     headers += ["error rate"]
     if open_loop:
-        headers += ["start lag p99 (ms)"]
+        headers += ["start lag p99 (ms)", "offered req/s", "achieved req/s"]
+    rates = {(r.index, a.target, a.offered): a for r in data.runs for a in arrival_rates(r.measured)} if open_loop else {}
     rows = []
     for s in data.series:
         for _, a in s.levels.iterrows():
@@ -415,6 +428,8 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             if open_loop:
                 lag = _level_rows(s, str(a["load_mode"]), float(a["load_level"]))["start_lag_ms"]
                 row += [num(percentiles(lag.to_numpy(dtype="float64", na_value=np.nan), [99])[0])]
+                rate = rates.get((s.run.index, s.target, float(a["load_level"]))) if a["load_mode"] == "rate" else None
+                row += [f"{rate.offered:g}", num(rate.achieved) + (" ⚠️" if rate.short else "")] if rate else [DASH, DASH]
             rows.append(row)
     align = ["left"] * (3 if data.multi else 2) + ["right"] * (len(headers) - (3 if data.multi else 2))
     lines += [
@@ -424,11 +439,21 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         "counts all measured requests over the same window."
         + (" Goodput counts only requests that succeeded and met every per-request SLO." if goodput else "")
         + (" Start lag (open loop) is how late a request left after it was due: a large lag means the client, "
-           "not the provider, was the bottleneck." if open_loop else ""),
+           "not the provider, was the bottleneck." if open_loop else "")
+        + (" Achieved req/s is the rate requests actually left at (gaps between the first and last measured "
+           "start); ⚠️ marks a level that fell short of the offered rate by more than Poisson noise "
+           "(3 standard deviations)." if open_loop else ""),
         "",
         table(headers, rows, align),
         "",
     ]
+    for rate in (r for r in rates.values() if r.short):
+        lines += [
+            f"⚠️ {rate.target} at {rate.offered:g} req/s offered: {num(rate.achieved)} req/s achieved over "
+            f"{num(rate.span_s)} s ({rate.n} requests; Poisson noise allows down to {num(rate.floor)}): the client "
+            "fell behind the arrival schedule, so this level did not offer the load it names.",
+            "",
+        ]
     for key, alt in (("latency_vs_load", "First-token latency against load"), ("throughput_vs_load", "Throughput against load")):
         if key in charts:
             lines += [f"![{alt}]({charts[key]})", ""]

@@ -156,6 +156,17 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
         )
 
 
+def calibration_meta(results_root: Path) -> dict[str, Any] | None:
+    """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
+    report: how accurate this machine's client paths measured themselves to be, and when."""
+    from bench.calibrate import calibration_note, latest_calibration
+
+    result = latest_calibration(results_root)
+    if result is None:
+        return None
+    return {"date": result.date, "note": calibration_note(result, run_meta.host())}
+
+
 def health_meta(levels: list[LevelHealth]) -> dict[str, Any]:
     """run.json's ``client_health``: each level's (and worker's) sample, the budget, the verdict."""
     findings = saturation(levels)
@@ -236,6 +247,7 @@ class Runner:
             "workers": s.load.workers,
             "executor": self.options.executor,
             "client_health": health_meta(self.health),
+            "calibration": calibration_meta(self.options.out),
         }
 
     # ------------------------------------------------------------------ running

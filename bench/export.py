@@ -2,13 +2,20 @@
 
 Writes ``requests.<ext>`` and ``aggregates.<ext>`` (the :func:`bench.metrics.aggregate`
 frame, with the run id as its first column). List columns (``itl_ms``) stay lists in
-Parquet and JSON; CSV writes them as JSON text (DESIGN §6). ``pytest-benchmark`` hands
-over to :mod:`bench.pytest_benchmark` (its JSON format is a contract other tools read).
+Parquet and JSON; CSV writes them as JSON text. ``pytest-benchmark`` hands over to
+:mod:`bench.pytest_benchmark` (its JSON format is a contract other tools read).
+
+An export never mixes runs or destroys data it did not make: it refuses to write into
+another run's directory (its ``requests.parquet`` would then be read back as that run's
+rows) and to replace a file that an earlier export did not write, unless ``force`` is
+given. Which files an export wrote is kept in ``.bench-export.json`` beside them, so
+exporting again to the same place just refreshes them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +23,13 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.metrics import aggregate
-from bench.records import load_results, read_run_meta, resolve_run_dir
-from bench.slo import slo_from_table
+from bench.records import PARQUET_FILE, is_run_dir, load_results, read_run_meta, resolve_run_dir
+from bench.slo import slo_for_scenario
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "pytest-benchmark")
 _LIST_COLUMNS: tuple[str, ...] = ("itl_ms",)
+#: Beside exported files: the names bench export wrote there (so it may replace them later).
+MANIFEST = ".bench-export.json"
 
 
 def _json_list(value: object) -> str:
@@ -30,17 +39,26 @@ def _json_list(value: object) -> str:
 
 
 def aggregates_for(run_dir: Path, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The run's aggregates (with goodput when its scenario has per-request SLOs), run id first."""
+    """The run's aggregates (with goodput where its scenario, or a target, has per-request SLOs), run id first."""
     meta = read_run_meta(run_dir)
-    scenario = meta.get("scenario") if isinstance(meta.get("scenario"), dict) else {}
-    table = scenario.get("slo") if isinstance(scenario.get("slo"), dict) else None
     frame = load_results(run_dir) if frame is None else frame
-    agg = aggregate(frame, slo_from_table(table))
+    agg = aggregate(frame, slo_for_scenario(meta.get("scenario")))
     agg.insert(0, "run_id", str(meta.get("run_id") or run_dir.name))
     return agg
 
 
 def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write to a temporary name, then replace: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_format(frame, tmp, fmt)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _write_format(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     if fmt == "csv":
         out = frame.copy()
         for col in _LIST_COLUMNS:
@@ -62,23 +80,82 @@ def _json_records(frame: pd.DataFrame) -> bytes:
     return orjson.dumps(records, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def export_run(run: str | Path, fmt: str, out_dir: Path | None = None) -> list[Path]:
-    """Export one run (a run directory, or a results root: its newest run); returns the files written."""
-    if fmt not in FORMATS:
-        raise BenchError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    run_dir = resolve_run_dir(run)
-    out = Path(out_dir) if out_dir is not None else run_dir
+def _exported_before(out: Path) -> set[str]:
+    """Names an earlier export wrote in ``out`` (an unreadable manifest vouches for nothing)."""
+    try:
+        names = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(n) for n in names} if isinstance(names, list) else set()
+
+
+def _remember(out: Path, names: list[str]) -> None:
+    files = sorted(_exported_before(out) | set(names))
+    try:
+        (out / MANIFEST).write_text(json.dumps({"files": files}, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc})") from None
+
+
+def check_destination(run_dir: Path, out: Path, names: list[str], *, force: bool = False) -> None:
+    """Refuse (BenchError) an export that would mix runs or replace a file it did not write.
+
+    Another run's directory is off limits: its reader would take the export for its own
+    data. In ``out``, a file may be replaced only when an earlier export wrote it, or when it
+    is this run's own columnar copy (the same rows). ``force`` lifts both rules; a name that
+    is a directory is refused either way.
+    """
+    own_dir = out.resolve() == run_dir.resolve()
+    if not force and not own_dir and is_run_dir(out):
+        other = read_run_meta(out).get("run_id") or out.name
+        raise BenchError(
+            f"{out}: is the directory of another run ({other}); an export never writes into it "
+            "(choose another --out, or --force to write there anyway)"
+        )
+    ours = _exported_before(out)
+    for name in names:
+        path = out / name
+        if path.is_dir():
+            raise BenchError(f"{path}: is a directory, so the export cannot be written there (choose another --out)")
+        if not path.exists() or force or name in ours or (own_dir and name == PARQUET_FILE):
+            continue
+        raise BenchError(f"{path}: already exists and was not written by bench export (--force replaces it)")
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"{out}: is a file, not a directory (--out takes a directory)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BenchError(f"{out}: cannot create the output directory ({exc.strerror})") from None
+
+
+def export_run(run: str | Path, fmt: str, out_dir: Path | None = None, *, force: bool = False) -> list[Path]:
+    """Export one run (a run directory, or a results root: its newest run); returns the files written.
+
+    ``force`` allows writing into another run's directory and replacing files an export did
+    not write (:func:`check_destination`).
+    """
+    if fmt not in FORMATS:
+        raise BenchError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    run_dir = resolve_run_dir(run)
+    out = Path(out_dir) if out_dir is not None else run_dir
     if fmt == "pytest-benchmark":
+        check_destination(run_dir, out, [], force=force)
+        _prepare_out(out)
         from bench.pytest_benchmark import write_pytest_benchmark  # helper-3's module; only this format needs it
 
-        return [write_pytest_benchmark(run_dir, out)]
+        try:
+            return [write_pytest_benchmark(run_dir, out)]
+        except OSError as exc:
+            raise BenchError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+    names = [f"requests.{fmt}", f"aggregates.{fmt}"]
+    check_destination(run_dir, out, names, force=force)
+    _prepare_out(out)
     frame = load_results(run_dir)
-    requests_path = out / f"requests.{fmt}"
-    aggregates_path = out / f"aggregates.{fmt}"
-    _write(frame, requests_path, fmt)
-    _write(aggregates_for(run_dir, frame), aggregates_path, fmt)
-    return [requests_path, aggregates_path]
+    paths = [out / name for name in names]
+    _write(frame, paths[0], fmt)
+    _write(aggregates_for(run_dir, frame), paths[1], fmt)
+    _remember(out, names)
+    return paths

@@ -121,3 +121,89 @@ def test_csv_list_cells() -> None:
     assert _json_list(np.array([1.5, 2.0])) == "[1.5, 2.0]"
     assert _json_list([1.0]) == "[1.0]"
     assert _json_list(None) == "[]" and _json_list(float("nan")) == "[]"
+
+
+# --------------------------------------------------------------------------- issue 8, items 6 and 7
+
+
+def test_export_never_writes_into_another_runs_directory(cli, tmp_path: Path) -> None:
+    """Seen: exporting A as Parquet into B replaced B's requests.parquet; load_results(B) then gave A's rows."""
+    a = write_synthetic_run(tmp_path / "a", run_id="20260925-100000-a-0000", n=6, targets=("openai/gpt-4-turbo",), seed=1)
+    b = write_synthetic_run(tmp_path / "b", run_id="20260925-100000-b-0000", n=9, targets=("openai/gpt-4-turbo",),
+                            seed=2, parquet=True)
+    before = (b / "requests.parquet").read_bytes()
+    code, out, err = cli("export", str(a), "--format", "parquet", "--out", str(b))
+    assert code == 2 and out == ""
+    assert err.startswith(f"bench: error: {b}: is the directory of another run (20260925-100000-b-0000)")
+    assert err.count("\n") == 1 and "--force" in err
+    assert (b / "requests.parquet").read_bytes() == before
+    assert set(load_results(b)["run_id"]) == {"20260925-100000-b-0000"}
+    assert not (b / "aggregates.parquet").exists()
+
+    code, out, err = cli("export", str(a), "--format", "csv", "--out", str(b), "--force")  # asked for: allowed
+    assert code == 0, err
+    assert (b / "requests.csv").exists()
+
+
+def test_export_never_replaces_a_file_it_did_not_write(cli, run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "requests.csv").write_text("mine\n", encoding="utf-8")
+    code, _, err = cli("export", str(run), "--out", str(out))
+    assert code == 2 and err.count("\n") == 1
+    assert "requests.csv: already exists and was not written by bench export (--force replaces it)" in err
+    assert (out / "requests.csv").read_text(encoding="utf-8") == "mine\n"
+    code, _, err = cli("export", str(run), "--out", str(out), "--force")
+    assert code == 0, err
+    # what an export wrote, it may refresh without asking
+    code, _, err = cli("export", str(run), "--out", str(out))
+    assert code == 0, err
+    # a run's own columnar copy may be refreshed in place (the same rows)
+    own = write_synthetic_run(tmp_path / "own", n=3, targets=("openai/gpt-4-turbo",), parquet=True)
+    assert export_run(own, "parquet")[0] == own / "requests.parquet"
+    assert len(load_results(own)) == len(pd.read_parquet(own / "requests.parquet"))
+
+
+def test_export_to_a_name_that_is_a_directory_is_one_line(cli, run: Path, tmp_path: Path) -> None:
+    """Seen: IsADirectoryError with a traceback."""
+    out = tmp_path / "out"
+    (out / "aggregates.json").mkdir(parents=True)
+    for extra in ([], ["--force"]):
+        code, stdout, err = cli("export", str(run), "--format", "json", "--out", str(out), *extra)
+        assert code == 2 and stdout == ""
+        assert err == f"bench: error: {out / 'aggregates.json'}: is a directory, so the export cannot be written there (choose another --out)\n"
+    assert not (out / "requests.json").exists()  # nothing half-done
+
+
+def test_report_on_binary_garbage_is_one_line(cli, tmp_path: Path) -> None:
+    """Seen: UnicodeDecodeError with a traceback."""
+    run = tmp_path / "garbage"
+    run.mkdir()
+    (run / "run.json").write_text("{}", encoding="utf-8")
+    (run / "requests.jsonl").write_bytes(b"\xff\xfe\x00garbage\x80\x81\n" + bytes(range(256)) + b"\n")
+    for args in (["report", str(run), "--out", str(tmp_path / "rep")], ["export", str(run), "--out", str(tmp_path / "x")]):
+        code, out, err = cli(*args)
+        assert code == 2 and out == ""
+        assert err == f"bench: error: {run / 'requests.jsonl'}:1: not UTF-8 text (binary data, not a bench requests file)\n"
+    (run / "requests.jsonl").write_bytes(b"")
+    (run / "run.json").write_bytes(b"\xff\xfe{}")
+    code, _, err = cli("export", str(run), "--out", str(tmp_path / "x"))
+    assert code == 2 and err.startswith("bench: error:") and "run.json: not UTF-8" in err and err.count("\n") == 1
+
+
+def test_a_torn_last_line_is_dropped_with_a_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = write_synthetic_run(tmp_path, n=4, targets=("openai/gpt-4-turbo",), warmup=0)
+    whole = len(load_results(run))
+    capsys.readouterr()
+    with open(run / "requests.jsonl", "ab") as fh:
+        fh.write(b'{"run_id": "20260925-100000-synthetic-0000", "target": "openai/gpt-4-tu\xc3')  # cut mid-character
+    frame = load_results(run)
+    assert len(frame) == whole
+    err = capsys.readouterr().err
+    assert err.startswith("bench: warning: ") and "dropped 1 line at the end that was cut short" in err
+    assert f"read {whole} complete request(s)" in err
+
+    lines = (run / "requests.jsonl").read_bytes().split(b"\n")
+    (run / "requests.jsonl").write_bytes(b"\n".join([lines[0], b"{not json", *lines[1:]]))
+    with pytest.raises(BenchError, match=r"requests.jsonl:2: not valid JSON"):
+        load_results(run)  # a bad line in the middle is not a tear: the file is not what bench wrote

@@ -46,9 +46,15 @@ def export(
         typer.Option("--format", "-f", help="csv | parquet | json | pytest-benchmark"),
     ] = "csv",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory (default: the run directory).")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write even into another run's directory, or over files an earlier export did not write."
+        ),
+    ] = False,
 ) -> None:
     """Write requests.<ext> and aggregates.<ext> (or a pytest-benchmark JSON) for one run."""
     from bench.export import export_run
 
-    for path in export_run(run, format, out):
+    for path in export_run(run, format, out, force=force):
         typer.echo(f"wrote {path}")

@@ -851,3 +851,75 @@ def test_same_request_on_the_wire(raw, provider: str, stream: bool) -> None:
     assert fast.header("x-custom") == "yes" and fast.header("x-bench-emulator") == '{"seed":1}'
     # One write: the first read already holds the headers and the whole body.
     assert fast.first_recv.endswith(fast.body) and fast.first_recv.count(b"\r\n\r\n") == 1
+
+
+# ---------------------------------------------------------------------------- through the runner, on the emulator
+
+
+def emulated(tmp_path: Path, targets: str, *, load: str, request: str = "max_tokens = 12") -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text('[scenario]\nname = "fast"\nemulate = true\n' + textwrap.dedent(targets)
+                    + f"\n[request]\n{request}\n\n[load]\n{load}\ntimeout_s = 10\nseed = 5\n")
+    return path
+
+
+@pytest.mark.parametrize("fault", ["rate_limited", "auth", "permission", "quota", "model_not_found", "model_decommissioned",
+                                   "bad_request", "server_error", "overloaded", "stream_interrupted", "protocol",
+                                   "midstream_error", "timeout"])
+def test_every_emulator_fault_with_client_fast_in_the_scenario(tmp_path: Path, fault: str) -> None:
+    targets = ""
+    for provider, model in (("groq", "llama-3.1-8b-instant"), ("openai", "gpt-4.1"), ("anthropic", "claude-haiku-5-5")):
+        targets += f'[[target]]\nprovider = "{provider}"\nmodel = "{model}"\nclient = "fast"\n'
+        targets += f"[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\njitter = 0\nfaults = {{ {fault} = 1.0 }}\n"
+    path = emulated(tmp_path, targets, load="concurrency = [2]\nrequests = 2")
+    if fault == "timeout":
+        path.write_text(path.read_text().replace("timeout_s = 10", "timeout_s = 0.5"))
+    frame = run_scenario(path, out=tmp_path / "r").frame
+    assert len(frame) == 6 and (frame["client"] == "fast").all()
+    assert (frame["status"] == "error").all() and (frame["retries"] == 0).all()
+    for row in frame.itertuples():
+        dialect = row.provider
+        assert row.error_kind == expected_error_kind(fault, dialect), (row.provider, row.error_kind, row.error_message)
+    if fault == "midstream_error":
+        statuses = dict(zip(frame["provider"], frame["http_status"]))
+        assert statuses == {"groq": 200, "openai": 200, "anthropic": 529}, statuses  # as the SDK path records
+    if fault == "timeout":
+        assert frame["e2e_ms"].between(450, 1500).all(), frame["e2e_ms"].tolist()
+        assert frame["error_message"].str.contains("timeout_s = 0.5").all()
+
+
+def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> None:
+    quirks = "[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\njitter = 0\n"
+    targets = (f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
+               f'label = "no-usage"\nclient = "fast"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
+               f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\n{quirks}')
+    path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 3",
+                    request="max_tokens = 40\nextra_body = { ignore_eos = true }")
+    frame = run_scenario(path, out=tmp_path / "r").frame
+    assert (frame["status"] == "ok").all(), frame["error_message"].tolist()
+    assert dict(zip(frame["target"], frame["client"])) == {"no-usage": "fast", "reasoning": "sdk"}
+    no_usage = frame[frame["target"] == "no-usage"]
+    assert (no_usage["token_source"] == "chunks").all() and (no_usage["output_tokens"] == 40).all()
+    assert (no_usage["content_chunks"] < 40).all()
+    again = run_scenario(path, out=tmp_path / "r2", client="fast").frame
+    assert (again["client"] == "fast").all()
+    reasoning = again[again["target"] == "reasoning"]
+    assert (reasoning["ttfa_ms"] > reasoning["ttft_ms"]).all() and (reasoning["token_source"] == "usage").all()
+
+
+@pytest.mark.parametrize("how", ["--client fast", "client = \"fast\" in the file"])
+def test_max_retries_with_the_fast_client_is_refused_in_one_line(tmp_path: Path, cli, how: str) -> None:
+    client = 'client = "fast"\n' if how.startswith("client") else ""
+    targets = f'[[target]]\nprovider = "groq"\nmodel = "llama-3.1-8b-instant"\n{client}'
+    path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 1", request="max_tokens = 8\nmax_retries = 2")
+    args = ["run", str(path), "--out", str(tmp_path / "r")] + (["--client", "fast"] if not client else [])
+    code, out, err = cli(*args)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "max_retries = 2" in err and "fast client never retries" in err and "request" in err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_fast_provider_refuses_retries_itself() -> None:
+    with pytest.raises(ValueError, match="never retries"):
+        make_provider("openai", ClientSettings("http://127.0.0.1:9/v1", KEY, 1, 5.0, 1), "fast")

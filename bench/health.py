@@ -122,6 +122,8 @@ class LevelHealth:
     samples: int
     streams: int = 0
     sampler_ms: float = 0.0
+    #: The client path that measured ("sdk", "fast"): the advice differs.
+    client: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, None)."""
@@ -162,6 +164,7 @@ class HealthSampler:
         streams: int,
         worker: int = 0,
         interval_s: float = DEFAULT_INTERVAL_S,
+        client: str = "",
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s!r}")
@@ -170,6 +173,7 @@ class HealthSampler:
         self.load_level = float(load_level)
         self.streams = int(streams)
         self.worker = int(worker)
+        self.client = client
         self.interval_s = interval_s
         self.result: LevelHealth | None = None
         self._process = psutil.Process()
@@ -249,6 +253,7 @@ class HealthSampler:
             samples=len(lags),
             streams=self.streams,
             sampler_ms=round(self._own_ns / 1e6, 4),
+            client=self.client,
         )
         return self.result
 
@@ -422,9 +427,10 @@ def _sentence(text: str) -> str:
 def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
     """What to do. Streams that would fit one process assume CPU grows in proportion to streams
     and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in."""
-    steps = ["run with --client fast (the lean client path)"]
+    steps = [] if level.client == "fast" else ["run with --client fast (the lean client path)"]
     cores = os.cpu_count() or 1
-    steps.append(f"or --workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
+    either = "or " if steps else ""
+    steps.append(f"{either}--workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
     if level.streams > 1 and level.cpu_util > 0:
         fit = max(1, math.floor(level.streams * min(budget.cpu_util, 0.7) / level.cpu_util))
         if fit < level.streams:
@@ -502,7 +508,7 @@ def summary_lines(
         return [f"warning: client saturated: {finding.message}" for finding in findings]
     if levels is not None and not levels:
         return ["client health: not sampled"]
-    counted = f" at all {len(levels)} levels" if levels else ""
+    counted = "" if not levels else (f" at all {len(levels)} levels" if len(levels) > 1 else " at its one level")
     return [
         f"client health: within budget{counted} (CPU below {budget.cpu_util:g} of a core, "
         f"event-loop lag p99 at most {budget.loop_lag_p99_ms:g} ms, "

@@ -98,7 +98,12 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         max_retries=scenario.request.max_retries,
     )
     sampler = HealthSampler(
-        target=target.name, load_mode=load.mode, load_level=job.level, streams=streams, worker=job.worker
+        target=target.name,
+        load_mode=load.mode,
+        load_level=job.level,
+        streams=streams,
+        worker=job.worker,
+        client=target.client,
     )
     sampler.start()
     provider = make_provider(target.provider, settings, target.client)

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench.health import LevelHealth, saturation, summary_lines
 from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.slo import slo_for_scenario
 
@@ -90,6 +91,7 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
                 "could not keep up with the arrival rate, so this level did not offer the load it names"
             )
     out.extend(rate_warning(r) for r in arrival_rates(frame) if r.short)
+    out.extend(client_health_lines(meta))
     spec = slo_for_scenario(meta.get("scenario"))
     if spec.has_checks:
         outcome = judge_slos(frame, spec)
@@ -100,6 +102,20 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
             line += " (details: the report, or bench check)"
         out.append(line)
     return out
+
+
+def client_health_lines(meta: dict[str, Any]) -> list[str]:
+    """Whether the client kept within its budget while it measured (run.json ``client_health``);
+    nothing for runs recorded before the harness sampled itself."""
+    health = meta.get("client_health")
+    if not isinstance(health, dict) or not isinstance(health.get("levels"), list):
+        return []
+    levels = [LevelHealth.from_dict(level) for level in health["levels"] if isinstance(level, dict)]
+    lines = summary_lines(saturation(levels), levels)
+    memory = [level.kb_per_stream for level in levels if level.kb_per_stream is not None and level.streams >= 8]
+    if memory:
+        lines.append(f"client memory: {max(memory):.0f} KB per concurrent stream at most (levels of 8 streams or more)")
+    return lines
 
 
 def print_summary(frame: pd.DataFrame, meta: dict[str, Any], console: Console | None = None) -> None:

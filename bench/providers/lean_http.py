@@ -46,7 +46,7 @@ class Response:
     """One response as it arrives. The protocol fills it; the request's task reads it."""
 
     __slots__ = (
-        "status", "headers", "headers_ns", "end_ns", "read_ns", "complete", "finished", "error",
+        "status", "headers", "headers_ns", "end_ns", "read_ns", "complete", "finished", "done", "error",
         "body", "events", "_decoder", "_sse", "_buf", "_waiter", "keep_alive", "bytes_seen",
     )  # fmt: skip
 
@@ -58,6 +58,7 @@ class Response:
         self.read_ns = 0
         self.complete = False  # the HTTP message ended
         self.finished = False  # the stream's last event arrived (or the message ended)
+        self.done = False  # the stream's own end event ([DONE], message_stop) arrived
         self.error: BaseException | None = None
         self.body = bytearray()
         self.events: deque[StreamEvent] = deque()
@@ -116,7 +117,7 @@ class Response:
             self.error = exc
             return
         if event is DONE:
-            self.finished = True
+            self.finished = self.done = True
             self.end_ns = self.read_ns
         elif event is not None:
             self.events.append(event)
@@ -165,7 +166,7 @@ class Response:
         while True:
             while events:
                 yield events.popleft()
-            if self.error is not None:
+            if self.error is not None and not self.done:  # after its end event the stream is whole
                 raise self.error
             if self.finished:
                 return

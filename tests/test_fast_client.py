@@ -622,6 +622,32 @@ def test_cut_mid_stream(raw, provider: str, where: str) -> None:
         assert record.content_chunks == 2
 
 
+@pytest.mark.parametrize("pause_s", [0.0, 0.01])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_cut_after_the_streams_end_event_fails_nothing(raw, provider: str, pause_s: float) -> None:
+    """[DONE] / message_stop arrived, then the connection closed before the chunked body's end:
+    the stream is whole (the connection is just not kept). The OpenAI SDK records it ok too;
+    the Anthropic SDK, which reads the body to its end, records stream_interrupted."""
+    if provider == "anthropic":
+        events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), *message_end("end_turn", 1)]
+    else:
+        events = [chat({"content": "Hi"}), chat({}, finish="stop", usage=usage(1)), DONE]
+
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        sock.sendall(head() + b"".join(chunked(e) for e in events))
+        time.sleep(pause_s)
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    server = raw(answer)
+    records = measure_n("fast", provider, server.url, 2)
+    assert [r.status for r in records] == ["ok", "ok"], [r.error_message for r in records]
+    assert all(r.output_tokens == 1 and r.finish_reason in ("stop", "end_turn") for r in records)
+    assert server.connections == 2
+    if provider == "openai":
+        assert measure("sdk", provider, server.url).status == "ok"
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_connection_closed_before_any_response(raw, provider: str) -> None:
     def answer(seen: Seen, sock: socket.socket) -> bool:

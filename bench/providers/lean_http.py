@@ -194,6 +194,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
         self.closed = False
+        self._interim = False  # inside a 1xx response (100 Continue, 103 Early Hints)
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -237,7 +238,12 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         assert self.response is not None
-        self.response.on_headers(self.parser.get_status_code(), self.parser.should_keep_alive())
+        status = self.parser.get_status_code()
+        if status < 200:  # an interim response: the real one follows on the same connection
+            self._interim = True
+            self.response.headers.clear()
+            return
+        self.response.on_headers(status, self.parser.should_keep_alive())
 
     def on_body(self, body: bytes) -> None:
         assert self.response is not None
@@ -245,6 +251,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        if self._interim:
+            self._interim = False
+            return
         self.response.on_complete()
 
     def close(self) -> None:

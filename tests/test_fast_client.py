@@ -803,6 +803,19 @@ def test_kept_connection_dies_as_the_next_request_arrives(raw, reply: str) -> No
     assert all(r.retries == 0 and 0 <= r.ttfb_ms < 1000 for r in records)
 
 
+@pytest.mark.parametrize("interim", ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n"])
+def test_interim_1xx_response_before_the_real_one(raw, interim: str) -> None:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        sock.sendall(interim.encode())
+        time.sleep(0.005)
+        return keep_alive_stream(seen, sock)
+
+    records = {client: measure_n(client, "openai", raw(answer).url, 2) for client in CLIENTS}
+    for client, pair in records.items():
+        assert [r.status for r in pair] == ["ok", "ok"], (client, [r.error_message for r in pair])
+        assert all(r.output_tokens == 1 and r.http_status == 200 for r in pair)
+
+
 MODELS = {
     "chat": json.dumps({"object": "list", "data": [{"id": "b-model", "object": "model", "created": 0, "owned_by": "x"},
                                                    {"id": "a-model", "object": "model", "created": 0, "owned_by": "x"}]}),

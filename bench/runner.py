@@ -56,6 +56,9 @@ class RunOptions:
     executor: str = "local"
     #: Ray cluster address for executor "ray" (None starts a local Ray instance).
     address: str | None = None
+    #: After an interrupted run, keep absorbing SIGINT/SIGTERM (with a line each) so the caller
+    #: can still print the summary and write the report; the CLI sets it, the process exits soon after.
+    absorb_late_signals: bool = False
     #: With emulate: where the emulator logs each chunk's write time (ground truth for accuracy checks).
     emulator_chunk_log: Path | None = None
     warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
@@ -154,6 +157,18 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
             "fail as client_resources errors — raise it with `ulimit -n` (the hard limit is "
             f"{'unlimited' if hard == resource.RLIM_INFINITY else hard})"
         )
+
+
+def absorb_signals(warn: Warn) -> None:
+    """From now on SIGINT and SIGTERM only say that the run is already stopping."""
+    if sys.platform == "win32":  # pragma: no cover
+        return
+
+    def already_stopping(signum: int, frame: object) -> None:
+        warn("already stopping: writing the summary and report of what finished")
+
+    signal.signal(signal.SIGINT, already_stopping)
+    signal.signal(signal.SIGTERM, already_stopping)
 
 
 def calibration_meta(results_root: Path) -> dict[str, Any] | None:
@@ -274,53 +289,64 @@ class Runner:
         self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
         write_run_meta(self.run_dir, self.meta)
         progress = make_progress(self.options.quiet)
-        emulator_url = None
-        try:
-            # Signals are watched from the first moment, so Ctrl-C while the emulator starts or
-            # the first request is in flight ends the same way as later: cleanly, recorded.
-            with anyio.CancelScope() as scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._watch_signals, scope)
-                    async with AsyncExitStack() as stack:
-                        base_urls = {t.name: t.base_url for t in self.scenario.target}
-                        if self.emulate:
-                            from bench.emulator import start_emulator
-
-                            handle = await anyio.to_thread.run_sync(
-                                lambda: start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
-                            )
-                            stack.callback(handle.stop)
-                            emulator_url = handle.base_url
-                            base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
-                            self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=emulator_url)
-                            write_run_meta(self.run_dir, self.meta)
-                        if not self.emulate:
-                            await self._preflight(base_urls)
-                        await self._run_targets(base_urls, writer, progress)
-                    tg.cancel_scope.cancel()
-            if scope.cancelled_caught:
+        self._emulator_url: str | None = None
+        work = anyio.CancelScope()
+        # Signals are watched from the first moment to the last write: Ctrl-C while the emulator
+        # starts, mid-request or while results are being finalised ends the same way — the
+        # first cancels the work, later ones are absorbed until run.json is final.
+        async with anyio.create_task_group() as guard:
+            guard.start_soon(self._watch_signals, work)
+            try:
+                with work:
+                    await self._work(started_at, writer, progress)
+                if work.cancelled_caught:
+                    self.interrupted = True
+            except BaseException:
                 self.interrupted = True
-        except BaseException:
-            self.interrupted = True
-            raise
-        finally:
-            progress.close()
-            writer.close()
-            write_parquet(self.run_dir)
-            self.meta = self._meta(
-                started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=emulator_url
-            )
-            write_run_meta(self.run_dir, self.meta)
+                raise
+            finally:
+                with anyio.CancelScope(shield=True):
+                    progress.close()
+                    writer.close()
+                    write_parquet(self.run_dir)
+                    self.meta = self._meta(
+                        started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=self._emulator_url
+                    )
+                    write_run_meta(self.run_dir, self.meta)
+                guard.cancel_scope.cancel()
+        if self.interrupted and self.options.absorb_late_signals:
+            absorb_signals(self.options.warn)
         return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
+
+    async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
+        async with AsyncExitStack() as stack:
+            base_urls = {t.name: t.base_url for t in self.scenario.target}
+            if self.emulate:
+                from bench.emulator import start_emulator
+
+                handle = await anyio.to_thread.run_sync(
+                    lambda: start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
+                )
+                stack.callback(handle.stop)
+                self._emulator_url = handle.base_url
+                base_urls = {t.name: handle.provider_base_url(t.provider) for t in self.scenario.target}
+                self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=self._emulator_url)
+                write_run_meta(self.run_dir, self.meta)
+            if not self.emulate:
+                await self._preflight(base_urls)
+            await self._run_targets(base_urls, writer, progress)
 
     async def _watch_signals(self, scope: anyio.CancelScope) -> None:
         if sys.platform == "win32":  # pragma: no cover
             return
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                self.options.warn("interrupted: cancelling requests in flight; everything finished is on disk")
-                scope.cancel()
-                return
+            async for signum in signals:
+                if not scope.cancel_called:
+                    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+                    self.options.warn(f"interrupted ({name}): cancelling requests in flight; everything finished is on disk")
+                    scope.cancel()
+                else:  # more signals while stopping: the records and run.json are still written
+                    self.options.warn("already stopping: writing what finished")
 
     async def _run_targets(self, base_urls: dict[str, str | None], writer: ResultsWriter, progress: ProgressSink) -> None:
         load = self.scenario.load
@@ -370,10 +396,11 @@ class Runner:
                 when = f" on {info.decommissioned_on}" if info.decommissioned_on else ""
                 instead = f"; use {info.replacement}" if info.replacement else ""
                 self.options.warn(f"target {target.name!r}: model {target.model} was {info.status.replace('_', ' ')}{when}{instead}")
-            settings = ClientSettings(base_urls[target.name], self.keys[target.name], 1, 15.0, 0)
+            timeout_s = self.scenario.load.timeout_s  # a slow models list must not cost more than a request may
+            settings = ClientSettings(base_urls[target.name], self.keys[target.name], 1, timeout_s, 0)
             provider = make_provider(target.provider, settings)
             try:
-                with anyio.fail_after(20):
+                with anyio.fail_after(timeout_s):
                     available = await provider.list_models()
             except Exception as exc:  # noqa: BLE001 - a models list is advisory
                 from bench.failures import scrub
@@ -406,6 +433,7 @@ def run_scenario(
     workers: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    absorb_late_signals: bool = False,
 ) -> RunResult:
     """Run a scenario (object or path) and return where its results went."""
     if not isinstance(scenario, Scenario):
@@ -413,7 +441,7 @@ def run_scenario(
     options = RunOptions(
         out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet,
         emulator_chunk_log=emulator_chunk_log, client=client, workers=workers,
-        executor=executor, address=address,
+        executor=executor, address=address, absorb_late_signals=absorb_late_signals,
     )
     if warn is not None:
         options.warn = warn

@@ -92,6 +92,12 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
             )
     out.extend(rate_warning(r) for r in arrival_rates(frame) if r.short)
     out.extend(client_health_lines(meta))
+    limited = int((rows["error_kind"] == "client_resources").sum())
+    if limited:
+        out.append(
+            f"warning: {limited} requests failed on this machine's own limits (open files, ports or memory), not the "
+            "provider's: raise `ulimit -n`, or spread the load with --workers; they are not provider errors"
+        )
     spec = slo_for_scenario(meta.get("scenario"))
     if spec.has_checks:
         outcome = judge_slos(frame, spec)

@@ -153,7 +153,9 @@ def run(
         loaded,
         RunOptions(targets=target, requests=requests, concurrency=levels["concurrency"], rate=levels["rate"], client=client, workers=workers),  # type: ignore[arg-type]
     )
-    result = run_scenario(effective, out=out, emulate=emulate, quiet=quiet, executor=executor, address=address)
+    result = run_scenario(
+        effective, out=out, emulate=emulate, quiet=quiet, executor=executor, address=address, absorb_late_signals=True
+    )
     _keep_scenario(result.run_dir, effective, bool(result.meta.get("emulated", emulate)))
     frame = result.frame
     print_summary(frame, result.meta)

@@ -803,6 +803,56 @@ def test_kept_connection_dies_as_the_next_request_arrives(raw, reply: str) -> No
     assert all(r.retries == 0 and 0 <= r.ttfb_ms < 1000 for r in records)
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+def test_concurrent_requests_each_have_a_connection_and_keep_it(raw, client: str) -> None:
+    """Three waves of four concurrent streams on a pool of four: four connections in all."""
+
+    def slow(seen: Seen, sock: socket.socket) -> bool:
+        sock.sendall(head())
+        for event in (chat({"content": "Hi"}), chat({"content": "!"}), chat({}, finish="stop", usage=usage(2)), DONE):
+            time.sleep(0.01)
+            sock.sendall(chunked(event))
+        sock.sendall(LAST)
+        return True
+
+    server = raw(slow)
+
+    async def go() -> list[RequestRecord]:
+        p = make_provider("openai", settings("openai", server.url, pool=4), client)
+        records: list[RequestRecord] = []
+
+        async def one(i: int) -> None:
+            records.append(await measure_request(p, request("openai"), new_record(client, "openai", i), timeout_s=5))
+
+        try:
+            for _ in range(3):
+                async with anyio.create_task_group() as tg:
+                    for i in range(4):
+                        tg.start_soon(one, i)
+        finally:
+            await p.aclose()
+        return records
+
+    records = anyio.run(go, backend_options=loop_options())
+    assert [r.status for r in records] == ["ok"] * 12, [r.error_message for r in records]
+    assert server.connections == 4
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_timed_out_stream_leaves_no_dirty_connection_behind(raw, client: str) -> None:
+    def answer(seen: Seen, sock: socket.socket) -> bool:
+        if len(server.seen) == 1:
+            sock.sendall(head() + chunked(chat({"content": "Hi"})))
+            server.stop.wait(5)
+            return False
+        return keep_alive_stream(seen, sock)
+
+    server = raw(answer)
+    records = measure_n(client, "openai", server.url, 3, timeout_s=0.5)
+    assert [(r.status, r.error_kind) for r in records] == [("error", "timeout"), ("ok", None), ("ok", None)]
+    assert server.connections == 2 and records[1].output_tokens == 1
+
+
 @pytest.mark.parametrize("interim", ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n"])
 def test_interim_1xx_response_before_the_real_one(raw, interim: str) -> None:
     def answer(seen: Seen, sock: socket.socket) -> bool:

@@ -159,6 +159,15 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
         )
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def hold_signals() -> None:
+    """Block SIGINT/SIGTERM in this thread: they stay pending until ``absorb_signals``."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
 def absorb_signals(warn: Warn) -> None:
     """From now on SIGINT and SIGTERM only say that the run is already stopping."""
     if sys.platform == "win32":  # pragma: no cover
@@ -169,6 +178,7 @@ def absorb_signals(warn: Warn) -> None:
 
     signal.signal(signal.SIGINT, already_stopping)
     signal.signal(signal.SIGTERM, already_stopping)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def calibration_meta(results_root: Path) -> dict[str, Any] | None:
@@ -315,7 +325,8 @@ class Runner:
                     write_run_meta(self.run_dir, self.meta)
                 guard.cancel_scope.cancel()
         if self.interrupted and self.options.absorb_late_signals:
-            absorb_signals(self.options.warn)
+            # Held, not lost, while the event loop shuts down (it resets the handlers it had).
+            hold_signals()
         return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
 
     async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
@@ -446,4 +457,12 @@ def run_scenario(
     if warn is not None:
         options.warn = warn
     runner = Runner(apply_overrides(scenario, options), options)
-    return anyio.run(runner.run, backend_options=loop_options())
+    try:
+        result = anyio.run(runner.run, backend_options=loop_options())
+    except BaseException:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        raise
+    if result.interrupted and absorb_late_signals:
+        absorb_signals(options.warn)
+    return result

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from dataclasses import replace
 from typing import Any, AsyncIterator, Callable
@@ -41,6 +42,24 @@ from bench.timing import now_ns
 _START_AHEAD_NS = 200_000_000
 #: How long stopped actors get to hand in their in-flight records.
 _DRAIN_S = 5.0
+#: How long ``--address`` gets to accept a connection before Ray is asked to join it.
+_REACH_S = 5.0
+
+
+def _unreachable(address: str) -> str | None:
+    """Why ``host:port`` (or ``ray://host:port``) does not accept a TCP connection, or None.
+
+    ``ray.init`` retries an address that does not answer for many minutes (20 attempts of
+    ~35 s each in Ray 2.x) before it gives up; this says so in seconds. Other forms ("auto")
+    are left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_REACH_S):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 class LevelActor:
@@ -103,6 +122,9 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
             if self.address:
+                why = _unreachable(self.address)
+                if why is not None:
+                    raise BenchError(f"--address {self.address}: no Ray cluster reachable there ({why})")
                 kwargs["address"] = self.address
             try:
                 ray.init(**kwargs)  # in the main thread (Ray's signal handlers); nothing is measured yet

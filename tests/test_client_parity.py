@@ -4,7 +4,7 @@ Each scenario runs twice against the built-in emulator (jitter 0, a fixed ``[loa
 every request gets the same answer, and the same fault, in both runs), once with
 ``--client sdk`` and once with ``--client fast``. Rows are joined on (target, load_level,
 request_index). Counts, finish reasons and outcomes must agree exactly; timings only
-roughly (medians within a few milliseconds: this machine is shared and noisy).
+roughly (medians within 10 ms: this machine is shared and noisy).
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ from bench.runner import run_scenario
 KEY = ["target", "load_level", "request_index"]
 EXACT = ["warmup", "status", "error_kind", "http_status", "output_tokens", "input_tokens", "reasoning_tokens",
          "token_source", "content_chunks", "finish_reason", "stream", "retries"]
-TIMING_TOLERANCE_MS = 5.0
-#: At this speed (500 tokens/s, a few streams) both paths keep up with the stream on a 2-core
-#: machine; at Groq speed the SDK path falls behind (issue 7), which is not what this compares.
+#: Medians of TTFT, TTFA, E2E and inter-token gaps per target. Generous: on this shared 2-core
+#: machine the SDK path now and then reads several ms later than the fast path for a whole
+#: level (seen: +6..9 ms TTFT and E2E on one target at concurrency 3; measured alone against the
+#: emulator's chunk log, the SDK path's TTFT error is ~1 ms, the fast path's ~0.1 ms). At 500
+#: tokens/s and a few streams both paths keep up with the stream; at Groq speed the SDK path
+#: falls behind (issue 7), which is not what this compares.
+TIMING_TOLERANCE_MS = 10.0
 
 EMULATOR = "[target.emulator]\nttft_ms = 20\ntokens_per_s = 500\njitter = 0\n"
 

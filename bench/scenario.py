@@ -14,6 +14,7 @@ import json
 import math
 import re
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -64,6 +65,9 @@ class EmulatorProfile(_Strict):
     omit_done: bool | None = None
     empty_chunk_share: Annotated[float, Field(ge=0, le=1)] | None = None
     retry_after_s: Annotated[float, Field(ge=0)] | None = None
+    #: Requests the emulated model serves at once; beyond it they wait in a FIFO queue and the
+    #: wait is inside their TTFT (a server that saturates). None: no queue, every request at once.
+    capacity: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
     @field_validator("faults")
     @classmethod
@@ -95,6 +99,29 @@ def _check_slo_table(table: dict[str, float]) -> dict[str, float]:
     return table
 
 
+class TargetPrice(_Strict):
+    """``[target.price]``: what this target costs, in US dollars per million tokens.
+
+    Beats the model catalogue's price (a negotiated rate, a provider the catalogue has no
+    price for, a price newer than the catalogue's). Both rates are required: a cost half from
+    one price list and half from another would be neither.
+    """
+
+    input_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    output_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    #: Input tokens served from the provider's prompt cache (default: the input rate).
+    cached_input_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: When the prices were read: an ISO date (a TOML date is accepted and kept as text).
+    as_of: Annotated[str, Field(min_length=1)] | None = None
+    #: Where they were read: a URL or a document's name.
+    source: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
 class Target(_Strict):
     provider: Provider
     model: Annotated[str, Field(min_length=1)]
@@ -105,6 +132,8 @@ class Target(_Strict):
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
     #: This target's own SLOs (``[target.slo]``): override and extend the scenario-wide ``[slo]``.
     slo: dict[str, float] = Field(default_factory=dict)
+    #: This target's price (``[target.price]``); None: the model catalogue's, if it has one.
+    price: TargetPrice | None = None
 
     @field_validator("slo")
     @classmethod
@@ -300,6 +329,8 @@ class Scenario(_Strict):
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as run.json records it (reports and the gate read this)."""
+        from bench.cost import resolve_price  # the catalogue is read only when a run starts
+
         return {
             "name": self.name,
             "description": self.scenario.description,
@@ -313,6 +344,7 @@ class Scenario(_Strict):
                     "client": t.client,
                     "emulator": t.emulator.header_payload(),
                     "slo": dict(t.slo),
+                    "price": resolve_price(t.provider, t.model, t.price),
                 }
                 for t in self.target
             ],

@@ -61,7 +61,9 @@ class Override:
     ``faults.FAULT_KINDS``), ``retry_after_s`` (the 429's ``retry-after``, default 1),
     ``should_retry`` (send ``x-should-retry``), ``stall_s`` (how long ``timeout`` stalls,
     default 300). Quirks: ``omit_usage`` (no usage in the stream, even when asked),
-    ``omit_done`` (end without ``[DONE]`` / ``message_stop``).
+    ``omit_done`` (end without ``[DONE]`` / ``message_stop``). Queueing: ``capacity`` (how many
+    requests the model serves at once; see ``server.SlotPool``: beyond it a request waits in a
+    FIFO queue and the wait is added to its whole response, first token included).
     """
 
     ttft_ms: float | None = None
@@ -78,6 +80,7 @@ class Override:
     retry_after_s: float | None = None
     should_retry: bool | None = None
     stall_s: float | None = None
+    capacity: int | None = None
 
 
 _OVERRIDE_TYPES: Final[dict[str, tuple[type, ...]]] = {
@@ -95,6 +98,7 @@ _OVERRIDE_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "retry_after_s": (int, float),
     "should_retry": (bool,),
     "stall_s": (int, float),
+    "capacity": (int,),
 }
 _BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "ttft_ms": (0, 600_000),
@@ -106,6 +110,7 @@ _BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "ttfb_ms": (0, 600_000),
     "retry_after_s": (0, 1e9),
     "stall_s": (0, 3_600),
+    "capacity": (1, 100_000),
 }
 
 

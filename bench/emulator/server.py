@@ -8,6 +8,16 @@ schedule is anchored on the first token as actually written: a late first token 
 host) delays the stream, as a real server's would, rather than being followed by a burst.
 The time of each write is kept for the chunk log, the ground truth the harness's accuracy is
 checked against.
+
+Queueing (optional, ``capacity`` in ``x-bench-emulator``): without it every request is served
+at once, however many are in flight. With ``capacity = N``, requests for one model (same wire
+format, same model id, same N) share N slots (:class:`SlotPool`): beyond N, a request waits in
+a FIFO queue until a slot frees, and its whole planned response (headers, first token, every
+token) starts that much later, so the wait shows in TTFB, TTFT and e2e, and in Groq's
+``x_groq.usage.queue_time``. A slot is held from the grant until the response ends (or the
+client goes, or a stall fault gives up). HTTP-error faults are answered at once, unqueued,
+like a gateway rejecting before the model sees the request. Pools are per server process:
+each ``bench run`` starts its own emulator, so runs never share a queue.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ import asyncio
 import json
 import logging
 import random
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, Final, TextIO
@@ -93,6 +104,8 @@ class RequestLog:
     finish_reason: str | None = None
     completed: bool = False
     end_ns: int | None = None
+    #: Time spent waiting for a slot (``capacity``), in ns; 0 when served at once.
+    queued_ns: int = 0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -114,6 +127,47 @@ class ChunkLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+class SlotPool:
+    """``capacity`` requests served at once; the rest wait, first come first served.
+
+    A freed slot is handed straight to the longest waiter (never grabbed by a newcomer), so
+    the order is strictly FIFO.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.busy = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> float:
+        """Take a slot; returns how long the request waited for it (seconds, 0 when at once).
+
+        A free slot means nobody waits: a release hands its slot to a live waiter if any.
+        """
+        if self.busy < self.capacity:
+            self.busy += 1
+            return 0.0
+        loop = asyncio.get_running_loop()
+        queued = loop.time()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot just as it was cancelled: pass it on
+            raise
+        return loop.time() - queued
+
+    def release(self) -> None:
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)  # the slot moves to the waiter; busy stays the same
+                return
+        self.busy -= 1
 
 
 @dataclass
@@ -147,6 +201,7 @@ class EmulatorServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._served = 0
+        self._pools: dict[tuple[str, str, int], SlotPool] = {}
 
     async def start(self) -> int:
         """Bind and listen; returns the port (useful with port 0)."""
@@ -333,7 +388,23 @@ class EmulatorServer:
         entry.request_id = wire.request_id
         entry.prompt_tokens = wire.prompt_tokens
         cut_after = min(rng.randint(2, 5), len(plan.offsets_s) - 1)
-        if call.stream:
+        if override.capacity is None:
+            return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
+        key = (ex.dialect.name, call.model, override.capacity)
+        pool = self._pools.get(key) or self._pools.setdefault(key, SlotPool(override.capacity))
+        waited_s = await pool.acquire()
+        try:
+            if waited_s > 0:
+                # Served from now: the whole planned response moves by the wait.
+                ex.t_received += waited_s
+                entry.queued_ns = round(waited_s * 1e9)
+                plan = replace(plan, queue_s=plan.queue_s + waited_s)
+            return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
+        finally:
+            pool.release()
+
+    async def _answer(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int, stream: bool) -> bool:
+        if stream:
             return await self._stream(ex, wire, plan, fault, cut_after)
         return await self._whole(ex, wire, plan, fault)
 

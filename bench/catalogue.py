@@ -4,12 +4,15 @@ Provider line-ups change monthly, so the facts live in one hand-edited data file
 ``bench/data/models.toml`` (its header documents every key). This module only loads and checks
 it. Scenario validation reads the status and replacement (to warn about a retired seed model),
 and the emulator reads the latency profile (``ttft_ms``, ``tokens_per_s``, ``jitter``,
-``reasoning``) so that an emulated run looks like the real provider.
+``reasoning``) so that an emulated run looks like the real provider. A model's ``price``
+(US dollars per million tokens, with the date it was read and its source) is what
+:mod:`bench.cost` prices a run with, unless the scenario gives its own.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
@@ -42,6 +45,35 @@ class CatalogueError(ValueError):
 
 
 @dataclass(frozen=True)
+class Price:
+    """What a model costs, in US dollars per million tokens (the unit price lists use).
+
+    ``cached_input_per_mtok`` is the rate for input tokens the provider served from its prompt
+    cache (None when the source gives none: such tokens are then priced at the input rate).
+    ``as_of`` says when the prices were read (an ISO date where known), ``source`` where (a URL
+    or a document), and ``origin`` whether the figure came from the model ``catalogue`` or the
+    ``scenario``'s ``[target.price]``.
+    """
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None = None
+    as_of: str | None = None
+    source: str | None = None
+    origin: str = "catalogue"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (run.json records the resolved price this way)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Price:
+        """The inverse of :meth:`to_dict` (unknown keys ignored, so older readers keep working)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """One model of one provider, with the latency profile the emulator gives it.
 
@@ -67,6 +99,8 @@ class ModelInfo:
     display_name: str | None = None
     owned_by: str | None = None
     released_on: str | None = None
+    #: Price per million tokens, where a source gives one (never guessed: None otherwise).
+    price: Price | None = None
 
     @property
     def retired(self) -> bool:
@@ -123,7 +157,10 @@ _TYPES: Final[dict[str, tuple[type, ...]]] = {
     "display_name": (str,),
     "owned_by": (str,),
     "released_on": (str,),
+    "price": (dict,),
 }
+#: Keys of a model's ``price`` table; both rates are required, the rest optional.
+_PRICE_KEYS: Final[tuple[str, ...]] = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "as_of", "source")
 
 
 def _check_types(where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -151,6 +188,32 @@ def _profile(where: str, values: dict[str, Any]) -> dict[str, Any]:
     if not 0 <= profile["jitter"] <= 1 or not 0 <= profile["empty_chunk_share"] < 1:
         raise CatalogueError(f"{where}: jitter must be in [0, 1], empty_chunk_share in [0, 1)")
     return profile
+
+
+def _price(where: str, table: dict[str, Any]) -> Price:
+    """A model's ``price = { ... }`` table, checked: dollar rates >= 0, as_of and source text."""
+    where = f"{where}: price"
+    for key, value in table.items():
+        if key not in _PRICE_KEYS:
+            raise CatalogueError(f"{where}: unknown key {key!r}; expected {', '.join(_PRICE_KEYS)}")
+        if key.endswith("_per_mtok"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise CatalogueError(f"{where}: {key} must be a number of US dollars >= 0")
+        elif not isinstance(value, str):
+            raise CatalogueError(f"{where}: {key} must be a string")
+    if not {"input_per_mtok", "output_per_mtok"} <= set(table):
+        raise CatalogueError(f"{where}: input_per_mtok and output_per_mtok are required (leave price out when unknown)")
+    if "source" not in table or "as_of" not in table:
+        raise CatalogueError(f"{where}: as_of and source are required (a price says when and where it was read)")
+    cached = table.get("cached_input_per_mtok")
+    return Price(
+        input_per_mtok=float(table["input_per_mtok"]),
+        output_per_mtok=float(table["output_per_mtok"]),
+        cached_input_per_mtok=None if cached is None else float(cached),
+        as_of=table["as_of"],
+        source=table["source"],
+        origin="catalogue",
+    )
 
 
 def parse_catalogue(data: dict[str, Any]) -> Catalogue:
@@ -185,6 +248,8 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             seen.add(entry["id"])
             profile = _profile(where, {**section["defaults"], **entry})
             facts = {k: v for k, v in entry.items() if k not in _PROFILE_KEYS}
+            if "price" in facts:
+                facts["price"] = _price(where, facts["price"])
             info = {f.name: None for f in fields(ModelInfo) if f.name not in _PROFILE_KEYS}
             models.append(ModelInfo(**{**info, **facts, **profile, "provider": provider}))
     if "openai" not in defaults:

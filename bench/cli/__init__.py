@@ -10,5 +10,6 @@ from bench.cli import init as _init  # noqa: F401,E402
 from bench.cli import report as _report  # noqa: F401,E402
 from bench.cli import gate as _gate  # noqa: F401,E402
 from bench.cli import calibrate as _calibrate  # noqa: F401,E402
+from bench.cli import sweep as _sweep  # noqa: F401,E402
 
 __all__ = ["app", "run_app"]

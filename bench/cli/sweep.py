@@ -1,0 +1,106 @@
+"""``bench sweep``: the highest load at which a scenario's SLOs still hold, per target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
+
+import typer
+
+from bench.cli.app import app
+from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.sweep import Probe, TargetSweep
+
+ClientName = Literal["sdk", "fast"]
+
+_HELP = """Find each target's capacity: the highest concurrency (or request rate) at which the scenario's SLOs hold.
+
+    The search starts at the scenario's first load level, doubles it while every SLO check
+    passes, then bisects between the highest passing and the lowest failing level until they
+    are one stream apart (open loop: within --precision, 10 % by default). Each probe is a real
+    run of one target at one level with the scenario's requests and warm-up, kept as its own
+    run directory. A probe whose SLOs could not be judged (no data) is inconclusive: never a
+    pass, and that target's search stops there. The scenario needs an [slo] table.
+
+    Writes OUT/<sweep-id>/ with sweep.json (every probe's figures and SLO verdicts), sweep.md
+    (table and answer per target), sweep.png (latency and throughput against load, knee
+    marked) and runs/ (one run directory per probe). Exit 0 when the search completed, 2 on
+    bad input, 130 when interrupted.
+    """
+
+
+def _probe_line(p: Probe) -> str:
+    from bench.sweep import level_text
+
+    figures = []
+    if p.n:
+        figures.append(f"n {p.n}" + (f", {p.errors} errors" if p.errors else ""))
+    for name, value, unit in (("TTFT p50", p.ttft_p50_ms, " ms"), ("p99", p.ttft_p99_ms, " ms"), ("", p.agg_output_tps, " tok/s")):
+        if value == value:
+            figures.append(f"{name} {value:,.0f}{unit}".strip())
+    verdict = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "interrupted": "interrupted"}[p.verdict]
+    why = f" — {p.why}" if p.verdict in ("fail", "inconclusive") else ""
+    return f"  {p.target} @ {level_text(p.mode, p.level)}: {verdict} ({', '.join(figures) or 'no data'}){why}"
+
+
+@app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an [slo] table.", show_default=False)],
+    emulate: Annotated[bool, typer.Option("--emulate", help="Probe the built-in emulator (no keys, no network).")] = False,
+    client: Annotated[
+        Optional[ClientName], typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client).")
+    ] = None,
+    max_concurrency: Annotated[
+        Optional[int], typer.Option("--max-concurrency", min=1, max=10_000, help="Highest concurrency the search may try (default 256).")
+    ] = None,
+    max_rate: Annotated[
+        Optional[float], typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256).")
+    ] = None,
+    start: Annotated[
+        Optional[float], typer.Option("--start", help="First level to probe (default: the scenario's first level).")
+    ] = None,
+    precision: Annotated[
+        float, typer.Option("--precision", help="Open loop: stop bisecting when the bracket is within this share (0.1 = 10 %).")
+    ] = 0.10,
+    requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Measured requests per probe (default: the scenario's).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
+) -> None:
+    from bench.scenario import load_scenario
+    from bench.sweep import SweepOptions, sweep as run_sweep
+
+    loaded = load_scenario(scenario)
+    mode = loaded.load.mode
+    if mode == "concurrency" and max_rate is not None:
+        raise BenchError(f"--max-rate: {scenario} runs closed loop ([load] concurrency); use --max-concurrency")
+    if mode == "rate" and max_concurrency is not None:
+        raise BenchError(f"--max-concurrency: {scenario} runs open loop ([load] rate); use --max-rate")
+    if mode == "concurrency" and start is not None and not float(start).is_integer():
+        raise BenchError(f"--start {start:g}: concurrency is a whole number of streams")
+    if max_rate is not None and max_rate <= 0:
+        raise BenchError(f"--max-rate {max_rate:g}: must be greater than 0")
+    ceiling = max_concurrency if mode == "concurrency" else max_rate
+    options = SweepOptions(
+        out=out, emulate=emulate, client=client, targets=target, requests=requests, start=start,
+        max_level=float(ceiling) if ceiling is not None else None, precision=precision,
+    )  # fmt: skip
+
+    def on_target(done: TargetSweep) -> None:
+        typer.echo(f"{done.target}: {done.answer()}")
+
+    from bench.sweep import check_sweepable, settings_for
+
+    names = check_sweepable(loaded, target)
+    settings = settings_for(loaded, options)
+    emulated = emulate or loaded.scenario.emulate
+    typer.echo(
+        f"capacity search of {loaded.name!r}{' on the emulator' if emulated else ''}: {len(names)} target"
+        f"{'' if len(names) == 1 else 's'}; {settings.describe()}"
+    )
+    result = run_sweep(loaded, options, on_probe=lambda p: typer.echo(_probe_line(p)), on_target=on_target)
+    typer.echo(f"sweep: {result.sweep_dir} (sweep.md, sweep.json, sweep.png; one run per probe under runs/)")
+    if result.interrupted:
+        typer.echo("bench: interrupted: the search stopped; what finished is written", err=True)
+        raise typer.Exit(130)

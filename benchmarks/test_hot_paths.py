@@ -191,7 +191,8 @@ def big_run(big_frame: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(run_dir / "requests.jsonl", "w", encoding="utf-8") as fh:
         for row in big_frame.to_dict(orient="records"):
             row["itl_ms"] = [float(x) for x in row["itl_ms"]]
-            fh.write(json.dumps(row, default=lambda v: None if v != v else str(v)) + "\n")
+            row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            fh.write(json.dumps(row, default=str) + "\n")
     return run_dir
 
 

@@ -1,9 +1,11 @@
 """``bench export``: a run's per-request frame and its aggregates as CSV, Parquet or JSON.
 
-Writes ``requests.<ext>`` and ``aggregates.<ext>`` (the :func:`bench.metrics.aggregate`
-frame, with the run id as its first column). List columns (``itl_ms``) stay lists in
+Writes ``requests.<ext>`` (the request frame plus ``cost_usd``) and ``aggregates.<ext>``
+(the :func:`bench.metrics.aggregate` frame with the run id as its first column and the
+:func:`bench.cost.cost_summary` columns last). List columns (``itl_ms``) stay lists in
 Parquet and JSON; CSV writes them as JSON text. ``pytest-benchmark`` hands over to
-:mod:`bench.pytest_benchmark` (its JSON format is a contract other tools read).
+:mod:`bench.pytest_benchmark` and ``vllm`` to :mod:`bench.export_vllm` (result files of
+``vllm bench serve --save-result``, one per target and level): formats other tools read.
 
 An export never mixes runs or destroys data it did not make: it refuses to write into
 another run's directory (its ``requests.parquet`` would then be read back as that run's
@@ -16,17 +18,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.cost import add_cost, cost_summary
 from bench.errors import BenchError
-from bench.metrics import aggregate
+from bench.metrics import GROUP_KEYS, aggregate
 from bench.records import PARQUET_FILE, is_run_dir, load_results, read_run_meta, resolve_run_dir
 from bench.slo import slo_for_scenario
 
-FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "pytest-benchmark")
+FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "pytest-benchmark", "vllm")
 _LIST_COLUMNS: tuple[str, ...] = ("itl_ms",)
 #: Beside exported files: the names bench export wrote there (so it may replace them later).
 MANIFEST = ".bench-export.json"
@@ -39,10 +43,12 @@ def _json_list(value: object) -> str:
 
 
 def aggregates_for(run_dir: Path, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The run's aggregates (with goodput where its scenario, or a target, has per-request SLOs), run id first."""
+    """The run's aggregates (with goodput where its scenario, or a target, has per-request SLOs), run id first,
+    and what each target and level cost (:func:`bench.cost.cost_summary`) last."""
     meta = read_run_meta(run_dir)
     frame = load_results(run_dir) if frame is None else frame
     agg = aggregate(frame, slo_for_scenario(meta.get("scenario")))
+    agg = agg.merge(cost_summary(frame, meta), on=GROUP_KEYS, how="left", validate="one_to_one")
     agg.insert(0, "run_id", str(meta.get("run_id") or run_dir.name))
     return agg
 
@@ -131,11 +137,47 @@ def _prepare_out(out: Path) -> None:
         raise BenchError(f"{out}: cannot create the output directory ({exc.strerror})") from None
 
 
-def export_run(run: str | Path, fmt: str, out_dir: Path | None = None, *, force: bool = False) -> list[Path]:
+def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, *, force: bool) -> list[Path]:
+    """One vLLM result file per (target, level); see :mod:`bench.export_vllm`."""
+    from bench.export_vllm import DEFAULT_PERCENTILES, vllm_results, write_result
+
+    results = vllm_results(
+        load_results(run_dir), read_run_meta(run_dir), percentiles=tuple(percentiles or DEFAULT_PERCENTILES)
+    )
+    if not results:
+        raise BenchError(f"{run_dir}: no measured requests, so there is no vLLM result to write")
+    names = [name for name, _ in results]
+    check_destination(run_dir, out, names, force=force)
+    _prepare_out(out)
+    paths: list[Path] = []
+    for name, result in results:
+        path = out / name
+        tmp = path.with_name(f".{name}.tmp")
+        try:
+            write_result(result, tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        paths.append(path)
+    _remember(out, names)
+    return paths
+
+
+def export_run(
+    run: str | Path,
+    fmt: str,
+    out_dir: Path | None = None,
+    *,
+    force: bool = False,
+    percentiles: Sequence[float] | None = None,
+) -> list[Path]:
     """Export one run (a run directory, or a results root: its newest run); returns the files written.
 
     ``force`` allows writing into another run's directory and replacing files an export did
-    not write (:func:`check_destination`).
+    not write (:func:`check_destination`). ``percentiles`` are the ``vllm`` format's
+    ``p<N>_<metric>_ms`` keys (vLLM's ``--metric-percentiles``; default 99); other formats
+    ignore them.
     """
     if fmt not in FORMATS:
         raise BenchError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -150,12 +192,14 @@ def export_run(run: str | Path, fmt: str, out_dir: Path | None = None, *, force:
             return [write_pytest_benchmark(run_dir, out)]
         except OSError as exc:
             raise BenchError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+    if fmt == "vllm":
+        return _export_vllm(run_dir, out, percentiles, force=force)
     names = [f"requests.{fmt}", f"aggregates.{fmt}"]
     check_destination(run_dir, out, names, force=force)
     _prepare_out(out)
     frame = load_results(run_dir)
     paths = [out / name for name in names]
-    _write(frame, paths[0], fmt)
+    _write(add_cost(frame, read_run_meta(run_dir)), paths[0], fmt)
     _write(aggregates_for(run_dir, frame), paths[1], fmt)
     _remember(out, names)
     return paths

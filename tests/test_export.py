@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.cost import SUMMARY_COLUMNS
 from bench.errors import BenchError
 from bench.export import FORMATS, aggregates_for, export_run
 from bench.metrics import aggregate_columns
@@ -36,12 +37,12 @@ def test_csv_round_trip(run: Path, tmp_path: Path) -> None:
     assert [p.name for p in written] == ["requests.csv", "aggregates.csv"]
     original = load_results(run)
     back = pd.read_csv(tmp_path / "requests.csv")
-    assert len(back) == len(original) and list(back.columns) == list(original.columns)
+    assert len(back) == len(original) and list(back.columns) == [*original.columns, "cost_usd"]
     _same_lists(original["itl_ms"], [json.loads(text) for text in back["itl_ms"]])  # lists as JSON text
     np.testing.assert_allclose(back["ttft_ms"].to_numpy(float), original["ttft_ms"].to_numpy(float), equal_nan=True)
     assert back["started_at_ns"].tolist() == original["started_at_ns"].tolist()
     agg = pd.read_csv(tmp_path / "aggregates.csv")
-    assert list(agg.columns) == ["run_id", *aggregate_columns()]
+    assert list(agg.columns) == ["run_id", *aggregate_columns(), *SUMMARY_COLUMNS]  # costs last
     assert agg["goodput_share"].notna().all()  # the run's per-request SLO was applied
 
 
@@ -110,7 +111,7 @@ def test_cli_export(run: Path, tmp_path: Path, cli) -> None:
     assert code == 0
     assert out.splitlines() == [f"wrote {tmp_path / 'requests.parquet'}", f"wrote {tmp_path / 'aggregates.parquet'}"]
     code, _, err = cli("export", str(run), "--format", "xml")
-    assert code == 2 and err.strip() == "bench: error: unknown export format 'xml'; choose one of csv, parquet, json, pytest-benchmark"
+    assert code == 2 and err.strip() == "bench: error: unknown export format 'xml'; choose one of csv, parquet, json, pytest-benchmark, vllm"
     code, _, err = cli("export", str(tmp_path / "nope"))
     assert code == 2 and "no such run directory" in err
 

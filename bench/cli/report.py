@@ -43,7 +43,7 @@ def export(
     run: Annotated[Path, typer.Argument(help="Run directory (or a results root, meaning its newest run).", show_default=False, metavar="RUN")],
     format: Annotated[  # noqa: A002 - the user-facing option is --format
         str,
-        typer.Option("--format", "-f", help="csv | parquet | json | pytest-benchmark"),
+        typer.Option("--format", "-f", help="csv | parquet | json | pytest-benchmark | vllm"),
     ] = "csv",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory (default: the run directory).")] = None,
     force: Annotated[
@@ -52,9 +52,24 @@ def export(
             "--force", help="Write even into another run's directory, or over files an earlier export did not write."
         ),
     ] = False,
+    metric_percentiles: Annotated[
+        str,
+        typer.Option(
+            "--metric-percentiles",
+            help="vllm format: comma-separated percentiles of each latency, as vLLM's option of that name (e.g. 50,90,99).",
+        ),
+    ] = "99",
 ) -> None:
-    """Write requests.<ext> and aggregates.<ext> (or a pytest-benchmark JSON) for one run."""
+    """Write requests.<ext> and aggregates.<ext> (with costs), a pytest-benchmark JSON, or vLLM result files
+    (vllm bench serve --save-result: one per target and level) for one run."""
+    from bench.errors import BenchError
     from bench.export import export_run
 
-    for path in export_run(run, format, out, force=force):
+    try:
+        percentiles = [float(p) for p in metric_percentiles.split(",") if p.strip()]
+    except ValueError:
+        raise BenchError(f"--metric-percentiles {metric_percentiles!r}: expected numbers separated by commas (e.g. 50,90,99)") from None
+    if not percentiles or not all(0 <= p <= 100 for p in percentiles):
+        raise BenchError(f"--metric-percentiles {metric_percentiles!r}: each must be between 0 and 100")
+    for path in export_run(run, format, out, force=force, percentiles=percentiles):
         typer.echo(f"wrote {path}")

@@ -28,11 +28,18 @@ class MessagesProvider:
             yield messages_wire.whole_event(response)
             return
         reader = messages_wire.EventReader()
+        whole = False
         try:
             async for ev in response:
+                if ev.type == "message_stop":
+                    whole = True  # read on to the body's end, so the connection can be reused
+                    continue
                 event = reader.event(ev.type, ev)
                 if event is not None:
                     yield event
+        except Exception:
+            if not whole:  # a cut after message_stop does not undo a whole message
+                raise
         finally:
             await response.close()
 

@@ -129,6 +129,9 @@ def chunk_event(chunk: dict[str, Any], received_ns: int = 0) -> StreamEvent:
 
 def whole_event(completion: Any, received_ns: int = 0) -> StreamEvent:
     """A non-streaming completion (SDK object or dict) → one event with the whole text."""
+    error = get(completion, "error")
+    if error is not None:  # a 200 whose body is an error, as some compatible servers send
+        raise StreamErrorEvent(error)
     event = StreamEvent(response_id=get(completion, "id"), received_ns=received_ns)
     choices = get(completion, "choices")
     if choices:

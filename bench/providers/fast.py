@@ -164,8 +164,6 @@ class FastChatProvider(_LeanProvider):
         return _decode_chat
 
     def _whole(self, body: Any, received_ns: int) -> StreamEvent:
-        if isinstance(body, dict) and body.get("error") is not None:
-            raise StatusError(200, body, orjson.dumps(body).decode())
         return chat_wire.whole_event(body, received_ns)
 
 

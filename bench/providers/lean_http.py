@@ -125,8 +125,7 @@ class Response:
     def on_complete(self) -> None:
         self.complete = True
         self.end_ns = self.end_ns or self.read_ns
-        if self._sse and self._buf.strip() and not self.finished and self.error is None:
-            self._event(self._buf.strip(b"\n"))  # a last event without its blank line
+        # A last event without its blank line is discarded, as the SSE spec (and the SDKs) do.
         self.finished = True
 
     def fail(self, exc: BaseException) -> None:

@@ -104,6 +104,8 @@ class EventReader:
 
 def whole_event(message: Any, received_ns: int = 0) -> StreamEvent:
     """A non-streaming message (SDK object or dict) → one event with the whole text."""
+    if get(message, "type") == "error":  # a 200 whose body is an error
+        raise StreamErrorEvent(get(message, "error"))
     blocks = get(message, "content") or []
     text = "".join(get(b, "text") or "" for b in blocks if get(b, "type") == "text")
     thinking = "".join(get(b, "thinking") or "" for b in blocks if get(b, "type") == "thinking")

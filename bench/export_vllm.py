@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
@@ -157,9 +157,17 @@ def _stats(values_s: np.ndarray, percentiles: Sequence[float], metric: str) -> d
     return out
 
 
-def _peaks(start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itls_s: Iterable[Sequence[float]]) -> tuple[float, int]:
-    """vLLM's ``max_output_tokens_per_s`` and ``max_concurrent_requests`` over successful requests.
+def _gaps_s(itl_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every request's gaps in seconds, pooled in request order, and how many each request has."""
+    lengths = np.fromiter((len(g) for g in itl_ms), dtype=np.int64, count=len(itl_ms))
+    return pooled_itl(itl_ms) / 1000.0, lengths
 
+
+def _peaks(start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itl_ms: np.ndarray) -> tuple[float, int]:
+    """vLLM's ``max_output_tokens_per_s`` and ``max_concurrent_requests``.
+
+    ``itl_ms`` holds each request's gaps (ms), or is the pair :func:`_gaps_s` returns.
+    Requests whose start or latency is NaN (the caller blanks failed ones) are left out.
     Tokens: one at first content (start + ttft) and one after each gap, counted in 1-second
     buckets from the first start; the busiest bucket. Concurrency: the most requests in
     flight at once, over half-open intervals [start, start + latency).
@@ -169,22 +177,23 @@ def _peaks(start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itls_s: I
         return 0.0, 0
     origin = float(start_s[ok].min())
     n_buckets = int(np.ceil(float((start_s[ok] + e2e_s[ok]).max()) - origin)) + 1
-    times: list[np.ndarray] = []
-    for i, gaps in enumerate(itls_s):
-        if not ok[i] or not math.isfinite(ttft_s[i]):
-            continue
-        first = start_s[i] + ttft_s[i]
-        times.append(np.concatenate(([first], first + np.cumsum(np.asarray(gaps, dtype="float64")))))
-    max_tokens = 0.0
-    if times:
-        buckets = (np.concatenate(times) - origin).astype(np.int64)
-        buckets = buckets[(buckets >= 0) & (buckets < n_buckets)]
-        if buckets.size:
-            max_tokens = float(np.bincount(buckets, minlength=n_buckets).max())
-    starts, ends = start_s[ok], start_s[ok] + e2e_s[ok]
+    timed = ok & np.isfinite(ttft_s)
+    first = start_s[timed] + ttft_s[timed] - origin
+    all_flat, all_lengths = itl_ms if isinstance(itl_ms, tuple) else _gaps_s(itl_ms)
+    flat = all_flat[np.repeat(timed, all_lengths)]
+    lengths = all_lengths[timed]
+    # Each gap's token time: its request's first token plus the running sum of its gaps.
+    running = np.cumsum(flat)
+    ends = np.cumsum(lengths)
+    before = np.repeat(np.concatenate(([0.0], running))[ends - lengths], lengths)
+    times = np.concatenate((first, np.repeat(first, lengths) + running - before))
+    buckets = times[np.isfinite(times)].astype(np.int64)
+    buckets = buckets[(buckets >= 0) & (buckets < n_buckets)]
+    max_tokens = float(np.bincount(buckets, minlength=n_buckets).max()) if buckets.size else 0.0
+    starts, stops = start_s[ok], start_s[ok] + e2e_s[ok]
     # Departures before arrivals at the same instant (half-open intervals), as vLLM sorts them.
-    when = np.concatenate((starts, ends))
-    delta = np.concatenate((np.ones(starts.size, np.int64), -np.ones(ends.size, np.int64)))
+    when = np.concatenate((starts, stops))
+    delta = np.concatenate((np.ones(starts.size, np.int64), -np.ones(stops.size, np.int64)))
     order = np.lexsort((delta, when))
     peak = int(np.cumsum(delta[order]).max())
     return max_tokens, max(peak, 0)
@@ -230,7 +239,10 @@ def vllm_result(
     start_ns = rows["started_at_ns"].to_numpy(dtype="int64")
     start_s = np.where(start_ns > 0, start_ns / 1e9, np.nan)
     lag_s = np.nan_to_num(col("start_lag_ms"), nan=0.0) / 1000.0
-    itls_s = [[g / 1000.0 for g in gaps] for gaps in rows["itl_ms"]]
+    flat_s, lengths = _gaps_s(rows["itl_ms"].to_numpy(dtype=object))
+    bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+    flat_list = flat_s.tolist()
+    itls_s = [flat_list[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     # bench's measured window (as metrics.aggregate's window_s): first start to last end.
     ends = (start_ns - int(start_ns.min())).astype("float64") + np.nan_to_num(col("e2e_ms"), nan=0.0) * 1e6
@@ -252,7 +264,7 @@ def vllm_result(
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot_s = np.where(ok & (outputs > 1), (e2e_s - ttft_s) / (outputs - 1), np.nan)
     max_tokens, max_concurrent = _peaks(
-        np.where(ok, start_s, np.nan), ttft_s, np.where(ok, e2e_s, np.nan), itls_s
+        np.where(ok, start_s, np.nan), ttft_s, np.where(ok, e2e_s, np.nan), (flat_s, lengths)
     )
 
     result: dict[str, Any] = {
@@ -288,7 +300,7 @@ def vllm_result(
         "max_concurrent_requests": max_concurrent,
         "rtfx": 0.0,
     }
-    itl_pool = pooled_itl(rows["itl_ms"].to_numpy(dtype=object)[ok]) / 1000.0
+    itl_pool = flat_s[np.repeat(ok, lengths)]
     samples = {"ttft": ttft_s[ok], "tpot": tpot_s[ok], "itl": itl_pool, "e2el": e2e_s[ok]}
     for metric in PERCENTILE_METRICS:
         result.update(_stats(samples[metric], percentiles, metric))

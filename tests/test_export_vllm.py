@@ -191,3 +191,41 @@ def test_a_run_without_measured_requests_has_nothing_to_write(tmp_path: Path) ->
     run = write_synthetic_run(tmp_path / "runs", n=0, warmup=2, targets=("groq/openai/gpt-oss-120b",))
     with pytest.raises(BenchError, match="no measured requests"):
         export_run(run, "vllm", tmp_path / "out")
+
+
+def _peaks_as_vllm(start: np.ndarray, ttft: np.ndarray, latency: np.ndarray, itl_ms: list[list[float]]) -> tuple[float, int]:
+    """vLLM's own loops (calculate_metrics), for the vectorised version to agree with."""
+    idx = [i for i in range(len(start)) if np.isfinite(start[i]) and np.isfinite(latency[i])]
+    first = min(start[i] for i in idx)
+    buckets = np.zeros(int(np.ceil(max(start[i] + latency[i] for i in idx) - first)) + 1)
+    for i in idx:
+        if not np.isfinite(ttft[i]):
+            continue
+        t = start[i] + ttft[i]
+        times = [t]
+        for gap in itl_ms[i]:
+            t += gap / 1000
+            times.append(t)
+        for x in times:
+            if 0 <= int(x - first) < len(buckets):
+                buckets[int(x - first)] += 1
+    events = sorted([(start[i], 1) for i in idx] + [(start[i] + latency[i], -1) for i in idx])
+    now = peak = 0
+    for _, delta in events:
+        now += delta
+        peak = max(peak, now)
+    return float(buckets.max()), peak
+
+
+def test_peak_tokens_and_concurrency_agree_with_vllms_loops() -> None:
+    from bench.export_vllm import _peaks
+
+    rng = np.random.default_rng(7)
+    n = 300
+    start, ttft = rng.uniform(0, 6, n), rng.uniform(0.01, 0.3, n)
+    gaps = [list(rng.uniform(1, 30, rng.integers(0, 40))) for _ in range(n)]
+    latency = ttft + np.array([sum(g) / 1000 for g in gaps]) + 0.001
+    start[3], ttft[5] = np.nan, np.nan  # a failed request; a request that never streamed
+    itl = np.empty(n, dtype=object)
+    itl[:] = gaps
+    assert _peaks(start, ttft, latency, itl) == _peaks_as_vllm(start, ttft, latency, gaps)

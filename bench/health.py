@@ -277,7 +277,14 @@ class HealthSampler:
         return int(self._process.memory_info().rss)
 
     def _fds(self) -> int:
-        return int(self._process.num_fds()) if self._has_fds else -1
+        """Open descriptors, or -1 where they cannot be counted — including when the process has
+        none left to open /proc/self/fd with (the very moment the count matters most)."""
+        if not self._has_fds:
+            return -1
+        try:
+            return int(self._process.num_fds())
+        except (OSError, psutil.Error):
+            return -1
 
     def _tick(self) -> None:
         """Stamp now and ask the loop to run :meth:`_probe` as soon as it can."""
@@ -294,7 +301,7 @@ class HealthSampler:
         if rss > self._rss_peak:
             self._rss_peak = rss
         if self._has_fds and len(self._lags_ns) % FDS_EVERY == 0:
-            fds = self._process.num_fds()
+            fds = self._fds()
             if fds > self._fds_peak:
                 self._fds_peak = fds
         assert self._loop is not None

@@ -515,7 +515,8 @@ def summary_lines(
         return [f"warning: client saturated: {finding.message}" for finding in findings]
     if levels is not None and not levels:
         return ["client health: not sampled"]
-    counted = "" if not levels else (f" at all {len(levels)} levels" if len(levels) > 1 else " at its one level")
+    distinct = len({(level.target, level.load_mode, level.load_level) for level in levels or []})
+    counted = "" if not levels else (f" at all {distinct} levels" if distinct > 1 else " at its one level")
     return [
         f"client health: within budget{counted} (CPU below {budget.cpu_util:g} of a core, "
         f"event-loop lag p99 at most {budget.loop_lag_p99_ms:g} ms, "

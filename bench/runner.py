@@ -159,6 +159,19 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
         )
 
 
+def _bench_error_in(exc: BaseException) -> BenchError | None:
+    """The BenchError inside ``exc`` (task groups wrap what their tasks raise), if any: bad
+    input or an executor that could not start is one line for the user, not a traceback."""
+    if isinstance(exc, BenchError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _bench_error_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
@@ -304,6 +317,7 @@ class Runner:
         # Signals are watched from the first moment to the last write: Ctrl-C while the emulator
         # starts, mid-request or while results are being finalised ends the same way — the
         # first cancels the work, later ones are absorbed until run.json is final.
+        failure: BaseException | None = None
         async with anyio.create_task_group() as guard:
             guard.start_soon(self._watch_signals, work)
             try:
@@ -311,6 +325,9 @@ class Runner:
                     await self._work(started_at, writer, progress)
                 if work.cancelled_caught:
                     self.interrupted = True
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group
+                self.interrupted = True
+                failure = _bench_error_in(exc) or exc
             except BaseException:
                 self.interrupted = True
                 raise
@@ -324,6 +341,8 @@ class Runner:
                     )
                     write_run_meta(self.run_dir, self.meta)
                 guard.cancel_scope.cancel()
+        if failure is not None:
+            raise failure  # as itself, not wrapped in the task group's ExceptionGroup
         if self.interrupted and self.options.absorb_late_signals:
             # Held, not lost, while the event loop shuts down (it resets the handlers it had).
             hold_signals()

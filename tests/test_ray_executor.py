@@ -115,11 +115,6 @@ def test_address_needs_the_ray_executor(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.xfail(
-    reason="bench/runner.py: a BenchError raised inside the run's task group (here by RayExecutor.__aenter__) "
-    "reaches the user as an ExceptionGroup traceback with exit 1",
-    strict=False,
-)
 def test_unreachable_address_is_one_line_in_seconds(cli, tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text(textwrap.dedent(SCENARIO))

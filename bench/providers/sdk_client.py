@@ -8,14 +8,35 @@ backend that stamps when a request leaves (``bench.timing``).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from bench.providers.base import ClientSettings
 from bench.timing import EVENT_HOOKS, instrument
 
 
+def _known_platform(client: Any) -> Any:
+    """A fresh SDK client works out its platform headers on its first request, through a worker
+    thread (``asyncify(get_platform)``): a thread hop billed to that request's latency, on every
+    level's fresh client. Set it up front instead (a private attribute; without it, the SDK
+    simply does it itself as before)."""
+    if getattr(client, "_platform", "absent") is None:
+        module = sys.modules.get(type(client).__module__.split(".")[0] + "._base_client")
+        get_platform = getattr(module, "get_platform", None)
+        if get_platform is not None:
+            try:
+                client._platform = get_platform()
+            except Exception:  # noqa: BLE001 - only an optimisation; the SDK falls back to its own way
+                pass
+    return client
+
+
 def build_sdk(sdk: str, settings: ClientSettings, base_url: str | None, api_key: str | None) -> Any:
     """An ``AsyncGroq``, ``AsyncOpenAI`` or ``AsyncAnthropic`` client for ``settings``."""
+    return _known_platform(_build(sdk, settings, base_url, api_key))
+
+
+def _build(sdk: str, settings: ClientSettings, base_url: str | None, api_key: str | None) -> Any:
     kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": settings.max_retries, "timeout": settings.timeout_s}
     if base_url:
         kwargs["base_url"] = base_url

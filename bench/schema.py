@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-#: The closed set of error kinds (DESIGN §3). Anything a provider raises maps onto one of these.
-ErrorKind = Literal[
+#: Error kinds a provider answers with an HTTP error status (or an error event naming one):
+#: the emulator injects exactly these as its HTTP faults (``bench.emulator.faults``).
+HttpErrorKind = Literal[
     "rate_limited",
     "auth",
     "permission",
@@ -20,6 +21,9 @@ ErrorKind = Literal[
     "bad_request",
     "server_error",
     "overloaded",
+]
+#: Error kinds the client itself observes: no HTTP status says them.
+ClientErrorKind = Literal[
     "timeout",
     "connection",
     "stream_interrupted",
@@ -28,6 +32,9 @@ ErrorKind = Literal[
     "client_resources",
     "other",
 ]
+#: The closed set of error kinds (DESIGN §3). Anything a provider raises maps onto one of these.
+ErrorKind = Literal[HttpErrorKind, ClientErrorKind]
+HTTP_ERROR_KINDS: Final[tuple[str, ...]] = get_args(HttpErrorKind)
 ERROR_KINDS: Final[tuple[str, ...]] = get_args(ErrorKind)
 
 #: How ``output_tokens`` was obtained.

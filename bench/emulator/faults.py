@@ -16,23 +16,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-#: Faults answered with an HTTP error status instead of a response.
-HTTP_FAULTS: Final[tuple[str, ...]] = (
-    "rate_limited",
-    "auth",
-    "permission",
-    "quota",
-    "model_not_found",
-    "model_decommissioned",
-    "bad_request",
-    "server_error",
-    "overloaded",
-)
+from bench.schema import ERROR_KINDS, HTTP_ERROR_KINDS
+
+#: Faults answered with an HTTP error status instead of a response: one per error kind that
+#: a provider says with a status (``schema.HttpErrorKind``), named the same.
+HTTP_FAULTS: Final[tuple[str, ...]] = HTTP_ERROR_KINDS
 #: Faults that start a 200 response and then break it.
 STREAM_FAULTS: Final[tuple[str, ...]] = ("stream_interrupted", "timeout", "protocol", "midstream_error")
 #: Every fault kind a scenario or the ``x-bench-fault`` header may name, in the (fixed) order
 #: shares are laid out on [0, 1) when one is drawn.
 FAULT_KINDS: Final[tuple[str, ...]] = HTTP_FAULTS + STREAM_FAULTS
+#: Stream faults that are not error kinds themselves (see :func:`expected_error_kind`).
+_NOT_ERROR_KINDS: Final = ("midstream_error",)
+assert all(k in ERROR_KINDS for k in STREAM_FAULTS if k not in _NOT_ERROR_KINDS), "faults and schema.ERROR_KINDS drifted"
 
 
 @dataclass(frozen=True)

@@ -389,7 +389,7 @@ class Runner:
             for t_index, target in enumerate(self.scenario.target):
                 for level in load.levels:
                     total = (load.requests + load.warmup) if load.requests is not None else None
-                    progress.start_level(target.name, load.mode, level, total)
+                    progress.start_level(target.name, load.mode, level, total, warmup=load.warmup)
                     job = LevelJob(
                         run_id=self.run_id,
                         scenario=self.scenario,

@@ -278,9 +278,19 @@ class TargetSweep:
 ProbeFn = Callable[[float], Probe]
 
 
-def search(settings: SearchSettings, target: str, probe: ProbeFn, on_probe: Callable[[Probe], None] | None = None) -> TargetSweep:
-    """Run the stated search for one target; ``probe(level)`` runs (or fakes) one level."""
-    result = TargetSweep(target, settings.mode, precision=settings.precision)
+def search(
+    settings: SearchSettings,
+    target: str,
+    probe: ProbeFn,
+    on_probe: Callable[[Probe], None] | None = None,
+    *,
+    into: TargetSweep | None = None,
+) -> TargetSweep:
+    """Run the stated search for one target; ``probe(level)`` runs (or fakes) one level.
+
+    ``into`` is filled as probes finish, so a caller interrupted mid-search keeps them.
+    """
+    result = into if into is not None else TargetSweep(target, settings.mode, precision=settings.precision)
     good: float | None = None  # highest passing level
     bad: float | None = None  # lowest failing level
 
@@ -590,19 +600,26 @@ def sweep(
 
     try:
         for name in names:
-            done = search(settings, name, probe_for(name), on_probe)
-            result.targets.append(done)
+            current = TargetSweep(name, settings.mode, precision=settings.precision)
+            result.targets.append(current)
+            search(settings, name, probe_for(name), on_probe, into=current)
             write_outputs(result)
             if on_target is not None:
-                on_target(done)
-            if done.outcome == "interrupted":
+                on_target(current)
+            if current.outcome == "interrupted":
                 result.interrupted = True
                 break
-    except KeyboardInterrupt:
-        result.interrupted = True
+    except KeyboardInterrupt:  # between probes (a probe's own Ctrl-C ends it as "interrupted")
         from bench.runner import absorb_signals
 
         absorb_signals(options.warn)
+        result.interrupted = True
+        current = result.targets[-1]
+        current.outcome = "interrupted"
+        passing = [p.level for p in current.probes if p.verdict == "pass"]
+        current.capacity = max(passing) if passing else None
+        if on_target is not None:
+            on_target(current)
     result.ended_at = run_meta.utc_now()
     write_outputs(result)
     return result

@@ -42,7 +42,7 @@ def _marker_style(p: Probe, colour: str) -> dict[str, object]:
         return {"marker": "o", "facecolor": colour, "edgecolor": colour}
     if p.verdict == "fail":
         return {"marker": "o", "facecolor": BACKGROUND, "edgecolor": colour}
-    return {"marker": "x", "facecolor": colour, "edgecolor": colour}
+    return {"marker": "x", "color": colour}
 
 
 def _ttft_rules(table: dict[str, float]) -> tuple[list[AggregateSlo], list[str]]:

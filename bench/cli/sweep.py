@@ -22,7 +22,7 @@ _HELP = """Find each target's capacity: the highest concurrency (or request rate
     are one stream apart (open loop: within --precision, 10 % by default). Each probe is a real
     run of one target at one level with the scenario's requests and warm-up, kept as its own
     run directory. A probe whose SLOs could not be judged (no data) is inconclusive: never a
-    pass, and that target's search stops there. The scenario needs an [slo] table.
+    pass, and that target's search stops there. The scenario needs an \\[slo] table.
 
     Writes OUT/<sweep-id>/ with sweep.json (every probe's figures and SLO verdicts), sweep.md
     (table and answer per target), sweep.png (latency and throughput against load, knee
@@ -47,7 +47,7 @@ def _probe_line(p: Probe) -> str:
 
 @app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
 def sweep(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an [slo] table.", show_default=False)],
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an \\[slo] table.", show_default=False)],
     emulate: Annotated[bool, typer.Option("--emulate", help="Probe the built-in emulator (no keys, no network).")] = False,
     client: Annotated[
         Optional[ClientName], typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client).")

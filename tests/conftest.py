@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +11,7 @@ import pytest
 
 from bench.cli import app
 from bench.cli.app import run_app
+from bench.emulator import EmulatorHandle
 
 MINIMAL = """
 [scenario]
@@ -48,3 +50,19 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         return code, out, err
 
     return invoke
+
+
+# One emulator per session for the emulator tests (tests/test_emulator_*.py).
+
+
+@pytest.fixture(scope="session")
+def chunk_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("emulator") / "chunks.jsonl"
+
+
+@pytest.fixture(scope="session")
+def emu(chunk_log: Path) -> Iterator[EmulatorHandle]:
+    from bench.emulator import start_emulator
+
+    with start_emulator(seed=11, chunk_log=chunk_log) as handle:
+        yield handle

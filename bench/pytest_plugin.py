@@ -58,7 +58,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
-    from bench.compare import Comparison
+    from bench.gate.compare import Comparison
     from bench.slo import SloSpec
 
 class BenchGateWarning(UserWarning):
@@ -253,8 +253,9 @@ def assert_no_regression(
     fails the test on it instead. Returns the Comparison for further assertions.
     """
     __tracebackhide__ = True
-    from bench.baseline import load_side
-    from bench.compare import DEFAULT_METRICS, DEFAULT_THRESHOLD, CompareSettings, Side, SideInfo, compare_sides, render_text
+    from bench.gate.baseline import load_side
+    from bench.gate.compare import DEFAULT_METRICS, DEFAULT_THRESHOLD, CompareSettings, Side, SideInfo, compare_sides
+    from bench.gate.render import render_text
 
     bench_result = _as_result(result)
     if isinstance(threshold, str):

@@ -6,8 +6,8 @@ Run:  python benchmarks/gate_calibration.py                 (≈ 15 minutes on 2
 It draws many independent pairs of small runs from the emulator's own latency model
 (``bench.emulator.profiles``: lognormal TTFT with spread ``jitter``, per-request speed with
 half that spread, ±jitter per-token gaps) for the quickstart's three targets, and feeds them
-to the gate exactly as ``bench compare`` does (``bench.compare.compare_sides`` for whole-run
-figures, ``bench.gate_stats.median_ratio`` under the same family-wise level for single
+to the gate exactly as ``bench compare`` does (``bench.gate.compare.compare_sides`` for whole-run
+figures, ``bench.gate.stats.median_ratio`` under the same family-wise level for single
 comparisons). Closed-loop requests are not independent, so every figure is also given for
 correlated samples:
 
@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.catalogue import load_catalogue
-from bench.compare import (
+from bench.gate.compare import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
     DEFAULT_THRESHOLD,
@@ -51,7 +51,7 @@ from bench.compare import (
     compare_sides,
 )
 from bench.emulator.profiles import Override, Profile, plan_response, resolve_profile
-from bench.gate_stats import median_ratio
+from bench.gate.stats import median_ratio
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.toml"
 #: (label, provider, model) of the quickstart's targets.
@@ -347,7 +347,7 @@ def http_runs(count: int, n: int, concurrency: int) -> None:
     print(
         f"## 6. Real emulated runs over HTTP (quickstart at concurrency {concurrency}, {n} requests, real SDKs on loopback)\n"
     )
-    from bench.baseline import load_side
+    from bench.gate.baseline import load_side
     from bench.runner import run_scenario
     from bench.scenario import load_scenario, parse_scenario
 

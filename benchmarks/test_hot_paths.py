@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.synthetic import synthetic_frame  # noqa: E402
 
-from bench.compare import CompareSettings, Side, SideInfo, compare_sides  # noqa: E402
+from bench.gate.compare import CompareSettings, Side, SideInfo, compare_sides  # noqa: E402
 from bench.measure import measure_request  # noqa: E402
 from bench.metrics import aggregate, evaluate_slo  # noqa: E402
 from bench.providers.base import ProviderRequest, StreamEvent, Usage  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 from tests.synthetic import write_synthetic_run
 
-from bench.baseline import list_baselines, load_side, save_baseline
+from bench.gate.baseline import list_baselines, load_side, save_baseline
 from bench.errors import BenchError
 from bench.metrics import aggregate
 

@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 from tests.synthetic import write_synthetic_run
 
-from bench.compare import CompareSettings, Verdict, compare_sides
+from bench.gate.compare import CompareSettings, Verdict, compare_sides
 from bench.errors import BenchError
 from bench.records import read_run_meta, write_run_meta
 
@@ -83,7 +83,7 @@ def test_the_same_error_rate_is_not_a_regression(cli: Cli, tmp_path: Path) -> No
 
 
 def test_fewer_errors_is_an_improvement(tmp_path: Path) -> None:
-    from bench.baseline import load_side
+    from bench.gate.baseline import load_side
 
     a = load_side(str(run(tmp_path / "a", "a", seed=1, error_share=0.3)))
     b = load_side(str(run(tmp_path / "b", "b", seed=2)))
@@ -188,7 +188,7 @@ def test_settings_are_checked() -> None:
 
 
 def test_a_metric_absent_on_both_sides_is_not_measured(tmp_path: Path) -> None:
-    from bench.baseline import load_side
+    from bench.gate.baseline import load_side
 
     a = load_side(str(run(tmp_path / "a", "a", seed=1)))
     b = load_side(str(run(tmp_path / "b", "b", seed=2)))

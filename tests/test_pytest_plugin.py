@@ -10,7 +10,7 @@ import pytest
 from tests.synthetic import write_synthetic_run
 
 import bench.pytest_plugin as plugin
-from bench.baseline import save_baseline
+from bench.gate.baseline import save_baseline
 from bench.pytest_plugin import BenchResult, assert_no_regression, assert_slo
 
 pytest_plugins = ["pytester"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,8 +17,6 @@ from bench.cli.app import app, fail
 
 baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
-
-FORMATS = ("text", "md", "json")
 
 BaselinesOption = Annotated[
     Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")
@@ -53,6 +51,8 @@ def parse_fraction(text: str, what: str = "threshold") -> float:
 
 
 def _check_format(fmt: str) -> None:
+    from bench.gate.render import FORMATS
+
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
@@ -94,8 +94,9 @@ def compare(
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (verdicts are reproducible).")] = 0,
 ) -> None:
     """Compare a candidate run with a baseline: exit 1 on a regression that is large and real."""
-    from bench.baseline import load_side
-    from bench.compare import DEFAULT_METRICS, DEFAULT_MIN_SAMPLES, CompareSettings, compare_sides, render
+    from bench.gate.baseline import load_side
+    from bench.gate.compare import DEFAULT_METRICS, DEFAULT_MIN_SAMPLES, CompareSettings, compare_sides
+    from bench.gate.render import render
 
     _check_format(fmt)
     settings = CompareSettings(
@@ -121,59 +122,6 @@ def compare(
 # --------------------------------------------------------------------------- check
 
 
-def _slo_rows(verdicts: list[Any]) -> list[dict[str, str]]:
-    rows = []
-    for v in verdicts:
-        level = int(v.load_level) if float(v.load_level).is_integer() else v.load_level
-        bound = "≥" if v.at_least else "≤"
-        if v.column == "error_rate":
-            measured = f"{v.measured:.1%}"
-            ci = f"[{v.ci_low:.1%}, {v.ci_high:.1%}]"
-            threshold = f"{bound} {v.threshold:.1%}"
-        else:
-            measured = f"{v.measured:,.1f}" if math.isfinite(v.measured) else "—"
-            ci = f"[{v.ci_low:,.1f}, {v.ci_high:,.1f}]" if math.isfinite(v.ci_low) else "—"
-            threshold = f"{bound} {v.threshold:g}"
-        verdict = {True: "pass", False: "FAIL", None: "no data"}[v.passed]
-        if v.passed is None and v.reason:
-            verdict += f" ({v.reason})"
-        rows.append(
-            {"target @ load": f"{v.target} @ {v.load_mode}={level}", "slo": v.key, "measured": measured,
-             "95% CI": ci, "threshold": threshold, "verdict": verdict}
-        )
-    return rows
-
-
-def _render_check(run_label: str, outcome: Any, fmt: str) -> tuple[str, str]:
-    import json
-    from dataclasses import asdict
-
-    from tabulate import tabulate
-
-    verdicts = list(outcome.verdicts)
-    headline = outcome.headline
-    if fmt == "json":
-        data = {
-            "run": run_label,
-            "headline": headline,
-            "status": outcome.status,
-            "passed": not outcome.failed,
-            "without_data": len(outcome.no_data),
-            "verdicts": [
-                {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in asdict(v).items()}
-                for v in verdicts
-            ],
-        }
-        return json.dumps(data, indent=2) + "\n", headline
-    rows = _slo_rows(verdicts)
-    if fmt == "md":
-        icon = {"failed": "🔴", "met": "✅"}.get(outcome.status, "⚠️")
-        body = tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
-        return f"{icon} **{headline}**\n\n{run_label}\n\n{body}\n", headline
-    body = tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True)
-    return f"{headline}\n{run_label}\n\n{body}\n", headline
-
-
 @app.command()
 def check(
     run: Annotated[str, typer.Argument(help="Run directory, results root (newest run) or saved baseline name.")],
@@ -187,7 +135,8 @@ def check(
     baselines: BaselinesOption = Path("baselines"),
 ) -> None:
     """Evaluate the scenario's SLOs (its slo table) on a run: exit 1 when any SLO fails."""
-    from bench.baseline import load_side
+    from bench.gate.baseline import load_side
+    from bench.gate.render import render_check
     from bench.metrics import judge_slos
     from bench.slo import slo_for_scenario
 
@@ -213,7 +162,7 @@ def check(
     outcome = judge_slos(frame, spec)
     if not outcome.verdicts:
         raise fail(f"{side.info.label}: no measured requests to check")
-    text, headline = _render_check(side.info.label, outcome, fmt)
+    text, headline = render_check(side.info.label, outcome, fmt)
     _emit(text, output, headline)
     if outcome.failed:
         raise typer.Exit(1)
@@ -238,7 +187,7 @@ def baseline_save(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing baseline of that name.")] = False,
 ) -> None:
     """Save a run as a baseline: aggregates plus the per-request samples the gate needs."""
-    from bench.baseline import save_baseline
+    from bench.gate.baseline import save_baseline
 
     info = save_baseline(name, run, root=baselines, overwrite=force)
     size = sum(p.stat().st_size for p in info.path.iterdir())
@@ -250,7 +199,7 @@ def baseline_list(baselines: BaselinesOption = Path("baselines")) -> None:
     """List saved baselines."""
     from tabulate import tabulate
 
-    from bench.baseline import list_baselines
+    from bench.gate.baseline import list_baselines
 
     infos = list_baselines(baselines)
     if not infos:

@@ -30,7 +30,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bench.compare import Side, SideInfo
+from bench.gate.compare import Side, SideInfo
 from bench.errors import BenchError
 from bench.metrics import aggregate, measured
 from bench.records import RUN_FILE, frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir

@@ -1,4 +1,4 @@
-"""The gate's statistics (bench.gate_stats): properties that must hold for any data."""
+"""The gate's statistics (bench.gate.stats): properties that must hold for any data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.gate_stats import error_rate_test, median_draws, median_ratio, serial_vif
+from bench.gate.stats import error_rate_test, median_draws, median_ratio, serial_vif
 
 samples = st.lists(st.floats(min_value=1.0, max_value=10_000.0, allow_nan=False), min_size=5, max_size=80)
 

@@ -22,7 +22,7 @@ The test is built for that (``benchmarks/gate_calibration.py`` measures how well
 * **p-value**: twice the widened bootstrap mass on the far side of "no change".
 
 Whether a change is also *large enough* to matter (the second gate), and the correction for
-testing many metrics at once, are decided in :mod:`bench.compare`.
+testing many metrics at once, are decided in :mod:`bench.gate.compare`.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def median_draws(values: ArrayLike, n_resamples: int, rng: np.random.Generator) 
     (one multinomial draw, then shuffled). For even n the next order statistic follows from
     ``U₍ₖ₊₁₎ = U₍ₖ₎ + (1 − U₍ₖ₎)·Beta(1, n−k)``, taking ``U₍ₖ₎`` uniform within its index's
     1/n-wide cell — the only approximation, invisible beyond the fourth decimal of the
-    quantiles (checked against brute-force resampling in tests/test_compare_stats.py).
+    quantiles (checked against brute-force resampling in tests/test_gate_stats.py).
     Up to 16 values are simply resampled.
     """
     s = np.sort(np.asarray(values, dtype=np.float64))

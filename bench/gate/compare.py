@@ -5,7 +5,7 @@ Like pyperf's ``compare_to``, a change is a *regression* only when it is both
 1. **large**: the median moved in the bad direction by more than ``threshold`` (10% by
    default), and
 2. **real**: the confidence interval of the ratio of medians excludes "no change"
-   (:func:`bench.gate_stats.median_ratio`: bootstrap widened for serial correlation).
+   (:func:`bench.gate.stats.median_ratio`: bootstrap widened for serial correlation).
 
 The intervals are *simultaneous*: with m metric comparisons in one gate, each interval is a
 ``1 − (1 − confidence)/m`` interval (Bonferroni), so the chance that an unchanged system fails
@@ -18,7 +18,6 @@ detection rates of exactly this procedure; ``docs/ci.md`` gives the figures.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.gate_stats import error_rate_test, median_ratio
+from bench.gate.stats import error_rate_test, median_ratio
 from bench.metrics import GROUP_KEYS, measured, ok_mask, stat_quantile
 from bench.schema import higher_is_better
 from bench.slo import SLO_COLUMNS
@@ -45,9 +44,6 @@ DEFAULT_MIN_SAMPLES: Final[int] = 30
 DEFAULT_ERROR_THRESHOLD: Final[float] = 0.01
 #: Metric names a user may pass (numeric per-request columns), plus the always-compared error rate.
 METRIC_CHOICES: Final[tuple[str, ...]] = tuple(SLO_COLUMNS)
-
-Format = Literal["text", "md", "json"]
-
 
 class Verdict(StrEnum):
     REGRESSION = "regression"
@@ -324,7 +320,7 @@ class Comparison:
             worst = _largest(regressions)
             return (
                 f"REGRESSION: {len(regressions)} of {self.judged} comparisons got worse; "
-                f"largest: {worst.group.label} {_what(worst)} {_change_text(worst)}{tail}{incomplete}"
+                f"largest: {worst.group.label} {_what(worst)} {change_text(worst)}{tail}{incomplete}"
             )
         improvements = self.improvements
         extra = f"; {len(improvements)} improved" if improvements else ""
@@ -591,22 +587,13 @@ def compare_sides(
     )
 
 
-# --------------------------------------------------------------------------- rendering
-
-_MARK: Final[dict[Verdict, str]] = {
-    Verdict.REGRESSION: "🔴 regression",
-    Verdict.IMPROVEMENT: "🟢 improvement",
-    Verdict.NO_CHANGE: "no change",
-    Verdict.INSUFFICIENT: "⚠️ too few samples",
-    Verdict.NOT_MEASURED: "n/a",
-}
-
+# --------------------------------------------------------------------------- wording (headline and renderers)
 
 def _what(row: MetricChange | ErrorRateChange) -> str:
     return row.metric if isinstance(row, MetricChange) else "error rate"
 
 
-def _change_text(row: MetricChange | ErrorRateChange) -> str:
+def change_text(row: MetricChange | ErrorRateChange) -> str:
     if isinstance(row, ErrorRateChange):
         return f"{row.change * 100:+.1f} pts" if math.isfinite(row.change) else "—"
     if not math.isfinite(row.change):
@@ -617,110 +604,11 @@ def _change_text(row: MetricChange | ErrorRateChange) -> str:
     return text
 
 
-def _magnitude(row: MetricChange | ErrorRateChange) -> float:
+def magnitude(row: MetricChange | ErrorRateChange) -> float:
     if not math.isfinite(row.change):
         return -1.0
     return abs(row.change) * (10.0 if isinstance(row, ErrorRateChange) else 1.0)
 
 
 def _largest(rows: list[MetricChange | ErrorRateChange]) -> MetricChange | ErrorRateChange:
-    return max(rows, key=_magnitude)
-
-
-def _fmt(value: float, metric: str) -> str:
-    if not math.isfinite(value):
-        return "—"
-    unit = " ms" if metric.endswith("_ms") else (" tok/s" if metric.endswith("_tps") else "")
-    return f"{value:,.1f}{unit}" if abs(value) < 1000 else f"{value:,.0f}{unit}"
-
-
-def _rows(comparison: Comparison) -> list[dict[str, str]]:
-    """Table rows, largest changes first (regressions before everything else)."""
-    rows: list[MetricChange | ErrorRateChange] = [*comparison.metrics, *comparison.errors]
-    rows.sort(key=lambda r: (r.verdict is not Verdict.REGRESSION, -_magnitude(r)))
-    out = []
-    for r in rows:
-        if isinstance(r, ErrorRateChange):
-            if r.verdict is Verdict.NO_CHANGE and r.baseline_errors == r.candidate_errors == 0:
-                continue  # nothing failed anywhere: not worth a line
-            base = f"{r.baseline_errors}/{r.baseline_n} ({r.baseline_rate:.1%})"
-            cand = f"{r.candidate_errors}/{r.candidate_n} ({r.candidate_rate:.1%})"
-            if r.candidate_error_kinds:
-                cand += " " + ", ".join(f"{k}×{v}" for k, v in r.candidate_error_kinds.items())
-        else:
-            base = f"{_fmt(r.baseline_p50, r.metric)} (n={r.n_baseline})"
-            cand = f"{_fmt(r.candidate_p50, r.metric)} (n={r.n_candidate})"
-        out.append(
-            {
-                "target @ load": r.group.label,
-                "metric": "error rate" if isinstance(r, ErrorRateChange) else f"{r.metric} p50",
-                "baseline": base,
-                "candidate": cand,
-                "change [CI]": _change_text(r),
-                "verdict": str(r.verdict),
-            }
-        )
-    for key in comparison.only_in_baseline:
-        out.append({"target @ load": key.label, "metric": "—", "baseline": "present", "candidate": "missing",
-                    "change [CI]": "—", "verdict": str(Verdict.BASELINE_ONLY)})
-    for key in comparison.only_in_candidate:
-        out.append({"target @ load": key.label, "metric": "—", "baseline": "missing", "candidate": "present",
-                    "change [CI]": "—", "verdict": str(Verdict.CANDIDATE_ONLY)})
-    return out
-
-
-def _method(comparison: Comparison) -> str:
-    s = comparison.settings
-    return (
-        f"Regression = median worse by more than {s.threshold:.0%} *and* the {s.confidence:.0%} simultaneous CI "
-        f"of the ratio of medians excludes no change ({comparison.family_size} comparisons; bootstrap widened "
-        f"for serial correlation); error rate: +{s.error_threshold * 100:.0f} pts and one-sided Fisher tests (pooled, then per group); "
-        f"at least {s.min_samples} successful requests a side."
-    )
-
-
-def render_text(comparison: Comparison) -> str:
-    from tabulate import tabulate
-
-    lines = [comparison.headline, f"baseline:  {comparison.baseline.label}", f"candidate: {comparison.candidate.label}", ""]
-    rows = _rows(comparison)
-    lines.append(tabulate(rows, headers="keys", tablefmt="simple", disable_numparse=True) if rows else "(no rows)")
-    lines.append("")
-    lines.extend(f"warning: {w}" for w in comparison.warnings)
-    lines.append(_method(comparison))
-    return "\n".join(lines) + "\n"
-
-
-def render_markdown(comparison: Comparison) -> str:
-    """A compact PR comment: one-line verdict on top, then the table, largest changes first."""
-    from tabulate import tabulate
-
-    icon = {"regression": "🔴", "inconclusive": "⚠️"}.get(comparison.status, "✅")
-    lines = [f"{icon} **{comparison.headline}**", ""]
-    emulated = comparison.candidate.emulated or comparison.baseline.emulated
-    lines.append(
-        f"Baseline: {comparison.baseline.label} · Candidate: {comparison.candidate.label}"
-        + (" · *emulated (not a provider measurement)*" if emulated else "")
-    )
-    lines.append("")
-    rows = [{**r, "verdict": _MARK.get(Verdict(r["verdict"]), r["verdict"])} for r in _rows(comparison)]
-    if rows:
-        lines.append(tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True))
-        lines.append("")
-    lines.extend(f"> ⚠️ {w}" for w in comparison.warnings)
-    if comparison.warnings:
-        lines.append("")
-    lines.append(f"<sub>{_method(comparison)}</sub>")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(comparison: Comparison) -> str:
-    return json.dumps(comparison.to_dict(), indent=2, sort_keys=False) + "\n"
-
-
-def render(comparison: Comparison, fmt: Format) -> str:
-    if fmt == "md":
-        return render_markdown(comparison)
-    if fmt == "json":
-        return render_json(comparison)
-    return render_text(comparison)
+    return max(rows, key=magnitude)

@@ -1,0 +1,8 @@
+"""The CI gate: is a candidate worse than a baseline (``bench compare``), does a run meet its
+SLOs (``bench check``), and the saved baselines both read.
+
+* :mod:`bench.gate.stats` — ratio of medians with a correlation-aware bootstrap CI, Fisher tests.
+* :mod:`bench.gate.compare` — the two-gated verdict per (target, load level, metric).
+* :mod:`bench.gate.baseline` — ``baselines/<name>/``: save, list, load a comparison side.
+* :mod:`bench.gate.render` — text, Markdown and JSON for both commands.
+"""

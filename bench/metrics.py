@@ -10,12 +10,8 @@ defined once (DESIGN §3):
   least this fast", i.e. the 10th percentile (see :func:`stat_quantile`).
 * ITL statistics pool every gap of every request in the group (vLLM's ITL). ``tpot_ms`` is
   what aiperf and guidellm call ITL.
-* CIs are percentile-bootstrap intervals of the median (or another quantile). A resample's
-  order statistics are drawn directly — the k-th smallest of m resampled indices is
-  ``floor(m·U)`` with ``U ~ Beta(k, m−k+1)`` — which is exactly the ordinary bootstrap's
-  distribution at the cost of two Beta draws per resample instead of m index draws. Groups
-  larger than ``max_samples`` are first subsampled (seeded, without replacement), which makes
-  their interval conservative (wider than the full data would give).
+* CIs are percentile-bootstrap intervals of the median (or another quantile), drawn by
+  :mod:`bench.bootstrap` — the same draws the CI gate's ratio of medians uses.
 * Aggregate output tokens/s and requests/s use the measured window: the first measured
   request's t0 (``started_at_ns``) to the last measured request's end (``started_at_ns +
   e2e_ms``). Wall clock is used here only because it is the one stamp comparable across
@@ -33,6 +29,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
 from bench.schema import higher_is_better
 from bench.slo import AggregateSlo, SloSpec
 
@@ -53,9 +50,6 @@ LATENCY_PERCENTILES: Final[tuple[int, ...]] = (50, 90, 95, 99)
 SPEED_PERCENTILES: Final[tuple[int, ...]] = (1, 10, 50)
 #: Columns whose median gets a bootstrap CI in ``aggregate``.
 CI_COLUMNS: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms", "output_tps")
-CONFIDENCE: Final[float] = 0.95
-N_RESAMPLES: Final[int] = 2000
-MAX_SAMPLES: Final[int] = 10_000
 
 
 def aggregate_columns() -> list[str]:
@@ -144,55 +138,6 @@ def percentiles(values: np.ndarray, pcts: tuple[int, ...] | list[float]) -> np.n
 def _mean(values: np.ndarray) -> float:
     x = _finite(values)
     return float(x.mean()) if x.size else math.nan
-
-
-def _order_stat_index(m: int, u: np.ndarray) -> np.ndarray:
-    """0-based index into the sorted sample of the value a resampled uniform picks."""
-    return np.minimum((m * u).astype(np.int64), m - 1)
-
-
-def bootstrap_quantile_ci(
-    values: np.ndarray,
-    q: float,
-    *,
-    n_resamples: int = N_RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = 0,
-    max_samples: int = MAX_SAMPLES,
-) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the q-quantile (numpy's linear definition).
-
-    The ordinary bootstrap resamples m values with replacement and takes the quantile, which
-    interpolates between the resample's j-th and (j+1)-th order statistics. Resampled
-    indices are ``floor(m·U_i)`` for uniform ``U_i``, so the resample's j-th order statistic
-    is the sample's ``floor(m·U_(j))``-th value, with ``U_(j) ~ Beta(j, m−j+1)`` and, given
-    it, ``U_(j+1) = U_(j) + (1−U_(j))·Beta(1, m−j)``. Drawing those two is the same
-    distribution as resampling, in O(n_resamples) after one sort. Groups above
-    ``max_samples`` values are subsampled first (seeded, without replacement).
-    Returns (NaN, NaN) for fewer than 2 values.
-    """
-    x = _finite(values)
-    if x.size < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    if x.size > max_samples:
-        x = rng.choice(x, max_samples, replace=False)
-    x = np.sort(x)
-    m = x.size
-    h = (m - 1) * q
-    j = int(math.floor(h))  # 0-based: the resample's (j+1)-th smallest, then the next
-    frac = h - j
-    u_lo = rng.beta(j + 1, m - j, size=n_resamples)
-    lo = x[_order_stat_index(m, u_lo)]
-    if frac > 0 and j + 1 < m:
-        u_hi = u_lo + (1.0 - u_lo) * rng.beta(1, m - j - 1, size=n_resamples)
-        hi = x[_order_stat_index(m, u_hi)]
-        boot = lo + frac * (hi - lo)
-    else:
-        boot = lo
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(boot, [alpha, 1.0 - alpha])
-    return float(low), float(high)
 
 
 def bootstrap_median_ci(

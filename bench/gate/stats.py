@@ -8,8 +8,8 @@ The test is built for that (``benchmarks/gate_calibration.py`` measures how well
   makes means jumpy, a ratio reads as "TTFT went up 18%", and it is the ratio of the two p50
   columns the report prints.
 * **Sampling spread**: the ordinary-bootstrap distribution of each side's median, drawn from
-  the exact law of a resample's middle order statistic (:func:`median_draws`), so a resample
-  costs O(1) instead of O(n) and 10 000 resamples are cheap.
+  the exact law of a resample's middle order statistics (:func:`bench.bootstrap.quantile_draws`,
+  the same draws as the report's CIs), so a resample costs O(1) and 10 000 resamples are cheap.
 * **Correlation**: the bootstrap assumes independent requests. Each side's spread is widened
   by the variance-inflation factor (VIF) of a median under the serial correlation seen in
   that side's log values, in request order. A block bootstrap is the textbook answer, but at
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import stats
+
+from bench.bootstrap import quantile_draws
 
 #: Resamples per side. Draws are O(1) each, so this is generous: a Bonferroni-adjusted
 #: interval's tail (0.05 / 24 / 2 ≈ 0.1%) still rests on ~10 draws.
 N_RESAMPLES = 10_000
-#: Up to this many values, median_draws resamples outright.
-_BRUTE_FORCE_MAX = 16
 #: Largest VIF applied: beyond this the series holds almost no independent information
 #: (φ ≈ 0.95) and the interval is already wider than any threshold.
 MAX_VIF = 40.0
@@ -107,37 +107,12 @@ def serial_vif(log_values: ArrayLike) -> float:
 
 
 def median_draws(values: ArrayLike, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
-    """``n_resamples`` draws from the ordinary-bootstrap distribution of the sample median.
-
-    No resample is built. The index of the k-th smallest of n values drawn with replacement
-    has the exact law ``P(index ≤ j) = P(Binomial(n, (j+1)/n) ≥ k)``; indices are drawn from it
-    (one multinomial draw, then shuffled). For even n the next order statistic follows from
-    ``U₍ₖ₊₁₎ = U₍ₖ₎ + (1 − U₍ₖ₎)·Beta(1, n−k)``, taking ``U₍ₖ₎`` uniform within its index's
-    1/n-wide cell — the only approximation, invisible beyond the fourth decimal of the
-    quantiles (checked against brute-force resampling in tests/test_gate_stats.py).
-    Up to 16 values are simply resampled.
-    """
+    """``n_resamples`` draws from the ordinary-bootstrap distribution of the sample median:
+    :func:`bench.bootstrap.quantile_draws` at q = 0.5, the report's own draws."""
     s = np.sort(np.asarray(values, dtype=np.float64))
-    n = len(s)
-    if n == 0:
+    if len(s) == 0:
         raise ValueError("no values")
-    if n == 1:
-        return np.full(n_resamples, s[0])
-    if n <= _BRUTE_FORCE_MAX:  # tiny samples: resample outright (the cell approximation is coarse there)
-        return np.median(s[rng.integers(0, n, (n_resamples, n))], axis=1)
-    odd = n % 2 == 1
-    k = (n + 1) // 2 if odd else n // 2
-    cdf = special.bdtrc(k - 1, n, np.arange(1, n + 1) / n)
-    pmf = np.clip(np.diff(cdf, prepend=0.0), 0.0, None)
-    counts = rng.multinomial(n_resamples, pmf / pmf.sum())
-    index = rng.permutation(np.repeat(np.arange(n), counts))
-    lower = s[index]
-    if odd:
-        return lower
-    u = (index + rng.random(n_resamples)) / n
-    u_next = u + (1.0 - u) * (1.0 - rng.random(n_resamples) ** (1.0 / (n - k)))
-    upper = s[np.minimum((u_next * n).astype(np.intp), n - 1)]
-    return 0.5 * (lower + upper)
+    return quantile_draws(s, 0.5, n_resamples, rng)
 
 
 def _widened_log_medians(

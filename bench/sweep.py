@@ -402,7 +402,7 @@ def run_probe(
         )
         agg = aggregate(frame, spec, ci=False)
         if len(agg):
-            figures = agg.iloc[0].to_dict()
+            figures = {str(k): v for k, v in agg.iloc[0].items()}
     n = int(figures.get("n", 0) or 0)
     errors = int(figures.get("errors", 0) or 0)
     return Probe(
@@ -500,7 +500,7 @@ class SweepResult:
                 "mode": self.settings.mode, "start": self.settings.start, "ceiling": self.settings.ceiling,
                 "floor": self.settings.lowest, "precision": self.settings.precision if self.settings.mode == "rate" else None,
                 "rule": self.settings.describe(),
-            },  # fmt: skip
+            },
             "requests": self.scenario.load.requests if self.requests is None else self.requests,
             "duration_s": self.scenario.load.duration_s if self.requests is None else None,
             "warmup": self.scenario.load.warmup,
@@ -656,9 +656,12 @@ def render_markdown(result: SweepResult, chart: bool) -> str:
         else (f"{load.requests} measured requests" if load.requests is not None else f"{load.duration_s:g} s")
     )
     lines += [
-        f"Search: {s.describe()}. Each probe is one run of one target at one level ({amount}, +{load.warmup} warm-up), "
-        f"kept under `{RUNS_DIR}/`. A probe passes when every SLO check was judged and met; one failed check fails it; "
-        "a check without data makes it inconclusive, which is never read as a pass and stops that target's search.",
+        (
+            f"Search: {s.describe()}. Each probe is one run of one target at one level ({amount}, +{load.warmup} "
+            f"warm-up), kept under `{RUNS_DIR}/`. A probe passes when every SLO check was judged and met; one failed "
+            "check fails it; a check without data makes it inconclusive, which is never read as a pass and stops that "
+            "target's search."
+        ),
         "",
     ]
     if result.interrupted:

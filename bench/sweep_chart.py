@@ -20,7 +20,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from bench.report.charts import BACKGROUND, DPI, EMULATED_INK, EMULATED_MARK, INK, REFERENCE, STYLE
+from bench.report.charts import (
+    BACKGROUND,
+    DPI,
+    EMULATED_INK,
+    EMULATED_MARK,
+    INK,
+    REFERENCE,
+    STYLE,
+)
 from bench.report.data import PALETTE
 from bench.slo import AggregateSlo, parse_key
 
@@ -67,7 +75,7 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
         return False
     mode = result.settings.mode
     tables = result.slo_tables
-    with mpl.rc_context(STYLE):
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
         fig = Figure(figsize=(8.0, 7.2), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax_lat, ax_tok = fig.subplots(2, 1, sharex=True)

@@ -10,23 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bench.emulator import EmulatorHandle, start_emulator
 from bench.emulator.faults import FAULT_KINDS
 from bench.emulator.profiles import OverrideError, parse_override
-from bench.emulator import EmulatorHandle, start_emulator
 from bench.emulator.server import SlotPool
 from bench.errors import ScenarioError
 from bench.scenario import parse_scenario
 
 TTFT_MS = 50.0
 TOKENS = 10
-TPS = 1000.0  # 10 tokens at 1 ms each: a stream holds its slot for about 60 ms
+TPS = 200.0  # 10 tokens at 5 ms each: a stream holds its slot for about 100 ms
 
 
 # ------------------------------------------------------------------ the slot pool
@@ -154,13 +154,18 @@ def test_beyond_capacity_the_wait_is_inside_ttft(emu: tuple[EmulatorHandle, Path
     ttfts, entries = _serve(emu, [("gpt-4.1", _override(capacity=6))] * 8)
     ttfts.sort()
     service_ms = TTFT_MS + TOKENS * 1000 / TPS
-    assert all(TTFT_MS - 2 <= t < TTFT_MS + 25 for t in ttfts[:6]), ttfts
-    assert all(TTFT_MS + service_ms - 10 <= t < TTFT_MS + service_ms + 40 for t in ttfts[6:]), ttfts
-    queued = sorted(e["queued_ns"] / 1e6 for e in entries)
+    # Bounds loose enough for a busy 2-core box (the 8 sends spread over a few ms, so a queued
+    # request waits a service time less its lateness); the two groups stay far apart.
+    assert all(TTFT_MS - 2 <= t < TTFT_MS + 40 for t in ttfts[:6]), ttfts
+    assert all(TTFT_MS + service_ms / 2 <= t < TTFT_MS + service_ms + 100 for t in ttfts[6:]), ttfts
+    entries.sort(key=lambda e: e["queued_ns"])
+    queued = [e["queued_ns"] / 1e6 for e in entries]
     assert len(queued) == 8 and queued[:6] == [0.0] * 6 and all(q > service_ms / 2 for q in queued[6:]), queued
-    # Ground truth agrees: the queued requests' first token came a service time later.
-    server_ttft = sorted((e["first_content_ns"] - e["received_ns"]) / 1e6 for e in entries)
-    assert server_ttft[-1] > TTFT_MS + service_ms - 10 and server_ttft[5] < TTFT_MS + 10
+    # Ground truth: each request's first token came its planned TTFT after it got a slot, so the
+    # server-side TTFT is the queue wait plus the profile's TTFT.
+    for e, wait_ms in zip(entries, queued):
+        server_ttft = (e["first_content_ns"] - e["received_ns"]) / 1e6
+        assert TTFT_MS - 1 <= server_ttft - wait_ms < TTFT_MS + 15, (server_ttft, wait_ms)
 
 
 def test_no_capacity_no_queue_and_each_model_its_own(emu: tuple[EmulatorHandle, Path]) -> None:
@@ -168,6 +173,6 @@ def test_no_capacity_no_queue_and_each_model_its_own(emu: tuple[EmulatorHandle, 
     split = [("gpt-4.1", _override(capacity=6))] * 6 + [("gpt-4.1-mini", _override(capacity=6))] * 2
     for requests in (unlimited, split):
         ttfts, entries = _serve(emu, requests)
-        assert max(ttfts) < TTFT_MS + 25, ttfts
+        assert max(ttfts) < TTFT_MS + 40, ttfts
         assert all(e["queued_ns"] == 0 for e in entries)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
@@ -38,7 +39,7 @@ def _probe_line(p: Probe) -> str:
     if p.n:
         figures.append(f"n {p.n}" + (f", {p.errors} errors" if p.errors else ""))
     for name, value, unit in (("TTFT p50", p.ttft_p50_ms, " ms"), ("p99", p.ttft_p99_ms, " ms"), ("", p.agg_output_tps, " tok/s")):
-        if value == value:
+        if math.isfinite(value):
             figures.append(f"{name} {value:,.0f}{unit}".strip())
     verdict = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "interrupted": "interrupted"}[p.verdict]
     why = f" — {p.why}" if p.verdict in ("fail", "inconclusive") else ""
@@ -69,7 +70,8 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
 ) -> None:
     from bench.scenario import load_scenario
-    from bench.sweep import SweepOptions, sweep as run_sweep
+    from bench.sweep import SweepOptions
+    from bench.sweep import sweep as run_sweep
 
     loaded = load_scenario(scenario)
     mode = loaded.load.mode

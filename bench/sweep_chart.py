@@ -114,14 +114,17 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
                 thresholds.setdefault((rule.stat, rule.threshold), []).append(t.target)
             for text in other:
                 others.setdefault(text, []).append(t.target)
-        for (stat, value), names in thresholds.items():
+        for i, ((stat, value), names) in enumerate(sorted(thresholds.items(), key=lambda item: item[0][1])):
             ax_lat.axhline(value, color=REFERENCE, linestyle=(0, (6, 3)), linewidth=1.2, zorder=1)
             whose = "" if len(names) == len(targets) else f" ({', '.join(names)})"
+            below = i % 2 == 0 and len(thresholds) > 1  # close thresholds: labels on either side of their lines
             ax_lat.annotate(
                 f"SLO: TTFT {stat} ≤ {value:g} ms{whose}", (0.01, value), xycoords=("axes fraction", "data"),
-                xytext=(0, 3), textcoords="offset points", fontsize=8.5, color=REFERENCE, bbox=_LABEL_BOX,
+                xytext=(0, -3 if below else 3), textcoords="offset points", va="top" if below else "bottom",
+                fontsize=8.5, color=REFERENCE, bbox=_LABEL_BOX,
             )  # fmt: skip
-        _load_axis(ax_tok, mode, levels)
+        knees = [t.capacity for t in targets if t.capacity is not None]
+        _load_axis(ax_tok, mode, levels, knees)
         ax_lat.set_ylim(bottom=0)
         ax_tok.set_ylim(bottom=0)
         ax_lat.yaxis.set_major_formatter(_COMMA)
@@ -162,14 +165,30 @@ def _short_answer(t: TargetSweep) -> str:
     return t.outcome
 
 
-def _load_axis(ax: object, mode: str, levels: list[float]) -> None:
+def _ticks(levels: list[float], knees: list[float], log: bool) -> list[float]:
+    """Probed levels to label: the knees first, then any level not crowding a label already kept."""
+    span = (max(levels) - min(levels)) or 1.0
+
+    def pos(v: float) -> float:
+        return math.log2(v) / max(math.log2(max(levels) / min(levels)), 1.0) if log else v / span
+
+    kept = sorted(set(knees))
+    for v in sorted(set(levels)):
+        if all(abs(pos(v) - pos(k)) >= 0.035 for k in kept):
+            kept.append(v)
+    return sorted(kept)
+
+
+def _load_axis(ax: object, mode: str, levels: list[float], knees: list[float]) -> None:
     from matplotlib.axes import Axes
 
     assert isinstance(ax, Axes)
     ax.set_xlabel("concurrency (requests in flight)" if mode == "concurrency" else "offered rate (requests/s)")
     uniq = sorted(set(levels))
-    if uniq and uniq[0] > 0 and uniq[-1] / uniq[0] >= 8:
+    log = bool(uniq and uniq[0] > 0 and uniq[-1] / uniq[0] >= 8)
+    if log:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_minor_formatter(NullFormatter())
-    if len(uniq) <= _MAX_TICKS:
-        ax.set_xticks(uniq, [f"{v:g}" for v in uniq])
+    ticks = _ticks(uniq, knees, log)
+    if len(ticks) <= _MAX_TICKS:
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])

@@ -163,7 +163,7 @@ def test_multi_run_report(tmp_path: Path) -> None:
     assert lines[0] == "# Benchmark comparison: synthetic (2 runs)"
     assert "run 1 ran against bench's built-in emulator" in "\n".join(lines[:5])
     assert "## Runs compared" in text and "fingerprints differ" in text
-    headline = text.split("## Headline")[1].split("## SLO verdicts")[0]
+    headline = text.split("## Headline")[1].split("## Run to run")[0]
     assert headline.count("run 1") == 2 and headline.count("run 2") == 2
     slo = text.split("## SLO verdicts")[1].split("## Load behaviour")[0]
     assert "### Run 1" in slo and "### Run 2" in slo
@@ -255,7 +255,8 @@ def test_cli_report(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> Non
     a = write_synthetic_run(tmp_path / "results", run_id="20260925-100000-synthetic-aaaa", n=3, targets=DEFAULT_TARGETS[:1])
     b = write_synthetic_run(tmp_path / "results", run_id="20260925-110000-synthetic-bbbb", n=3, targets=DEFAULT_TARGETS[:1])
     code, out, _ = cli("report", str(tmp_path / "results"), "--out", str(tmp_path / "mine"))  # a root: its newest run
-    assert code == 0 and out.strip() == f"report: {tmp_path / 'mine' / 'README.md'}"
+    assert code == 0 and out.strip().splitlines() == [
+        f"report: {tmp_path / 'mine' / 'README.md'}", f"report: {tmp_path / 'mine' / 'report.html'}"]
     assert f"`{b.name}`" in (tmp_path / "mine" / "README.md").read_text(encoding="utf-8")
     assert default_out_dir([a]) == a / "report"
     monkeypatch.chdir(tmp_path)

@@ -29,13 +29,25 @@ def report(
             help="Output directory. Default: <run dir>/report for one run; reports/compare-<run id>--<run id>… for several.",
         ),
     ] = None,
+    format: Annotated[  # noqa: A002 - the user-facing option is --format
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="md (README.md + PNG charts), html (report.html: one self-contained file, charts embedded) or both.",
+        ),
+    ] = "both",
 ) -> None:
-    """Render a markdown report with PNG charts (README.md plus images, relative links)."""
-    from bench.report import default_out_dir, render_report
+    """Render a report: markdown with PNG charts (README.md plus images, relative links) and a
+    self-contained HTML file (report.html). With several runs, each later run is compared with the
+    first as the CI gate judges it (give BASE CAND for "this week vs last week")."""
+    from bench.report import default_out_dir, parse_formats, render_reports
 
+    formats = parse_formats(format)
     run_dirs = [resolve_run_dir(r) for r in runs]
-    path = render_report(run_dirs, out if out is not None else default_out_dir(run_dirs))
-    typer.echo(f"report: {path}")
+    written = render_reports(run_dirs, out if out is not None else default_out_dir(run_dirs), formats)
+    for path in written.values():
+        typer.echo(f"report: {path}")
 
 
 @app.command()

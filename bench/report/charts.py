@@ -4,9 +4,14 @@ Readability on light *and* dark pages: every chart is drawn on its own opaque wh
 background with dark text, so it reads the same whichever theme the page uses (a transparent
 PNG with dark text disappears on a dark page). Colours are Okabe–Ito (colour-blind safe).
 
-Scale: no chart draws raw points. Distributions are drawn from at most a few thousand
-quantiles and boxes from precomputed percentiles, so a million-row run draws as fast as a
-small one.
+Scale: distributions are drawn from at most a few thousand quantiles and boxes from
+precomputed percentiles; the charts over the run's time draw one dot per request up to
+:data:`TIME_POINTS` dots (a seeded random sample above that, said on the chart) and a binned
+median line from every request. So a million-row run draws about as fast as a small one and
+its PNGs stay small (the HTML report embeds them).
+
+Colours: Okabe–Ito for the first 8 series; past 8, series also differ by marker and line
+style (:func:`bench.report.data.series_style`), so no two look alike in any colour vision.
 
 Determinism: fixed sizes and DPI, no timestamps, and the PNG "Software" tag removed, so the
 same data gives the same bytes.
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -27,7 +33,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.report.data import ReportData, Series, level_text, server_split
+from bench.metrics import pooled_itl
+from bench.report.data import PALETTE, ReportData, Series, level_text, server_split
 
 DPI = 110
 BACKGROUND = "#ffffff"
@@ -35,6 +42,10 @@ INK = "#222222"
 REFERENCE = "#555555"
 #: Most points an ECDF is drawn from; larger samples are drawn through their quantiles.
 ECDF_POINTS = 2000
+#: Time bins of the median line in the charts over the run's time.
+TIME_BINS = 60
+#: Gaps shorter than this are drawn at it on the inter-token chart's log axis (0 cannot be).
+ITL_FLOOR_MS = 0.01
 
 #: Marks every chart of a run that used the emulator (a PNG travels without its README).
 EMULATED_MARK = "EMULATED: figures from bench's built-in emulator, not from the providers"
@@ -107,7 +118,14 @@ CHART_FILES: dict[str, str] = {
     "latency_vs_load": "latency_vs_load.png",
     "throughput_vs_load": "throughput_vs_load.png",
     "time_split": "time_split.png",
+    "over_time": "over_time.png",
+    "itl": "itl_distribution.png",
 }
+
+
+def _many(data: ReportData) -> bool:
+    """More series than colours: markers and line styles must tell them apart too."""
+    return len(data.series) > len(PALETTE)
 
 
 def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -183,7 +201,9 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     spread = []
     for s, v in drawn:
         x, y = _ecdf(v)
-        ax.step(x, y * 100.0, where="post", color=s.colour, linewidth=1.8, label=f"{s.name} (n={v.size:,})")
+        extra = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
+        ax.step(x, y * 100.0, where="post", color=s.colour, linestyle=s.dash, linewidth=1.8,
+                label=f"{s.name} (n={v.size:,})", **extra)
         spread += [float(np.quantile(v, 0.005)), float(np.quantile(v, 0.995))]
     ax.axhline(50, color="#aaaaaa", linewidth=0.8, linestyle=":")
     ref = _reference(data)
@@ -332,7 +352,13 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
             for stat, style, marker in (("p50", "-", "o"), ("p99", "--", "s")):
                 yv = lv[f"ttft_ms_{stat}"].to_numpy(dtype=float)
                 values += yv.tolist()
-                ax.plot(x, yv, linestyle=style, marker=marker, color=s.colour, linewidth=1.6, markersize=4.5)
+                if _many(data):  # the series' own marker; p99 hollow
+                    marker = s.marker
+                    face = s.colour if stat == "p50" else BACKGROUND
+                else:
+                    face = s.colour
+                ax.plot(x, yv, linestyle=style, marker=marker, color=s.colour, markerfacecolor=face,
+                        linewidth=1.6, markersize=4.5)
         _load_axis(ax, mode, levels)
         if _wants_log(values):
             _plain_log_axis(ax, "y")
@@ -341,11 +367,17 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
     # Line styles first: legends fill column by column, so they get a column of their own.
     handles: list = [Line2D([], [], color=INK, linestyle="-", marker="o"), Line2D([], [], color=INK, linestyle="--", marker="s")]
     labels = ["p50 (solid)", "p99 (dashed)"]
-    handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
+    handles += [_series_handle(data, s) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
     _legend_below(fig, handles, labels)
     _save(fig, path, data)
     return True
+
+
+def _series_handle(data: ReportData, s: Series) -> Line2D:
+    if _many(data):
+        return Line2D([], [], color=s.colour, linestyle=s.dash, marker=s.marker, linewidth=2.0)
+    return Line2D([], [], color=s.colour, linewidth=2.5)
 
 
 def _unique(by_mode: dict[str, list[Series]]) -> list[Series]:
@@ -373,8 +405,9 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
             rps = lv["rps"].to_numpy(dtype=float)
             tok_values += tok.tolist()
             req_values += rps.tolist()
-            ax_tok.plot(x, tok, marker="o", color=s.colour, linewidth=1.6, markersize=4.5)
-            ax_req.plot(x, rps, marker="o", color=s.colour, linewidth=1.6, markersize=4.5)
+            mk, dash = (s.marker, s.dash) if _many(data) else ("o", "-")
+            ax_tok.plot(x, tok, marker=mk, linestyle=dash, color=s.colour, linewidth=1.6, markersize=4.5)
+            ax_req.plot(x, rps, marker=mk, linestyle=dash, color=s.colour, linewidth=1.6, markersize=4.5)
             if goodput:
                 gp = lv["goodput_rps"].to_numpy(dtype=float)
                 req_values += gp.tolist()
@@ -397,7 +430,7 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
     if goodput:
         handles += [Line2D([], [], color=INK, marker="o"), Line2D([], [], color=INK, linestyle=":", marker="^")]
         labels += ["requests/s (solid)", "goodput: met every per-request SLO (dotted)"]
-    handles += [Line2D([], [], color=s.colour, linewidth=2.5) for s in _unique(by_mode)]
+    handles += [_series_handle(data, s) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
     _legend_below(fig, handles, labels)
     _save(fig, path, data)
@@ -440,6 +473,118 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
     return True
 
 
+def _binned_median(x: np.ndarray, y: np.ndarray, level_of: np.ndarray, bins: int = TIME_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``y`` per equal-width time bin within each load level, over every value (not
+    the drawn sample); NaN between levels and in empty bins, so the line breaks there."""
+    xs_out: list[np.ndarray] = []
+    ys_out: list[np.ndarray] = []
+    for level in np.unique(level_of):
+        mine = (level_of == level) & ~np.isnan(y)
+        x_l, y_l = x[mine], y[mine]
+        if x_l.size < 2 or x_l.max() <= x_l.min():
+            continue
+        edges = np.linspace(x_l.min(), x_l.max(), bins + 1)
+        idx = np.clip(np.searchsorted(edges, x_l, side="right") - 1, 0, bins - 1)
+        med = pd.Series(y_l).groupby(idx, sort=True).median().reindex(range(bins))
+        xs_out += [(edges[:-1] + edges[1:]) / 2, np.array([np.nan])]
+        ys_out += [med.to_numpy(dtype="float64"), np.array([np.nan])]
+    if not xs_out:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(xs_out), np.concatenate(ys_out)
+
+
+def over_time_chart(data: ReportData, path: Path) -> bool:
+    """First token and output speed of each request against seconds since the run's first request."""
+    drawn = [t for t in data.over_time() if t.seconds.size]
+    if not drawn:
+        return False
+    panels = [("ttft_ms", "first token (ms)", "Time to first token over the run")]
+    if any(np.isfinite(t.output_tps).any() for t in drawn):
+        panels.append(("output_tps", "output tokens/s", "Output tokens/s over the run"))
+    fig, axes = _figure(8.0, 1.6 + 2.9 * len(panels), nrows=len(panels))
+    total = sum(t.seconds.size for t in drawn)
+    shown = sum(t.shown.size for t in drawn)
+    many = _many(data)
+    for ax, (column, label, title) in zip(axes, panels):
+        values: list[float] = []
+        for t in drawn:
+            y = t.ttft_ms if column == "ttft_ms" else t.output_tps
+            s = t.series
+            ax.scatter(t.seconds[t.shown], y[t.shown], s=5, color=s.colour, alpha=0.35, linewidths=0,
+                       marker=s.marker if many else "o", rasterized=True)
+            bx, by = _binned_median(t.seconds, y, t.level_of, max(8, TIME_BINS // max(1, len(t.level_starts))))
+            if bx.size:
+                ax.plot(bx, by, color=s.colour, linewidth=1.6, linestyle=s.dash)
+            finite = y[np.isfinite(y)]
+            if finite.size:
+                values += [float(np.quantile(finite, 0.01)), float(np.quantile(finite, 0.99))]
+        if _wants_log(values):
+            _plain_log_axis(ax, "y")
+        ax.set_ylabel(label + _log_note(ax))
+        ax.set_title(title, loc="left")
+    starts = sorted({(sec, mode, level) for t in drawn for sec, mode, level in t.level_starts})
+    if 1 < len(starts) <= 24 and not data.multi:
+        for ax in axes:
+            for sec, _mode, _level in starts[1:]:
+                ax.axvline(sec, color="#999999", linewidth=0.7, linestyle=":")
+        top = axes[0]
+        for sec, mode, level in starts:
+            top.annotate(("c=" if mode == "concurrency" else "") + f"{level:g}" + ("/s" if mode == "rate" else ""),
+                         (sec, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
+                         va="top", fontsize=7.5, color="#555555")
+    axes[-1].set_xlabel("seconds since the run's first request")
+    note = (f"each dot one request ({shown:,} of {total:,} drawn: a random sample); " if shown < total
+            else "each dot one request; ")
+    note += "line: median per time bin over every request"
+    if 1 < len(starts) <= 24 and not data.multi:
+        note += "; dotted: a new load level starts"
+    handles = [_series_handle(data, t.series) for t in drawn]
+    labels = [t.series.name for t in drawn]
+    handles.append(Line2D([], [], color="none"))
+    labels.append(note)
+    _legend_below(fig, handles, labels)
+    _save(fig, path, data)
+    return True
+
+
+def itl_chart(data: ReportData, path: Path) -> bool:
+    """Inter-token gaps per series as a survival curve on log-log axes: stalls are the tail."""
+    drawn = []
+    for s in data.series:
+        gaps = pooled_itl(s.ok_rows["itl_ms"].to_numpy(dtype=object))
+        gaps = gaps[np.isfinite(gaps)]
+        if gaps.size:
+            drawn.append((s, np.sort(gaps)))
+    if not drawn:
+        return False
+    fig, (ax,) = _figure(8.0, 4.6)
+    floor = False
+    for s, x in drawn:
+        n = x.size
+        # m gaps at least x[n - m]: every point of the tail, log-spaced through the body.
+        m = np.unique(np.round(np.geomspace(1, n, min(n, ECDF_POINTS))).astype(np.int64))
+        xs = x[n - m]
+        floor = floor or bool((xs < ITL_FLOOR_MS).any())
+        p99 = float(np.quantile(x, 0.99))
+        ax.step(np.maximum(xs, ITL_FLOOR_MS), m / n * 100.0, where="post", color=s.colour, linestyle=s.dash,
+                linewidth=1.8, label=f"{s.name} (p99 {p99:,.1f} ms, max {x[-1]:,.0f} ms; {n:,} gaps)",
+                **({"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}))
+    ax.axhline(1.0, color="#aaaaaa", linewidth=0.8, linestyle=":")
+    ax.annotate("1% of gaps (p99)", (0.0, 1.0), xycoords=("axes fraction", "data"), xytext=(2, -2),
+                textcoords="offset points", ha="left", va="top", fontsize=8, color="#555555", bbox=_LABEL_BOX)
+    _plain_log_axis(ax, "x")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
+    ax.set_xlabel("gap between successive content events (ms), log scale"
+                  + (f"; gaps under {ITL_FLOOR_MS:g} ms drawn at {ITL_FLOOR_MS:g}" if floor else ""))
+    ax.set_ylabel("gaps at least this long (%), log scale")
+    ax.set_title(f"Inter-token gaps: stalls show as a long tail ({_headline_level_note(data)})", loc="left")
+    handles, labels = ax.get_legend_handles_labels()
+    _legend_below(fig, handles, labels)
+    _save(fig, path, data)
+    return True
+
+
 CHARTS: dict[str, Callable[[ReportData, Path], bool]] = {
     "ttft": ttft_chart,
     "output_tps": output_tps_chart,
@@ -447,6 +592,8 @@ CHARTS: dict[str, Callable[[ReportData, Path], bool]] = {
     "latency_vs_load": latency_vs_load_chart,
     "throughput_vs_load": throughput_vs_load_chart,
     "time_split": time_split_chart,
+    "over_time": over_time_chart,
+    "itl": itl_chart,
 }
 
 

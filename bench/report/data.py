@@ -21,6 +21,17 @@ from bench.slo import SloSpec, slo_from_table
 #: Okabe–Ito colours (colour-blind safe, readable on the charts' light background); yellow
 #: is left out because it vanishes on white.
 PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999")
+#: Past the 8 colours, series are told apart by marker and line style too (colour alone
+#: repeats): series i gets colour i mod 8, marker and dash by i // 8, so no two of the first
+#: 64 series look alike, whatever the reader's colour vision.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+DASHES: tuple[str, ...] = ("-", "--", "-.", ":")
+
+
+def series_style(i: int) -> tuple[str, str, str]:
+    """(colour, marker, line style) of the i-th series (0-based)."""
+    cycle = i // len(PALETTE)
+    return PALETTE[i % len(PALETTE)], MARKERS[cycle % len(MARKERS)], DASHES[cycle % len(DASHES)]
 
 
 @dataclass
@@ -100,6 +111,8 @@ class Series:
     levels: pd.DataFrame  # this target's aggregate rows, ascending load level
     headline: pd.Series  # the aggregate row at the lowest load level
     rows: pd.DataFrame = field(repr=False)  # measured rows at the headline level
+    marker: str = "o"  # differs from other series sharing the colour (past 8 series)
+    dash: str = "-"
 
     @property
     def ok_rows(self) -> pd.DataFrame:
@@ -111,10 +124,44 @@ class Series:
         return x[~np.isnan(x)]
 
 
+#: Most dots the charts over the run's time draw, all series together (see :func:`over_time`).
+TIME_POINTS = 12_000
+
+
+@dataclass
+class TimeSeries:
+    """One series' successful measured requests over its run's time, every load level.
+
+    ``seconds`` is since the run's first request (warm-up included) left, from
+    ``started_at_ns``; ``shown`` indexes the requests drawn as dots (all of them, or a seeded
+    random sample when the chart would hold more than :data:`TIME_POINTS`); ``level_starts``
+    is (seconds, load mode, level) where each load level's first measured request left.
+    """
+
+    series: Series
+    seconds: np.ndarray
+    ttft_ms: np.ndarray
+    output_tps: np.ndarray
+    shown: np.ndarray
+    level_starts: list[tuple[float, str, float]]
+    level_of: np.ndarray  # per request: its load level's position in ``level_starts``
+
+    @property
+    def sampled(self) -> bool:
+        return self.shown.size < self.seconds.size
+
+
 @dataclass
 class ReportData:
     runs: list[RunView]
     series: list[Series]
+    _over_time: list[TimeSeries] | None = field(default=None, repr=False)
+
+    def over_time(self) -> list[TimeSeries]:
+        """Per series, its requests over the run's time (computed once, read by chart and text)."""
+        if self._over_time is None:
+            self._over_time = _over_time(self)
+        return self._over_time
 
     @property
     def multi(self) -> bool:
@@ -172,13 +219,58 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
                 & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
             )
             provider, model = _identity(run, target)
-            colour = PALETTE[len(series) % len(PALETTE)]
+            colour, marker, dash = series_style(len(series))
             name = f"{target} · {run.label}" if multi else target
             all_levels = agg.loc[agg["target"] == target].sort_values(["load_mode", "load_level"], kind="stable")
             series.append(
-                Series(run, target, provider, model, name, colour, all_levels.reset_index(drop=True), headline, m.loc[rows_mask])
+                Series(run, target, provider, model, name, colour, all_levels.reset_index(drop=True), headline,
+                       m.loc[rows_mask], marker, dash)
             )
     return ReportData(runs, series)
+
+
+def _over_time(data: ReportData) -> list[TimeSeries]:
+    out: list[TimeSeries] = []
+    for s in data.series:
+        frame, m = s.run.frame, s.run.measured
+        if not len(m):
+            continue
+        start = frame["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan)
+        if np.isnan(start).all():
+            continue
+        first = np.nanmin(start)
+        mine = m.loc[(m["target"] == s.target).to_numpy(dtype=bool, na_value=False)]
+        ok = mine.loc[ok_mask(mine)]
+        seconds = (ok["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan) - first) / 1e9
+        have = ~np.isnan(seconds)
+        if not have.any():
+            continue
+        order = np.argsort(seconds[have], kind="stable")
+        ttft = ok["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan)[have][order]
+        tps = ok["output_tps"].to_numpy(dtype="float64", na_value=np.nan)[have][order]
+        all_sec = (mine["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan) - first) / 1e9
+        firsts = (
+            pd.DataFrame({"mode": mine["load_mode"].astype("object").to_numpy(),
+                          "level": mine["load_level"].to_numpy(dtype="float64", na_value=np.nan), "sec": all_sec})
+            .groupby(["mode", "level"], sort=True)["sec"].min().dropna()
+        )
+        starts = sorted((float(sec), str(mode), float(level)) for (mode, level), sec in firsts.items())
+        modes = ok["load_mode"].astype("object").to_numpy()[have][order]
+        lv = ok["load_level"].to_numpy(dtype="float64", na_value=np.nan)[have][order]
+        if len(starts) > 1:
+            keys = pd.MultiIndex.from_tuples([(mode, level) for _sec, mode, level in starts])
+            level_of = keys.get_indexer(pd.MultiIndex.from_arrays([modes.astype(str), lv])).astype(np.int64)
+        else:
+            level_of = np.zeros(lv.size, dtype=np.int64)
+        out.append(TimeSeries(s, seconds[have][order], ttft, tps, np.arange(int(have.sum())), starts, level_of))
+    total = sum(t.seconds.size for t in out)
+    if total > TIME_POINTS:
+        per = max(200, TIME_POINTS // max(1, len(out)))
+        rng = np.random.default_rng(0)
+        for t in out:
+            if t.seconds.size > per:
+                t.shown = np.sort(rng.choice(t.seconds.size, per, replace=False))
+    return out
 
 
 def level_text(mode: str, level: float) -> str:

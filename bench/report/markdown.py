@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+try:  # the CI gate's own code (moving from bench.compare to bench.gate.compare)
+    from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
+except ImportError:  # pragma: no cover - before the move
+    from bench.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides  # type: ignore[no-redef]
+from bench.cost import cost_summary
+from bench.errors import BenchError
+from bench.health import Budget, LevelHealth, saturation, summary_lines
 from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
@@ -67,6 +75,7 @@ def header(data: ReportData) -> list[str]:
             f"{'its' if len(emulated) == 1 else 'their'} figures come from the emulator, not from the real providers.",
             "",
         ]
+    lines += saturation_warning(data)
     for run in runs:
         prefix = f"**{run.label.capitalize()}:** " if data.multi else ""
         scenario = run.scenario
@@ -269,6 +278,317 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
 
 
 
+# --------------------------------------------------------------------------- client saturation
+
+
+def _health(run: RunView) -> tuple[list[LevelHealth], Budget, list[str]] | None:
+    """run.json's client health: the levels, the budget it was judged by, the findings' messages
+    (from :func:`bench.health.saturation`, the code the run's summary used); None when not sampled."""
+    health = run.meta.get("client_health")
+    if not isinstance(health, dict) or not isinstance(health.get("levels"), list):
+        return None
+    levels = [LevelHealth.from_dict(level) for level in health["levels"] if isinstance(level, dict)]
+    recorded = health.get("budget") if isinstance(health.get("budget"), dict) else {}
+    known = {f.name for f in dataclass_fields(Budget)}
+    budget = Budget(**{k: v for k, v in recorded.items() if k in known})
+    findings = [f.message for f in saturation(levels, budget=budget)]
+    if not findings and health.get("saturated") and isinstance(health.get("findings"), list):
+        findings = [str(f) for f in health["findings"]]
+    return levels, budget, findings
+
+
+#: At most this many findings are repeated in the warning at the top; all are in the method.
+TOP_FINDINGS = 4
+
+
+def saturation_warning(data: ReportData) -> list[str]:
+    """A warning near the top when the measuring client went over its budget in any run."""
+    lines: list[str] = []
+    for run in data.runs:
+        health = _health(run)
+        if health is None or not health[2]:
+            continue
+        findings = health[2]
+        who = f"In {run.label}, the" if data.multi else "The"
+        lines.append(
+            f"> **Client saturated:** {who} measuring client went over its health budget "
+            f"({count(len(findings))} level{'s' if len(findings) != 1 else ''}), so some figures below may describe "
+            "this client rather than the provider:"
+        )
+        lines.append(">")
+        lines += [f"> - {f}" for f in findings[:TOP_FINDINGS]]
+        if len(findings) > TOP_FINDINGS:
+            lines.append(f"> - … and {count(len(findings) - TOP_FINDINGS)} more (Method → Client health).")
+        lines.append("")
+    return lines
+
+
+def _health_rows(levels: list[LevelHealth], workers: bool) -> list[list[str]]:
+    rows = []
+    for level in levels:
+        rows.append(
+            [level.target, level_text(level.load_mode, float(level.load_level))]
+            + ([str(level.worker)] if workers else [])
+            + [
+                f"{level.cpu_util:.2f}",
+                num(level.loop_lag_ms_p99),
+                num(level.chunks_per_s),
+                num(level.kb_per_stream),
+                num(level.rss_peak_mb),
+                f"{level.fds_start} → {level.fds_end}" if level.fds_start >= 0 else DASH,
+            ]
+        )
+    return rows
+
+
+def health_section(data: ReportData) -> list[str]:
+    """Method → Client health: each level's sample, the budget, the verdict, the calibration."""
+    lines: list[str] = []
+    for run in data.runs:
+        health = _health(run)
+        calibration = run.meta.get("calibration")
+        if health is None and not isinstance(calibration, dict):
+            continue
+        if not lines:
+            lines += [
+                "### Client health",
+                "",
+                "While each level ran, the measuring process sampled itself: CPU (1.00 is one full core), "
+                "event-loop lag (how late a ready socket read was handled, which makes receive times late), chunks "
+                "handled per second, and memory per concurrent stream. Over budget, the client rather than the "
+                "provider may be what the figures describe.",
+                "",
+            ]
+        if data.multi:
+            lines += [f"**{run.label.capitalize()}** ({code(run.run_id)}):", ""]
+        if health is not None:
+            levels, budget, findings = health
+            if levels:
+                workers = len({level.worker for level in levels}) > 1
+                headers = ["target", "load"] + (["worker"] if workers else []) + [
+                    "client CPU (cores)", "loop lag p99 (ms)", "chunks/s", "KB per stream", "peak RSS (MB)", "open files",
+                ]
+                align = ["left", "left"] + ["right"] * (len(headers) - 2)
+                lines += [table(headers, _health_rows(levels, workers), align), ""]
+            verdict = summary_lines(saturation(levels, budget=budget), levels, budget) if not findings else []
+            if findings:
+                lines += [f"**Saturated** (budget: CPU below {budget.cpu_util:g} of a core, event-loop lag p99 at most "
+                          f"{budget.loop_lag_p99_ms:g} ms, open-loop start lag p99 at most {budget.start_lag_p99_ms:g} ms):", ""]
+                lines += [f"- {f}" for f in findings]
+                lines.append("")
+            else:
+                lines += [_sentence(verdict[0].removeprefix("client health: ")) + ".", ""]
+        if isinstance(calibration, dict) and calibration.get("note"):
+            when = f" ({_date(calibration.get('date'))})" if calibration.get("date") else ""
+            lines += [f"Calibration{when}: {calibration['note']}.", ""]
+    return lines
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def usd(value: object) -> str:
+    """US dollars with three significant figures, never scientific: $12.3, $0.0123, $0.0000606."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DASH
+    if math.isnan(v):
+        return DASH
+    if v == 0:
+        return "$0"
+    if abs(v) >= 100:
+        return f"${v:,.0f}"
+    decimals = max(2, 2 - math.floor(math.log10(abs(v))))
+    return f"${v:.{decimals}f}"
+
+
+def _cost_by_target(run: RunView) -> dict[str, dict[str, Any]]:
+    """Per target, over every load level: bench.cost's per-level summary, summed."""
+    if not len(run.frame):
+        return {}
+    summary = cost_summary(run.frame, run.meta)
+    out: dict[str, dict[str, Any]] = {}
+    for target, part in summary.groupby("target", sort=False):
+        cost = part["cost_per_run_usd"].to_numpy(dtype="float64")
+        n = part["priced_requests"].to_numpy(dtype="int64")
+        per_usd = part["output_tokens_per_usd"].to_numpy(dtype="float64")
+        priced = ~np.isnan(cost)
+        total = float(cost[priced].sum()) if priced.any() else math.nan
+        tokens = float(np.nansum(per_usd[priced] * cost[priced])) if priced.any() else math.nan
+        first = part.iloc[0]
+        notes = [str(x) for x in dict.fromkeys(part["cost_note"].tolist()) if x]
+        out[str(target)] = {
+            "has_price": bool(first["has_price"]),
+            "input": first["price_input_per_mtok_usd"],
+            "output": first["price_output_per_mtok_usd"],
+            "as_of": first["price_as_of"],
+            "source": first["price_source"],
+            "origin": first["price_origin"],
+            "requests": int(n.sum()),
+            "run": total,
+            "per_request": total / n.sum() if n.sum() else math.nan,
+            "per_usd": tokens / total if total and total > 0 else math.nan,
+            "notes": notes,
+        }
+    return out
+
+
+ORIGINS = {
+    "scenario": "the scenario's `[target.price]`",
+    "catalogue": "bench's model catalogue when the run started",
+    "catalogue-today": "bench's model catalogue today (the run recorded no price)",
+}
+
+
+def cost_section(data: ReportData) -> list[str]:
+    if not data.series:
+        return []
+    costs = {r.index: _cost_by_target(r) for r in data.runs}
+    rows, sources = [], {}
+    for s in data.series:
+        c = costs[s.run.index].get(s.target)
+        if c is None:
+            continue
+        base = ([s.run.label] if data.multi else []) + [s.target]
+        speed = num(s.headline["output_tps_p50"]) if _streamed(s) else num(_e2e_tps(s))
+        if not c["has_price"]:
+            rows.append(base + ["no price", "no price", "no price", "no price", speed, "no price"])
+            continue
+        rows.append(base + [
+            f"{usd(c['input'])} / {usd(c['output'])}",
+            usd(c["per_request"]),
+            usd(c["per_request"] * 1000),
+            num(c["per_usd"]),
+            speed,
+            usd(c["run"]) + f" ({count(c['requests'])} requests)",
+        ])
+        key = (str(c["source"] or "source not recorded"), str(c["as_of"] or "date not recorded"), str(c["origin"]))
+        sources.setdefault(key, []).append(s.target)
+    if not rows:
+        return []
+    headers = (["run"] if data.multi else []) + [
+        "target", "price in / out ($ per M tokens)", "cost per request (mean)", "cost per 1k requests",
+        "output tokens per $", "tokens/s p50", "cost of the run",
+    ]
+    lines = [
+        "## Cost",
+        "",
+        "What the measured requests would cost at list price, in US dollars: input and output tokens (reasoning "
+        "included) × the price per million tokens, over the successful measured requests of every load level. "
+        "Tokens/s p50 (the headline level) is beside it, for speed per dollar. A target without a price says "
+        "\"no price\", never $0.",
+        "",
+        table(headers, rows, ["left"] * (2 if data.multi else 1) + ["right"] * (len(headers) - (2 if data.multi else 1))),
+        "",
+    ]
+    for (source, as_of, origin), targets in sources.items():
+        who = _join(list(dict.fromkeys(targets)))
+        lines.append(f"- Prices of {who}: {source}; read {as_of}; from {ORIGINS.get(origin, origin)}.")
+    notes: dict[str, list[str]] = {}
+    for s in data.series:
+        c = costs[s.run.index].get(s.target)
+        for note in (c or {}).get("notes", []):
+            for part in note.split("; "):
+                if part != "no price":
+                    notes.setdefault(part, [])
+                    if s.target not in notes[part]:
+                        notes[part].append(s.target)
+    lines += [f"- {_join(targets)}: {part}." for part, targets in notes.items()]
+    if sources or notes:
+        lines.append("")
+    return lines
+
+
+# --------------------------------------------------------------------------- run to run
+
+#: Headline figures the run-to-run table compares, in the headline's order.
+RUN_TO_RUN_STREAMED: tuple[str, ...] = ("ttft_ms", "output_tps", "response_100_ms", "e2e_ms")
+RUN_TO_RUN_WHOLE: tuple[str, ...] = ("e2e_ms",)
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}" if math.isfinite(x) else DASH
+
+
+def _change_cell(change: MetricChange) -> str:
+    values = f"{num(change.baseline_p50)} → {num(change.candidate_p50)}"
+    if change.verdict in (Verdict.NOT_MEASURED,):
+        return DASH
+    text = f"{values}: {_pct(change.change)}"
+    if math.isfinite(change.ci_low):
+        text += f" [{_pct(change.ci_low)}, {_pct(change.ci_high)}]"
+    verdict = str(change.verdict)
+    return f"{text} · " + (f"**{verdict}**" if change.verdict is Verdict.REGRESSION else verdict)
+
+
+def _error_cell(change: ErrorRateChange) -> str:
+    text = f"{share(change.baseline_rate)} → {share(change.candidate_rate)}: {change.change * 100:+.1f} pts"
+    verdict = str(change.verdict)
+    return f"{text} · " + (f"**{verdict}**" if change.verdict is Verdict.REGRESSION else verdict)
+
+
+def _side(run: RunView) -> Side:
+    return Side(SideInfo.from_meta(run.label, "run", str(run.run_dir), run.meta), run.frame, run.meta)
+
+
+def run_to_run_section(data: ReportData) -> list[str]:
+    """Each later run against the first, judged by the CI gate's own code (bench.compare)."""
+    if not data.multi:
+        return []
+    base = data.runs[0]
+    streamed = any(r.streamed for r in data.runs)
+    metrics = RUN_TO_RUN_STREAMED if streamed else RUN_TO_RUN_WHOLE
+    settings = CompareSettings(metrics=metrics)
+    names = {"ttft_ms": "first token p50", "output_tps": "tokens/s p50", "response_100_ms": "100-token answer p50",
+             "e2e_ms": "e2e p50"}
+    command = "bench compare RUN_1 RUN_N " + " ".join(f"--metric {m}" for m in metrics)
+    lines = [
+        "## Run to run",
+        "",
+        f"Each run against {base.label} ({code(base.run_id)}), per target and load level: the median of each headline "
+        "figure in both runs, the change with its interval, and the verdict of bench's CI gate — the same code and "
+        f"settings as {code(command)}. A change is a regression only when the median got worse by more than "
+        f"{settings.threshold:.0%} *and* the interval excludes no change; intervals are bootstrap intervals of the "
+        f"ratio of medians, simultaneous at {settings.confidence:.0%} over all comparisons of a pair and widened for "
+        f"serial correlation; no verdict below {settings.min_samples} successful requests a side. Error rates: "
+        f"one-sided Fisher tests and a margin of {settings.error_threshold * 100:g} percentage point"
+        + ("" if settings.error_threshold * 100 == 1 else "s") + ".",
+        "",
+    ]
+    for run in data.runs[1:]:
+        lines += [f"### {run.label.capitalize()} against {base.label}", ""]
+        try:
+            comparison = compare_sides(_side(base), _side(run), settings)
+        except BenchError as exc:
+            lines += [f"The CI gate does not compare these runs: {exc}.", ""]
+            continue
+        lines += [f"**Gate:** {comparison.headline}.", ""]
+        by_group: dict[tuple[str, str, float], dict[str, MetricChange | ErrorRateChange]] = {}
+        for change in comparison.metrics:
+            by_group.setdefault((change.target, change.load_mode, change.load_level), {})[change.metric] = change
+        for err in comparison.errors:
+            by_group.setdefault((err.target, err.load_mode, err.load_level), {})["error_rate"] = err
+        shown = [m for m in metrics if any(
+            isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())]
+        headers = ["target", "load"] + [names[m] for m in shown] + ["error rate"]
+        rows = []
+        for (target, mode, level), cells in by_group.items():
+            row = [target, level_text(mode, level)]
+            row += [_change_cell(cells[m]) if isinstance(cells.get(m), MetricChange) else DASH for m in shown]
+            err = cells.get("error_rate")
+            row += [_error_cell(err) if isinstance(err, ErrorRateChange) else DASH]
+            rows.append(row)
+        lines += [table(headers, rows, ["left", "left"] + ["right"] * (len(headers) - 2)), ""]
+        for warning in comparison.warnings:
+            lines += [f"> ⚠️ {warning}.", ""]
+    return lines
+
+
 # --------------------------------------------------------------------------- SLOs
 
 
@@ -457,7 +777,42 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     for key, alt in (("latency_vs_load", "First-token latency against load"), ("throughput_vs_load", "Throughput against load")):
         if key in charts:
             lines += [f"![{alt}]({charts[key]})", ""]
+    if "itl" in charts:
+        lines += [
+            "Every gap between successive content events at the headline level, as the share of gaps at least "
+            "that long (both axes logarithmic): a stream that stalls shows as a long tail on the right, which a "
+            "median hides.",
+            "",
+            f"![Inter-token gaps: the tail]({charts['itl']})",
+            "",
+        ]
     return lines
+
+
+def over_time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+    """First token and output speed per request over the run's time: warm-up, throttling, drift."""
+    if "over_time" not in charts:
+        return []
+    drawn = [t for t in data.over_time() if t.seconds.size]
+    total = sum(t.seconds.size for t in drawn)
+    shown = sum(t.shown.size for t in drawn)
+    sample = (
+        f" The chart draws {count(shown)} of the {count(total)} successful measured requests as dots (a seeded "
+        "random sample of each target); the median line uses every request."
+        if shown < total
+        else ""
+    )
+    return [
+        "## Over the run",
+        "",
+        "First token and output speed of every successful measured request, by target, against the seconds since "
+        "the run's first request left (`started_at_ns`), with the median per time bin: a slow start (cold "
+        "connections, a provider warming up), throttling or drift during the run shows here, which the "
+        "percentiles above cannot show." + sample,
+        "",
+        f"![First token and output speed over the run]({charts['over_time']})",
+        "",
+    ]
 
 
 # --------------------------------------------------------------------------- time split
@@ -706,6 +1061,19 @@ def _clients(run: RunView) -> str:
     return ", ".join(f"{c} ({CLIENT_NOTES[c]})" if c in CLIENT_NOTES else c for c in clients) or DASH
 
 
+def _execution(run: RunView) -> str:
+    meta = run.meta
+    parts = []
+    if meta.get("event_loop"):
+        parts.append(f"{meta['event_loop']} event loop")
+    if meta.get("workers") is not None:
+        workers = int(meta["workers"])
+        parts.append(f"{workers} worker process{'es' if workers != 1 else ''}")
+    if meta.get("executor"):
+        parts.append(f"executor {meta['executor']}")
+    return ", ".join(parts) or DASH
+
+
 def method_section(data: ReportData) -> list[str]:
     lines = [
         "## Method",
@@ -764,12 +1132,18 @@ def method_section(data: ReportData) -> list[str]:
         ("host", [_host(r.meta) for r in data.runs]),
         ("git revision", [code(str(r.meta["git_revision"])[:12]) if r.meta.get("git_revision") else DASH for r in data.runs]),
         ("client overhead", [_overhead(r) for r in data.runs]),
+        *(
+            [("event loop, workers, executor", [_execution(r) for r in data.runs])]
+            if any(r.meta.get(k) is not None for r in data.runs for k in ("event_loop", "workers", "executor"))
+            else []
+        ),
     ]
     rows = [[name, *values] for name, values in fields]
     lines += [table(["", *names], rows, ["left"] * (1 + len(names))), ""]
     notes = [str(r.meta["prompt_note"]) for r in data.runs if r.meta.get("prompt_note")]
     if notes:
         lines += [f"Prompts: {notes[0]}.", ""]
+    lines += health_section(data)
     lines += [
         "Regenerate with `bench report RUN_DIR [RUN_DIR …] --out DIR`: every figure is recomputed from the "
         "runs' `requests.jsonl`, so the same runs always give the same report.",
@@ -781,8 +1155,11 @@ def method_section(data: ReportData) -> list[str]:
 def render_markdown(data: ReportData, charts: Mapping[str, str]) -> str:
     lines = header(data)
     lines += headline(data, charts)
+    lines += run_to_run_section(data)
+    lines += cost_section(data)
     lines += slo_section(data)
     lines += load_section(data, charts)
+    lines += over_time_section(data, charts)
     lines += time_section(data, charts)
     lines += errors_section(data)
     lines += method_section(data)

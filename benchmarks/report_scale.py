@@ -6,7 +6,7 @@
 Each size is a synthetic run (tests/synthetic.py): 3 targets (Groq, OpenAI, Anthropic) × 3
 concurrency levels, 2 % errors, ~12 inter-token gaps per request, written the way a finished run
 is (requests.jsonl plus the columnar requests.parquet). Writing it is set-up and is not timed.
-The timed part is ``render_report`` end to end — load (Parquet), aggregates and bootstrap CIs,
+The timed part is ``render_report`` end to end as ``bench run`` calls it (markdown and HTML) — load (Parquet), aggregates and bootstrap CIs,
 SLO verdicts, every chart and the markdown — with its three stages also timed on their own.
 Cost should grow linearly: the last column (seconds per 100k rows) should stay roughly flat.
 """
@@ -51,6 +51,13 @@ def measure(rows: int, root: Path) -> dict[str, float]:
     cpu_s = time.process_time() - cpu
     assert readme.is_file()
 
+    from bench.report import render_reports
+
+    t = time.perf_counter()
+    page = render_reports([run], run / "report-html", ("html",))["html"]
+    html_s = time.perf_counter() - t
+    html_mb = page.stat().st_size / 1e6
+
     # The same work in stages, for where-the-time-goes.
     t = time.perf_counter()
     frame = load_results(run)
@@ -73,6 +80,8 @@ def measure(rows: int, root: Path) -> dict[str, float]:
         "charts_md_s": max(0.0, build_render_s),
         "total_s": total_s,
         "cpu_s": cpu_s,
+        "html_s": html_s,
+        "html_mb": html_mb,
     }
 
 
@@ -90,7 +99,7 @@ def main() -> None:
     print("included): on a busy machine the wall time grows, the CPU time much less.")
     print(
         f"{'rows':>10} {'set-up s':>9} {'report s':>9} {'cpu s':>7} {'load s':>7} {'metrics s':>10} "
-        f"{'charts+md s':>12} {'s/100k rows':>12}"
+        f"{'charts+md s':>12} {'s/100k rows':>12} {'html s':>7} {'html MB':>8}"
     )
     for rows in args.rows:
         tmp = Path(tempfile.mkdtemp(prefix="bench-report-scale-"))
@@ -101,7 +110,8 @@ def main() -> None:
         print(
             f"{r['rows']:>10,} {r['setup_s']:>9.1f} {r['total_s']:>9.2f} {r['cpu_s']:>7.2f} {r['load_s']:>7.2f} "
             f"{r['metrics_s']:>10.2f} "
-            f"{r['charts_md_s']:>12.2f} {r['total_s'] / r['rows'] * 100_000:>12.2f}",
+            f"{r['charts_md_s']:>12.2f} {r['total_s'] / r['rows'] * 100_000:>12.2f} {r['html_s']:>7.2f} "
+            f"{r['html_mb']:>8.2f}",
             flush=True,
         )
 

@@ -24,16 +24,30 @@ import itertools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from bench.fmt import level_text
 from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
 from bench.schema import higher_is_better
 from bench.slo import AggregateSlo, SloSpec
 
 GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
+
+
+class GroupKey(NamedTuple):
+    """What every statistic is grouped by (GROUP_KEYS): one target at one load level.
+    The metrics, the CI gate and the run summary all key their groups with it."""
+
+    target: str
+    load_mode: str
+    load_level: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.target} @ {level_text(self.load_mode, self.load_level)}"
 
 #: Latency columns summarised with p50/p90/p95/p99/mean (``itl_ms`` pools every gap).
 LATENCY_STAT_COLUMNS: Final[tuple[str, ...]] = (
@@ -93,7 +107,7 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def group_positions(frame: pd.DataFrame) -> list[tuple[tuple[str, str, float], np.ndarray]]:
+def group_positions(frame: pd.DataFrame) -> list[tuple[GroupKey, np.ndarray]]:
     """(key, row positions) per GROUP_KEYS group, in order of first appearance."""
     if frame.empty:
         return []
@@ -107,7 +121,7 @@ def group_positions(frame: pd.DataFrame) -> list[tuple[tuple[str, str, float], n
     modes = keys["load_mode"].astype("object").fillna("").tolist()
     levels = _floats(keys["load_level"]).tolist()
     return [
-        ((str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]])
+        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]])
         for g in range(len(counts))
     ]
 
@@ -451,8 +465,7 @@ class SloOutcome:
 
 
 def _where(v: SloVerdict) -> str:
-    level = f"{v.load_level:g}"
-    return f"{v.target} @ {v.load_mode}={level}"
+    return GroupKey(v.target, v.load_mode, v.load_level).label
 
 
 def judge_slos(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> SloOutcome:

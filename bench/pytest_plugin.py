@@ -206,6 +206,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     ``result``: a BenchResult/RunResult, a run directory, or a per-request DataFrame.
     ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
     """
+    from bench.fmt import level_text
     from bench.metrics import judge_slos
     from bench.slo import SloSpec, slo_from_table
 
@@ -224,7 +225,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     bad = [v for v in outcome.verdicts if v.passed is not True]
     if bad:
         lines = [
-            f"{v.target} @ {v.load_mode}={v.load_level:g}: {v.key} measured {v.measured:.4g} "
+            f"{v.target} @ {level_text(v.load_mode, v.load_level)}: {v.key} measured {v.measured:.4g} "
             f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)"
             + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
@@ -253,14 +254,14 @@ def assert_no_regression(
     fails the test on it instead. Returns the Comparison for further assertions.
     """
     __tracebackhide__ = True
+    from bench.fmt import parse_fraction
     from bench.gate.baseline import load_side
     from bench.gate.compare import DEFAULT_METRICS, DEFAULT_THRESHOLD, CompareSettings, Side, SideInfo, compare_sides
     from bench.gate.render import render_text
 
     bench_result = _as_result(result)
     if isinstance(threshold, str):
-        text = threshold.strip()
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        value = parse_fraction(threshold)
     else:
         value = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     settings = CompareSettings(metrics=tuple(metrics) if metrics else DEFAULT_METRICS, threshold=value)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench.fmt import level_text, number
 from bench.health import LevelHealth, saturation, summary_lines
 from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.slo import slo_for_scenario
@@ -24,12 +24,6 @@ _COLUMNS = (
     ("output_tps_p50", "output tokens/s p50", "{:.0f}"),
     ("e2e_ms_p50", "e2e p50 ms", "{:.0f}"),
 )
-
-
-def _fmt(value: Any, pattern: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return pattern.format(value)
 
 
 def summary_table(frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
@@ -49,8 +43,8 @@ def summary_table(frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
         agg = aggregate(frame, ci=False)
         for row in agg.itertuples(index=False):
             values = row._asdict()
-            load = f"{values['load_mode']}={values['load_level']:g}"
-            cells = [_fmt(values.get(col), pat) for col, _, pat in _COLUMNS]
+            load = level_text(values["load_mode"], values["load_level"])
+            cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
             if rates:
                 cells += _rate_cells(rates.get((str(values["target"]), float(values["load_level"])))
                                      if values["load_mode"] == "rate" else None)
@@ -61,7 +55,7 @@ def summary_table(frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
 def _rate_cells(rate: ArrivalRate | None) -> list[str]:
     if rate is None:
         return ["–", "–"]
-    achieved = _fmt(rate.achieved, "{:.2f}") + (" (short)" if rate.short else "")
+    achieved = number(rate.achieved, "{:.2f}") + (" (short)" if rate.short else "")
     return [f"{rate.offered:g}", achieved]
 
 

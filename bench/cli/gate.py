@@ -7,13 +7,13 @@ too few samples under ``--strict``).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bench.cli.app import app, fail
+from bench.fmt import parse_fraction
 
 baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
@@ -34,20 +34,6 @@ StrictOption = Annotated[
         "--strict", help="Exit 2 when the result is inconclusive (too few samples, a group missing, a run unfinished)."
     ),
 ]
-
-
-def parse_fraction(text: str, what: str = "threshold") -> float:
-    """``10%`` or ``0.1`` → 0.1; a bare number of 1 or more is refused as ambiguous."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise fail(f"{what}: expected a percentage like 10% or a fraction like 0.1, got {text!r}") from None
-    if not raw.endswith("%") and value >= 1:
-        raise fail(f"{what}: {text!r} is ambiguous; write {value:g}% or {value / 100:g}")
-    if not math.isfinite(value) or value <= 0:
-        raise fail(f"{what}: must be greater than 0, got {text!r}")
-    return value
 
 
 def _check_format(fmt: str) -> None:

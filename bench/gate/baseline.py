@@ -19,7 +19,6 @@ the baselines root.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
 from bench.gate.compare import Side, SideInfo
 from bench.errors import BenchError
+from bench.fmt import json_safe
 from bench.metrics import aggregate, measured
 from bench.records import RUN_FILE, frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
 from bench.slo import SLO_COLUMNS, slo_from_table
@@ -78,15 +77,6 @@ def _samples(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _finite_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    rows = table.to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and not math.isfinite(v) else (v.item() if isinstance(v, np.generic) else v))
-         for k, v in row.items()}
-        for row in rows
-    ]
-
-
 def save_baseline(
     name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, overwrite: bool = False
 ) -> BaselineInfo:
@@ -113,7 +103,7 @@ def save_baseline(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": {"run_id": meta.get("run_id", run_dir.name)},  # no local path: the file is committed
         "run": meta,
-        "aggregates": _finite_records(aggregates[keep].round(4)),
+        "aggregates": json_safe(aggregates[keep].round(4).to_dict(orient="records")),
     }
     (target / META_FILE).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     samples.to_csv(target / SAMPLES_FILE, index=False, lineterminator="\n")

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.fmt import json_safe
 from bench.gate.stats import error_rate_test, median_ratio
-from bench.metrics import GROUP_KEYS, measured, ok_mask, stat_quantile
+from bench.metrics import GroupKey, group_positions, measured, ok_mask, stat_quantile
 from bench.schema import higher_is_better
 from bench.slo import SLO_COLUMNS
 
@@ -148,18 +149,6 @@ class Side:
     frame: pd.DataFrame
     #: run.json as written by the runner (for a baseline: as it was when saved).
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, order=True)
-class GroupKey:
-    target: str
-    load_mode: str
-    load_level: float
-
-    @property
-    def label(self) -> str:
-        level = int(self.load_level) if float(self.load_level).is_integer() else self.load_level
-        return f"{self.target} @ {self.load_mode}={level}"
 
 
 @dataclass(frozen=True)
@@ -335,28 +324,19 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # GroupKey is a named tuple: asdict keeps it one, and JSON would make it a list
+        data["only_in_baseline"] = [key._asdict() for key in self.only_in_baseline]
+        data["only_in_candidate"] = [key._asdict() for key in self.only_in_candidate]
         data["headline"] = self.headline
         data["status"] = self.status
         data["inconclusive"] = self.inconclusive
         data["unjudged"] = self.unjudged
         data["warnings"] = self.warnings
         data["exit_code"] = self.exit_code()
-        return _json_safe(data)
+        return json_safe(data)
 
 
 # --------------------------------------------------------------------------- computing
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, StrEnum):
-        return str(value)
-    return value
 
 
 def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool) -> list[str]:
@@ -419,11 +399,9 @@ class _Group:
 
 def _groups(frame: pd.DataFrame) -> dict[GroupKey, _Group]:
     out: dict[GroupKey, _Group] = {}
-    if frame.empty:
-        return out
-    for key, part in frame.groupby(GROUP_KEYS, sort=False, dropna=False):
-        target, mode, level = key
-        out[GroupKey(str(target), str(mode), float(level))] = _Group(part, ok_mask(part))
+    for key, idx in group_positions(frame):
+        part = frame.iloc[idx]
+        out[key] = _Group(part, ok_mask(part))
     return out
 
 

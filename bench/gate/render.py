@@ -15,7 +15,8 @@ from bench.gate.compare import (
     change_text,
     magnitude,
 )
-from bench.metrics import SloOutcome, SloVerdict
+from bench.fmt import json_safe
+from bench.metrics import GroupKey, SloOutcome, SloVerdict
 
 Format = Literal["text", "md", "json"]
 FORMATS: Final[tuple[str, ...]] = ("text", "md", "json")
@@ -134,7 +135,6 @@ def render(comparison: Comparison, fmt: Format) -> str:
 def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
     rows = []
     for v in verdicts:
-        level = int(v.load_level) if float(v.load_level).is_integer() else v.load_level
         bound = "≥" if v.at_least else "≤"
         if v.column == "error_rate":
             measured = f"{v.measured:.1%}"
@@ -148,7 +148,7 @@ def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
         if v.passed is None and v.reason:
             verdict += f" ({v.reason})"
         rows.append(
-            {"target @ load": f"{v.target} @ {v.load_mode}={level}", "slo": v.key, "measured": measured,
+            {"target @ load": GroupKey(v.target, v.load_mode, v.load_level).label, "slo": v.key, "measured": measured,
              "95% CI": ci, "threshold": threshold, "verdict": verdict}
         )
     return rows
@@ -167,10 +167,7 @@ def render_check(run_label: str, outcome: SloOutcome, fmt: str) -> tuple[str, st
             "status": outcome.status,
             "passed": not outcome.failed,
             "without_data": len(outcome.no_data),
-            "verdicts": [
-                {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in asdict(v).items()}
-                for v in verdicts
-            ],
+            "verdicts": [json_safe(asdict(v)) for v in verdicts],
         }
         return json.dumps(data, indent=2) + "\n", headline
     rows = _slo_rows(verdicts)

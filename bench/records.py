@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -108,6 +109,22 @@ class ResultsWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> tuple[str, Path]:
+    """A run id (``run_id`` if its directory is free) and its directory under ``out``, created;
+    never shared with a run started in the same instant (the id is re-drawn until the directory is new)."""
+    from bench.run_meta import new_run_id
+
+    while True:
+        run_id = run_id or new_run_id(scenario_name)
+        run_dir = out / run_id
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            return run_id, run_dir
+        except FileExistsError:
+            time.sleep(0.001)
+            run_id = None
 
 
 def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -23,15 +22,14 @@ import pandas as pd
 from pydantic import ValidationError
 
 from bench import run_meta
-from bench.catalogue import load_catalogue
 from bench.errors import BenchError
 from bench.health import Budget, LevelHealth, saturation
 from bench.load import pool_size
 from bench.level import LevelJob, loop_options, event_loop_name, run_level
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
-from bench.providers import ClientSettings, make_provider
-from bench.records import RequestRecord, ResultsWriter, load_results, write_parquet, write_run_meta
+from bench.preflight import preflight
+from bench.records import RequestRecord, ResultsWriter, claim_run_dir, load_results, write_parquet, write_run_meta
 from bench.scenario import Scenario, Target, load_scenario
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
@@ -290,21 +288,10 @@ class Runner:
 
     # ------------------------------------------------------------------ running
 
-    def _claim_run_dir(self) -> None:
-        """Create this run's directory; never share one with a run started in the same instant."""
-        while True:
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=False)
-                return
-            except FileExistsError:
-                time.sleep(0.001)
-                self.run_id = run_meta.new_run_id(self.scenario.name)
-                self.run_dir = self.options.out / self.run_id
-
     async def run(self) -> RunResult:
         raise_open_file_limit(self.scenario, self.options.warn)
         try:
-            self._claim_run_dir()
+            self.run_id, self.run_dir = claim_run_dir(self.options.out, self.scenario.name, self.run_id)
             writer = ResultsWriter(self.run_dir)
         except OSError as exc:
             raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
@@ -363,7 +350,7 @@ class Runner:
                 self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=self._emulator_url)
                 write_run_meta(self.run_dir, self.meta)
             if not self.emulate:
-                await self._preflight(base_urls)
+                await preflight(self.scenario, base_urls, self.keys, self.secrets, self.options.warn)
             await self._run_targets(base_urls, writer, progress)
 
     async def _watch_signals(self, scope: anyio.CancelScope) -> None:
@@ -417,62 +404,25 @@ class Runner:
             return ProcessExecutor(workers, self.prompts)
         return InProcessExecutor(self.prompts)
 
-    async def _preflight(self, base_urls: dict[str, str | None]) -> None:
-        """Live runs: warn about retired models and check each model against the provider's list."""
-        catalogue = load_catalogue()
-        for target in self.scenario.target:
-            info = catalogue.get(target.provider, target.model)
-            if info is not None and info.retired:
-                when = f" on {info.decommissioned_on}" if info.decommissioned_on else ""
-                instead = f"; use {info.replacement}" if info.replacement else ""
-                self.options.warn(f"target {target.name!r}: model {target.model} was {info.status.replace('_', ' ')}{when}{instead}")
-            timeout_s = self.scenario.load.timeout_s  # a slow models list must not cost more than a request may
-            settings = ClientSettings(base_urls[target.name], self.keys[target.name], 1, timeout_s, 0)
-            provider = make_provider(target.provider, settings)
-            try:
-                with anyio.fail_after(timeout_s):
-                    available = await provider.list_models()
-            except Exception as exc:  # noqa: BLE001 - a models list is advisory
-                from bench.failures import scrub
-
-                hint = ""
-                if target.base_url and "404" in str(exc):
-                    hint = "; does base_url point at the API root (e.g. .../v1 for OpenAI-compatible servers)?"
-                self.options.warn(f"target {target.name!r}: could not list models ({scrub(str(exc), self.secrets)}){hint}")
-                continue
-            finally:
-                await provider.aclose()
-            if available and target.model not in available:
-                shown = ", ".join(available[:30]) + (" …" if len(available) > 30 else "")
-                self.options.warn(f"target {target.name!r}: {target.provider} does not list model {target.model!r}; it lists: {shown}")
-
 
 def run_scenario(
     scenario: Scenario | str | Path,
+    options: RunOptions | None = None,
     *,
-    out: Path | str = Path("results"),
-    emulate: bool = False,
-    targets: list[str] | None = None,
-    requests: int | None = None,
-    concurrency: list[int] | None = None,
-    rate: list[float] | None = None,
-    quiet: bool = True,
+    out: Path | str | None = None,
     warn: Warn | None = None,
-    emulator_chunk_log: Path | None = None,
-    client: str | None = None,
-    workers: int | None = None,
-    executor: str = "local",
-    address: str | None = None,
-    absorb_late_signals: bool = False,
+    **overrides: Any,
 ) -> RunResult:
-    """Run a scenario (object or path) and return where its results went."""
+    """Run a scenario (object or path) and return where its results went.
+
+    ``options`` says how; for convenience any :class:`RunOptions` field may instead be given
+    as a keyword (``run_scenario(path, emulate=True, requests=5)``), over ``options``' own.
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    options = RunOptions(
-        out=Path(out), emulate=emulate, targets=targets, requests=requests, concurrency=concurrency, rate=rate, quiet=quiet,
-        emulator_chunk_log=emulator_chunk_log, client=client, workers=workers,
-        executor=executor, address=address, absorb_late_signals=absorb_late_signals,
-    )
+    options = replace(options or RunOptions(), **overrides)
+    if out is not None:
+        options.out = Path(out)
     if warn is not None:
         options.warn = warn
     runner = Runner(apply_overrides(scenario, options), options)
@@ -482,6 +432,6 @@ def run_scenario(
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         raise
-    if result.interrupted and absorb_late_signals:
+    if result.interrupted and options.absorb_late_signals:
         absorb_signals(options.warn)
     return result

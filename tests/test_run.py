@@ -264,6 +264,7 @@ def test_ttft_close_to_the_emulators_chunk_log(tmp_path: Path) -> None:
 
 
 def test_run_ids_sort_by_start_even_within_one_second(tmp_path: Path) -> None:
+    from bench.records import claim_run_dir
     from bench.run_meta import new_run_id
     from bench.runner import RunOptions, Runner
 
@@ -274,5 +275,5 @@ def test_run_ids_sort_by_start_even_within_one_second(tmp_path: Path) -> None:
     for runner in runners:
         runner.run_id = runners[0].run_id  # as if started in the same instant
         runner.run_dir = tmp_path / "root" / runner.run_id
-        runner._claim_run_dir()
+        runner.run_id, runner.run_dir = claim_run_dir(tmp_path / "root", "s", runner.run_id)
     assert len({r.run_dir for r in runners}) == 3 and all(r.run_dir.is_dir() for r in runners)

@@ -56,9 +56,10 @@ import asyncio
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from types import TracebackType
-from typing import Any, Final, Iterable, Mapping
+from typing import Any, Final
 
 import psutil
 

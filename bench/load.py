@@ -13,8 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterator, Protocol
+from typing import Protocol
 
 import anyio
 

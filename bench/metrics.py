@@ -29,8 +29,8 @@ from typing import Final, NamedTuple
 import numpy as np
 import pandas as pd
 
-from bench.fmt import level_text
 from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
+from bench.fmt import level_text
 from bench.schema import higher_is_better
 from bench.slo import AggregateSlo, SloSpec
 

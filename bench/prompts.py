@@ -16,14 +16,7 @@ from bench.errors import ScenarioError
 
 #: Common short English words: each is about one token in the GPT/Llama tokenizers, so
 #: ``input_tokens`` words make a prompt of roughly that many tokens.
-_WORDS = (
-    "the of and to in is it that for on was with as be at by this had not are but from or have an they "
-    "which one you were all we her she there would their will when who him been has more if no out do so "
-    "can what up said about other into than its time only could new them man some these then two first may "
-    "any like now my such make over our even most me state after also made many did must before back see "
-    "through way where get much go well your know should down work year because come people just say each "
-    "those take day good how long little use very great world own under last right still old while might"
-).split()
+_WORDS = ["the", "of", "and", "to", "in", "is", "it", "that", "for", "on", "was", "with", "as", "be", "at", "by", "this", "had", "not", "are", "but", "from", "or", "have", "an", "they", "which", "one", "you", "were", "all", "we", "her", "she", "there", "would", "their", "will", "when", "who", "him", "been", "has", "more", "if", "no", "out", "do", "so", "can", "what", "up", "said", "about", "other", "into", "than", "its", "time", "only", "could", "new", "them", "man", "some", "these", "then", "two", "first", "may", "any", "like", "now", "my", "such", "make", "over", "our", "even", "most", "me", "state", "after", "also", "made", "many", "did", "must", "before", "back", "see", "through", "way", "where", "get", "much", "go", "well", "your", "know", "should", "down", "work", "year", "because", "come", "people", "just", "say", "each", "those", "take", "day", "good", "how", "long", "little", "use", "very", "great", "world", "own", "under", "last", "right", "still", "old", "while", "might"]
 
 PROMPT_NOTE = (
     "every request's prompt starts with a unique seeded prefix, so provider prompt caches cannot "

@@ -20,7 +20,7 @@ import platform
 import re
 import statistics
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -174,7 +174,7 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
             "branch": None,
         },
         "benchmarks": benchmarks,
-        "datetime": started or datetime.now(timezone.utc).isoformat(),
+        "datetime": started or datetime.now(UTC).isoformat(),
         "version": PYTEST_BENCHMARK_FORMAT,
         "bench_version": __version__,
     }

@@ -23,8 +23,9 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import anyio.from_thread

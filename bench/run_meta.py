@@ -7,7 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ def git_revision(start: Path | None = None) -> str | None:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id(scenario_name: str) -> str:
@@ -60,7 +60,7 @@ def new_run_id(scenario_name: str) -> str:
     started within the same second must still sort in the order they started, or "the newest
     run" under a results root would be a coin toss.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fraction = int(now.microsecond / 1_000_000 * 0x10000)
     return f"{now.strftime('%Y%m%d-%H%M%S')}-{scenario_name}-{fraction:04x}"
 

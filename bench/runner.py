@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -24,11 +25,11 @@ from pydantic import ValidationError
 from bench import run_meta
 from bench.errors import BenchError
 from bench.health import Budget, LevelHealth, saturation
+from bench.level import LevelJob, event_loop_name, loop_options, run_level
 from bench.load import pool_size
-from bench.level import LevelJob, loop_options, event_loop_name, run_level
+from bench.preflight import preflight
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
-from bench.preflight import preflight
 from bench.records import RequestRecord, ResultsWriter, claim_run_dir, load_results, write_parquet, write_run_meta
 from bench.scenario import Scenario, Target, load_scenario
 

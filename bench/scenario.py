@@ -433,7 +433,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> tuple[str | None, s
     if kind == "extra_forbidden":
         model = _model_at(loc)
         choices = [n for n in (model.model_fields if model else {}) if n != "source_path"]
-        if field == str(loc[-1]) and "targets" == loc[-1]:
+        if field == str(loc[-1]) and loc[-1] == "targets":
             choices.append("target")
         return field, f"unknown key{_suggest(str(loc[-1]), choices)}" + (
             f"; valid keys here: {', '.join(choices)}" if choices else ""

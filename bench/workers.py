@@ -27,9 +27,10 @@ import queue
 import signal
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread

@@ -7,7 +7,6 @@ regression), 2 bad input (one line, no traceback), 130 interrupted.
 from __future__ import annotations
 
 import sys
-
 from typing import Annotated, Any
 
 import typer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 
@@ -95,38 +95,38 @@ def _keep_scenario(run_dir: Path, scenario: Scenario, emulated: bool) -> None:
 @app.command()
 def run(
     scenario: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Argument(help="Scenario file (TOML). Leave it out to describe one target with --provider and --model.", show_default=False),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the run goes to OUT/<run-id>/.")] = Path("results"),
     emulate: Annotated[bool, typer.Option("--emulate", help="Run every target against the built-in emulator (no keys, no network).")] = False,
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
-    requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Measured requests per level.")] = None,
-    concurrency: Annotated[Optional[str], typer.Option("--concurrency", "-c", metavar="<levels>", help="Closed-loop levels, e.g. 1,4,16.")] = None,
-    rate: Annotated[Optional[str], typer.Option("--rate", metavar="<rates>", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
+    requests: Annotated[int | None, typer.Option("--requests", "-n", min=1, help="Measured requests per level.")] = None,
+    concurrency: Annotated[str | None, typer.Option("--concurrency", "-c", metavar="<levels>", help="Closed-loop levels, e.g. 1,4,16.")] = None,
+    rate: Annotated[str | None, typer.Option("--rate", metavar="<rates>", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report into the run directory.")] = False,
     client: Annotated[
-        Optional[ClientName], typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
+        ClientName | None, typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
     ] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")] = None,
     executor: Annotated[
         ExecutorName, typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.\\[ray]').")
     ] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
+    address: Annotated[str | None, typer.Option("--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
     provider: Annotated[
-        Optional[ProviderName], typer.Option("--provider", help="The one target's provider.", rich_help_panel=_FLAGS_PANEL)
+        ProviderName | None, typer.Option("--provider", help="The one target's provider.", rich_help_panel=_FLAGS_PANEL)
     ] = None,
-    model: Annotated[Optional[str], typer.Option("--model", metavar="<model>", help="The one target's model id.", rich_help_panel=_FLAGS_PANEL)] = None,
+    model: Annotated[str | None, typer.Option("--model", metavar="<model>", help="The one target's model id.", rich_help_panel=_FLAGS_PANEL)] = None,
     base_url: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--base-url", metavar="<url>", help="Server URL (required for openai-compatible), e.g. http://127.0.0.1:8000/v1.", rich_help_panel=_FLAGS_PANEL),
     ] = None,
     max_tokens: Annotated[
-        Optional[int], typer.Option("--max-tokens", min=1, help="Most output tokens per request (default 256).", rich_help_panel=_FLAGS_PANEL)
+        int | None, typer.Option("--max-tokens", min=1, help="Most output tokens per request (default 256).", rich_help_panel=_FLAGS_PANEL)
     ] = None,
     input_tokens: Annotated[
-        Optional[int], typer.Option("--input-tokens", min=1, help="Approximate prompt length in tokens (default 128).", rich_help_panel=_FLAGS_PANEL)
+        int | None, typer.Option("--input-tokens", min=1, help="Approximate prompt length in tokens (default 128).", rich_help_panel=_FLAGS_PANEL)
     ] = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Ask for whole responses instead of streams (no first-token figures).", rich_help_panel=_FLAGS_PANEL)
@@ -198,13 +198,13 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
 
 @app.command()
 def models(
-    provider: Annotated[Optional[ProviderName], typer.Argument(help="Only this provider.", show_default=False)] = None,
+    provider: Annotated[ProviderName | None, typer.Argument(help="Only this provider.", show_default=False)] = None,
     base_url: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--base-url", metavar="<url>", help="List the models of the server at this URL (e.g. a local openai-compatible server)."),
     ] = None,
     api_key_env: Annotated[
-        Optional[str], typer.Option("--api-key-env", metavar="<variable>", help="Variable holding the key (default: the provider's usual one).")
+        str | None, typer.Option("--api-key-env", metavar="<variable>", help="Variable holding the key (default: the provider's usual one).")
     ] = None,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Also ask the provider's models endpoint (needs its key).")] = True,
 ) -> None:
@@ -284,7 +284,7 @@ def emulate(
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 = any free port).")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
     seed: Annotated[int, typer.Option("--seed", help="Seed for latencies and faults.")] = 0,
-    chunk_log: Annotated[Optional[Path], typer.Option("--chunk-log", help="Append each request's chunk write times (JSONL).")] = None,
+    chunk_log: Annotated[Path | None, typer.Option("--chunk-log", help="Append each request's chunk write times (JSONL).")] = None,
 ) -> None:
     """Serve the provider emulator (Groq, OpenAI and Anthropic wire formats) until Ctrl-C."""
     from bench.emulator.__main__ import main as emulator_main

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.emulator.handle import base_url
 from bench.emulator.server import EmulatorServer, ServerConfig

@@ -34,15 +34,8 @@ UNLIMITED_BUDGET: Final = 4096
 #: like a real server that acknowledges once the request is scheduled, before the first token.
 HEADERS_SHARE_OF_TTFT: Final = 0.5
 
-_ANSWER_WORDS: Final = (
-    "the quick brown fox jumps over a lazy dog while we measure how fast each token "
-    "arrives at the client and how long the first one takes to show up on screen so "
-    "that numbers stay honest and repeatable across runs and machines"
-).split()
-_REASONING_WORDS: Final = (
-    "the user asks for a short answer so we should think about what they need then "
-    "reply with a clear and brief explanation"
-).split()
+_ANSWER_WORDS: Final = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "we", "measure", "how", "fast", "each", "token", "arrives", "at", "the", "client", "and", "how", "long", "the", "first", "one", "takes", "to", "show", "up", "on", "screen", "so", "that", "numbers", "stay", "honest", "and", "repeatable", "across", "runs", "and", "machines"]
+_REASONING_WORDS: Final = ["the", "user", "asks", "for", "a", "short", "answer", "so", "we", "should", "think", "about", "what", "they", "need", "then", "reply", "with", "a", "clear", "and", "brief", "explanation"]
 
 
 class OverrideError(ValueError):

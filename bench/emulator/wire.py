@@ -17,7 +17,6 @@ from bench.catalogue import ModelInfo
 from bench.emulator.faults import ErrorSpec
 from bench.emulator.profiles import Plan
 
-
 #: A placeholder a chunk template is serialised with, then split on: each token's JSON string is
 #: spliced in between, so the hot path never serialises a whole chunk.
 MARK: Final = "\x00"

@@ -22,15 +22,15 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
 
-from bench.gate.compare import Side, SideInfo
 from bench.errors import BenchError
 from bench.fmt import json_safe
+from bench.gate.compare import Side, SideInfo
 from bench.metrics import aggregate, measured
 from bench.records import RUN_FILE, frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
 from bench.slo import SLO_COLUMNS, slo_from_table
@@ -100,7 +100,7 @@ def save_baseline(
     doc = {
         "format": FORMAT,
         "name": name,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": {"run_id": meta.get("run_id", run_dir.name)},  # no local path: the file is committed
         "run": meta,
         "aggregates": json_safe(aggregates[keep].round(4).to_dict(orient="records")),

@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict
 from typing import Final, Literal
 
+from bench.fmt import json_safe
 from bench.gate.compare import (
     Comparison,
     ErrorRateChange,
@@ -15,7 +16,6 @@ from bench.gate.compare import (
     change_text,
     magnitude,
 )
-from bench.fmt import json_safe
 from bench.metrics import GroupKey, SloOutcome, SloVerdict
 
 Format = Literal["text", "md", "json"]

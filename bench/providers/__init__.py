@@ -5,7 +5,7 @@ Adding a provider or a leaner client path is one module and one line here.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bench.providers.base import ClientSettings, Provider, ProviderRequest, StreamEvent, Usage
 

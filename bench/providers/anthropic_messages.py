@@ -6,7 +6,8 @@ with the lean client path.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from bench.providers import messages_wire
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, with_extras

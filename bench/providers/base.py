@@ -8,8 +8,9 @@ registered under another ``client`` name: nothing else changes.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(slots=True)

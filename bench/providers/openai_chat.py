@@ -8,7 +8,8 @@ fastest way through them); everything else is shared with the lean path.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from bench.providers import chat_wire
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, with_extras

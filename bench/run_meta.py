@@ -6,7 +6,6 @@ import os
 import platform
 import socket
 import subprocess
-import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -63,7 +62,3 @@ def new_run_id(scenario_name: str) -> str:
     now = datetime.now(UTC)
     fraction = int(now.microsecond / 1_000_000 * 0x10000)
     return f"{now.strftime('%Y%m%d-%H%M%S')}-{scenario_name}-{fraction:04x}"
-
-
-def command_line() -> list[str]:
-    return [Path(sys.argv[0]).name, *sys.argv[1:]]

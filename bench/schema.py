@@ -37,9 +37,6 @@ ErrorKind = Literal[HttpErrorKind, ClientErrorKind]
 HTTP_ERROR_KINDS: Final[tuple[str, ...]] = get_args(HttpErrorKind)
 ERROR_KINDS: Final[tuple[str, ...]] = get_args(ErrorKind)
 
-#: How ``output_tokens`` was obtained.
-TOKEN_SOURCES: Final[tuple[str, ...]] = ("usage", "chunks", "estimate", "none")
-
 #: Column name -> pandas dtype, in the order a frame presents them.
 COLUMNS: Final[dict[str, str]] = {
     "run_id": "string",

@@ -171,12 +171,10 @@ def run(
 
 
 def _write_report(run_dir: Path) -> None:
-    try:
-        from bench.report import render_report
-    except ImportError:  # pragma: no cover - reports arrive in their own module
-        return
-    path = render_report([run_dir], run_dir / "report")
-    typer.echo(f"report: {path}")
+    from bench.report import render_reports
+
+    written = render_reports([run_dir], run_dir / "report")
+    typer.echo("report: " + ", ".join(str(path) for path in written.values()))
 
 
 @app.command()

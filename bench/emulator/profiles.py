@@ -204,7 +204,12 @@ class Plan:
 
 
 def _words(rng: random.Random, vocabulary: tuple[str, ...] | list[str], n: int) -> list[str]:
-    return [("" if i == 0 else " ") + rng.choice(vocabulary) for i in range(n)]
+    """``n`` seeded words, the first without a leading space. One ``choices`` call: planning runs
+    on the emulator's loop when a request arrives, and other arrivals wait to be stamped."""
+    words = [" " + word for word in rng.choices(vocabulary, k=n)]
+    if words:
+        words[0] = words[0][1:]
+    return words
 
 
 def plan_response(

@@ -328,12 +328,13 @@ class Runner:
                         started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=self._emulator_url
                     )
                     write_run_meta(self.run_dir, self.meta)
+                if self.interrupted and self.options.absorb_late_signals and failure is None:
+                    # Held, not lost, from before the watcher goes (it and the event loop reset the
+                    # handlers they had) until the caller absorbs them.
+                    hold_signals()
                 guard.cancel_scope.cancel()
         if failure is not None:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
-        if self.interrupted and self.options.absorb_late_signals:
-            # Held, not lost, while the event loop shuts down (it resets the handlers it had).
-            hold_signals()
         return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
 
     async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:

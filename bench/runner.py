@@ -8,6 +8,7 @@ connection pool fits the level, so no request waits for a connection after t0.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -31,6 +32,7 @@ from bench.preflight import preflight
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
 from bench.records import RequestRecord, ResultsWriter, claim_run_dir, load_results, write_parquet, write_run_meta
+from bench.stop_signals import StopSignals
 from bench.scenario import Scenario, Target, load_scenario
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
@@ -55,9 +57,10 @@ class RunOptions:
     executor: str = "local"
     #: Ray cluster address for executor "ray" (None starts a local Ray instance).
     address: str | None = None
-    #: After an interrupted run, keep absorbing SIGINT/SIGTERM (with a line each) so the caller
-    #: can still print the summary and write the report; the CLI sets it, the process exits soon after.
-    absorb_late_signals: bool = False
+    #: The command's own SIGINT/SIGTERM handlers, installed for its whole life (``bench run``):
+    #: the run attaches to them instead of watching signals itself, so later signals never
+    #: find Python's default handler while results, summary and report are written.
+    stop_signals: StopSignals | None = None
     #: With emulate: where the emulator logs each chunk's write time (ground truth for accuracy checks).
     emulator_chunk_log: Path | None = None
     warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
@@ -169,28 +172,6 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
             if found is not None:
                 return found
     return None
-
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def hold_signals() -> None:
-    """Block SIGINT/SIGTERM in this thread: they stay pending until ``absorb_signals``."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-
-
-def absorb_signals(warn: Warn) -> None:
-    """From now on SIGINT and SIGTERM only say that the run is already stopping."""
-    if sys.platform == "win32":  # pragma: no cover
-        return
-
-    def already_stopping(signum: int, frame: object) -> None:
-        warn("already stopping: writing the summary and report of what finished")
-
-    signal.signal(signal.SIGINT, already_stopping)
-    signal.signal(signal.SIGTERM, already_stopping)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def calibration_meta(results_root: Path) -> dict[str, Any] | None:
@@ -307,7 +288,10 @@ class Runner:
         # first cancels the work, later ones are absorbed until run.json is final.
         failure: BaseException | None = None
         async with anyio.create_task_group() as guard:
-            guard.start_soon(self._watch_signals, work)
+            if self.options.stop_signals is not None:  # the command's own handlers, for its whole life
+                self.options.stop_signals.attach(asyncio.get_running_loop(), work.cancel)
+            else:
+                guard.start_soon(self._watch_signals, work)
             try:
                 with work:
                     await self._work(started_at, writer, progress)
@@ -328,10 +312,8 @@ class Runner:
                         started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=self._emulator_url
                     )
                     write_run_meta(self.run_dir, self.meta)
-                if self.interrupted and self.options.absorb_late_signals and failure is None:
-                    # Held, not lost, from before the watcher goes (it and the event loop reset the
-                    # handlers they had) until the caller absorbs them.
-                    hold_signals()
+                if self.options.stop_signals is not None:
+                    self.options.stop_signals.detach()
                 guard.cancel_scope.cancel()
         if failure is not None:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
@@ -428,12 +410,4 @@ def run_scenario(
     if warn is not None:
         options.warn = warn
     runner = Runner(apply_overrides(scenario, options), options)
-    try:
-        result = anyio.run(runner.run, backend_options=loop_options())
-    except BaseException:
-        if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        raise
-    if result.interrupted and options.absorb_late_signals:
-        absorb_signals(options.warn)
-    return result
+    return anyio.run(runner.run, backend_options=loop_options())

@@ -139,6 +139,7 @@ def run(
     scenario.toml: `bench run results/<run-id>/scenario.toml` repeats the run.
     """
     from bench.runner import RunOptions, apply_overrides, run_scenario
+    from bench.stop_signals import StopSignals
     from bench.summary import print_summary
 
     if concurrency and rate:
@@ -154,7 +155,13 @@ def run(
         RunOptions(targets=target, requests=requests, concurrency=levels["concurrency"], rate=levels["rate"], client=client, workers=workers),  # type: ignore[arg-type]
     )
     result = run_scenario(
-        effective, out=out, emulate=emulate, quiet=quiet, executor=executor, address=address, absorb_late_signals=True
+        effective,
+        out=out,
+        emulate=emulate,
+        quiet=quiet,
+        executor=executor,
+        address=address,
+        stop_signals=StopSignals(lambda message: typer.echo(f"bench: warning: {message}", err=True)).install(),
     )
     _keep_scenario(result.run_dir, effective, bool(result.meta.get("emulated", emulate)))
     frame = result.frame

@@ -21,4 +21,10 @@ def main() -> None:
     from bench.cli import app, run_app
 
     signal.signal(signal.SIGINT, previous)
-    sys.exit(run_app(app))
+    code = run_app(app)
+    # The command is done; the exit status is decided. Interpreter shutdown resets Python-level
+    # handlers to the default, so one more Ctrl-C in those last milliseconds would end the
+    # process by the signal instead of with this status — unless the signal is ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)

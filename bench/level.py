@@ -106,8 +106,10 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         worker=job.worker,
         client=target.client,
     )
-    sampler.start()
+    # The client is built before sampling starts: an SDK client loads its TLS certificates
+    # (10–20 ms, blocking) when it is made, which is no lag any request waits through.
     provider = make_provider(target.provider, settings, target.client)
+    sampler.start()
     try:
         profile = profile_for(
             load.mode,

@@ -31,7 +31,7 @@ import pandas as pd
 
 from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
 from bench.fmt import level_text
-from bench.schema import higher_is_better
+from bench.schema import TABLE, higher_is_better
 from bench.slo import AggregateSlo, SloSpec
 
 GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
@@ -49,21 +49,16 @@ class GroupKey(NamedTuple):
     def label(self) -> str:
         return f"{self.target} @ {level_text(self.load_mode, self.load_level)}"
 
-#: Latency columns summarised with p50/p90/p95/p99/mean (``itl_ms`` pools every gap).
-LATENCY_STAT_COLUMNS: Final[tuple[str, ...]] = (
-    "ttfb_ms",
-    "ttft_ms",
-    "ttfa_ms",
-    "e2e_ms",
-    "tpot_ms",
-    "response_100_ms",
-    "itl_ms",
+#: Latency columns summarised with p50/p90/p95/p99/mean (``schema.Column.stats``): the
+#: per-request figures first, then ``itl_ms``, which pools every gap of every request.
+LATENCY_STAT_COLUMNS: Final[tuple[str, ...]] = tuple(
+    [c.name for c in TABLE if c.stats and c.dtype != "object"] + [c.name for c in TABLE if c.stats and c.dtype == "object"]
 )
 LATENCY_PERCENTILES: Final[tuple[int, ...]] = (50, 90, 95, 99)
 #: For speeds the bad tail is the low end.
 SPEED_PERCENTILES: Final[tuple[int, ...]] = (1, 10, 50)
-#: Columns whose median gets a bootstrap CI in ``aggregate``.
-CI_COLUMNS: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms", "output_tps")
+#: Columns whose median gets a bootstrap CI in ``aggregate`` (``schema.Column.ci``): latencies, then speeds.
+CI_COLUMNS: Final[tuple[str, ...]] = tuple(sorted((c.name for c in TABLE if c.ci), key=higher_is_better))
 
 
 def aggregate_columns() -> list[str]:

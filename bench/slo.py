@@ -12,19 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bench.schema import COLUMNS, higher_is_better
+from bench.schema import TABLE, higher_is_better
 
 STATS: tuple[str, ...] = ("p50", "p90", "p95", "p99", "mean")
 Stat = Literal["p50", "p90", "p95", "p99", "mean"]
 
-#: Columns an SLO may name: numeric per-request measurements.
-SLO_COLUMNS: tuple[str, ...] = tuple(
-    name
-    for name, dtype in COLUMNS.items()
-    if dtype == "float64"
-    and name
-    not in {"load_level", "http_status", "scheduled_ms", "output_tokens", "reasoning_tokens", "input_tokens"}
-)
+#: Columns an SLO may name: numeric per-request measurements (``schema.Column.slo``).
+SLO_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLE if c.slo)
 
 
 @dataclass(frozen=True)

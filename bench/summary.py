@@ -8,6 +8,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bench import schema
 from bench.fmt import level_text, number
 from bench.health import LevelHealth, saturation, summary_lines
 from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
@@ -16,13 +17,20 @@ from bench.slo import slo_for_scenario
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.
 OVERLOAD_LAG_MS = 50.0
 
+def _stat(column: str, stat: str, pattern: str) -> tuple[str, str, str]:
+    """(aggregate column, terse header such as ``TTFT p50 ms``, number pattern)."""
+    unit = " ms" if schema.unit(column) == "ms" else ""
+    return f"{column}_{stat}", f"{schema.abbrev(column)} {stat}{unit}", pattern
+
+
+#: (aggregate column, header, number pattern) of each figure after the target and load.
 _COLUMNS = (
     ("n", "n", "{:.0f}"),
     ("errors", "errors", "{:.0f}"),
-    ("ttft_ms_p50", "TTFT p50 ms", "{:.1f}"),
-    ("ttft_ms_p99", "TTFT p99 ms", "{:.1f}"),
-    ("output_tps_p50", "output tokens/s p50", "{:.0f}"),
-    ("e2e_ms_p50", "e2e p50 ms", "{:.0f}"),
+    _stat("ttft_ms", "p50", "{:.1f}"),
+    _stat("ttft_ms", "p99", "{:.1f}"),
+    _stat("output_tps", "p50", "{:.0f}"),
+    _stat("e2e_ms", "p50", "{:.0f}"),
 )
 
 

@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 from bench import run_meta
 from bench.errors import BenchError
 from bench.scenario import Scenario
+from bench.schema import abbrev
 
 Mode = Literal["concurrency", "rate"]
 Verdict = Literal["pass", "fail", "inconclusive", "interrupted"]
@@ -49,23 +50,6 @@ SWEEP_FILE: Final = "sweep.json"
 MARKDOWN_FILE: Final = "sweep.md"
 CHART_FILE: Final = "sweep.png"
 RUNS_DIR: Final = "runs"
-
-#: Short names for answers ("TTFT p99 140 ms > 120 ms").
-_SHORT: Final[dict[str, str]] = {
-    "ttft_ms": "TTFT",
-    "ttfa_ms": "TTFA",
-    "ttfb_ms": "TTFB",
-    "e2e_ms": "e2e",
-    "tpot_ms": "TPOT",
-    "itl_ms": "ITL",
-    "response_100_ms": "100-token answer",
-    "output_tps": "output tokens/s",
-    "server_output_tps": "server tokens/s",
-    "sdk_prep_ms": "SDK prep",
-    "queue_ms": "server queue",
-    "start_lag_ms": "start lag",
-}
-
 
 def level_text(mode: str, level: float) -> str:
     """``6 streams``, ``1 stream``, ``12.5 requests/s``."""
@@ -105,7 +89,7 @@ class SloCheck:
         if self.column == "error_rate":
             op = "≤" if self.passed else ">"
             return f"error rate {self.measured:.1%} {op} {self.threshold:.1%}"
-        name = f"{_SHORT.get(self.column, self.column)} {self.stat}"
+        name = f"{abbrev(self.column)} {self.stat}"  # "TTFT p99"
         if self.at_least:
             return f"{name} {_num(self.measured)} {'≥' if self.passed else '<'} {self.threshold:g}"
         return f"{name} {_num(self.measured)} ms {'≤' if self.passed else '>'} {self.threshold:g} ms"

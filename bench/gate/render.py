@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict
 from typing import Final, Literal
 
+from bench import schema
 from bench.fmt import json_safe
 from bench.gate.compare import (
     Comparison,
@@ -33,7 +34,7 @@ _MARK: Final[dict[Verdict, str]] = {
 def _fmt(value: float, metric: str) -> str:
     if not math.isfinite(value):
         return "—"
-    unit = " ms" if metric.endswith("_ms") else (" tok/s" if metric.endswith("_tps") else "")
+    unit = f" {schema.unit(metric)}".rstrip()
     return f"{value:,.1f}{unit}" if abs(value) < 1000 else f"{value:,.0f}{unit}"
 
 

@@ -24,9 +24,9 @@ from bench.errors import BenchError
 from bench.health import Budget, LevelHealth, saturation, summary_lines
 from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
-from bench.report.tables import DASH, HUMAN, ci, code, count, num, share, table, with_ci
+from bench.report.tables import DASH, ci, code, count, heading, num, share, table, with_ci
 from bench.scenario_toml import FLAGS_SOURCE
-from bench.schema import ERROR_KINDS
+from bench.schema import ERROR_KINDS, label, unit
 from bench.slo import slo_for_scenario
 
 
@@ -216,12 +216,13 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     show_model = any(s.target != f"{s.provider}/{s.model}" for s in data.series)
     headers = (["run"] if data.multi else []) + ["target"] + (["model"] if show_model else [])
     if streaming:
-        headers += ["first token p50 (ms) [95% CI]", "first token p90 (ms)"]
+        headers += [heading("ttft_ms", "p50", ci=True), heading("ttft_ms", "p90")]
         if reasoning:
-            headers += ["first answer token p50 (ms)"]
-        headers += ["tokens/s p50 [95% CI]", "tokens/s p10", "100-token answer p50 (ms)", "e2e p50 (ms)"]
+            headers += [heading("ttfa_ms", "p50")]
+        headers += [heading("output_tps", "p50", ci=True), heading("output_tps", "p10"), heading("response_100_ms", "p50"),
+                    heading("e2e_ms", "p50")]
     else:
-        headers += ["e2e p50 (ms) [95% CI]", "e2e p90 (ms)"]
+        headers += [heading("e2e_ms", "p50", ci=True), heading("e2e_ms", "p90")]
     if whole:
         headers += ["end-to-end tokens/s p50"]
     headers += ["error rate", "n"]
@@ -473,7 +474,7 @@ def cost_section(data: ReportData) -> list[str]:
         return []
     headers = (["run"] if data.multi else []) + [
         "target", "price in / out ($ per M tokens)", "cost per request (mean)", "cost per 1k requests",
-        "output tokens per $", "tokens/s p50", "cost of the run",
+        "output tokens per $", heading("output_tps", "p50"), "cost of the run",
     ]
     lines = [
         "## Cost",
@@ -544,8 +545,6 @@ def run_to_run_section(data: ReportData) -> list[str]:
     streamed = any(r.streamed for r in data.runs)
     metrics = RUN_TO_RUN_STREAMED if streamed else RUN_TO_RUN_WHOLE
     settings = CompareSettings(metrics=metrics)
-    names = {"ttft_ms": "first token p50", "output_tps": "tokens/s p50", "response_100_ms": "100-token answer p50",
-             "e2e_ms": "e2e p50"}
     command = "bench compare RUN_1 RUN_N " + " ".join(f"--metric {m}" for m in metrics)
     lines = [
         "## Run to run",
@@ -575,7 +574,7 @@ def run_to_run_section(data: ReportData) -> list[str]:
             by_group.setdefault((err.target, err.load_mode, err.load_level), {})["error_rate"] = err
         shown = [m for m in metrics if any(
             isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())]
-        headers = ["target", "load"] + [names[m] for m in shown] + ["error rate"]
+        headers = ["target", "load"] + [heading(m, "p50", unit=False) for m in shown] + ["error rate"]
         rows = []
         for (target, mode, level), cells in by_group.items():
             row = [target, level_text(mode, level)]
@@ -595,13 +594,16 @@ def run_to_run_section(data: ReportData) -> list[str]:
 def _rule_text(v: SloVerdict) -> str:
     if v.column == "error_rate":
         return f"error rate ≤ {share(v.threshold)}"
-    name = HUMAN.get(v.column, v.column)
-    unit = "" if v.at_least else " ms"
     op = "≥" if v.at_least else "≤"
-    text = f"{name} {v.stat} {op} {num(v.threshold)}{unit}"
+    text = f"{label(v.column)} {v.stat} {op} {num(v.threshold)}{_ms(v.column)}"
     if v.at_least and v.stat not in ("p50", "mean"):
         text += f" ({v.stat.removeprefix('p')}% of requests at least this fast)"
     return text
+
+
+def _ms(column: str) -> str:
+    """A latency's threshold says its unit; a speed's label (tokens/s) already does."""
+    return " ms" if unit(column) == "ms" else ""
 
 
 def _measured_text(v: SloVerdict) -> str:
@@ -627,8 +629,7 @@ def _verdict_cell(v: SloVerdict) -> str:
 def _per_request_text(run: RunView) -> str:
     parts = []
     for rule in run.slo.per_request:
-        name = HUMAN.get(rule.column, rule.column)
-        parts.append(f"{name} {'≥' if rule.at_least else '≤'} {num(rule.threshold)}{'' if rule.at_least else ' ms'}")
+        parts.append(f"{label(rule.column)} {'≥' if rule.at_least else '≤'} {num(rule.threshold)}{_ms(rule.column)}")
     return _join(parts)
 
 
@@ -674,7 +675,7 @@ def slo_section(data: ReportData) -> list[str]:
                 rows.append(row)
             headers = ["target", "load"] + [
                 ("error rate, per target" if first[k].column == "error_rate"
-                 else f"{HUMAN.get(first[k].column, first[k].column)} {first[k].stat}, per target") + f" ({code(k)})"
+                 else f"{label(first[k].column)} {first[k].stat}, per target") + f" ({code(k)})"
                 if k in own else f"{_rule_text(first[k])} ({code(k)})"
                 for k in keys
             ]
@@ -711,12 +712,12 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         "target",
         "load",
         "n",
-        "first token p50 (ms)",
-        "first token p99 (ms)",
-        "e2e p50 (ms)",
-        "e2e p99 (ms)",
-        "tokens/s p50 (per request)",
-        "ITL p99 (ms)",
+        heading("ttft_ms", "p50"),
+        heading("ttft_ms", "p99"),
+        heading("e2e_ms", "p50"),
+        heading("e2e_ms", "p99"),
+        heading("output_tps", "p50") + " (per request)",
+        heading("itl_ms", "p99"),
         "aggregate tokens/s",
         "requests/s",
     ]
@@ -724,7 +725,7 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         headers += ["goodput (req/s)", "goodput share"]
     headers += ["error rate"]
     if open_loop:
-        headers += ["start lag p99 (ms)", "offered req/s", "achieved req/s"]
+        headers += [heading("start_lag_ms", "p99"), "offered req/s", "achieved req/s"]
     rates = {(r.index, a.target, a.offered): a for r in data.runs for a in arrival_rates(r.measured)} if open_loop else {}
     rows = []
     for s in data.series:
@@ -870,8 +871,8 @@ def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
                    num(h["response_100_ms_p50"])]
             )
         headers = (["run"] if data.multi else []) + [
-            "target", "first token p50 (ms)", "first answer token p50 (ms)", "reasoning before the answer p50 (ms)",
-            "reasoning tokens p50", "100-token answer p50 (ms)",
+            "target", heading("ttft_ms", "p50"), heading("ttfa_ms", "p50"), "reasoning before the answer p50 (ms)",
+            "reasoning tokens p50", heading("response_100_ms", "p50"),
         ]
         lines += [
             "### Reasoning before the answer",

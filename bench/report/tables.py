@@ -12,26 +12,17 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from bench.schema import BY_NAME
+
 DASH = "–"
 
-#: Human names for columns, used in tables, SLO rules and chart labels.
-HUMAN: dict[str, str] = {
-    "ttfb_ms": "first byte (headers)",
-    "ttft_ms": "first token",
-    "ttfa_ms": "first answer token",
-    "e2e_ms": "end-to-end",
-    "tpot_ms": "time per output token",
-    "itl_ms": "inter-token gap",
-    "response_100_ms": "100-token answer",
-    "output_tps": "tokens/s",
-    "server_output_tps": "server tokens/s",
-    "sdk_prep_ms": "SDK preparation",
-    "queue_ms": "server queue",
-    "prompt_ms": "server prompt processing",
-    "completion_ms": "server completion",
-    "start_lag_ms": "start lag",
-    "error_rate": "error rate",
-}
+def heading(column: str, stat: str, *, unit: bool = True, ci: bool = False) -> str:
+    """A statistic's table header from the column table: ``first token p50 (ms) [95% CI]``,
+    ``tokens/s p10`` (a speed's label already says its unit)."""
+    text = f"{BY_NAME[column].heading} {stat}"
+    if unit and BY_NAME[column].unit == "ms":
+        text += " (ms)"
+    return text + (" [95% CI]" if ci else "")
 
 
 def _is_missing(value: object) -> bool:

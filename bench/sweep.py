@@ -34,6 +34,7 @@ from bench import run_meta
 from bench.errors import BenchError
 from bench.scenario import Scenario
 from bench.schema import abbrev
+from bench.stop_signals import StopSignals
 
 Mode = Literal["concurrency", "rate"]
 Verdict = Literal["pass", "fail", "inconclusive", "interrupted"]
@@ -362,6 +363,7 @@ def run_probe(
     client: str | None,
     requests: int | None,
     warn: Callable[[str], None] | None = None,
+    stop_signals: StopSignals | None = None,
 ) -> Probe:
     """One target at one level, a real run under ``sweep_dir/runs``, judged by ``judge_slos``."""
     from bench.metrics import aggregate, judge_slos
@@ -372,7 +374,7 @@ def run_probe(
     started = time.perf_counter()
     result = run_scenario(
         scenario, out=sweep_dir / RUNS_DIR, emulate=emulate, targets=[target], client=client, requests=requests,
-        quiet=True, warn=warn, absorb_late_signals=True, **levels,
+        quiet=True, warn=warn, stop_signals=stop_signals, **levels,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     frame = result.frame
@@ -423,6 +425,9 @@ class SweepOptions:
     max_level: float | None = None
     precision: float = RATE_PRECISION
     warn: Callable[[str], None] = field(default=lambda m: print(f"bench: warning: {m}", file=sys.stderr))
+    #: The command's own SIGINT/SIGTERM handlers (``bench sweep``): each probe's run attaches to
+    #: them, and once one signal arrived, later ones only say the sweep is stopping.
+    stop_signals: StopSignals | None = None
 
 
 @dataclass
@@ -577,7 +582,7 @@ def sweep(
                 return probe_fn(target, level, order, sweep_dir)
             return run_probe(
                 scenario, target, settings.mode, level, order=order, sweep_dir=sweep_dir, emulate=emulated,
-                client=options.client, requests=options.requests, warn=options.warn,
+                client=options.client, requests=options.requests, warn=options.warn, stop_signals=options.stop_signals,
             )  # fmt: skip
 
         return probe
@@ -594,9 +599,6 @@ def sweep(
                 result.interrupted = True
                 break
     except KeyboardInterrupt:  # between probes (a probe's own Ctrl-C ends it as "interrupted")
-        from bench.runner import absorb_signals
-
-        absorb_signals(options.warn)
         result.interrupted = True
         current = result.targets[-1]
         current.outcome = "interrupted"

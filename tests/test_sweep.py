@@ -203,10 +203,7 @@ def test_fake_sweep_writes_json_markdown_and_chart(tmp_path: Path) -> None:
     assert load_scenario(result.sweep_dir / "scenario.toml").target[0].emulator.capacity == 6
 
 
-def test_ctrl_c_between_probes_keeps_what_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bench.runner
-
-    monkeypatch.setattr(bench.runner, "absorb_signals", lambda warn: None)  # leave pytest's own handler be
+def test_ctrl_c_between_probes_keeps_what_finished(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, CAPACITY))
     fake, _ = _fake(6)
 

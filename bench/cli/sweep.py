@@ -70,6 +70,7 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
 ) -> None:
     from bench.scenario import load_scenario
+    from bench.stop_signals import StopSignals
     from bench.sweep import SweepOptions
     from bench.sweep import sweep as run_sweep
 
@@ -87,6 +88,7 @@ def sweep(
     options = SweepOptions(
         out=out, emulate=emulate, client=client, targets=target, requests=requests, start=start,
         max_level=float(ceiling) if ceiling is not None else None, precision=precision,
+        stop_signals=StopSignals(lambda message: typer.echo(f"bench: warning: {message}", err=True)).install(),
     )  # fmt: skip
 
     def on_target(done: TargetSweep) -> None:

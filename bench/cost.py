@@ -35,6 +35,7 @@ import pandas as pd
 
 from bench.catalogue import Price, load_catalogue
 from bench.metrics import GROUP_KEYS, group_positions, measured, ok_mask
+from bench.run_file import RunMeta
 
 __all__ = [
     "CACHED_INPUT_COLUMN",
@@ -100,7 +101,7 @@ def _today(provider: str | None, model: str | None) -> Price | None:
 
 
 def price_for(
-    meta: Mapping[str, Any], target: str, *, provider: str | None = None, model: str | None = None
+    meta: RunMeta, target: str, *, provider: str | None = None, model: str | None = None
 ) -> Price | None:
     """The price of ``target`` (its label) in the run that ``meta`` (run.json) describes.
 
@@ -111,8 +112,7 @@ def price_for(
     None means no price is known: costs are NaN, never 0. ``provider`` and ``model`` are the
     fallback identity when run.json does not list the target.
     """
-    scenario = meta.get("scenario") if isinstance(meta, Mapping) else None
-    targets = scenario.get("targets") if isinstance(scenario, Mapping) else None
+    targets = meta.scenario.get("targets")
     for entry in targets if isinstance(targets, list) else []:
         if not isinstance(entry, Mapping) or entry.get("label") != target:
             continue
@@ -148,7 +148,7 @@ def request_cost_usd(
     return cost / _PER_MTOK
 
 
-def _prices(frame: pd.DataFrame, meta: Mapping[str, Any]) -> dict[str, Price | None]:
+def _prices(frame: pd.DataFrame, meta: RunMeta) -> dict[str, Price | None]:
     """One price per target label in the frame."""
     if frame.empty:
         return {}
@@ -163,10 +163,10 @@ def _cached(frame: pd.DataFrame) -> np.ndarray | None:
     return frame[CACHED_INPUT_COLUMN].to_numpy(dtype="float64", na_value=np.nan) if CACHED_INPUT_COLUMN in frame else None
 
 
-def add_cost(frame: pd.DataFrame, meta: Mapping[str, Any]) -> pd.DataFrame:
+def add_cost(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     """A copy of the request frame with ``cost_usd`` (US dollars) added as the last column.
 
-    ``meta`` is the run's run.json (:func:`bench.records.read_run_meta`): each target is
+    ``meta`` is the run's run.json (:func:`bench.run_file.read_run_meta`): each target is
     priced by :func:`price_for`. Every row is priced whatever its status, where its token
     counts are known; the run totals (:func:`cost_summary`) count successful measured
     requests only. NaN for a target without a price, never 0.
@@ -227,7 +227,7 @@ def _summary_row(rows: pd.DataFrame, price: Price | None, has_cached_column: boo
     return row
 
 
-def cost_summary(frame: pd.DataFrame, meta: Mapping[str, Any]) -> pd.DataFrame:
+def cost_summary(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     """One row per (target, load_mode, load_level) of measured requests: what it cost.
 
     Columns (after the group keys, see :data:`SUMMARY_COLUMNS`): the price used (US

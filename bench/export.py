@@ -27,8 +27,9 @@ import pandas as pd
 from bench.cost import add_cost, cost_summary
 from bench.errors import BenchError
 from bench.metrics import GROUP_KEYS, aggregate
-from bench.records import PARQUET_FILE, is_run_dir, load_results, read_run_meta, resolve_run_dir
-from bench.slo import slo_for_scenario
+from bench.records import PARQUET_FILE, is_run_dir, resolve_run_dir
+from bench.run import LoadedRun
+from bench.run_file import read_run_meta
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "pytest-benchmark", "vllm")
 _LIST_COLUMNS: tuple[str, ...] = ("itl_ms",)
@@ -42,14 +43,17 @@ def _json_list(value: object) -> str:
     return json.dumps(list(value) if value is not None and not isinstance(value, float) else [])
 
 
-def aggregates_for(run_dir: Path, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def _loaded(run_dir: Path) -> LoadedRun:
+    return LoadedRun(run_dir, read_run_meta(run_dir))
+
+
+def aggregates_for(run: Path | LoadedRun) -> pd.DataFrame:
     """The run's aggregates (with goodput where its scenario, or a target, has per-request SLOs), run id first,
     and what each target and level cost (:func:`bench.cost.cost_summary`) last."""
-    meta = read_run_meta(run_dir)
-    frame = load_results(run_dir) if frame is None else frame
-    agg = aggregate(frame, slo_for_scenario(meta.get("scenario")))
-    agg = agg.merge(cost_summary(frame, meta), on=GROUP_KEYS, how="left", validate="one_to_one")
-    agg.insert(0, "run_id", str(meta.get("run_id") or run_dir.name))
+    run = run if isinstance(run, LoadedRun) else _loaded(run)
+    agg = aggregate(run.frame, run.slo)
+    agg = agg.merge(cost_summary(run.frame, run.meta), on=GROUP_KEYS, how="left", validate="one_to_one")
+    agg.insert(0, "run_id", run.run_id)
     return agg
 
 
@@ -113,7 +117,7 @@ def check_destination(run_dir: Path, out: Path, names: list[str], *, force: bool
     """
     own_dir = out.resolve() == run_dir.resolve()
     if not force and not own_dir and is_run_dir(out):
-        other = read_run_meta(out).get("run_id") or out.name
+        other = read_run_meta(out).run_id or out.name
         raise BenchError(
             f"{out}: is the directory of another run ({other}); an export never writes into it "
             "(choose another --out, or --force to write there anyway)"
@@ -141,9 +145,8 @@ def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, 
     """One vLLM result file per (target, level); see :mod:`bench.export_vllm`."""
     from bench.export_vllm import DEFAULT_PERCENTILES, vllm_results, write_result
 
-    results = vllm_results(
-        load_results(run_dir), read_run_meta(run_dir), percentiles=tuple(percentiles or DEFAULT_PERCENTILES)
-    )
+    run = _loaded(run_dir)
+    results = vllm_results(run.frame, run.meta, percentiles=tuple(percentiles or DEFAULT_PERCENTILES))
     if not results:
         raise BenchError(f"{run_dir}: no measured requests, so there is no vLLM result to write")
     names = [name for name, _ in results]
@@ -197,9 +200,9 @@ def export_run(
     names = [f"requests.{fmt}", f"aggregates.{fmt}"]
     check_destination(run_dir, out, names, force=force)
     _prepare_out(out)
-    frame = load_results(run_dir)
+    run = _loaded(run_dir)
     paths = [out / name for name in names]
-    _write(add_cost(frame, read_run_meta(run_dir)), paths[0], fmt)
-    _write(aggregates_for(run_dir, frame), paths[1], fmt)
+    _write(add_cost(run.frame, run.meta), paths[0], fmt)
+    _write(aggregates_for(run), paths[1], fmt)
     _remember(out, names)
     return paths

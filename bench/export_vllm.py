@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics import group_positions, measured, pooled_itl, request_meets
+from bench.run_file import RunMeta
 from bench.slo import slo_for_scenario
 
 #: vLLM's default ``--metric-percentiles``.
@@ -199,10 +200,10 @@ def _peaks(start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itl_ms: n
     return max_tokens, max(peak, 0)
 
 
-def _date(meta: Mapping[str, Any], start_ns: np.ndarray) -> str:
+def _date(meta: RunMeta, start_ns: np.ndarray) -> str:
     """vLLM's ``%Y%m%d-%H%M%S`` of when the run started (UTC)."""
-    started = meta.get("started_at")
-    if isinstance(started, str):
+    started = meta.started_at
+    if started is not None:
         try:
             when = datetime.fromisoformat(started)
             return when.astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -215,7 +216,7 @@ def _date(meta: Mapping[str, Any], start_ns: np.ndarray) -> str:
 
 def vllm_result(
     rows: pd.DataFrame,
-    meta: Mapping[str, Any],
+    meta: RunMeta,
     *,
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
 ) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def vllm_result(
     completed = int(ok.sum())
     total_input = int(input_lens[ok].sum())
     total_output = int(output_lens.sum())
-    slo = slo_for_scenario(meta.get("scenario")).for_target(target)
+    slo = slo_for_scenario(meta.scenario).for_target(target)
     goodput = int(request_meets(rows, slo).sum()) / duration if slo.per_request and duration > 0 else None
 
     provider = str(first["provider"]) if pd.notna(first["provider"]) else ""
@@ -308,7 +309,7 @@ def vllm_result(
 
 
 def vllm_results(
-    frame: pd.DataFrame, meta: Mapping[str, Any], *, percentiles: Sequence[float] = DEFAULT_PERCENTILES
+    frame: pd.DataFrame, meta: RunMeta, *, percentiles: Sequence[float] = DEFAULT_PERCENTILES
 ) -> list[tuple[str, dict[str, Any]]]:
     """(file name, result dict) per (target, level) of measured requests, in order of appearance.
 

@@ -27,8 +27,10 @@ from typing import Any, Final
 import numpy as np
 
 from bench import __version__
-from bench.metrics import GROUP_KEYS, measured, ok_mask
-from bench.records import load_results, read_run_meta, resolve_run_dir
+from bench.metrics import GROUP_KEYS, ok_mask
+from bench.records import resolve_run_dir
+from bench.run import LoadedRun
+from bench.run_file import RunMeta, read_run_meta
 
 #: Latency columns exported (milliseconds in the frame, seconds in the JSON).
 EXPORTED: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms")
@@ -100,9 +102,8 @@ def _level_text(level: float) -> str:
     return str(int(level)) if float(level).is_integer() else f"{level:g}"
 
 
-def _machine_info(meta: dict[str, Any]) -> dict[str, Any]:
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+def _machine_info(meta: RunMeta) -> dict[str, Any]:
+    host, versions = meta.host, meta.versions
     uname = platform.uname()
     return {
         "node": host.get("name") or host.get("hostname") or uname.node,
@@ -116,15 +117,17 @@ def _machine_info(meta: dict[str, Any]) -> dict[str, Any]:
         "release": uname.release,
         "system": host.get("system") or uname.system,
         "cpu": {"count": host.get("cpu_count")} if host.get("cpu_count") else {},
-        "bench": {"run_id": meta.get("run_id"), "emulated": meta.get("emulated"), "versions": versions},
+        "bench": {"run_id": meta.run_id, "emulated": meta.emulated, "versions": versions},
     }
 
 
 def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
     """The JSON document for one run (see the module docstring)."""
-    meta = read_run_meta(run_dir)
-    frame = measured(load_results(run_dir))
-    scenario = str(meta.get("scenario_name") or run_dir.name)
+    run = LoadedRun(run_dir, read_run_meta(run_dir))
+    meta, frame = run.meta, run.measured
+    scenario = str(meta.scenario_name or run_dir.name)
+    load = meta.scenario.get("load")
+    warmup = bool(load.get("warmup")) if isinstance(load, dict) else False
     benchmarks: list[dict[str, Any]] = []
     ok = frame.loc[ok_mask(frame)].sort_values(["started_at_ns", "request_index"], kind="stable")
     for (target, mode, level), part in ok.groupby(GROUP_KEYS, sort=False):
@@ -148,8 +151,8 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
                         "unit": "s",
                         "requests": int(len(all_rows)),
                         "errors": int(len(all_rows) - len(part)),
-                        "emulated": meta.get("emulated"),
-                        "run_id": meta.get("run_id", run_dir.name),
+                        "emulated": meta.emulated,
+                        "run_id": meta.run_id or run_dir.name,
                     },
                     "options": {
                         "disable_gc": False,
@@ -157,16 +160,16 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
                         "min_rounds": 1,
                         "max_time": 0,
                         "min_time": 0,
-                        "warmup": bool(meta.get("scenario", {}).get("load", {}).get("warmup")),
+                        "warmup": warmup,
                     },
                     "stats": benchmark_stats([float(v) / 1000.0 for v in values]),
                 }
             )
-    started = meta.get("started_at")
+    started = meta.started_at
     return {
         "machine_info": _machine_info(meta),
         "commit_info": {
-            "id": meta.get("git_revision"),
+            "id": meta.git_revision,
             "time": started,
             "author_time": started,
             "dirty": None,

@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.run import LoadedRun
+
 try:
     import pytest
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without pytest
@@ -72,29 +74,10 @@ _settings: dict[str, Any] = {"baselines": Path("baselines")}
 
 
 @dataclass
-class BenchResult:
-    """One finished run: where it is, its metadata, and (loaded on first use) its frame."""
+class BenchResult(LoadedRun):
+    """One finished run (``bench.run.LoadedRun``), with its aggregates computed on first use."""
 
-    run_dir: Path
-    meta: dict[str, Any]
-    _frame: Any = field(default=None, repr=False)
-    _aggregates: Any = field(default=None, repr=False)
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """Every request (warm-up rows flagged), the results schema's columns."""
-        if self._frame is None:
-            from bench.records import load_results
-
-            self._frame = load_results(self.run_dir)
-        return self._frame
-
-    @property
-    def slo(self) -> SloSpec:
-        """The scenario's SLOs as the run recorded them (``[slo]`` and every ``[target.slo]``)."""
-        from bench.slo import slo_for_scenario
-
-        return slo_for_scenario(self.meta.get("scenario"))
+    _aggregates: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def aggregates(self) -> pd.DataFrame:
@@ -104,13 +87,6 @@ class BenchResult:
 
             self._aggregates = aggregate(self.frame, self.slo)
         return self._aggregates
-
-    @classmethod
-    def from_run_dir(cls, path: str | os.PathLike[str]) -> BenchResult:
-        from bench.records import read_run_meta, resolve_run_dir
-
-        run_dir = resolve_run_dir(path)
-        return cls(run_dir, read_run_meta(run_dir))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -184,7 +160,7 @@ def bench_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
                 rate=list(rate) if rate is not None else None,
                 quiet=True,
             )
-            cache[key] = BenchResult(Path(outcome.run_dir), dict(outcome.meta))
+            cache[key] = BenchResult(Path(outcome.run_dir), outcome.meta)
         return cache[key]
 
     return run
@@ -193,9 +169,12 @@ def bench_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def _as_result(result: Any) -> BenchResult:
     if isinstance(result, BenchResult):
         return result
+    if isinstance(result, LoadedRun):  # bench.runner.RunResult
+        return BenchResult(result.run_dir, result.meta, result._frame, result._measured)
     run_dir = getattr(result, "run_dir", None)
-    if run_dir is not None:  # bench.runner.RunResult
-        return BenchResult(Path(run_dir), dict(getattr(result, "meta", {}) or {}))
+    if run_dir is not None:  # anything shaped like a run
+        meta = getattr(result, "meta", None)
+        return BenchResult(Path(run_dir), meta) if meta is not None else BenchResult.from_run_dir(run_dir)
     if isinstance(result, (str, os.PathLike)):
         return BenchResult.from_run_dir(result)
     raise TypeError(f"expected a BenchResult, a RunResult or a run directory, got {type(result).__name__}")
@@ -269,7 +248,7 @@ def assert_no_regression(
     root = Path(baselines) if baselines is not None else _settings["baselines"]
     base = load_side(baseline, root=root)
     info = SideInfo.from_meta(str(bench_result.run_dir), "run", str(bench_result.run_dir), bench_result.meta)
-    comparison = compare_sides(base, Side(info, bench_result.frame, bench_result.meta), settings, force=force)
+    comparison = compare_sides(base, Side(info, bench_result), settings, force=force)
     code = comparison.exit_code(strict=strict)
     if code:
         raise AssertionError(render_text(comparison))

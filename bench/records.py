@@ -2,7 +2,7 @@
 
 Layout (DESIGN §6)::
 
-    <root>/<run-id>/run.json         run metadata (RunMeta), rewritten at start and at the end
+    <root>/<run-id>/run.json         run metadata (``bench.run_file.RunMeta``), rewritten at start and at the end
     <root>/<run-id>/requests.jsonl   one line per finished request, appended and flushed at once
     <root>/<run-id>/requests.parquet columnar copy written when the run ends (fast loading)
 
@@ -28,11 +28,11 @@ import orjson
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.run_file import RUN_FILE
 from bench.schema import COLUMNS
 
 REQUESTS_FILE = "requests.jsonl"
 PARQUET_FILE = "requests.parquet"
-RUN_FILE = "run.json"
 
 
 @dataclass(slots=True)
@@ -128,13 +128,6 @@ def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> t
             run_id = None
 
 
-def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    """Atomic replace, so a reader never sees half a run.json."""
-    tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / RUN_FILE)
-
-
 def write_parquet(run_dir: Path) -> None:
     """The columnar copy that makes loading a million rows fast."""
     frame = _frame_from_jsonl(run_dir / REQUESTS_FILE)
@@ -158,23 +151,6 @@ def resolve_run_dir(path: str | os.PathLike[str]) -> Path:
     if not runs:
         raise BenchError(f"{p}: no runs found (expected {RUN_FILE} and {REQUESTS_FILE})")
     return runs[-1]
-
-
-def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    if not path.is_file():
-        return {"run_id": run_dir.name}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise BenchError(f"{path}: not UTF-8 text (binary data, not a bench run.json)") from None
-    except OSError as exc:
-        raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not isinstance(meta, dict):
-        raise BenchError(f"{path}: not a bench run.json (expected a JSON object)")
-    return meta
 
 
 def _count_lines(path: Path) -> int:

@@ -14,13 +14,12 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
-import pandas as pd
 from pydantic import ValidationError
 
 from bench import run_meta
@@ -31,9 +30,11 @@ from bench.load import pool_size
 from bench.preflight import preflight
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
-from bench.records import RequestRecord, ResultsWriter, claim_run_dir, load_results, write_parquet, write_run_meta
-from bench.stop_signals import StopSignals
+from bench.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
+from bench.run import LoadedRun
+from bench.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.scenario import Scenario, Target, load_scenario
+from bench.stop_signals import StopSignals
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
 
@@ -67,15 +68,10 @@ class RunOptions:
 
 
 @dataclass
-class RunResult:
-    run_dir: Path
-    run_id: str
-    meta: dict[str, Any]
-    interrupted: bool = False
+class RunResult(LoadedRun):
+    """The run just made: its directory and run.json, its frame loaded on first use."""
 
-    @property
-    def frame(self) -> pd.DataFrame:
-        return load_results(self.run_dir)
+    interrupted: bool = False
 
 
 def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
@@ -174,7 +170,7 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
     return None
 
 
-def calibration_meta(results_root: Path) -> dict[str, Any] | None:
+def calibration_meta(results_root: Path) -> Calibration | None:
     """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
     report: how accurate this machine's client paths measured themselves to be, and when."""
     from bench.calibrate import calibration_note, latest_calibration
@@ -182,18 +178,15 @@ def calibration_meta(results_root: Path) -> dict[str, Any] | None:
     result = latest_calibration(results_root)
     if result is None:
         return None
-    return {"date": result.date, "note": calibration_note(result, run_meta.host())}
+    return Calibration(date=result.date, note=calibration_note(result, run_meta.host()))
 
 
-def health_meta(levels: list[LevelHealth]) -> dict[str, Any]:
+def health_meta(levels: list[LevelHealth]) -> ClientHealth:
     """run.json's ``client_health``: each level's (and worker's) sample, the budget, the verdict."""
     findings = saturation(levels)
-    return {
-        "levels": [level.to_dict() for level in levels],
-        "budget": asdict(Budget()),
-        "saturated": bool(findings),
-        "findings": [finding.message for finding in findings],
-    }
+    return ClientHealth(
+        levels=list(levels), budget=Budget(), saturated=bool(findings), findings=[finding.message for finding in findings]
+    )
 
 
 class Executor(Protocol):
@@ -235,38 +228,38 @@ class Runner:
             scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
         )
         self.interrupted = False
-        self.meta: dict[str, Any] = {}
+        self.meta = RunMeta(run_id=self.run_id)
         self.health: list[LevelHealth] = []
 
     # ------------------------------------------------------------------ metadata
 
-    def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> dict[str, Any]:
+    def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> RunMeta:
         s = self.scenario
-        return {
-            "run_id": self.run_id,
-            "scenario_name": s.name,
-            "scenario_description": s.scenario.description,
-            "scenario_path": s.source_path,
-            "scenario": s.resolved(),
-            "fingerprint": s.fingerprint(),
-            "emulated": self.emulate,
-            "emulator_url": emulator_url,
-            "started_at": started_at,
-            "ended_at": ended_at,
-            "finished": finished,
-            "interrupted": self.interrupted,
-            "versions": run_meta.versions(),
-            "host": run_meta.host(),
-            "git_revision": run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
-            "client": ",".join(sorted({t.client for t in s.target})),
-            "event_loop": event_loop_name(),
-            "prompts_unique": True,
-            "prompt_note": PROMPT_NOTE,
-            "workers": s.load.workers,
-            "executor": self.options.executor,
-            "client_health": health_meta(self.health),
-            "calibration": calibration_meta(self.options.out),
-        }
+        return RunMeta(
+            run_id=self.run_id,
+            scenario_name=s.name,
+            scenario_description=s.scenario.description,
+            scenario_path=s.source_path,
+            scenario=s.resolved(),
+            fingerprint=s.fingerprint(),
+            emulated=self.emulate,
+            emulator_url=emulator_url,
+            started_at=started_at,
+            ended_at=ended_at,
+            finished=finished,
+            interrupted=self.interrupted,
+            versions=run_meta.versions(),
+            host=run_meta.host(),
+            git_revision=run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
+            client=",".join(sorted({t.client for t in s.target})),
+            event_loop=event_loop_name(),
+            prompts_unique=True,
+            prompt_note=PROMPT_NOTE,
+            workers=s.load.workers,
+            executor=self.options.executor,
+            client_health=health_meta(self.health),
+            calibration=calibration_meta(self.options.out),
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -317,7 +310,7 @@ class Runner:
                 guard.cancel_scope.cancel()
         if failure is not None:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
-        return RunResult(self.run_dir, self.run_id, self.meta, self.interrupted)
+        return RunResult(self.run_dir, self.meta, interrupted=self.interrupted)
 
     async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
         async with AsyncExitStack() as stack:

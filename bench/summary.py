@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from bench import schema
 from bench.fmt import level_text, number
-from bench.health import LevelHealth, saturation, summary_lines
+from bench.health import saturation, summary_lines
 from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
+from bench.run_file import RunMeta
 from bench.slo import slo_for_scenario
 
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.
 OVERLOAD_LAG_MS = 50.0
+
+
 
 def _stat(column: str, stat: str, pattern: str) -> tuple[str, str, str]:
     """(aggregate column, terse header such as ``TTFT p50 ms``, number pattern)."""
@@ -34,9 +35,9 @@ _COLUMNS = (
 )
 
 
-def summary_table(frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
-    title = f"{meta.get('scenario_name', 'run')} — {meta.get('run_id', '')}"
-    if meta.get("emulated"):
+def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
+    title = f"{meta.scenario_name or 'run'} — {meta.run_id or ''}"
+    if meta.emulated:
         title += " (emulated: figures come from the built-in emulator, not the real providers)"
     table = Table(title=title, title_justify="left")
     table.add_column("target")
@@ -76,10 +77,10 @@ def rate_warning(rate: ArrivalRate) -> str:
     )
 
 
-def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
+def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
     """What a reader of the table must not miss: an overloaded client, a short arrival rate, the SLO verdicts."""
     out: list[str] = []
-    if meta.get("interrupted"):
+    if meta.interrupted:
         out.append("interrupted: the table covers the requests that finished before the run was stopped")
     if not len(frame):
         return out
@@ -100,7 +101,7 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
             f"warning: {limited} requests failed on this machine's own limits (open files, ports or memory), not the "
             "provider's: raise `ulimit -n`, or spread the load with --workers; they are not provider errors"
         )
-    spec = slo_for_scenario(meta.get("scenario"))
+    spec = slo_for_scenario(meta.scenario)
     if spec.has_checks:
         outcome = judge_slos(frame, spec)
         line = outcome.headline
@@ -112,13 +113,12 @@ def notes(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     return out
 
 
-def client_health_lines(meta: dict[str, Any]) -> list[str]:
+def client_health_lines(meta: RunMeta) -> list[str]:
     """Whether the client kept within its budget while it measured (run.json ``client_health``);
     nothing for runs recorded before the harness sampled itself."""
-    health = meta.get("client_health")
-    if not isinstance(health, dict) or not isinstance(health.get("levels"), list):
+    if meta.client_health is None:
         return []
-    levels = [LevelHealth.from_dict(level) for level in health["levels"] if isinstance(level, dict)]
+    levels = meta.client_health.levels
     lines = summary_lines(saturation(levels), levels)
     memory = [level.kb_per_stream for level in levels if level.kb_per_stream is not None and level.streams >= 8]
     if memory:
@@ -126,7 +126,7 @@ def client_health_lines(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def print_summary(frame: pd.DataFrame, meta: dict[str, Any], console: Console | None = None) -> None:
+def print_summary(frame: pd.DataFrame, meta: RunMeta, console: Console | None = None) -> None:
     console = console or Console(width=160)
     console.print(summary_table(frame, meta))
     for line in notes(frame, meta):

@@ -378,7 +378,7 @@ def run_probe(
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     frame = result.frame
-    spec = slo_for_scenario(result.meta.get("scenario"))
+    spec = slo_for_scenario(result.meta.scenario)
     checks: tuple[SloCheck, ...] = ()
     figures: dict[str, Any] = {}
     if len(frame):

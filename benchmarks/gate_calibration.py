@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.catalogue import load_catalogue
+from bench.emulator.profiles import Override, Profile, plan_response, resolve_profile
 from bench.gate.compare import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -50,7 +51,6 @@ from bench.gate.compare import (
     SideInfo,
     compare_sides,
 )
-from bench.emulator.profiles import Override, Profile, plan_response, resolve_profile
 from bench.gate.stats import median_ratio
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.toml"
@@ -233,7 +233,7 @@ def simulate_run(
             ttft, tps = sample_requests(profile, n, model, rng, ttft_factor=tf, speed_factor=sf)
             groups[(label, level)] = (ttft, tps, rng.random(n) < error_share)
     info = SideInfo(spec="sim", kind="run", path="sim", run_id="sim", fingerprint="f", emulated=True)
-    return Side(info, _frame(groups))
+    return Side.of_frame(info, _frame(groups))
 
 
 def _false_alarm_cell(model: str, error_share: float, n: int, pairs: int, seed: int) -> float:

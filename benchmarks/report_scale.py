@@ -32,11 +32,12 @@ SLO = {"ttft_p50_ms": 100, "output_tps_p50": 500, "response_100_ms_p50": 500, "e
 
 def measure(rows: int, root: Path) -> dict[str, float]:
     from bench.metrics import aggregate, evaluate_slo
-    from bench.records import load_results, read_run_meta
+    from bench.records import load_results
     from bench.report import render_report
     from bench.report.charts import render_charts
     from bench.report.data import build
     from bench.report.markdown import render_markdown
+    from bench.run_file import read_run_meta
     from bench.slo import slo_from_table
 
     per_group = rows // (len(DEFAULT_TARGETS) * len(LEVELS))
@@ -62,7 +63,7 @@ def measure(rows: int, root: Path) -> dict[str, float]:
     t = time.perf_counter()
     frame = load_results(run)
     load_s = time.perf_counter() - t
-    slo = slo_from_table(read_run_meta(run)["scenario"]["slo"])
+    slo = slo_from_table(read_run_meta(run).slo_table)
     t = time.perf_counter()
     aggregate(frame, slo)
     evaluate_slo(frame, slo)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler.join()
         fds_after = process.num_fds()
         frame = load_results(result.run_dir)
-        health = result.meta.get("client_health", {}).get("levels", [])
+        health = result.meta.client_health.levels if result.meta.client_health else []
 
     print(f"{'t (s)':>7} {'RSS MB':>8} {'open fds':>9}")
     for t, rss, fds in samples:
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nrequests: {len(frame)} ({len(frame) / args.seconds:.0f}/s), errors: {len(errors)} {kinds or ''}")
     for level in health:
         print(
-            f"client: CPU {level['cpu_util']:.2f} of a core, loop lag p99 {level['loop_lag_ms_p99']} ms, "
-            f"{level['chunks_per_s']:.0f} chunks/s, {level['kb_per_stream']} KB per stream"
+            f"client: CPU {level.cpu_util:.2f} of a core, loop lag p99 {level.loop_lag_ms_p99} ms, "
+            f"{level.chunks_per_s:.0f} chunks/s, {level.kb_per_stream} KB per stream"
         )
     # Only while streams were running: the run's last step (the Parquet copy of the results)
     # loads every record at once, which is the results' memory, not the client's.

@@ -24,14 +24,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.synthetic import synthetic_frame  # noqa: E402
-
 from bench.gate.compare import CompareSettings, Side, SideInfo, compare_sides  # noqa: E402
 from bench.measure import measure_request  # noqa: E402
 from bench.metrics import aggregate, evaluate_slo  # noqa: E402
 from bench.providers.base import ProviderRequest, StreamEvent, Usage  # noqa: E402
-from bench.records import PARQUET_FILE, RequestRecord, ResultsWriter, load_results, write_run_meta  # noqa: E402
+from bench.records import PARQUET_FILE, RequestRecord, ResultsWriter, load_results  # noqa: E402
+from bench.run_file import write_run_meta  # noqa: E402
 from bench.slo import slo_from_table  # noqa: E402
+from tests.synthetic import synthetic_frame  # noqa: E402
 
 QUICK = os.environ.get("BENCH_PERF_QUICK", "") not in ("", "0")
 #: Rows in the per-run benchmarks (about 100k; a few thousand in quick mode).
@@ -223,7 +223,7 @@ def test_evaluate_slo(benchmark: Any, big_frame: Any) -> None:
 def test_compare_gate(benchmark: Any, big_frame: Any) -> None:
     other = synthetic_frame(targets=TARGETS, levels=(1, 4), n=ROWS_PER_GROUP, warmup=2, seed=1)
     info = SideInfo(spec="x", kind="run", path="x", run_id="x", fingerprint="f", emulated=True)
-    base, cand = Side(info, big_frame), Side(info, other)
+    base, cand = Side.of_frame(info, big_frame), Side.of_frame(info, other)
     comparison = benchmark.pedantic(
         compare_sides, args=(base, cand, CompareSettings()), rounds=1 if QUICK else 3, iterations=1
     )

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from tests.synthetic import write_synthetic_run
 
-from bench.gate.compare import CompareSettings, Verdict, compare_sides
 from bench.errors import BenchError
-from bench.records import read_run_meta, write_run_meta
+from bench.gate.compare import CompareSettings, Verdict, compare_sides
+from bench.run_file import read_run_meta, write_run_meta
+from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]
 TARGETS = ("groq/llama-3.3-70b-versatile", "openai/gpt-4-turbo")
@@ -129,7 +129,7 @@ def test_results_roots_and_output_file(cli: Cli, tmp_path: Path) -> None:
 def test_not_comparable_runs_exit_2_unless_forced(cli: Cli, base: Path, tmp_path: Path) -> None:
     cand = run(tmp_path / "cand", "cand", seed=2)
     meta = read_run_meta(cand)
-    write_run_meta(cand, {**meta, "fingerprint": "ffffffffffffffff"})
+    write_run_meta(cand, meta.updated(fingerprint="ffffffffffffffff"))
     code, out, err = cli("compare", str(base), str(cand))
     assert code == 2 and out == ""
     assert err.startswith("bench: error: runs are not comparable: scenario fingerprints differ") and err.count("\n") == 1
@@ -259,7 +259,7 @@ def test_an_unfinished_candidate_is_said_to_be_incomplete(
     if change is None:
         (cand / "run.json").unlink()
     else:
-        write_run_meta(cand, {**read_run_meta(cand), **change})
+        write_run_meta(cand, read_run_meta(cand).updated(**change))
     code, out, err = cli("compare", str(base), str(cand))
     assert code == 0, out + err
     first = out.splitlines()[0]
@@ -269,7 +269,7 @@ def test_an_unfinished_candidate_is_said_to_be_incomplete(
 
 
 def test_an_unfinished_baseline_is_said_too(cli: Cli, base: Path, tmp_path: Path) -> None:
-    write_run_meta(base, {**read_run_meta(base), "finished": False, "interrupted": True})
+    write_run_meta(base, read_run_meta(base).updated(finished=False, interrupted=True))
     cand = run(tmp_path / "cand", "cand", seed=2, ttft_scale=1.5)
     code, out, _ = cli("compare", str(base), str(cand))
     assert code == 1  # a regression is still a regression

@@ -26,7 +26,8 @@ from bench.cost import (
 )
 from bench.errors import ScenarioError
 from bench.export import export_run
-from bench.records import frame_from_records, load_results, read_run_meta, write_run_meta
+from bench.records import frame_from_records, load_results
+from bench.run_file import RunMeta, read_run_meta, write_run_meta
 from bench.scenario import load_scenario
 from tests.synthetic import write_synthetic_run
 
@@ -116,7 +117,7 @@ def _run(tmp_path: Path, **kwargs: Any) -> Path:
 
 def _set_price(run: Path, label: str, price: dict[str, Any] | None) -> None:
     meta = read_run_meta(run)
-    for target in meta["scenario"]["targets"]:
+    for target in meta.scenario["targets"]:
         if target["label"] == label:
             target["price"] = price
     write_run_meta(run, meta)
@@ -185,7 +186,7 @@ def test_a_run_without_recorded_prices_is_priced_from_todays_catalogue(tmp_path:
     _set_price(run, GROQ_120B, None)
     assert price_for(read_run_meta(run), GROQ_120B) is None
     # An unknown label falls back on the provider and model given.
-    assert price_for({}, "x", provider="groq", model="openai/gpt-oss-20b") is not None
+    assert price_for(RunMeta(), "x", provider="groq", model="openai/gpt-oss-20b") is not None
 
 
 def test_requests_without_token_counts_are_left_out_and_said(tmp_path: Path) -> None:
@@ -199,7 +200,7 @@ def test_requests_without_token_counts_are_left_out_and_said(tmp_path: Path) -> 
 
 
 def test_empty_frame() -> None:
-    summary = cost_summary(frame_from_records([]), {})
+    summary = cost_summary(frame_from_records([]), RunMeta())
     assert summary.empty and list(summary.columns) == ["target", "load_mode", "load_level", *SUMMARY_COLUMNS]
 
 
@@ -252,7 +253,7 @@ def test_target_price_beats_the_catalogue_and_is_recorded(tmp_path: Path) -> Non
     again = tmp_path / "again.toml"
     again.write_text(scenario.to_toml(), encoding="utf-8")
     assert load_scenario(again).target[0].price == scenario.target[0].price
-    meta = {"scenario": scenario.resolved()}
+    meta = RunMeta(scenario=scenario.resolved())
     price = price_for(meta, "groq/openai/gpt-oss-120b")
     assert price is not None and (price.input_per_mtok, price.origin) == (0.1, "scenario")
 

@@ -14,7 +14,8 @@ from bench.errors import BenchError
 from bench.export import aggregates_for, export_run
 from bench.export_vllm import result_keys, vllm_results
 from bench.metrics import measured
-from bench.records import load_results, read_run_meta
+from bench.records import load_results
+from bench.run_file import read_run_meta
 from bench.runner import run_scenario
 from tests.synthetic import write_synthetic_run
 

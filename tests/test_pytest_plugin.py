@@ -7,11 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.synthetic import write_synthetic_run
 
 import bench.pytest_plugin as plugin
 from bench.gate.baseline import save_baseline
 from bench.pytest_plugin import BenchResult, assert_no_regression, assert_slo
+from tests.synthetic import write_synthetic_run
 
 pytest_plugins = ["pytester"]
 
@@ -55,7 +55,7 @@ def test_fixture_runs_a_scenario_slice_on_the_emulator(pytester: pytest.Pytester
             def test_run(bench_run):
                 result = bench_run("scenario.toml", requests=2)
                 assert result is bench_run("scenario.toml", requests=2)  # cached for the session
-                assert result.meta["emulated"] is True
+                assert result.meta.emulated is True
                 measured = result.frame[~result.frame["warmup"]]
                 assert len(measured) == 2 and set(measured["target"]) == {"groq-20b"}
                 row = result.aggregates.iloc[0]

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from bench.errors import BenchError
-from bench.records import RUN_FILE, read_run_meta, write_run_meta
 from bench.report import default_out_dir, render_report
 from bench.report.charts import CHART_FILES
 from bench.report.data import build
 from bench.report.markdown import render_markdown
+from bench.run_file import RUN_FILE, read_run_meta, write_run_meta
 from tests.synthetic import DEFAULT_TARGETS, write_synthetic_run
 
 GOLDEN = Path(__file__).parent / "golden" / "report_synthetic.md"
@@ -153,7 +153,7 @@ def test_multi_run_report(tmp_path: Path) -> None:
                                  targets=DEFAULT_TARGETS[:2], emulated=False, ttft_scale=1.5, seed=1,
                                  load_mode="rate", slo={"request_ttft_ms": 150})
     meta = read_run_meta(second)
-    meta["fingerprint"] = "fedcba9876543210"
+    meta.fingerprint = "fedcba9876543210"
     write_run_meta(second, meta)
     out = default_out_dir([first, second], tmp_path / "reports")
     assert out == tmp_path / "reports" / "compare-20260925-100000-synthetic-aaaa--20260926-100000-synthetic-bbbb"

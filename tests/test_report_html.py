@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.records import read_run_meta, write_run_meta
+from bench.errors import BenchError
 from bench.report import HTML_FILE, REPORT_FILE, parse_formats, render_report, render_reports
 from bench.report.charts import CHART_FILES
 from bench.report.data import PALETTE, build, series_style
 from bench.report.markdown import render_markdown, usd
-from bench.errors import BenchError
+from bench.run_file import read_run_meta, write_run_meta
 from tests.synthetic import DEFAULT_TARGETS, write_synthetic_run
 
 TARGETS = (*DEFAULT_TARGETS, "groq/openai/gpt-oss-120b")
@@ -139,7 +139,7 @@ def test_cost_matches_bench_cost(run: Path) -> None:
 def test_recorded_scenario_price_is_used(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, targets=DEFAULT_TARGETS[1:2], n=5)
     meta = read_run_meta(run)
-    meta["scenario"]["targets"][0]["price"] = {"input_per_mtok": 10.0, "output_per_mtok": 30.0, "as_of": "2026-09-01",
+    meta.scenario["targets"][0]["price"] = {"input_per_mtok": 10.0, "output_per_mtok": 30.0, "as_of": "2026-09-01",
                                                "source": "our contract", "origin": "scenario"}
     write_run_meta(run, meta)
     cost = render_markdown(build([run]), {}).split("## Cost")[1]
@@ -220,7 +220,7 @@ def test_run_to_run_uses_the_gate(tmp_path: Path) -> None:
     data = build([base, cand])
     text = render_markdown(data, {})
     section = text.split("## Run to run")[1].split("\n## ")[0]
-    sides = [Side(SideInfo.from_meta(r.label, "run", str(r.run_dir), r.meta), r.frame, r.meta) for r in data.runs]
+    sides = [Side(SideInfo.from_meta(r.label, "run", str(r.run_dir), r.meta), r.run) for r in data.runs]
     comparison = compare_sides(*sides, CompareSettings(metrics=("ttft_ms", "output_tps", "response_100_ms", "e2e_ms")))
     assert f"**Gate:** {comparison.headline}." in section
     assert comparison.status == "regression" and "**regression**" in section
@@ -257,7 +257,7 @@ def _with_health(run: Path, levels: list[dict], calibration: dict | None = None)
 
     findings = saturation([LevelHealth.from_dict(x) for x in levels])
     meta = read_run_meta(run)
-    meta.update(client_health={"levels": levels, "budget": asdict(Budget()), "saturated": bool(findings),
+    meta = meta.updated(client_health={"levels": levels, "budget": asdict(Budget()), "saturated": bool(findings),
                                "findings": [f.message for f in findings]},
                 calibration=calibration, event_loop="uvloop", workers=1, executor="local")
     write_run_meta(run, meta)

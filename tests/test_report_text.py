@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.records import REQUESTS_FILE, read_run_meta, write_run_meta
+from bench.records import REQUESTS_FILE
 from bench.report import render_report
 from bench.report.charts import CHART_FILES, EMULATED_INK
 from bench.report.data import build
 from bench.report.markdown import render_markdown
+from bench.run_file import read_run_meta, write_run_meta
 from tests.synthetic import write_synthetic_run
 
 
@@ -30,7 +31,7 @@ def _rewrite(run: Path, change) -> None:  # type: ignore[no-untyped-def]
 
 def _set_meta(run: Path, **scenario: object) -> None:
     meta = read_run_meta(run)
-    meta["scenario"].update(scenario)
+    meta.scenario.update(scenario)
     write_run_meta(run, meta)
 
 
@@ -51,7 +52,7 @@ def test_cancelled_requests_are_counted_as_cancelled_not_warm_up(tmp_path: Path)
 
     _rewrite(run, cancel)
     meta = read_run_meta(run)
-    meta.update(interrupted=True, finished=False)
+    meta = meta.updated(interrupted=True, finished=False)
     write_run_meta(run, meta)
     text = _markdown(run)
     header = text.split("## Headline")[0]
@@ -171,7 +172,7 @@ def test_mixed_streaming_and_whole_responses(tmp_path: Path) -> None:
 def test_a_flags_only_run_says_where_its_scenario_is(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, targets=("groq/openai/gpt-oss-120b",), n=4)
     meta = read_run_meta(run)
-    meta["scenario_path"] = "command line"
+    meta.scenario_path = "command line"
     write_run_meta(run, meta)
     method = _markdown(run).split("## Method")[1]
     assert "none: given as command-line flags (the run directory keeps it as `scenario.toml`)" in method

@@ -62,7 +62,7 @@ def test_an_overloaded_sdk_client_is_flagged_in_run_json_and_summary(tmp_path: P
 
 def test_a_light_level_is_within_budget(tmp_path: Path) -> None:
     result = run_scenario(load_scenario(_scenario(tmp_path, "fast", 1, 100, 2)), out=tmp_path / "r")
-    health = result.meta["client_health"]
-    assert health["levels"][0]["samples"] >= 10
-    assert health["saturated"] is False, health["findings"]
+    health = result.meta.client_health
+    assert health is not None and health.levels[0].samples >= 10
+    assert health.saturated is False, health.findings
     assert any(line.startswith("client health: within budget") for line in notes(result.frame, result.meta))

@@ -7,6 +7,7 @@ import io
 from rich.console import Console
 
 from bench.records import frame_from_records
+from bench.run_file import RunMeta
 from bench.summary import notes, print_summary
 
 
@@ -21,7 +22,7 @@ def _rows(lag_ms: float, ttft_ms: float, n: int = 20) -> list[dict]:
 
 def test_overloaded_open_loop_and_slo_lines() -> None:
     frame = frame_from_records(_rows(lag_ms=120.0, ttft_ms=150.0))
-    meta = {"scenario": {"slo": {"ttft_p50_ms": 100, "error_rate_max": 0.01}}, "interrupted": True}
+    meta = RunMeta(scenario={"slo": {"ttft_p50_ms": 100, "error_rate_max": 0.01}}, interrupted=True)
     lines = notes(frame, meta)
     assert lines[0].startswith("interrupted")
     assert "120 ms late" in lines[1] and "could not keep up" in lines[1]
@@ -34,5 +35,5 @@ def test_overloaded_open_loop_and_slo_lines() -> None:
 
 def test_quiet_when_all_is_well() -> None:
     frame = frame_from_records(_rows(lag_ms=1.0, ttft_ms=50.0))
-    assert notes(frame, {"scenario": {"slo": {"ttft_p50_ms": 100}}}) == ["SLOs met: 1 of 1 checks passed"]
-    assert notes(frame.iloc[0:0], {"interrupted": False}) == []
+    assert notes(frame, RunMeta(scenario={"slo": {"ttft_p50_ms": 100}})) == ["SLOs met: 1 of 1 checks passed"]
+    assert notes(frame.iloc[0:0], RunMeta(interrupted=False)) == []

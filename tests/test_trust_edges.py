@@ -16,8 +16,9 @@ from rich.console import Console
 
 from bench.metrics import arrival_rates
 from bench.pytest_plugin import assert_slo
-from bench.records import RequestRecord, ResultsWriter, load_results, read_run_meta, write_run_meta
+from bench.records import RequestRecord, ResultsWriter, load_results
 from bench.report import render_report
+from bench.run_file import read_run_meta, write_run_meta
 from bench.runner import run_scenario
 from bench.summary import notes, print_summary
 from tests.synthetic import write_synthetic_run
@@ -72,7 +73,7 @@ def test_a_failing_check_is_named_the_same_way_everywhere(cli: Cli, tmp_path: Pa
 
 def _with_target_slo(run: Path, label: str, table: dict[str, float]) -> None:
     meta = read_run_meta(run)
-    for target in meta["scenario"]["targets"]:
+    for target in meta.scenario["targets"]:
         if target["label"] == label:
             target["slo"] = table
     write_run_meta(run, meta)
@@ -121,7 +122,7 @@ def test_per_target_slos_are_recorded_in_the_run(tmp_path: Path, write_scenario:
         """
     )
     result = run_scenario(path, out=tmp_path / "results", emulate=True)
-    scenario = read_run_meta(Path(result.run_dir))["scenario"]
+    scenario = read_run_meta(Path(result.run_dir)).scenario
     assert scenario["slo"] == {"error_rate_max": 0.5}
     assert [t["slo"] for t in scenario["targets"]] == [{"ttft_p50_ms": 60000}, {}]
     assert_slo(result)

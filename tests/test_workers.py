@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
-import pytest
 
 from bench import load_results
 from bench.runner import run_scenario
@@ -103,8 +102,8 @@ def test_closed_loop_workers_from_the_cli_match_one_process(cli, tmp_path: Path)
     # The same scenario in one process: the same answer for every request (seeded, jitter 0).
     one = run_scenario(path, out=tmp_path / "one", workers=1)
     single = one.frame
-    assert (single["worker"] == 0).all() and one.meta["workers"] == 1
-    assert len(one.meta["client_health"]["levels"]) == 2
+    assert (single["worker"] == 0).all() and one.meta.workers == 1
+    assert len(one.meta.client_health.levels) == 2
     assert tokens(single) == tokens(frame)
     assert single["output_tokens"].nunique() > 1  # the comparison is not trivially all max_tokens
 
@@ -116,7 +115,7 @@ def test_open_loop_workers_from_the_scenario_file(tmp_path: Path) -> None:
     # Arrival i went to worker i % 2, keeping its index and its place in the one seeded schedule.
     assert (frame["worker"] == frame["request_index"] % 2).all()
     assert frame["scheduled_ms"].notna().all() and frame["start_lag_ms"].ge(0).all()
-    assert result.meta["client_health"]["levels"][0]["streams"] == 0  # open loop: no fixed streams
+    assert result.meta.client_health.levels[0].streams == 0  # open loop: no fixed streams
 
     one = run_scenario(path, out=tmp_path / "one", workers=1)
     single = one.frame
@@ -133,7 +132,7 @@ def test_more_workers_than_streams(tmp_path: Path) -> None:
     frame = result.frame
     assert len(frame) == 3 and (frame["worker"] == 0).all() and (frame["status"] == "ok").all()
     assert sorted(frame["request_index"]) == [0, 1, 2]
-    assert sorted(e["worker"] for e in result.meta["client_health"]["levels"]) == [0, 1]
+    assert sorted(e.worker for e in result.meta.client_health.levels) == [0, 1]
 
 
 # ------------------------------------------------------------------------------------ Ctrl-C

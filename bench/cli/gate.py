@@ -134,7 +134,7 @@ def check(
         spec = load_scenario(scenario).slo_spec
         source = str(scenario)
     else:
-        spec = slo_for_scenario(side.meta.get("scenario"))
+        spec = slo_for_scenario(side.meta.scenario)
         source = f"{side.info.label}'s scenario"
     if not spec.has_checks:
         raise fail(f"no SLOs to check in {source}: add an [slo] table, or give --scenario FILE")

@@ -163,7 +163,7 @@ def run(
         address=address,
         stop_signals=StopSignals(lambda message: typer.echo(f"bench: warning: {message}", err=True)).install(),
     )
-    _keep_scenario(result.run_dir, effective, bool(result.meta.get("emulated", emulate)))
+    _keep_scenario(result.run_dir, effective, bool(result.meta.emulated))
     frame = result.frame
     print_summary(frame, result.meta)
     if not no_report and len(frame):

@@ -32,7 +32,9 @@ from bench.errors import BenchError
 from bench.fmt import json_safe
 from bench.gate.compare import Side, SideInfo
 from bench.metrics import aggregate, measured
-from bench.records import RUN_FILE, frame_from_records, is_run_dir, load_results, read_run_meta, resolve_run_dir
+from bench.records import frame_from_records, is_run_dir, resolve_run_dir
+from bench.run import LoadedRun
+from bench.run_file import RUN_FILE, RunMeta, read_run_meta
 from bench.slo import SLO_COLUMNS, slo_from_table
 
 DEFAULT_ROOT: Final = Path("baselines")
@@ -82,9 +84,8 @@ def save_baseline(
 ) -> BaselineInfo:
     """Save a run (directory or results root: its newest run) as baseline ``name``."""
     check_name(name)
-    run_dir = resolve_run_dir(run)
-    frame = load_results(run_dir)
-    meta = read_run_meta(run_dir)
+    loaded = LoadedRun.from_run_dir(run)
+    run_dir, frame, meta = loaded.run_dir, loaded.frame, loaded.meta
     samples = _samples(frame)
     if samples.empty:
         raise BenchError(f"{run_dir}: no measured requests to save")
@@ -94,15 +95,15 @@ def save_baseline(
             raise BenchError(f"baseline {name!r} already exists in {root} (--force replaces it)")
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    slo = slo_from_table((meta.get("scenario") or {}).get("slo"))
+    slo = slo_from_table(meta.slo_table)
     aggregates = aggregate(frame, slo, ci=False)
     keep = [c for c in aggregates.columns if aggregates[c].notna().any()]
     doc = {
         "format": FORMAT,
         "name": name,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": {"run_id": meta.get("run_id", run_dir.name)},  # no local path: the file is committed
-        "run": meta,
+        "source": {"run_id": meta.run_id or run_dir.name},  # no local path: the file is committed
+        "run": meta.to_json(),
         "aggregates": json_safe(aggregates[keep].round(4).to_dict(orient="records")),
     }
     (target / META_FILE).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
@@ -121,18 +122,23 @@ def _read_doc(path: Path) -> dict[str, Any]:
 
 
 def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> BaselineInfo:
-    run = doc.get("run") or {}
-    emulated = run.get("emulated")
+    run = _run_meta(doc)
     return BaselineInfo(
         name=name,
         path=path,
-        run_id=str(run.get("run_id") or (doc.get("source") or {}).get("run_id") or "?"),
-        scenario_name=run.get("scenario_name"),
+        run_id=str(run.run_id or (doc.get("source") or {}).get("run_id") or "?"),
+        scenario_name=run.scenario_name,
         saved_at=doc.get("saved_at"),
-        emulated=None if emulated is None else bool(emulated),
-        fingerprint=run.get("fingerprint"),
+        emulated=run.emulated,
+        fingerprint=run.fingerprint,
         requests=requests,
     )
+
+
+def _run_meta(doc: dict[str, Any]) -> RunMeta:
+    """The run.json saved with a baseline."""
+    run = doc.get("run")
+    return RunMeta.from_json(run if isinstance(run, dict) else {})
 
 
 def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
@@ -148,7 +154,7 @@ def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
     return out
 
 
-def load_baseline(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+def load_baseline(path: Path) -> tuple[RunMeta, pd.DataFrame]:
     """(run metadata, per-request frame with the results schema) of a baseline directory."""
     doc = _read_doc(path)
     try:
@@ -156,7 +162,7 @@ def load_baseline(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
     samples["warmup"] = False
-    return dict(doc.get("run") or {}), frame_from_records(samples)
+    return _run_meta(doc), frame_from_records(samples)
 
 
 def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:
@@ -182,14 +188,13 @@ def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:
 
 
 def _run_side(spec: str, run_dir: Path) -> Side:
-    meta = read_run_meta(run_dir)
-    frame = load_results(run_dir)
-    if frame.empty:
+    run = LoadedRun(run_dir, read_run_meta(run_dir))
+    if run.frame.empty:
         raise BenchError(f"{run_dir}: no requests recorded")
-    info = SideInfo.from_meta(spec, "run", str(run_dir), meta, has_run_file=(run_dir / RUN_FILE).is_file())
-    return Side(info, frame, meta)
+    info = SideInfo.from_meta(spec, "run", str(run_dir), run.meta, has_run_file=(run_dir / RUN_FILE).is_file())
+    return Side(info, run)
 
 
 def _baseline_side(spec: str, path: Path) -> Side:
     meta, frame = load_baseline(path)
-    return Side(SideInfo.from_meta(spec, "baseline", str(path), meta), frame, meta)
+    return Side(SideInfo.from_meta(spec, "baseline", str(path), meta), LoadedRun.with_frame(path, meta, frame))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -30,6 +31,8 @@ from bench.errors import BenchError
 from bench.fmt import json_safe
 from bench.gate.stats import error_rate_test, median_ratio
 from bench.metrics import GroupKey, group_positions, measured, ok_mask, stat_quantile
+from bench.run import LoadedRun
+from bench.run_file import RunMeta
 from bench.schema import higher_is_better
 from bench.slo import SLO_COLUMNS
 
@@ -109,24 +112,23 @@ class SideInfo:
 
     @classmethod
     def from_meta(
-        cls, spec: str, kind: Literal["run", "baseline"], path: str, meta: dict[str, Any], *, has_run_file: bool = True
+        cls, spec: str, kind: Literal["run", "baseline"], path: str, meta: RunMeta, *, has_run_file: bool = True
     ) -> SideInfo:
-        emulated = meta.get("emulated")
         return cls(
             spec=spec,
             kind=kind,
             path=path,
-            run_id=str(meta.get("run_id") or path),
-            scenario_name=meta.get("scenario_name"),
-            fingerprint=meta.get("fingerprint"),
-            emulated=bool(emulated) if emulated is not None else None,
-            started_at=meta.get("started_at"),
-            git_revision=meta.get("git_revision"),
+            run_id=str(meta.run_id or path),
+            scenario_name=meta.scenario_name,
+            fingerprint=meta.fingerprint,
+            emulated=meta.emulated,
+            started_at=meta.started_at,
+            git_revision=meta.git_revision,
             incomplete=incomplete_reason(meta, has_run_file=has_run_file),
         )
 
 
-def incomplete_reason(meta: dict[str, Any], *, has_run_file: bool = True) -> str:
+def incomplete_reason(meta: RunMeta, *, has_run_file: bool = True) -> str:
     """Why a run did not finish, from its run.json; "" when it finished (or an old run.json cannot say).
 
     A run that was interrupted, killed (run.json still says ``finished: false``), or left no
@@ -134,21 +136,34 @@ def incomplete_reason(meta: dict[str, Any], *, has_run_file: bool = True) -> str
     """
     if not has_run_file:
         return "no run.json (the run never started properly or was killed)"
-    if meta.get("interrupted"):
+    if meta.interrupted:
         return "interrupted before it finished"
-    if meta.get("finished") is False:
+    if meta.finished is False:
         return "did not finish (killed, or still running)"
     return ""
 
 
 @dataclass(frozen=True)
 class Side:
-    """A loaded side: its description and its per-request frame (warm-up rows may be present)."""
+    """A loaded side: its description and its run (for a baseline: the saved samples and run.json)."""
 
     info: SideInfo
-    frame: pd.DataFrame
-    #: run.json as written by the runner (for a baseline: as it was when saved).
-    meta: dict[str, Any] = field(default_factory=dict)
+    run: LoadedRun
+
+    @classmethod
+    def of_frame(cls, info: SideInfo, frame: pd.DataFrame, meta: RunMeta | None = None) -> Side:
+        """A side from rows at hand (synthetic frames in studies and benchmarks)."""
+        return cls(info, LoadedRun.with_frame(Path(info.path), meta or RunMeta(run_id=info.run_id), frame))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every request of the side (warm-up rows may be present)."""
+        return self.run.frame
+
+    @property
+    def meta(self) -> RunMeta:
+        """run.json as written by the runner (for a baseline: as it was when saved)."""
+        return self.run.meta
 
 
 @dataclass(frozen=True)

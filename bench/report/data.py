@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.metrics import SloVerdict, aggregate, evaluate_slo, measured, ok_mask, percentiles
-from bench.records import load_results, read_run_meta
+from bench.metrics import SloVerdict, aggregate, evaluate_slo, ok_mask, percentiles
+from bench.run import LoadedRun
+from bench.run_file import RunMeta, read_run_meta
 from bench.slo import SloSpec, slo_from_table
 
 #: Okabe–Ito colours (colour-blind safe, readable on the charts' light background); yellow
@@ -36,34 +37,47 @@ def series_style(i: int) -> tuple[str, str, str]:
 
 @dataclass
 class RunView:
-    """One run directory, loaded."""
+    """One run (``bench.run.LoadedRun``) as the report sees it: its place among the runs compared,
+    its SLOs, aggregates and verdicts."""
 
     index: int
-    run_dir: Path
-    meta: dict[str, Any]
-    frame: pd.DataFrame
-    measured: pd.DataFrame
+    run: LoadedRun
     slo: SloSpec
     agg: pd.DataFrame
     verdicts: list[SloVerdict]
     label: str = ""  # "run 1", "run 2" … when several runs are compared; "" for one
 
     @property
+    def run_dir(self) -> Path:
+        return self.run.run_dir
+
+    @property
+    def meta(self) -> RunMeta:
+        return self.run.meta
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.run.frame
+
+    @property
+    def measured(self) -> pd.DataFrame:
+        return self.run.measured
+
+    @property
     def run_id(self) -> str:
-        return str(self.meta.get("run_id") or self.run_dir.name)
+        return self.run.run_id
 
     @property
     def scenario(self) -> dict[str, Any]:
-        value = self.meta.get("scenario")
-        return value if isinstance(value, dict) else {}
+        return self.meta.scenario
 
     @property
     def scenario_name(self) -> str:
-        return str(self.meta.get("scenario_name") or self.scenario.get("name") or self.run_id)
+        return str(self.meta.scenario_name or self.scenario.get("name") or self.run_id)
 
     @property
     def emulated(self) -> bool:
-        return bool(self.meta.get("emulated", False))
+        return bool(self.meta.emulated)
 
     @property
     def reference(self) -> str | None:
@@ -179,15 +193,12 @@ class ReportData:
 
 
 def load_run(run_dir: Path, index: int, *, seed: int = 0) -> RunView:
-    meta = read_run_meta(run_dir)
-    frame = load_results(run_dir)
-    scenario = meta.get("scenario") if isinstance(meta.get("scenario"), dict) else {}
-    slo_table = scenario.get("slo") if isinstance(scenario, dict) else None
-    slo = slo_from_table(slo_table if isinstance(slo_table, dict) else None)
-    rows = measured(frame)  # filtered once; aggregate and evaluate_slo then find no warm-up rows
+    run = LoadedRun(run_dir, read_run_meta(run_dir))
+    slo = slo_from_table(run.meta.slo_table)
+    rows = run.measured  # filtered once; aggregate and evaluate_slo then find no warm-up rows
     agg = aggregate(rows, slo, seed=seed)
     verdicts = evaluate_slo(rows, slo, seed=seed) if not slo.empty else []
-    return RunView(index, run_dir, meta, frame, rows, slo, agg, verdicts)
+    return RunView(index, run, slo, agg, verdicts)
 
 
 def _identity(run: RunView, target: str) -> tuple[str, str]:

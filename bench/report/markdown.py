@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,6 +24,7 @@ from bench.health import Budget, LevelHealth, saturation, summary_lines
 from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, ci, code, count, heading, num, share, table, with_ci
+from bench.run_file import RunMeta
 from bench.scenario_toml import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS, label, unit
 from bench.slo import slo_for_scenario
@@ -79,15 +79,15 @@ def header(data: ReportData) -> list[str]:
     for run in runs:
         prefix = f"**{run.label.capitalize()}:** " if data.multi else ""
         scenario = run.scenario
-        description = str(run.meta.get("scenario_description") or scenario.get("description") or "")
+        description = str(run.meta.scenario_description or scenario.get("description") or "")
         parts = [f"{prefix}**Scenario:** {code(run.scenario_name)}" + (f" — {description}" if description else "")]
         parts.append(f"**Run:** {code(run.run_id)}")
-        parts.append(f"**Date:** {_date(run.meta.get('started_at'))}")
+        parts.append(f"**Date:** {_date(run.meta.started_at)}")
         parts.append(f"**Requests:** {_request_counts(run)}")
         lines.append(" · ".join(parts) + ("  " if data.multi and run is not runs[-1] else ""))
     lines.append("")
     for run in runs:
-        if run.meta.get("interrupted") or run.meta.get("finished") is False:
+        if run.meta.interrupted or run.meta.finished is False:
             who = f"{run.label.capitalize()} was" if data.multi else "This run was"
             lines += [
                 f"> **Incomplete:** {who} interrupted before the end; the figures cover the requests that finished.",
@@ -111,19 +111,19 @@ def _request_counts(run: RunView) -> str:
 def runs_compared(data: ReportData) -> list[str]:
     rows = []
     for run in data.runs:
-        host = run.meta.get("host") if isinstance(run.meta.get("host"), dict) else {}
+        host = run.meta.host
         rows.append(
             [
                 run.label,
                 code(run.run_id),
-                _date(run.meta.get("started_at")),
+                _date(run.meta.started_at),
                 str(host.get("hostname", DASH)),
                 "yes" if run.emulated else "no",
-                code(run.meta.get("fingerprint") or DASH),
+                code(run.meta.fingerprint or DASH),
                 count(len(run.measured)),
             ]
         )
-    prints = {str(r.meta.get("fingerprint")) for r in data.runs}
+    prints = {str(r.meta.fingerprint) for r in data.runs}
     if len(prints) == 1 and "None" not in prints:
         note = "All runs share one scenario fingerprint (same request settings, prompt shape and load mode): their figures are comparable."
     else:
@@ -285,16 +285,13 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
 def _health(run: RunView) -> tuple[list[LevelHealth], Budget, list[str]] | None:
     """run.json's client health: the levels, the budget it was judged by, the findings' messages
     (from :func:`bench.health.saturation`, the code the run's summary used); None when not sampled."""
-    health = run.meta.get("client_health")
-    if not isinstance(health, dict) or not isinstance(health.get("levels"), list):
+    health = run.meta.client_health
+    if health is None:
         return None
-    levels = [LevelHealth.from_dict(level) for level in health["levels"] if isinstance(level, dict)]
-    recorded = health.get("budget") if isinstance(health.get("budget"), dict) else {}
-    known = {f.name for f in dataclass_fields(Budget)}
-    budget = Budget(**{k: v for k, v in recorded.items() if k in known})
+    levels, budget = health.levels, health.budget
     findings = [f.message for f in saturation(levels, budget=budget)]
-    if not findings and health.get("saturated") and isinstance(health.get("findings"), list):
-        findings = [str(f) for f in health["findings"]]
+    if not findings and health.saturated:
+        findings = list(health.findings)
     return levels, budget, findings
 
 
@@ -347,8 +344,8 @@ def health_section(data: ReportData) -> list[str]:
     lines: list[str] = []
     for run in data.runs:
         health = _health(run)
-        calibration = run.meta.get("calibration")
-        if health is None and not isinstance(calibration, dict):
+        calibration = run.meta.calibration
+        if health is None and calibration is None:
             continue
         if not lines:
             lines += [
@@ -379,9 +376,9 @@ def health_section(data: ReportData) -> list[str]:
                 lines.append("")
             else:
                 lines += [_sentence(verdict[0].removeprefix("client health: ")) + ".", ""]
-        if isinstance(calibration, dict) and calibration.get("note"):
-            when = f" ({_date(calibration.get('date'))})" if calibration.get("date") else ""
-            lines += [f"Calibration{when}: {calibration['note']}.", ""]
+        if calibration is not None and calibration.note:
+            when = f" ({_date(calibration.date)})" if calibration.date else ""
+            lines += [f"Calibration{when}: {calibration.note}.", ""]
     return lines
 
 
@@ -534,7 +531,7 @@ def _error_cell(change: ErrorRateChange) -> str:
 
 
 def _side(run: RunView) -> Side:
-    return Side(SideInfo.from_meta(run.label, "run", str(run.run_dir), run.meta), run.frame, run.meta)
+    return Side(SideInfo.from_meta(run.label, "run", str(run.run_dir), run.meta), run.run)
 
 
 def run_to_run_section(data: ReportData) -> list[str]:
@@ -976,13 +973,13 @@ def _scenario_path(path: object) -> str:
     return code(path)
 
 
-def _versions(meta: Mapping[str, Any]) -> str:
-    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+def _versions(meta: RunMeta) -> str:
+    versions = meta.versions
     return ", ".join(f"{k} {versions[k]}" for k in sorted(versions)) or DASH
 
 
-def _host(meta: Mapping[str, Any]) -> str:
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
+def _host(meta: RunMeta) -> str:
+    host = meta.host
     if not host:
         return DASH
     parts = [str(host.get(k)) for k in ("hostname", "platform", "machine") if host.get(k)]
@@ -1002,7 +999,7 @@ def _settings(run: RunView) -> tuple[str, str, str]:
         prompt = f"{prompts.get('source', '?')}, ~{prompts.get('input_tokens', '?')} input tokens"
         if prompts.get("seed") is not None:
             prompt += f", seed {prompts['seed']}"
-    if run.meta.get("prompts_unique"):
+    if run.meta.prompts_unique:
         prompt += "; unique prompt per request (no prompt-cache flattery)"
     load_text = DASH
     if load:
@@ -1030,7 +1027,7 @@ def _overhead(run: RunView) -> str:
         if not math.isnan(lag[0]):
             covered.add("start_lag_ms")
             parts.append(f"start lag (open loop) p50 {num(lag[0])} ms, p99 {num(lag[1])} ms")
-    overhead = run.meta.get("overhead") if isinstance(run.meta.get("overhead"), dict) else {}
+    overhead = run.meta.overhead
     for key in sorted(overhead):
         value = overhead[key]
         if any(key.startswith(c) for c in covered) or isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -1057,21 +1054,20 @@ CLIENT_NOTES: dict[str, str] = {
 
 def _clients(run: RunView) -> str:
     clients = sorted({str(c) for c in run.measured["client"].dropna().unique()})
-    if not clients and run.meta.get("client"):
-        clients = [str(run.meta["client"])]
+    if not clients and run.meta.client:
+        clients = [run.meta.client]
     return ", ".join(f"{c} ({CLIENT_NOTES[c]})" if c in CLIENT_NOTES else c for c in clients) or DASH
 
 
 def _execution(run: RunView) -> str:
     meta = run.meta
     parts = []
-    if meta.get("event_loop"):
-        parts.append(f"{meta['event_loop']} event loop")
-    if meta.get("workers") is not None:
-        workers = int(meta["workers"])
-        parts.append(f"{workers} worker process{'es' if workers != 1 else ''}")
-    if meta.get("executor"):
-        parts.append(f"executor {meta['executor']}")
+    if meta.event_loop:
+        parts.append(f"{meta.event_loop} event loop")
+    if meta.workers is not None:
+        parts.append(f"{meta.workers} worker process{'es' if meta.workers != 1 else ''}")
+    if meta.executor:
+        parts.append(f"executor {meta.executor}")
     return ", ".join(parts) or DASH
 
 
@@ -1111,11 +1107,11 @@ def method_section(data: ReportData) -> list[str]:
     names = [r.label or "this run" for r in data.runs]
     fields: list[tuple[str, list[str]]] = [
         ("run id", [code(r.run_id) for r in data.runs]),
-        ("started", [_date(r.meta.get("started_at")) for r in data.runs]),
-        ("ended", [_date(r.meta.get("ended_at")) for r in data.runs]),
+        ("started", [_date(r.meta.started_at) for r in data.runs]),
+        ("ended", [_date(r.meta.ended_at) for r in data.runs]),
         ("emulated", ["yes (bench's emulator)" if r.emulated else "no (live providers)" for r in data.runs]),
-        ("scenario file", [_scenario_path(r.meta.get("scenario_path")) for r in data.runs]),
-        ("fingerprint", [code(r.meta["fingerprint"]) if r.meta.get("fingerprint") else DASH for r in data.runs]),
+        ("scenario file", [_scenario_path(r.meta.scenario_path) for r in data.runs]),
+        ("fingerprint", [code(r.meta.fingerprint) if r.meta.fingerprint else DASH for r in data.runs]),
         ("client path", [_clients(r) for r in data.runs]),
         ("request", [_settings(r)[0] for r in data.runs]),
         ("prompts", [_settings(r)[1] for r in data.runs]),
@@ -1131,17 +1127,17 @@ def method_section(data: ReportData) -> list[str]:
         ("token counts from", [_token_sources(r) for r in data.runs]),
         ("versions", [_versions(r.meta) for r in data.runs]),
         ("host", [_host(r.meta) for r in data.runs]),
-        ("git revision", [code(str(r.meta["git_revision"])[:12]) if r.meta.get("git_revision") else DASH for r in data.runs]),
+        ("git revision", [code(r.meta.git_revision[:12]) if r.meta.git_revision else DASH for r in data.runs]),
         ("client overhead", [_overhead(r) for r in data.runs]),
         *(
             [("event loop, workers, executor", [_execution(r) for r in data.runs])]
-            if any(r.meta.get(k) is not None for r in data.runs for k in ("event_loop", "workers", "executor"))
+            if any(v is not None for r in data.runs for v in (r.meta.event_loop, r.meta.workers, r.meta.executor))
             else []
         ),
     ]
     rows = [[name, *values] for name, values in fields]
     lines += [table(["", *names], rows, ["left"] * (1 + len(names))), ""]
-    notes = [str(r.meta["prompt_note"]) for r in data.runs if r.meta.get("prompt_note")]
+    notes = [r.meta.prompt_note for r in data.runs if r.meta.prompt_note]
     if notes:
         lines += [f"Prompts: {notes[0]}.", ""]
     lines += health_section(data)

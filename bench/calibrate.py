@@ -39,9 +39,10 @@ import json
 import math
 import tempfile
 import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,7 +68,6 @@ DEFAULT_REQUESTS = 30
 DEFAULT_TOKENS = 120
 EMULATOR_TTFT_MS = 50.0
 
-CALIBRATION_FILE = "calibration.json"
 FORMAT_VERSION = 1
 
 
@@ -344,24 +344,24 @@ def request_errors(frame: pd.DataFrame, truth: Mapping[str, Mapping[str, Any]]) 
     Rows with no entry in ``truth`` are left out (the caller counts them).
     """
     out: list[RequestError] = []
-    for row in frame.itertuples(index=False):
-        entry = truth.get(getattr(row, "request_id"))
+    for row in frame.to_dict(orient="records"):
+        entry = truth.get(row["request_id"])
         if entry is None:
             continue
         ttft_truth = (entry["first_content_ns"] - entry["received_ns"]) / 1e6
-        ttft = getattr(row, "ttft_ms")
+        ttft = row["ttft_ms"]
         ttft_err = float(ttft) - ttft_truth if ttft is not None and ttft == ttft else math.nan
         gap, n_server = _server_gaps_ms(entry)
-        itl = _floats(getattr(row, "itl_ms", None))
+        itl = _floats(row.get("itl_ms"))
         itl_err = float(np.mean(itl)) / gap - 1 if itl and gap > 0 else math.nan
-        tpot = getattr(row, "tpot_ms", None)
+        tpot = row.get("tpot_ms")
         tpot_err = float(tpot) / gap - 1 if tpot is not None and tpot == tpot and gap > 0 else math.nan
-        content_chunks = getattr(row, "content_chunks", None)
+        content_chunks = row.get("content_chunks")
         if content_chunks is None or content_chunks != content_chunks:
             harness_chunks = len(itl) + 1 if itl else None
         else:
             harness_chunks = int(content_chunks)
-        out.append(RequestError(str(row.request_id), ttft_err, itl_err, tpot_err, harness_chunks is not None and harness_chunks != n_server))
+        out.append(RequestError(str(row["request_id"]), ttft_err, itl_err, tpot_err, harness_chunks is not None and harness_chunks != n_server))
     return out
 
 
@@ -639,7 +639,7 @@ def verdict_lines(result: CalibrationResult) -> list[str]:
         label = f"{CLIENT_NAMES.get(v.client, v.client)} path"
         if v.skipped:
             lines.append(f"{label}: not calibrated ({v.skipped})")
-        elif v.streams is None:
+        elif v.streams is None or v.tokens_per_s is None:
             lines.append(f"{label}: no load within {bounds}; lowest tried: {_lowest(result, v.client)}")
         else:
             line = f"{label}: within {bounds} up to {v.load_text}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ MANIFEST = ".bench-export.json"
 def _json_list(value: object) -> str:
     if isinstance(value, np.ndarray):
         value = value.tolist()
-    return json.dumps(list(value) if value is not None and not isinstance(value, float) else [])
+    return json.dumps(list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else [])
 
 
 def _loaded(run_dir: Path) -> LoadedRun:
@@ -200,9 +200,9 @@ def export_run(
     names = [f"requests.{fmt}", f"aggregates.{fmt}"]
     check_destination(run_dir, out, names, force=force)
     _prepare_out(out)
-    run = _loaded(run_dir)
+    loaded = _loaded(run_dir)
     paths = [out / name for name in names]
-    _write(add_cost(run.frame, run.meta), paths[0], fmt)
-    _write(aggregates_for(run), paths[1], fmt)
+    _write(add_cost(loaded.frame, loaded.meta), paths[0], fmt)
+    _write(aggregates_for(loaded), paths[1], fmt)
     _remember(out, names)
     return paths

@@ -51,7 +51,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -153,7 +154,7 @@ def _stats(values_s: np.ndarray, percentiles: Sequence[float], metric: str) -> d
     out[f"mean_{metric}_ms"] = float(np.mean(x))
     out[f"median_{metric}_ms"] = float(np.median(x))
     out[f"std_{metric}_ms"] = float(np.std(x))
-    for p, v in zip(percentiles, np.percentile(x, list(percentiles))):
+    for p, v in zip(percentiles, np.percentile(x, list(percentiles)), strict=True):
         out[f"{percentile_key(p)}_{metric}_ms"] = float(v)
     return out
 
@@ -164,7 +165,9 @@ def _gaps_s(itl_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pooled_itl(itl_ms) / 1000.0, lengths
 
 
-def _peaks(start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itl_ms: np.ndarray) -> tuple[float, int]:
+def _peaks(
+    start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itl_ms: np.ndarray | tuple[np.ndarray, np.ndarray]
+) -> tuple[float, int]:
     """vLLM's ``max_output_tokens_per_s`` and ``max_concurrent_requests``.
 
     ``itl_ms`` holds each request's gaps (ms), or is the pair :func:`_gaps_s` returns.
@@ -206,11 +209,11 @@ def _date(meta: RunMeta, start_ns: np.ndarray) -> str:
     if started is not None:
         try:
             when = datetime.fromisoformat(started)
-            return when.astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
+            return when.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
         except ValueError:
             pass
     valid = start_ns[start_ns > 0]
-    when = datetime.fromtimestamp(float(valid.min()) / 1e9, tz=timezone.utc) if valid.size else datetime.now(timezone.utc)
+    when = datetime.fromtimestamp(float(valid.min()) / 1e9, tz=UTC) if valid.size else datetime.now(UTC)
     return when.strftime("%Y%m%d-%H%M%S")
 
 
@@ -243,7 +246,7 @@ def vllm_result(
     flat_s, lengths = _gaps_s(rows["itl_ms"].to_numpy(dtype=object))
     bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
     flat_list = flat_s.tolist()
-    itls_s = [flat_list[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    itls_s = [flat_list[a:b] for a, b in pairwise(bounds)]
 
     # bench's measured window (as metrics.aggregate's window_s): first start to last end.
     ends = (start_ns - int(start_ns.min())).astype("float64") + np.nan_to_num(col("e2e_ms"), nan=0.0) * 1e6
@@ -260,7 +263,7 @@ def vllm_result(
     backend = _BACKENDS.get(provider, "openai-chat")
     errors = [
         "" if is_ok else ": ".join(str(v) for v in (kind, msg) if isinstance(v, str) and v)
-        for is_ok, kind, msg in zip(ok, rows["error_kind"].astype("object"), rows["error_message"].astype("object"))
+        for is_ok, kind, msg in zip(ok, rows["error_kind"].astype("object"), rows["error_message"].astype("object"), strict=True)
     ]
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot_s = np.where(ok & (outputs > 1), (e2e_s - ttft_s) / (outputs - 1), np.nan)

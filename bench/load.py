@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 
@@ -32,7 +32,7 @@ class Slot:
     level_start_ns: int | None = None
 
 
-Send = Callable[[Slot], Awaitable[None]]
+Send = Callable[[Slot], Coroutine[Any, Any, None]]
 
 
 class LoadProfile(Protocol):

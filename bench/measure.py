@@ -7,8 +7,9 @@ count — everything else happens once at the end.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
+from itertools import pairwise
 
 import anyio
 
@@ -45,7 +46,7 @@ class StreamTally:
 def _merge_usage(old: Usage | None, new: Usage) -> Usage:
     if old is None:
         return new
-    for name in Usage.__slots__:  # type: ignore[attr-defined]
+    for name in Usage.__slots__:
         value = getattr(new, name)
         if value is not None:
             setattr(old, name, value)
@@ -207,7 +208,7 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     record.ttft_ms = _ms(t0, content[0])
     if tally.first_answer_ns:
         record.ttfa_ms = _ms(t0, tally.first_answer_ns)
-    record.itl_ms = [round((b - a) / 1e6, 4) for a, b in zip(content, content[1:])]
+    record.itl_ms = [round((b - a) / 1e6, 4) for a, b in pairwise(content)]
     if len(content) < 2 or record.output_tokens is None:
         return
     streamed = float(record.output_tokens)

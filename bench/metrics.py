@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -196,6 +197,7 @@ def wilson_ci(successes: int, trials: int, *, confidence: float = CONFIDENCE) ->
 
 def pooled_itl(itl: pd.Series | np.ndarray) -> np.ndarray:
     """Every gap of every request, in one float array (vLLM's ITL pools them)."""
+    seq: Iterable[Any]
     try:
         total = sum(map(len, itl))
         seq = itl
@@ -262,12 +264,12 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
         for col in LATENCY_STAT_COLUMNS:
             vals = pooled_itl(itl[ok_idx]) if col == "itl_ms" else _finite(arrays[col][ok_idx])
             samples[col] = vals
-            for p, v in zip(LATENCY_PERCENTILES, percentiles(vals, LATENCY_PERCENTILES)):
+            for p, v in zip(LATENCY_PERCENTILES, percentiles(vals, LATENCY_PERCENTILES), strict=True):
                 row[f"{col}_p{p}"] = float(v)
             row[f"{col}_mean"] = _mean(vals)
         tps = _finite(arrays["output_tps"][ok_idx])
         samples["output_tps"] = tps
-        for p, v in zip(SPEED_PERCENTILES, percentiles(tps, SPEED_PERCENTILES)):
+        for p, v in zip(SPEED_PERCENTILES, percentiles(tps, SPEED_PERCENTILES), strict=True):
             row[f"output_tps_p{p}"] = float(v)
         row["output_tps_mean"] = _mean(tps)
         for col in CI_COLUMNS:

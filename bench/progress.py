@@ -9,9 +9,13 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bench.records import RequestRecord
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from rich.console import Console
+    from rich.progress import TaskID
 
 _REFRESH_S = 0.25
 
@@ -59,8 +63,8 @@ class _LevelState:
         """'measured 8/50, warm-up 3/3 (1 failed)', or without totals when they are unknown."""
         known = self.total is not None and self.warmup_total is not None
         measured = f"measured {self.measured_done}"
-        if known:
-            measured += f"/{self.total - self.warmup_total}"  # type: ignore[operator]
+        if self.total is not None and self.warmup_total is not None:
+            measured += f"/{self.total - self.warmup_total}"
         warm = ""
         if self.warm_done or self.warmup_total:
             warm = f", warm-up {self.warm_done}" + (f"/{self.warmup_total}" if self.warmup_total is not None else "")
@@ -121,7 +125,7 @@ class PlainProgress:
 
 
 class RichProgress:
-    def __init__(self, console: object | None = None) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -132,11 +136,11 @@ class RichProgress:
             TimeElapsedColumn(),
             auto_refresh=False,
             transient=False,
-            console=console,  # type: ignore[arg-type]
+            console=console,
         )
         self._progress.start()
         self.state: _LevelState | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last = 0.0
 
     def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
@@ -153,10 +157,8 @@ class RichProgress:
             self._update()
 
     def _update(self) -> None:
-        assert self.state is not None
-        self._progress.update(
-            self._task, completed=self.state.done, status=f"{self.state.counts()}  {self.state.status()}"  # type: ignore[arg-type]
-        )
+        assert self.state is not None and self._task is not None
+        self._progress.update(self._task, completed=self.state.done, status=f"{self.state.counts()}  {self.state.status()}")
         self._progress.refresh()
 
     def end_level(self) -> None:

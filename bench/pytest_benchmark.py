@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 
 from bench import __version__
-from bench.metrics import GROUP_KEYS, ok_mask
+from bench.metrics import group_positions, ok_mask
 from bench.records import resolve_run_dir
 from bench.run import LoadedRun
 from bench.run_file import RunMeta, read_run_meta
@@ -130,7 +130,8 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
     warmup = bool(load.get("warmup")) if isinstance(load, dict) else False
     benchmarks: list[dict[str, Any]] = []
     ok = frame.loc[ok_mask(frame)].sort_values(["started_at_ns", "request_index"], kind="stable")
-    for (target, mode, level), part in ok.groupby(GROUP_KEYS, sort=False):
+    for (target, mode, level), positions in group_positions(ok):
+        part = ok.iloc[positions]
         for column in EXPORTED:
             values = part[column].to_numpy(dtype="float64", na_value=np.nan)
             values = values[np.isfinite(values)]

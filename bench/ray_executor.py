@@ -151,9 +151,9 @@ class RayExecutor:
             replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None, secrets=())
             for i in range(self.workers)
         ]
-        await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs)])
+        await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs, strict=True)])
         start_wall_ns = time.time_ns() + _START_AHEAD_NS
-        streams = [a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs)]
+        streams = [a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs, strict=True)]
         send, receive = anyio.create_memory_object_stream[tuple[int, tuple[str, Any]]](max_buffer_size=10_000)
         health: list[LevelHealth] = []
         try:
@@ -162,7 +162,7 @@ class RayExecutor:
                     tg.start_soon(self._pump, index, stream, send.clone())
                 send.close()
                 async with receive:
-                    async for index, (kind, payload) in receive:
+                    async for _worker, (kind, payload) in receive:
                         if kind == "record":
                             emit(RequestRecord.from_json(payload))
                         elif kind == "done" and payload is not None:

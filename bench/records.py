@@ -265,10 +265,7 @@ def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.Data
     out: dict[str, pd.Series] = {}
     n = len(frame)
     for name, dtype in COLUMNS.items():
-        if name in frame.columns:
-            col = frame[name]
-        else:
-            col = pd.Series([None] * n, dtype="object")
+        col = frame[name] if name in frame.columns else pd.Series([None] * n, dtype="object")
         if dtype == "float64":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
         elif dtype == "int64":

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from bench.emulator.faults import FAULT_KINDS
 from bench.errors import ScenarioError
@@ -423,7 +424,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any]) -> tuple[str | None, str]:
+def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str]:
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
     # pydantic puts a validator's location on the model; its message may start with "field: ".

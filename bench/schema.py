@@ -132,8 +132,6 @@ TABLE: Final[tuple[Column, ...]] = (
 BY_NAME: Final[dict[str, Column]] = {c.name: c for c in TABLE}
 #: Column name -> pandas dtype, in the order a frame presents them.
 COLUMNS: Final[dict[str, str]] = {c.name: c.dtype for c in TABLE}
-#: Speed columns: larger is better, the bad tail is the low end.
-SPEED_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in TABLE if c.higher_is_better)
 
 
 def higher_is_better(column: str) -> bool:

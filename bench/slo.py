@@ -10,7 +10,7 @@ importing the scenario loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from bench.schema import TABLE, higher_is_better
 
@@ -19,6 +19,10 @@ Stat = Literal["p50", "p90", "p95", "p99", "mean"]
 
 #: Columns an SLO may name: numeric per-request measurements (``schema.Column.slo``).
 SLO_COLUMNS: tuple[str, ...] = tuple(c.name for c in TABLE if c.slo)
+
+
+def _is_stat(name: str) -> TypeGuard[Stat]:
+    return name in STATS
 
 
 @dataclass(frozen=True)
@@ -125,10 +129,10 @@ def parse_key(key: str, value: float) -> AggregateSlo | RequestSlo | None:
     ms = key.endswith("_ms")
     stem = key[:-3] if ms else key
     base, _, stat = stem.rpartition("_")
-    if stat not in STATS or not base:
+    if not _is_stat(stat) or not base:
         return None
     column = _column_for(base, ms)
-    return AggregateSlo(key, column, stat, float(value)) if column else None  # type: ignore[arg-type]
+    return AggregateSlo(key, column, stat, float(value)) if column else None
 
 
 def slo_from_table(table: dict[str, float] | None) -> SloSpec:

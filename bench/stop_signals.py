@@ -12,7 +12,8 @@ signal only says the run is already stopping.
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Warn = Callable[[str], None]
 

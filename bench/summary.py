@@ -50,8 +50,7 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
         table.add_column("achieved req/s", justify="right")
     if len(frame):
         agg = aggregate(frame, ci=False)
-        for row in agg.itertuples(index=False):
-            values = row._asdict()
+        for values in agg.to_dict(orient="records"):
             load = level_text(values["load_mode"], values["load_level"])
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
             if rates:

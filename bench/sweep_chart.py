@@ -75,7 +75,7 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
         return False
     mode = result.settings.mode
     tables = result.slo_tables
-    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(8.0, 7.2), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax_lat, ax_tok = fig.subplots(2, 1, sharex=True)
@@ -95,9 +95,9 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
                 (ax_tok, [p.agg_output_tps for p in points], "-"),
             ):
                 ax.plot(x, values, linestyle=style, color=colour, linewidth=1.6, zorder=2)
-                for p, y in zip(points, values):
+                for p, y in zip(points, values, strict=True):
                     if math.isfinite(y):
-                        ax.scatter([p.level], [y], s=30, linewidths=1.4, zorder=3, **_marker_style(p, colour))  # type: ignore[arg-type]
+                        ax.scatter([p.level], [y], s=30, linewidths=1.4, zorder=3, **_marker_style(p, colour))
             if t.capacity is not None:
                 for ax in (ax_lat, ax_tok):
                     ax.axvline(t.capacity, color=colour, linestyle=":", linewidth=1.6, zorder=1)

@@ -166,6 +166,6 @@ def instrument(http_client: Any) -> Any:
     """Make ``http_client`` (httpx or httpx2 AsyncClient) stamp the moment a request leaves."""
     pool = getattr(getattr(http_client, "_transport", None), "_pool", None)
     backend = getattr(pool, "_network_backend", None)
-    if backend is not None and not isinstance(backend, _StampingBackend):
-        pool._network_backend = _StampingBackend(backend)  # type: ignore[union-attr]
+    if pool is not None and backend is not None and not isinstance(backend, _StampingBackend):
+        pool._network_backend = _StampingBackend(backend)
     return http_client

@@ -129,17 +129,17 @@ class ProcessExecutor:
 
 def _receive(conns: list[tuple[int, Connection]], timeout_s: float) -> list[tuple[int, tuple[str, Any]]]:
     """Every message ready on any worker's pipe within ``timeout_s`` (a thread's blocking wait)."""
-    by_conn = {id(conn): index for index, conn in conns}
+    by_id = {id(conn): (index, conn) for index, conn in conns}
     out: list[tuple[int, tuple[str, Any]]] = []
-    for conn in wait([c for _, c in conns], timeout_s):
-        index = by_conn[id(conn)]
+    for ready in wait([c for _, c in conns], timeout_s):
+        index, conn = by_id[id(ready)]
         while True:
             try:
-                out.append((index, conn.recv()))  # type: ignore[union-attr]
+                out.append((index, conn.recv()))
             except (EOFError, OSError):
                 out.append((index, ("lost", None)))
                 break
-            if not conn.poll():  # type: ignore[union-attr]
+            if not conn.poll():
                 break
     return out
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-from tests.synthetic import write_synthetic_run
 
-from bench.gate.baseline import list_baselines, load_side, save_baseline
 from bench.errors import BenchError
+from bench.gate.baseline import list_baselines, load_side, save_baseline
 from bench.metrics import aggregate
+from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]
 

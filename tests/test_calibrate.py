@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -243,8 +243,9 @@ def test_calibration_note_on_this_host_and_another() -> None:
 
 
 def test_scenario_text_is_exact_timing_with_warmup_equal_to_streams() -> None:
-    from bench.scenario import Scenario
     import tomllib
+
+    from bench.scenario import Scenario
 
     text = cal.scenario_text("anthropic", 8, 800.0, CalibrationGrid(tokens=64, requests=5, workers=2))
     data = tomllib.loads(text)

@@ -163,7 +163,7 @@ def test_beyond_capacity_the_wait_is_inside_ttft(emu: tuple[EmulatorHandle, Path
     assert len(queued) == 8 and queued[:6] == [0.0] * 6 and all(q > service_ms / 2 for q in queued[6:]), queued
     # Ground truth: each request's first token came its planned TTFT after it got a slot, so the
     # server-side TTFT is the queue wait plus the profile's TTFT.
-    for e, wait_ms in zip(entries, queued):
+    for e, wait_ms in zip(entries, queued, strict=True):
         server_ttft = (e["first_content_ns"] - e["received_ns"]) / 1e6
         assert TTFT_MS - 1 <= server_ttft - wait_ms < TTFT_MS + 15, (server_ttft, wait_ms)
 

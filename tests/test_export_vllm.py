@@ -88,7 +88,7 @@ def test_emulated_run_has_exactly_vllms_keys_and_units(emulated_run: Path, tmp_p
     # Per-request lists: seconds. Summaries: milliseconds.
     np.testing.assert_allclose(np.array(result["ttfts"]) * 1000, rows["ttft_ms"], rtol=1e-9)
     np.testing.assert_allclose(np.array(result["latencies"]) * 1000, rows["e2e_ms"], rtol=1e-9)
-    for gaps_s, gaps_ms in zip(result["itls"], rows["itl_ms"]):
+    for gaps_s, gaps_ms in zip(result["itls"], rows["itl_ms"], strict=True):
         np.testing.assert_allclose(np.array(gaps_s) * 1000, np.asarray(gaps_ms, dtype=float), rtol=1e-9)
     np.testing.assert_allclose(np.array(result["start_times"]) * 1e9, rows["started_at_ns"], rtol=1e-15)
     assert result["mean_ttft_ms"] == pytest.approx(ok["ttft_ms"].mean())

@@ -14,14 +14,14 @@ import socket
 import textwrap
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import anyio
 import pytest
 
-from bench.emulator import start_emulator
 from bench.emulator.faults import expected_error_kind
 from bench.measure import measure_request
 from bench.providers import ClientSettings, ProviderRequest, make_provider
@@ -973,7 +973,7 @@ def test_every_emulator_fault_with_client_fast_in_the_scenario(tmp_path: Path, f
         dialect = row.provider
         assert row.error_kind == expected_error_kind(fault, dialect), (row.provider, row.error_kind, row.error_message)
     if fault == "midstream_error":
-        statuses = dict(zip(frame["provider"], frame["http_status"]))
+        statuses = dict(zip(frame["provider"], frame["http_status"], strict=True))
         assert statuses == {"groq": 200, "openai": 200, "anthropic": 529}, statuses  # as the SDK path records
     if fault == "timeout":
         assert frame["e2e_ms"].between(450, 1500).all(), frame["e2e_ms"].tolist()
@@ -989,7 +989,7 @@ def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> N
                     request="max_tokens = 40\nextra_body = { ignore_eos = true }")
     frame = run_scenario(path, out=tmp_path / "r").frame
     assert (frame["status"] == "ok").all(), frame["error_message"].tolist()
-    assert dict(zip(frame["target"], frame["client"])) == {"no-usage": "fast", "reasoning": "sdk"}
+    assert dict(zip(frame["target"], frame["client"], strict=True)) == {"no-usage": "fast", "reasoning": "sdk"}
     no_usage = frame[frame["target"] == "no-usage"]
     assert (no_usage["token_source"] == "chunks").all() and (no_usage["output_tokens"] == 40).all()
     assert (no_usage["content_chunks"] < 40).all()

@@ -14,7 +14,8 @@ import os
 import socket
 import sys
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import numpy as np
@@ -213,7 +214,7 @@ def test_open_file_descriptors_start_peak_end(tmp_path: Any) -> None:
             opened: list[Any] = []
             for i in range(5):
                 opened.extend(socket.socketpair())
-                opened.append(open(tmp_path / f"f{i}", "w"))
+                opened.append(open(tmp_path / f"f{i}", "w"))  # noqa: SIM115 - held open across samples, closed below
             await until_samples(s, 2 * FDS_EVERY)  # at least one fd count while they are open
             for thing in opened:
                 thing.close()

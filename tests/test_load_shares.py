@@ -8,7 +8,6 @@ seeded open-loop process. Together the workers must send exactly what one proces
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import anyio
 import pytest
@@ -53,7 +52,7 @@ def test_shares_sum_to_total_in_proportion(total: int, weights: list[int]) -> No
         assert out == [0] * len(weights)
         return
     assert sum(out) == total
-    for n, w in zip(out, weights):
+    for n, w in zip(out, weights, strict=True):
         exact = total * w / weight
         assert abs(n - exact) < 1, (n, exact)  # each within one of its exact share
         if w == 0:
@@ -135,7 +134,7 @@ def test_closed_loop_split_across_workers(level: int, requests: int, warmup: int
         assert abs(p.requests - requests * p.concurrency / level) < 1
 
     slots = drive_all(profiles)
-    for p, mine in zip(profiles, slots):
+    for p, mine in zip(profiles, slots, strict=True):
         assert len(mine) == p.requests + p.warmup
         assert sum(s.warmup for s in mine) == p.warmup
         # A closed loop has no schedule.

@@ -8,8 +8,8 @@ hidden reasoning, one-chunk answers.
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import AsyncIterator
 
 import anyio
 import pytest

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from pytest_benchmark.stats import Stats
 from pytest_benchmark.storage.file import FileStorage
-from tests.synthetic import write_synthetic_run
 
 from bench.pytest_benchmark import benchmark_stats, write_pytest_benchmark
+from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]
 

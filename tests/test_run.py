@@ -266,7 +266,7 @@ def test_ttft_close_to_the_emulators_chunk_log(tmp_path: Path) -> None:
 def test_run_ids_sort_by_start_even_within_one_second(tmp_path: Path) -> None:
     from bench.records import claim_run_dir
     from bench.run_meta import new_run_id
-    from bench.runner import RunOptions, Runner
+    from bench.runner import Runner, RunOptions
 
     ids = [new_run_id("s") for _ in range(200)]
     assert ids == sorted(ids)

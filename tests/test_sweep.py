@@ -46,10 +46,8 @@ def _fake(knee: float, *, mode: str = "concurrency", no_data_at: set[float] | No
     def probe(level: float) -> Probe:
         assert level not in seen, f"level {level} probed twice"
         seen.append(level)
-        if no_data_at and level in no_data_at:
-            check = _check(math.nan, passed=None)
-        else:
-            check = _check(50.0 if level <= knee else 120.0)
+        no_data = no_data_at is not None and level in no_data_at
+        check = _check(math.nan, passed=None) if no_data else _check(50.0 if level <= knee else 120.0)
         checks = (check,)
         return Probe("t", mode, level, len(seen), "run", "runs/run", 20, 20, 0, 50.0, check.measured, 500.0,
                      100.0 * min(level, knee), checks, verdict_of(checks, False))  # type: ignore[arg-type]  # fmt: skip

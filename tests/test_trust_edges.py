@@ -8,8 +8,8 @@ directories written exactly as the runner writes them.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from rich.console import Console

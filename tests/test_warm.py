@@ -21,8 +21,7 @@ import pytest
 from bench import load_results
 from bench.level import loop_options
 from bench.measure import measure_request
-from bench.providers import ClientSettings, ProviderRequest, make_provider
-from bench.providers import warm
+from bench.providers import ClientSettings, ProviderRequest, make_provider, warm
 from bench.records import RequestRecord
 
 PROVIDERS = ("groq", "openai", "openai-compatible", "anthropic")

@@ -120,7 +120,7 @@ def test_open_loop_workers_from_the_scenario_file(tmp_path: Path) -> None:
     one = run_scenario(path, out=tmp_path / "one", workers=1)
     single = one.frame
     assert (single["worker"] == 0).all()
-    by_index = lambda f: dict(zip(f["request_index"], f["scheduled_ms"].round(3)))  # noqa: E731
+    by_index = lambda f: dict(zip(f["request_index"], f["scheduled_ms"].round(3), strict=True))  # noqa: E731
     assert by_index(frame) == by_index(single)  # the same offered load, arrival for arrival
     assert tokens(single) == tokens(frame)
 

@@ -32,8 +32,8 @@ def _hide_flag_types() -> None:
             return None
         return original(self, ctx)
 
-    display_type_rich._bench_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    display_type_rich._bench_flags = True  # type: ignore[attr-defined]  # a marker on the function: patched once
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]  # typer has no hook for it
 
 
 _hide_flag_types()
@@ -84,7 +84,7 @@ def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
         typer.echo("bench: interrupted", err=True)
         return 130
     except TyperException as exc:  # usage errors: bad options, missing arguments (exit 2)
-        exc.show()  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]  # every TyperException typer raises here is a click one with show()
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         typer.echo("bench: interrupted", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -74,17 +74,17 @@ _HELP = """Measure the harness's own timing error on this machine, per client pa
 
 @app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
 def calibrate(
-    concurrency: Annotated[Optional[str], typer.Option("--concurrency", "-c", help="Streams per cell, e.g. 1,8,16 (default 1,8,16).")] = None,
+    concurrency: Annotated[str | None, typer.Option("--concurrency", "-c", help="Streams per cell, e.g. 1,8,16 (default 1,8,16).")] = None,
     tokens_per_s: Annotated[
-        Optional[str], typer.Option("--tokens-per-s", help="Emulated output speeds per stream, e.g. 100,800 (default 100,800).")
+        str | None, typer.Option("--tokens-per-s", help="Emulated output speeds per stream, e.g. 100,800 (default 100,800).")
     ] = None,
     client: Annotated[str, typer.Option("--client", help="Client paths to calibrate: sdk, fast or sdk,fast.")] = "sdk,fast",
     providers: Annotated[
         str, typer.Option("--providers", help="Wire formats / SDKs to drive: groq, openai, anthropic (comma-separated).")
     ] = "groq,openai,anthropic",
-    requests: Annotated[Optional[int], typer.Option("--requests", "-n", help="Measured requests per cell (default 30; warm-up = streams).")] = None,
-    tokens: Annotated[Optional[int], typer.Option("--tokens", help="Output tokens per request, one per chunk (default 120).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")] = None,
+    requests: Annotated[int | None, typer.Option("--requests", "-n", help="Measured requests per cell (default 30; warm-up = streams).")] = None,
+    tokens: Annotated[int | None, typer.Option("--tokens", help="Output tokens per request, one per chunk (default 120).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="One small grid: 1,8 streams × 800 tokens/s, 8 requests of 60 tokens.")] = False,
     save: Annotated[
         bool,
@@ -94,7 +94,7 @@ def calibrate(
         ),
     ] = False,
     path: Annotated[
-        Optional[Path], typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
+        Path | None, typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
     ] = None,
 ) -> None:
     from bench import calibrate as cal

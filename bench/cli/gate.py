@@ -8,12 +8,15 @@ too few samples under ``--strict``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from bench.cli.app import app, fail
 from bench.fmt import parse_fraction
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from bench.gate.render import Format
 
 baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
@@ -36,11 +39,12 @@ StrictOption = Annotated[
 ]
 
 
-def _check_format(fmt: str) -> None:
+def _check_format(fmt: str) -> Format:
     from bench.gate.render import FORMATS
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return cast("Format", fmt)
 
 
 def _emit(text: str, output: Path | None, summary: str) -> None:
@@ -84,7 +88,7 @@ def compare(
     from bench.gate.compare import DEFAULT_METRICS, DEFAULT_MIN_SAMPLES, CompareSettings, compare_sides
     from bench.gate.render import render
 
-    _check_format(fmt)
+    checked = _check_format(fmt)
     settings = CompareSettings(
         metrics=tuple(metric) if metric else DEFAULT_METRICS,
         threshold=parse_fraction(threshold),
@@ -95,7 +99,7 @@ def compare(
     base_side = load_side(baseline, root=baselines)
     cand_side = load_side(candidate, root=baselines)
     comparison = compare_sides(base_side, cand_side, settings, force=force)
-    _emit(render(comparison, fmt), output, comparison.headline)  # type: ignore[arg-type]
+    _emit(render(comparison, checked), output, comparison.headline)
     code = comparison.exit_code(strict=strict)
     if code == 2:
         raise fail("inconclusive, and --strict asks for a verdict on everything: " + "; ".join(comparison.warnings))

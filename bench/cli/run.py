@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -43,16 +44,38 @@ ClientName = Literal["sdk", "fast"]
 ExecutorName = Literal["local", "ray"]
 SCENARIO_COPY = "scenario.toml"
 _FLAGS_PANEL = "Without a scenario file"
-#: Flags that describe the request or target: a scenario file sets these itself.
-_FLAGS_ONLY = ("--base-url", "--max-tokens", "--input-tokens", "--no-stream")
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The flags that describe the request or target: a scenario file sets these itself."""
+
+    base_url: str | None
+    max_tokens: int | None
+    input_tokens: int | None
+    no_stream: bool
+
+    def given(self) -> list[str]:
+        values = {"--base-url": self.base_url, "--max-tokens": self.max_tokens, "--input-tokens": self.input_tokens,
+                  "--no-stream": self.no_stream}  # fmt: skip
+        return [name for name, value in values.items() if value]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """--concurrency, --rate and --requests as given (None: the scenario's own)."""
+
+    concurrency: list[int] | None
+    rate: list[float] | None
+    requests: int | None
 
 
 def _scenario_for_run(
     scenario: Path | None,
     provider: str | None,
     model: str | None,
-    flags: dict[str, object],
-    load: dict[str, object],
+    flags: Flags,
+    levels: Levels,
     emulate: bool,
 ) -> Scenario:
     """Exactly one of a scenario file or --provider/--model; flags are validated like a file."""
@@ -67,18 +90,18 @@ def _scenario_for_run(
         return scenario_from_flags(
             provider=provider,
             model=model,
-            base_url=flags["--base-url"],  # type: ignore[arg-type]
-            max_tokens=flags["--max-tokens"],  # type: ignore[arg-type]
-            input_tokens=flags["--input-tokens"],  # type: ignore[arg-type]
-            stream=not flags["--no-stream"],
-            concurrency=load["concurrency"],  # type: ignore[arg-type]
-            rate=load["rate"],  # type: ignore[arg-type]
-            requests=load["requests"],  # type: ignore[arg-type]
+            base_url=flags.base_url,
+            max_tokens=flags.max_tokens,
+            input_tokens=flags.input_tokens,
+            stream=not flags.no_stream,
+            concurrency=levels.concurrency,
+            rate=levels.rate,
+            requests=levels.requests,
             emulate=emulate,
         )
     if provider is not None or model is not None:
         raise BenchError(f"{scenario}: give a scenario file or --provider/--model, not both")
-    given = [name for name in _FLAGS_ONLY if flags[name]]
+    given = flags.given()
     if given:
         raise BenchError(f"{given[0]}: only without a scenario file ({scenario} sets its targets, [request] and [prompts])")
     return load_scenario(scenario)
@@ -146,13 +169,13 @@ def run(
         raise BenchError("--concurrency and --rate: give one or the other")
     if address is not None and executor != "ray":
         raise BenchError("--address: only with --executor ray")
-    levels = {"concurrency": _int_list(concurrency, "--concurrency"), "rate": _float_list(rate, "--rate"), "requests": requests}
-    flags = {"--base-url": base_url, "--max-tokens": max_tokens, "--input-tokens": input_tokens, "--no-stream": no_stream}
+    levels = Levels(_int_list(concurrency, "--concurrency"), _float_list(rate, "--rate"), requests)
+    flags = Flags(base_url, max_tokens, input_tokens, no_stream)
     loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate)
     # Overrides applied here (not only in the runner) so scenario.toml records what ran.
     effective = apply_overrides(
         loaded,
-        RunOptions(targets=target, requests=requests, concurrency=levels["concurrency"], rate=levels["rate"], client=client, workers=workers),  # type: ignore[arg-type]
+        RunOptions(targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers),
     )
     result = run_scenario(
         effective,

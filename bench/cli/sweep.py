@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -51,22 +51,22 @@ def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an \\[slo] table.", show_default=False)],
     emulate: Annotated[bool, typer.Option("--emulate", help="Probe the built-in emulator (no keys, no network).")] = False,
     client: Annotated[
-        Optional[ClientName], typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client).")
+        ClientName | None, typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client).")
     ] = None,
     max_concurrency: Annotated[
-        Optional[int], typer.Option("--max-concurrency", min=1, max=10_000, help="Highest concurrency the search may try (default 256).")
+        int | None, typer.Option("--max-concurrency", min=1, max=10_000, help="Highest concurrency the search may try (default 256).")
     ] = None,
     max_rate: Annotated[
-        Optional[float], typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256).")
+        float | None, typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256).")
     ] = None,
     start: Annotated[
-        Optional[float], typer.Option("--start", help="First level to probe (default: the scenario's first level).")
+        float | None, typer.Option("--start", help="First level to probe (default: the scenario's first level).")
     ] = None,
     precision: Annotated[
         float, typer.Option("--precision", help="Open loop: stop bisecting when the bracket is within this share (0.1 = 10 %).")
     ] = 0.10,
-    requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Measured requests per probe (default: the scenario's).")] = None,
-    target: Annotated[Optional[list[str]], typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
+    requests: Annotated[int | None, typer.Option("--requests", "-n", min=1, help="Measured requests per probe (default: the scenario's).")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
 ) -> None:
     from bench.scenario import load_scenario

@@ -118,7 +118,7 @@ def parse_override(raw: Any, fault_kinds: tuple[str, ...]) -> Override:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise OverrideError(f"x-bench-emulator: {key} has the wrong type")
         low, high = _BOUNDS.get(key, (-math.inf, math.inf))
-        if not isinstance(value, (bool, dict)) and not low <= value <= high:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
             raise OverrideError(f"x-bench-emulator: {key} must be in [{low}, {high}]")
     faults = raw.get("faults", {})
     for kind, share in faults.items():

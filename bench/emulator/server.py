@@ -27,10 +27,11 @@ import json
 import logging
 import random
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Any, Final, TextIO
+from typing import Any, Final, SupportsIndex, TextIO
 
 import orjson
 
@@ -542,7 +543,7 @@ class _StampingReader(asyncio.StreamReader):
     def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(limit=limit, loop=loop)
 
-    def feed_data(self, data: bytes) -> None:
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:  # typeshed's spelling of "bytes-like"
         self.fed_ns = perf_counter_ns()
         super().feed_data(data)
 

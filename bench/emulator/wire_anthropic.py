@@ -162,10 +162,7 @@ class MessagesWire:
         return sse(compact(data), data["type"])
 
     def _block_start(self) -> bytes:
-        if self._in_thinking:
-            block = {"type": "thinking", "thinking": "", "signature": ""}
-        else:
-            block = {"type": "text", "text": ""}
+        block = {"type": "thinking", "thinking": "", "signature": ""} if self._in_thinking else {"type": "text", "text": ""}
         return self._event({"type": "content_block_start", "index": self._index, "content_block": block})
 
     def _block_stop(self) -> bytes:

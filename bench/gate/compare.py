@@ -240,12 +240,17 @@ class Comparison:
     notes: tuple[str, ...] = field(default=())
 
     @property
+    def changes(self) -> list[MetricChange | ErrorRateChange]:
+        """Every comparison: error rates first, then metrics."""
+        return [*self.errors, *self.metrics]
+
+    @property
     def regressions(self) -> list[MetricChange | ErrorRateChange]:
-        return [r for r in (*self.errors, *self.metrics) if r.verdict is Verdict.REGRESSION]
+        return [r for r in self.changes if r.verdict is Verdict.REGRESSION]
 
     @property
     def improvements(self) -> list[MetricChange | ErrorRateChange]:
-        return [r for r in (*self.errors, *self.metrics) if r.verdict is Verdict.IMPROVEMENT]
+        return [r for r in self.changes if r.verdict is Verdict.IMPROVEMENT]
 
     @property
     def insufficient(self) -> list[MetricChange]:
@@ -335,7 +340,7 @@ class Comparison:
     @property
     def judged(self) -> int:
         judged = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NO_CHANGE)
-        return sum(r.verdict in judged for r in (*self.metrics, *self.errors))
+        return sum(r.verdict in judged for r in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -431,8 +436,12 @@ def _groups_text(groups: dict[GroupKey, _Group], limit: int = 4) -> str:
 def _quantiles(values: np.ndarray, metric: str) -> tuple[float, float, float]:
     if values.size == 0:
         return (math.nan, math.nan, math.nan)
-    qs = [stat_quantile(metric, s) for s in ("p50", "p90", "p99")]
-    p50, p90, p99 = np.quantile(values, qs)  # type: ignore[arg-type]
+    qs: list[float] = []
+    for stat in ("p50", "p90", "p99"):
+        q = stat_quantile(metric, stat)
+        assert q is not None  # a percentile always names its quantile (only "mean" has none)
+        qs.append(q)
+    p50, p90, p99 = np.quantile(values, qs)
     return float(p50), float(p90), float(p99)
 
 
@@ -449,7 +458,7 @@ def _metric_change(
     qb, qc = _quantiles(b, metric), _quantiles(c, metric)
     better_up = higher_is_better(metric)
     nan = math.nan
-    common = dict(
+    common: dict[str, Any] = dict(
         target=key.target, load_mode=key.load_mode, load_level=key.load_level, metric=metric,
         higher_is_better=better_up, n_baseline=int(b.size), n_candidate=int(c.size),
         baseline_p50=qb[0], baseline_p90=qb[1], baseline_p99=qb[2],

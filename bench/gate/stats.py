@@ -98,7 +98,7 @@ def serial_vif(log_values: ArrayLike) -> float:
     rho = np.array([np.dot(y[:-k], y[k:]) / gamma0 for k in range(1, lags + 1)])
     # AR(1): lag-1 autocorrelation, bias-corrected (Kendall 1954), implied at every lag.
     phi = float(np.clip(rho[0] + (1 + 3 * rho[0]) / n, 0.0, 0.95))
-    implied = phi ** np.arange(1, 400)
+    implied = np.asarray(phi ** np.arange(1, 400), dtype=np.float64)
     vif_ar1 = 1.0 + 2.0 * float(np.sum(_sign_correlation(implied)))
     # Bartlett-weighted sum of the observed autocorrelations (+1/n: mean-centring's bias).
     weights = 1.0 - np.arange(1, lags + 1) / (lags + 1)

@@ -6,7 +6,7 @@ with the lean client path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from bench.providers import messages_wire
@@ -22,7 +22,7 @@ class MessagesProvider:
         url = messages_wire.base_url(settings.base_url) if settings.base_url else None
         self._sdk: Any = build_sdk("anthropic", settings, url, settings.api_key)
 
-    async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         params, extra_body = messages_wire.params(request)
         response = await self._sdk.messages.create(**with_extras(params, extra_body, request.extra_headers))
         if not request.stream:

@@ -10,7 +10,8 @@ The SDK path stays the default and the reference; tests drive both against the e
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import anyio
 import orjson
@@ -45,25 +46,30 @@ def _error_body(raw: bytes) -> tuple[Any, str]:
 def _sdk_headers(sdk: str, api_key: str | None, timeout_s: float) -> dict[str, str]:
     """The headers the official SDK sends (identity, platform, auth, API version, timeouts),
     built by the SDK itself for a first attempt, so they match it value for value."""
+    client: Any
+    options_type: Any  # each SDK's own FinalRequestOptions (private, the same shape in all three)
     if sdk == "anthropic":
         import anthropic
-        from anthropic._models import FinalRequestOptions
+        import anthropic._models
 
-        client: Any = anthropic.AsyncAnthropic(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
+        client = anthropic.AsyncAnthropic(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
+        options_type = anthropic._models.FinalRequestOptions
     elif sdk == "groq":
         import groq
-        from groq._models import FinalRequestOptions  # type: ignore[no-redef]
+        import groq._models
 
         client = groq.AsyncGroq(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
+        options_type = groq._models.FinalRequestOptions
     else:
         import openai
-        from openai._models import FinalRequestOptions  # type: ignore[no-redef]
+        import openai._models
 
         client = openai.AsyncOpenAI(api_key=api_key, base_url="http://localhost", timeout=timeout_s)
+        options_type = openai._models.FinalRequestOptions
     try:
         # Per request the SDKs add x-stainless-retry-count, x-stainless-read-timeout (and
         # Anthropic's x-stainless-timeout) to their default headers: take them from the SDK.
-        built = client._build_headers(FinalRequestOptions.construct(method="post", url="/"), retries_taken=0)
+        built = client._build_headers(options_type.construct(method="post", url="/"), retries_taken=0)
         headers = dict(built.items())
     except Exception:  # noqa: BLE001 - a private SDK method changed, or no key: the public defaults
         headers = {**client.default_headers, **client.auth_headers}
@@ -92,7 +98,7 @@ class _LeanProvider:
     def _whole(self, body: Any, received_ns: int) -> StreamEvent:
         raise NotImplementedError
 
-    async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         body = self._body(request)
         decoder = self._decoder() if request.stream else None
         conn, response = await self._client.open("POST", self._path, body, request.extra_headers, decoder)

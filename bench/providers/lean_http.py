@@ -25,7 +25,8 @@ import errno
 import socket
 import ssl
 from collections import deque
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -105,14 +106,19 @@ class Response:
         self._buf = buf[start:]
 
     def _event(self, block: bytes) -> None:
+        name: bytes | None
+        data: bytes | None
         if block.startswith(b"data: ") and b"\n" not in block:  # the common shape, one line
             name, data = None, block[6:]
         else:
             name, data = _parse_block(block)
             if data is None:
                 return
+        decoder = self._decoder
+        if decoder is None:  # pragma: no cover - only an event stream (which has a decoder) is parsed into events
+            return
         try:
-            event = self._decoder(name, data, self.read_ns)  # type: ignore[misc]
+            event = decoder(name, data, self.read_ns)
         except Exception as exc:  # noqa: BLE001 - an error event or a malformed one ends the stream
             self.error = exc
             return
@@ -197,7 +203,7 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream protocol is handed a full Transport
 
     def data_received(self, data: bytes) -> None:
         now = timing.now_ns()
@@ -351,12 +357,6 @@ class LeanClient:
         else:
             conn.close()
 
-    async def get_json(self, path: str, extra_headers: dict[str, str]) -> tuple[int, bytes]:
-        conn, response = await self.open("GET", path, b"", extra_headers, None)
-        try:
-            return response.status, await response.read_body()
-        finally:
-            self.release(conn, response)
 
     async def aclose(self) -> None:
         for conn in self._idle:

@@ -8,7 +8,7 @@ fastest way through them); everything else is shared with the lean path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from bench.providers import chat_wire
@@ -33,7 +33,7 @@ class ChatCompletionsProvider:
         params, extra_body = chat_wire.params(self.flavour, request)
         return with_extras(params, extra_body, request.extra_headers)
 
-    async def events(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         response = await self._sdk.chat.completions.create(**self._params(request))
         if not request.stream:
             yield chat_wire.whole_event(response)

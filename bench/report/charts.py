@@ -19,19 +19,22 @@ same data gives the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.typing import RcKeyType
 
 from bench.metrics import pooled_itl
 from bench.report.data import PALETTE, ReportData, Series, level_text, server_split
@@ -82,7 +85,7 @@ REFERENCES: dict[str, Reference] = {
 def _reference(data: ReportData) -> Reference | None:
     return REFERENCES.get(data.reference or "")
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "figure.facecolor": BACKGROUND,
     "axes.facecolor": BACKGROUND,
     "savefig.facecolor": BACKGROUND,
@@ -164,7 +167,7 @@ def _log_note(ax: Axes) -> str:
     return ", log scale" if ax.get_yscale() == "log" else ""
 
 
-def _legend_below(fig: Figure, handles: list, labels: list[str]) -> None:
+def _legend_below(fig: Figure, handles: Sequence[Artist], labels: list[str]) -> None:
     ncols = 1 if max((len(x) for x in labels), default=0) > 45 else min(3, len(labels))
     fig.legend(handles, labels, loc="outside lower center", ncols=max(1, ncols))
 
@@ -201,7 +204,7 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     spread = []
     for s, v in drawn:
         x, y = _ecdf(v)
-        extra = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
+        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
         ax.step(x, y * 100.0, where="post", color=s.colour, linestyle=s.dash, linewidth=1.8,
                 label=f"{s.name} (n={v.size:,})", **extra)
         spread += [float(np.quantile(v, 0.005)), float(np.quantile(v, 0.995))]
@@ -222,7 +225,7 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     return True
 
 
-def _box_stats(s: Series, column: str) -> dict | None:
+def _box_stats(s: Series, column: str) -> dict[str, Any] | None:
     v = s.values(column)
     if not v.size:
         return None
@@ -231,15 +234,14 @@ def _box_stats(s: Series, column: str) -> dict | None:
 
 
 def output_tps_chart(data: ReportData, path: Path) -> bool:
-    boxes = [(s, _box_stats(s, "output_tps")) for s in data.series]
-    boxes = [(s, b) for s, b in boxes if b is not None]
+    boxes = [(s, b) for s in data.series if (b := _box_stats(s, "output_tps")) is not None]
     if not boxes:
         return False
     fig, (ax,) = _figure(8.0, 1.6 + 0.55 * len(boxes))
     stats = [b for _, b in boxes]
     positions = list(range(len(boxes), 0, -1))
     parts = ax.bxp(stats, positions=positions, orientation="horizontal", showfliers=False, patch_artist=True, widths=0.55)
-    for (s, _), patch in zip(boxes, parts["boxes"]):
+    for (s, _), patch in zip(boxes, parts["boxes"], strict=True):
         patch.set_facecolor(s.colour)
         patch.set_alpha(0.45)
         patch.set_edgecolor(s.colour)
@@ -253,7 +255,7 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
         values.append(ref.tps)
     if _wants_log(values):
         _plain_log_axis(ax, "x")
-    for pos, b in zip(positions, stats):
+    for pos, b in zip(positions, stats, strict=True):
         ax.annotate(f"p50 {b['med']:,.0f}", (b["whishi"], pos), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=8.5, color=INK, bbox=_LABEL_BOX)
     ax.set_yticks(positions, [f"{b['label']}\n(n={b['n']:,})" for b in stats])
@@ -263,10 +265,10 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
     ax.set_xlabel("output speed per request (tokens/s)" + (", log scale" if ax.get_xscale() == "log" else "")
                   + ": higher is better")
     ax.set_title(f"Output tokens/s ({_headline_level_note(data)})", loc="left")
-    handles = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99")]
+    handles: list[Artist] = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99")]
     if ref is not None:
         handles.append(Line2D([], [], color=REFERENCE, linestyle="--", label=f"{ref.name}: > {ref.tps:g} tokens/s"))
-    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -285,16 +287,16 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     rows = len(drawn) + len(ref_bars)
     fig, (ax,) = _figure(8.0, 1.8 + 0.45 * rows)
     y = list(range(rows, 0, -1))
-    for (s, p10, p50, p90, n), pos in zip(drawn, y):
+    for (s, p10, p50, p90, _n), pos in zip(drawn, y[: len(drawn)], strict=True):  # the rest of y: reference rows
         ax.barh(pos, p50, color=s.colour, alpha=0.85, height=0.6)
         ax.errorbar(p50, pos, xerr=[[p50 - p10], [p90 - p50]], color=INK, capsize=3, linewidth=1.0)
         ax.annotate(f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5,
                     bbox=_LABEL_BOX)
-    handles = [Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)")]
+    handles: list[Artist] = [Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)")]
     values = [d[3] for d in drawn]
     if ref is not None:
         ref_y = y[len(drawn):]
-        for (_label, lo, hi), pos in zip(ref_bars, ref_y):
+        for (_label, lo, hi), pos in zip(ref_bars, ref_y, strict=True):
             ax.barh(pos, hi - lo, left=lo, color="#ffffff", edgecolor=REFERENCE, hatch="///", height=0.45, linewidth=0.8)
         ax.axvline(ref.response_100_ms, color=REFERENCE, linewidth=1.1, linestyle="--")
         ax.axhline((y[len(drawn) - 1] + ref_y[0]) / 2, color="#bbbbbb", linewidth=0.8)  # measured | reference
@@ -310,7 +312,7 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time to a 100-token answer (ms): lower is better")
     ax.set_title(f"Time to a 100-token answer ({_headline_level_note(data)})", loc="left")
-    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -334,7 +336,7 @@ def _load_axis(ax: Axes, mode: str, levels: list[float]) -> None:
     ax.set_xticks(uniq, [f"{v:g}" for v in uniq])
 
 
-def _series_levels(s: Series, mode: str):  # noqa: ANN202 - a DataFrame
+def _series_levels(s: Series, mode: str) -> pd.DataFrame:
     return s.levels.loc[s.levels["load_mode"] == mode].sort_values("load_level")
 
 
@@ -343,7 +345,7 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
     if not by_mode:
         return False
     fig, axes = _figure(8.0, 1.6 + 3.2 * len(by_mode), nrows=len(by_mode))
-    for ax, (mode, series) in zip(axes, by_mode.items()):
+    for ax, (mode, series) in zip(axes, by_mode.items(), strict=True):
         values, levels = [], []
         for s in series:
             lv = _series_levels(s, mode)
@@ -446,13 +448,12 @@ SPLIT_PARTS: tuple[tuple[str, str, str], ...] = (
 
 
 def time_split_chart(data: ReportData, path: Path) -> bool:
-    splits = [(s, server_split(s)) for s in data.series]
-    splits = [(s, sp) for s, sp in splits if sp is not None]
+    splits = [(s, sp) for s in data.series if (sp := server_split(s)) is not None]
     if not splits:
         return False
     fig, (ax,) = _figure(8.0, 1.8 + 0.55 * len(splits))
     y = list(range(len(splits), 0, -1))
-    for (s, sp), pos in zip(splits, y):
+    for (_s, sp), pos in zip(splits, y, strict=True):
         left = 0.0
         for key, _label, colour in SPLIT_PARTS:
             width = max(0.0, sp[key])
@@ -468,7 +469,7 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
     ax.set_xlabel("mean time per request (ms)")
     ax.set_title(f"Where the time went: server timings vs the rest ({_headline_level_note(data)})", loc="left")
     handles = [Patch(facecolor=colour, label=label) for _, label, colour in SPLIT_PARTS]
-    _legend_below(fig, handles, [h.get_label() for h in handles])
+    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -505,7 +506,7 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
     total = sum(t.seconds.size for t in drawn)
     shown = sum(t.shown.size for t in drawn)
     many = _many(data)
-    for ax, (column, label, title) in zip(axes, panels):
+    for ax, (column, label, title) in zip(axes, panels, strict=True):
         values: list[float] = []
         for t in drawn:
             y = t.ttft_ms if column == "ttft_ms" else t.output_tps
@@ -566,9 +567,10 @@ def itl_chart(data: ReportData, path: Path) -> bool:
         xs = x[n - m]
         floor = floor or bool((xs < ITL_FLOOR_MS).any())
         p99 = float(np.quantile(x, 0.99))
+        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
         ax.step(np.maximum(xs, ITL_FLOOR_MS), m / n * 100.0, where="post", color=s.colour, linestyle=s.dash,
                 linewidth=1.8, label=f"{s.name} (p99 {p99:,.1f} ms, max {x[-1]:,.0f} ms; {n:,} gaps)",
-                **({"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}))
+                **extra)
     ax.axhline(1.0, color="#aaaaaa", linewidth=0.8, linestyle=":")
     ax.annotate("1% of gaps (p99)", (0.0, 1.0), xycoords=("axes fraction", "data"), xytext=(2, -2),
                 textcoords="offset points", ha="left", va="top", fontsize=8, color="#555555", bbox=_LABEL_BOX)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,8 @@ from bench.run import LoadedRun
 from bench.run_file import RunMeta, read_run_meta
 from bench.slo import SloSpec, slo_from_table
 
+#: The line styles series are told apart by past the 8 colours (matplotlib spells them so).
+LineStyle = Literal["-", "--", "-.", ":"]
 #: Okabe–Ito colours (colour-blind safe, readable on the charts' light background); yellow
 #: is left out because it vanishes on white.
 PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#999999")
@@ -26,10 +28,10 @@ PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7
 #: repeats): series i gets colour i mod 8, marker and dash by i // 8, so no two of the first
 #: 64 series look alike, whatever the reader's colour vision.
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
-DASHES: tuple[str, ...] = ("-", "--", "-.", ":")
+DASHES: tuple[LineStyle, ...] = ("-", "--", "-.", ":")
 
 
-def series_style(i: int) -> tuple[str, str, str]:
+def series_style(i: int) -> tuple[str, str, LineStyle]:
     """(colour, marker, line style) of the i-th series (0-based)."""
     cycle = i // len(PALETTE)
     return PALETTE[i % len(PALETTE)], MARKERS[cycle % len(MARKERS)], DASHES[cycle % len(DASHES)]
@@ -126,7 +128,7 @@ class Series:
     headline: pd.Series  # the aggregate row at the lowest load level
     rows: pd.DataFrame = field(repr=False)  # measured rows at the headline level
     marker: str = "o"  # differs from other series sharing the colour (past 8 series)
-    dash: str = "-"
+    dash: LineStyle = "-"
 
     @property
     def ok_rows(self) -> pd.DataFrame:
@@ -203,7 +205,8 @@ def load_run(run_dir: Path, index: int, *, seed: int = 0) -> RunView:
 
 def _identity(run: RunView, target: str) -> tuple[str, str]:
     first = run.frame.loc[run.frame["target"] == target].iloc[0]
-    return tuple("" if pd.isna(first[c]) else str(first[c]) for c in ("provider", "model"))  # type: ignore[return-value]
+    provider, model = ("" if pd.isna(first[c]) else str(first[c]) for c in ("provider", "model"))
+    return provider, model
 
 
 def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
@@ -265,7 +268,9 @@ def _over_time(data: ReportData) -> list[TimeSeries]:
                           "level": mine["load_level"].to_numpy(dtype="float64", na_value=np.nan), "sec": all_sec})
             .groupby(["mode", "level"], sort=True)["sec"].min().dropna()
         )
-        starts = sorted((float(sec), str(mode), float(level)) for (mode, level), sec in firsts.items())
+        first_modes = [str(m) for m in firsts.index.get_level_values("mode")]
+        first_levels = firsts.index.get_level_values("level").to_numpy(dtype="float64").tolist()
+        starts = sorted(zip(firsts.to_numpy(dtype="float64").tolist(), first_modes, first_levels, strict=True))
         modes = ok["load_mode"].astype("object").to_numpy()[have][order]
         lv = ok["load_level"].to_numpy(dtype="float64", na_value=np.nan)[have][order]
         if len(starts) > 1:

@@ -65,7 +65,7 @@ img { display: block; max-width: 100%; height: auto; margin: 0.5rem 0 1.2rem; bo
 
 def _parser(images: Mapping[str, bytes]) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
-    def image(tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    def image(renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
         src = str(token.attrGet("src") or "")
         alt = html.escape(token.content or "", quote=True)
@@ -75,15 +75,16 @@ def _parser(images: Mapping[str, bytes]) -> MarkdownIt:
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         return f'<img src="{uri}" alt="{alt}" loading="lazy">'
 
-    def table_open(tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    def table_open(renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         return '<div class="table-scroll"><table>\n'
 
-    def table_close(tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    def table_close(renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         return "</table></div>\n"
 
-    md.renderer.rules["image"] = image  # type: ignore[assignment]
-    md.renderer.rules["table_open"] = table_open  # type: ignore[assignment]
-    md.renderer.rules["table_close"] = table_close  # type: ignore[assignment]
+    # add_render_rule binds each function to the renderer as a method (hence ``renderer``).
+    md.add_render_rule("image", image)
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)
     return md
 
 

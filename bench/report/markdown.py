@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-try:  # the CI gate's own code (moving from bench.compare to bench.gate.compare)
-    from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
-except ImportError:  # pragma: no cover - before the move
-    from bench.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides  # type: ignore[no-redef]
+from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES
 from bench.cost import cost_summary
 from bench.errors import BenchError
+from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
 from bench.health import Budget, LevelHealth, saturation, summary_lines
-from bench.metrics import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
+from bench.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
-from bench.report.tables import DASH, ci, code, count, heading, num, share, table, with_ci
+from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
 from bench.run_file import RunMeta
 from bench.scenario_toml import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS, label, unit
@@ -38,7 +36,7 @@ def _date(iso: object) -> str:
     except ValueError:
         return iso
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
+        when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -193,9 +191,9 @@ def _streamed(s: Series) -> bool:
 
 def reference_section(data: ReportData) -> list[str]:
     """The published reference table, only when a scenario asked for it by name."""
-    if data.reference not in REFERENCES:
+    if data.reference is None or data.reference not in REFERENCES:
         return []
-    title, note, rows = REFERENCES[data.reference]  # type: ignore[index]
+    title, note, rows = REFERENCES[data.reference]
     return [
         f"### {title}",
         "",
@@ -391,11 +389,8 @@ def _sentence(text: str) -> str:
 
 def usd(value: object) -> str:
     """US dollars with three significant figures, never scientific: $12.3, $0.0123, $0.0000606."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return DASH
-    if math.isnan(v):
+    v = as_float(value)
+    if v is None:
         return DASH
     if v == 0:
         return "$0"
@@ -447,7 +442,8 @@ def cost_section(data: ReportData) -> list[str]:
     if not data.series:
         return []
     costs = {r.index: _cost_by_target(r) for r in data.runs}
-    rows, sources = [], {}
+    rows: list[list[str]] = []
+    sources: dict[tuple[str, str, str], list[str]] = {}
     for s in data.series:
         c = costs[s.run.index].get(s.target)
         if c is None:
@@ -575,9 +571,9 @@ def run_to_run_section(data: ReportData) -> list[str]:
         rows = []
         for (target, mode, level), cells in by_group.items():
             row = [target, level_text(mode, level)]
-            row += [_change_cell(cells[m]) if isinstance(cells.get(m), MetricChange) else DASH for m in shown]
-            err = cells.get("error_rate")
-            row += [_error_cell(err) if isinstance(err, ErrorRateChange) else DASH]
+            row += [_change_cell(c) if isinstance(c := cells.get(m), MetricChange) else DASH for m in shown]
+            error = cells.get("error_rate")
+            row += [_error_cell(error) if isinstance(error, ErrorRateChange) else DASH]
             rows.append(row)
         lines += [table(headers, rows, ["left", "left"] + ["right"] * (len(headers) - 2)), ""]
         for warning in comparison.warnings:
@@ -637,7 +633,7 @@ def slo_section(data: ReportData) -> list[str]:
     if all(spec.empty for spec in specs):
         return []
     lines = ["## SLO verdicts", ""]
-    for run, spec in zip(data.runs, specs):
+    for run, spec in zip(data.runs, specs, strict=True):
         if spec.empty:
             if data.multi:
                 lines += [f"{run.label.capitalize()} has no `[slo]` table.", ""]
@@ -818,8 +814,7 @@ def over_time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
 
 def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     lines = ["## Where the time went", ""]
-    splits = [(s, server_split(s)) for s in data.series]
-    splits = [(s, sp) for s, sp in splits if sp is not None]
+    splits = [(s, sp) for s in data.series if (sp := server_split(s)) is not None]
     reasoning = [s for s in data.series if _has_reasoning(s)]
     if not splits and not reasoning:
         return lines + [
@@ -988,11 +983,16 @@ def _host(meta: RunMeta) -> str:
     return ", ".join(parts)
 
 
+def _table(value: object) -> dict[str, Any]:
+    """A table of the recorded scenario, or an empty one when an old or odd run.json lacks it."""
+    return value if isinstance(value, dict) else {}
+
+
 def _settings(run: RunView) -> tuple[str, str, str]:
     sc = run.scenario
-    req = sc.get("request") if isinstance(sc.get("request"), dict) else {}
-    prompts = sc.get("prompts") if isinstance(sc.get("prompts"), dict) else {}
-    load = sc.get("load") if isinstance(sc.get("load"), dict) else {}
+    req = _table(sc.get("request"))
+    prompts = _table(sc.get("prompts"))
+    load = _table(sc.get("load"))
     request = ", ".join(f"{k} = {req[k]}" for k in ("stream", "max_tokens", "temperature", "max_retries") if k in req) or DASH
     prompt = DASH
     if prompts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import SupportsFloat
 
 from tabulate import tabulate
 
@@ -25,20 +26,26 @@ def heading(column: str, stat: str, *, unit: bool = True, ci: bool = False) -> s
     return text + (" [95% CI]" if ci else "")
 
 
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
+def as_float(value: object) -> float | None:
+    """A number (Python's, numpy's, or its text) as a float; None when missing: None, NaN, pandas' NA, or not a number."""
+    if not isinstance(value, (SupportsFloat, str)):
+        return None
     try:
-        return math.isnan(float(value))  # type: ignore[arg-type]
+        v = float(value)
     except (TypeError, ValueError):
-        return True
+        return None
+    return None if math.isnan(v) else v
+
+
+def _is_missing(value: object) -> bool:
+    return as_float(value) is None
 
 
 def num(value: object) -> str:
     """3-ish significant figures by magnitude: 1,234 · 123 · 12.3 · 1.23 · 0.123; '–' when missing."""
-    if _is_missing(value):
+    v = as_float(value)
+    if v is None:
         return DASH
-    v = float(value)  # type: ignore[arg-type]
     a = abs(v)
     if a >= 100:
         text = f"{v:,.0f}"
@@ -67,15 +74,13 @@ def with_ci(value: object, low: object, high: object) -> str:
 
 def share(value: object) -> str:
     """A proportion as a percentage with one decimal: '4.0%'."""
-    if _is_missing(value):
-        return DASH
-    return f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
+    v = as_float(value)
+    return DASH if v is None else f"{v * 100:.1f}%"
 
 
 def count(value: object) -> str:
-    if _is_missing(value):
-        return DASH
-    return f"{int(value):,}"  # type: ignore[call-overload]
+    v = as_float(value)
+    return DASH if v is None else f"{int(v):,}"
 
 
 def cell(text: object) -> str:

@@ -25,7 +25,9 @@ def _order_stat_index(m: int, u: np.ndarray) -> np.ndarray:
     return np.minimum((m * u).astype(np.int64), m - 1)
 
 
-def quantile_draws(sorted_values: NDArray[np.float64], q: float, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def quantile_draws(
+    sorted_values: NDArray[np.float64], q: float, n_resamples: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
     """``n_resamples`` draws from the ordinary-bootstrap distribution of the q-quantile
     (numpy's linear definition) of ``sorted_values`` (ascending, finite, at least one).
 

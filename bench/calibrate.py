@@ -104,7 +104,11 @@ class CalibrationCell:
         values = (self.ttft_err_p50_ms, self.ttft_err_p99_ms, self.itl_err_mean_pct)
         if self.n == 0 or self.n_failed or any(not math.isfinite(v) for v in values):
             return False
-        return abs(self.ttft_err_p50_ms) <= ttft_ms and abs(self.ttft_err_p99_ms) <= ttft_ms and abs(self.itl_err_mean_pct) <= itl_pct
+        return (
+            abs(self.ttft_err_p50_ms) <= ttft_ms
+            and abs(self.ttft_err_p99_ms) <= ttft_ms
+            and abs(self.itl_err_mean_pct) <= itl_pct
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _json_float(v) for k, v in asdict(self).items()}
@@ -361,7 +365,11 @@ def request_errors(frame: pd.DataFrame, truth: Mapping[str, Mapping[str, Any]]) 
             harness_chunks = len(itl) + 1 if itl else None
         else:
             harness_chunks = int(content_chunks)
-        out.append(RequestError(str(row["request_id"]), ttft_err, itl_err, tpot_err, harness_chunks is not None and harness_chunks != n_server))
+        out.append(
+            RequestError(
+                str(row["request_id"]), ttft_err, itl_err, tpot_err, harness_chunks is not None and harness_chunks != n_server
+            )
+        )
     return out
 
 
@@ -398,7 +406,9 @@ def summarize_cell(
     )
 
 
-def verdicts(cells: list[CalibrationCell], clients: Iterable[str], skipped: Mapping[str, str] | None = None) -> dict[str, ClientVerdict]:
+def verdicts(
+    cells: list[CalibrationCell], clients: Iterable[str], skipped: Mapping[str, str] | None = None
+) -> dict[str, ClientVerdict]:
     """Per client path: the highest load (streams × tokens/s, ties to more streams) where every provider's cell is within bounds."""
     skipped = skipped or {}
     out: dict[str, ClientVerdict] = {}
@@ -427,8 +437,9 @@ def verdicts(cells: list[CalibrationCell], clients: Iterable[str], skipped: Mapp
 def scenario_text(provider: str, streams: int, tokens_per_s: float, grid: CalibrationGrid) -> str:
     """One cell as a scenario: exact emulator timing (jitter 0), ``ignore_eos``, warm-up = streams."""
     workers = f"workers = {grid.workers}\n" if grid.workers else ""
-    return textwrap.dedent(
-        f"""
+    return (
+        textwrap.dedent(
+            f"""
         [scenario]
         name = "calibrate"
         [[target]]
@@ -447,7 +458,9 @@ def scenario_text(provider: str, streams: int, tokens_per_s: float, grid: Calibr
         requests = {grid.requests}
         warmup = {streams}
         """
-    ) + workers  # still inside [load]
+        )
+        + workers
+    )  # still inside [load]
 
 
 def client_available(provider: str, client: str) -> str | None:
@@ -469,7 +482,9 @@ def client_available(provider: str, client: str) -> str | None:
     return None
 
 
-def measure_cell(provider: str, client: str, streams: int, tokens_per_s: float, grid: CalibrationGrid, work: Path) -> CalibrationCell:
+def measure_cell(
+    provider: str, client: str, streams: int, tokens_per_s: float, grid: CalibrationGrid, work: Path
+) -> CalibrationCell:
     """Run one cell against a fresh emulator and join its requests to the emulator's chunk log."""
     from bench.records import load_results
     from bench.runner import run_scenario

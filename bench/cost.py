@@ -100,9 +100,7 @@ def _today(provider: str | None, model: str | None) -> Price | None:
     return Price(**{**info.price.to_dict(), "origin": "catalogue-today"})
 
 
-def price_for(
-    meta: RunMeta, target: str, *, provider: str | None = None, model: str | None = None
-) -> Price | None:
+def price_for(meta: RunMeta, target: str, *, provider: str | None = None, model: str | None = None) -> Price | None:
     """The price of ``target`` (its label) in the run that ``meta`` (run.json) describes.
 
     US dollars per million tokens. Where it came from is in ``Price.origin`` and

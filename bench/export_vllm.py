@@ -267,9 +267,7 @@ def vllm_result(
     ]
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot_s = np.where(ok & (outputs > 1), (e2e_s - ttft_s) / (outputs - 1), np.nan)
-    max_tokens, max_concurrent = _peaks(
-        np.where(ok, start_s, np.nan), ttft_s, np.where(ok, e2e_s, np.nan), (flat_s, lengths)
-    )
+    max_tokens, max_concurrent = _peaks(np.where(ok, start_s, np.nan), ttft_s, np.where(ok, e2e_s, np.nan), (flat_s, lengths))
 
     result: dict[str, Any] = {
         "date": _date(meta, start_ns),

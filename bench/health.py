@@ -262,9 +262,7 @@ class HealthSampler:
         self.start()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
     # -- sampling
@@ -403,9 +401,7 @@ class Finding:
     @property
     def where(self) -> str:
         level = f"{self.load_level:g}"
-        what = {"concurrency": f"concurrency {level}", "rate": f"rate {level}/s"}.get(
-            self.load_mode, f"{self.load_mode} {level}"
-        )
+        what = {"concurrency": f"concurrency {level}", "rate": f"rate {level}/s"}.get(self.load_mode, f"{self.load_mode} {level}")
         return f"{self.target} at {what}, worker {self.worker}"
 
     @property
@@ -507,9 +503,7 @@ def saturation(
     return findings
 
 
-def summary_lines(
-    findings: list[Finding], levels: list[LevelHealth] | None = None, budget: Budget = Budget()
-) -> list[str]:
+def summary_lines(findings: list[Finding], levels: list[LevelHealth] | None = None, budget: Budget = Budget()) -> list[str]:
     """Console lines: ``warning: client saturated: …`` per finding, or one line saying the client
     kept within budget. With ``levels`` given and empty, one line saying nothing was sampled."""
     if findings:

@@ -50,6 +50,7 @@ class GroupKey(NamedTuple):
     def label(self) -> str:
         return f"{self.target} @ {level_text(self.load_mode, self.load_level)}"
 
+
 #: Latency columns summarised with p50/p90/p95/p99/mean (``schema.Column.stats``): the
 #: per-request figures first, then ``itl_ms``, which pools every gap of every request.
 LATENCY_STAT_COLUMNS: Final[tuple[str, ...]] = tuple(
@@ -117,8 +118,7 @@ def group_positions(frame: pd.DataFrame) -> list[tuple[GroupKey, np.ndarray]]:
     modes = keys["load_mode"].astype("object").fillna("").tolist()
     levels = _floats(keys["load_level"]).tolist()
     return [
-        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]])
-        for g in range(len(counts))
+        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]]) for g in range(len(counts))
     ]
 
 
@@ -163,9 +163,7 @@ def bootstrap_median_ci(
     Groups larger than ``max_samples`` are subsampled (seeded) first, for speed; their
     interval is then conservative.
     """
-    return bootstrap_quantile_ci(
-        values, 0.5, n_resamples=n_resamples, confidence=confidence, seed=seed, max_samples=max_samples
-    )
+    return bootstrap_quantile_ci(values, 0.5, n_resamples=n_resamples, confidence=confidence, seed=seed, max_samples=max_samples)
 
 
 def _z(confidence: float) -> float:
@@ -375,8 +373,18 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
             passed = _judge(rule, value)
             verdicts.append(
                 SloVerdict(
-                    target, mode, level, rule.key, rule.column, rule.stat, rule.threshold,
-                    rule.at_least, value, low, high, passed,
+                    target,
+                    mode,
+                    level,
+                    rule.key,
+                    rule.column,
+                    rule.stat,
+                    rule.threshold,
+                    rule.at_least,
+                    value,
+                    low,
+                    high,
+                    passed,
                     "" if passed is not None else _no_data_reason(rule.column, int(idx.size), int(ok_idx.size)),
                 )
             )
@@ -387,8 +395,18 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
             low, high = wilson_ci(errors, n)
             verdicts.append(
                 SloVerdict(
-                    target, mode, level, "error_rate_max", "error_rate", "max", rules.error_rate_max,
-                    False, rate, low, high, rate <= rules.error_rate_max,
+                    target,
+                    mode,
+                    level,
+                    "error_rate_max",
+                    "error_rate",
+                    "max",
+                    rules.error_rate_max,
+                    False,
+                    rate,
+                    low,
+                    high,
+                    rate <= rules.error_rate_max,
                 )
             )
     return verdicts

@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from bench.gate.compare import Comparison
     from bench.slo import SloSpec
 
+
 class BenchGateWarning(UserWarning):
     """A regression gate that passed without judging everything (too few samples, a missing group)."""
 
@@ -92,10 +93,14 @@ class BenchResult(LoadedRun):
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bench", "bench: LLM inference benchmarks")
     group.addoption(
-        "--bench-emulate", action="store_true", default=None,
+        "--bench-emulate",
+        action="store_true",
+        default=None,
         help="bench_run: run scenarios against the built-in emulator (no keys, no network).",
     )
-    group.addoption("--bench-results", default=None, metavar="DIR", help="bench_run: results root (default: a temporary directory).")
+    group.addoption(
+        "--bench-results", default=None, metavar="DIR", help="bench_run: results root (default: a temporary directory)."
+    )
     group.addoption("--bench-baselines", default=None, metavar="DIR", help="assert_no_regression: where saved baselines live.")
     parser.addini("bench_emulate", type="bool", default=False, help="bench_run: run scenarios against the built-in emulator.")
     parser.addini("bench_results", default="", help="bench_run: results root (default: a temporary directory).")
@@ -206,8 +211,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     if bad:
         lines = [
             f"{v.target} @ {level_text(v.load_mode, v.load_level)}: {v.key} measured {v.measured:.4g} "
-            f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)"
-            + (f" — no data: {v.reason}" if v.passed is None else "")
+            f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)" + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
         ]
         counts = f"{len(outcome.failed)} of {len(outcome.verdicts)} SLO checks failed"

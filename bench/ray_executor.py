@@ -118,7 +118,9 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise BenchError("--executor ray needs Ray, which is not installed: pip install 'ray>=2.40' (or this package's [ray] extra)") from None
+            raise BenchError(
+                "--executor ray needs Ray, which is not installed: pip install 'ray>=2.40' (or this package's [ray] extra)"
+            ) from None
         self._ray = ray
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
@@ -153,7 +155,9 @@ class RayExecutor:
         ]
         await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs, strict=True)])
         start_wall_ns = time.time_ns() + _START_AHEAD_NS
-        streams = [a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs, strict=True)]
+        streams = [
+            a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs, strict=True)
+        ]
         send, receive = anyio.create_memory_object_stream[tuple[int, tuple[str, Any]]](max_buffer_size=10_000)
         health: list[LevelHealth] = []
         try:

@@ -40,9 +40,7 @@ def git_revision(start: Path | None = None) -> str | None:
     """The revision of the checkout the command runs in (the scenario's, else the cwd's)."""
     cwd = start if start and start.is_dir() else Path.cwd()
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None

@@ -150,7 +150,7 @@ class Target(_Strict):
             # Never echo it: this is almost certainly the key itself, pasted in the wrong place.
             raise ValueError(
                 "looks like an API key, not a variable name: put the key in an environment variable "
-                "and name that variable here (e.g. api_key_env = \"GROQ_API_KEY\")"
+                'and name that variable here (e.g. api_key_env = "GROQ_API_KEY")'
             )
         if not _ENV_NAME.fullmatch(value):
             raise ValueError("must be an environment variable name (letters, digits, _; not starting with a digit)")
@@ -204,7 +204,7 @@ class Prompts(_Strict):
     @model_validator(mode="after")
     def _file_needs_path(self) -> Prompts:
         if self.source == "file" and not self.path:
-            raise ValueError("path: required when source = \"file\"")
+            raise ValueError('path: required when source = "file"')
         return self
 
 
@@ -300,7 +300,7 @@ class Scenario(_Strict):
         if fast and request.max_retries:
             raise ValueError(
                 f"max_retries = {request.max_retries}, but the fast client never retries (target {fast[0]!r} "
-                "uses client = \"fast\"); set max_retries = 0, or use the sdk client"
+                'uses client = "fast"); set max_retries = 0, or use the sdk client'
             )
         return request
 
@@ -442,7 +442,10 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str
     if kind == "missing":
         return field, "required field is missing"
     if kind == "literal_error" and loc and loc[-1] == "provider":
-        return field, f"unknown provider {error.get('input')!r}{_suggest(str(error.get('input')), PROVIDERS)}; expected one of {', '.join(PROVIDERS)}"
+        return (
+            field,
+            f"unknown provider {error.get('input')!r}{_suggest(str(error.get('input')), PROVIDERS)}; expected one of {', '.join(PROVIDERS)}",
+        )
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
     head, sep, rest = msg.partition(": ")

@@ -17,7 +17,6 @@ from bench.slo import slo_for_scenario
 OVERLOAD_LAG_MS = 50.0
 
 
-
 def _stat(column: str, stat: str, pattern: str) -> tuple[str, str, str]:
     """(aggregate column, terse header such as ``TTFT p50 ms``, number pattern)."""
     unit = " ms" if schema.unit(column) == "ms" else ""
@@ -54,8 +53,9 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
             load = level_text(values["load_mode"], values["load_level"])
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
             if rates:
-                cells += _rate_cells(rates.get((str(values["target"]), float(values["load_level"])))
-                                     if values["load_mode"] == "rate" else None)
+                cells += _rate_cells(
+                    rates.get((str(values["target"]), float(values["load_level"]))) if values["load_mode"] == "rate" else None
+                )
             table.add_row(str(values["target"]), load, *cells)
     return table
 

@@ -52,6 +52,7 @@ MARKDOWN_FILE: Final = "sweep.md"
 CHART_FILE: Final = "sweep.png"
 RUNS_DIR: Final = "runs"
 
+
 def level_text(mode: str, level: float) -> str:
     """``6 streams``, ``1 stream``, ``12.5 requests/s``."""
     if mode == "concurrency":
@@ -476,25 +477,30 @@ class SweepResult:
                 "target": t.target, "mode": t.mode, "outcome": t.outcome, "capacity": t.capacity,
                 "first_fail": t.first_fail, "answer": t.answer(), "slo": tables.get(t.target, {}), "probes": probes,
             })  # fmt: skip
-        return clean({
-            "sweep_id": self.sweep_id,
-            "scenario": self.scenario.name,
-            "scenario_path": self.scenario.source_path,
-            "emulated": self.emulated,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "finished": self.ended_at is not None and not self.interrupted,
-            "interrupted": self.interrupted,
-            "search": {
-                "mode": self.settings.mode, "start": self.settings.start, "ceiling": self.settings.ceiling,
-                "floor": self.settings.lowest, "precision": self.settings.precision if self.settings.mode == "rate" else None,
-                "rule": self.settings.describe(),
-            },
-            "requests": self.scenario.load.requests if self.requests is None else self.requests,
-            "duration_s": self.scenario.load.duration_s if self.requests is None else None,
-            "warmup": self.scenario.load.warmup,
-            "targets": targets,
-        })
+        return clean(
+            {
+                "sweep_id": self.sweep_id,
+                "scenario": self.scenario.name,
+                "scenario_path": self.scenario.source_path,
+                "emulated": self.emulated,
+                "started_at": self.started_at,
+                "ended_at": self.ended_at,
+                "finished": self.ended_at is not None and not self.interrupted,
+                "interrupted": self.interrupted,
+                "search": {
+                    "mode": self.settings.mode,
+                    "start": self.settings.start,
+                    "ceiling": self.settings.ceiling,
+                    "floor": self.settings.lowest,
+                    "precision": self.settings.precision if self.settings.mode == "rate" else None,
+                    "rule": self.settings.describe(),
+                },
+                "requests": self.scenario.load.requests if self.requests is None else self.requests,
+                "duration_s": self.scenario.load.duration_s if self.requests is None else None,
+                "warmup": self.scenario.load.warmup,
+                "targets": targets,
+            }
+        )
 
 
 def check_sweepable(scenario: Scenario, targets: list[str] | None) -> list[str]:
@@ -663,7 +669,9 @@ def render_markdown(result: SweepResult, chart: bool) -> str:
         ]
         for p in sorted(t.probes, key=lambda p: p.level):
             knee = " ◀ knee" if t.capacity is not None and p.level == t.capacity else ""
-            verdict = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "inconclusive", "interrupted": "interrupted"}[p.verdict]
+            verdict = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "inconclusive", "interrupted": "interrupted"}[
+                p.verdict
+            ]
             checks = "; ".join(c.text for c in p.checks) or "–"
             lines.append(
                 f"| {p.level:g}{knee} | {p.order} | {p.n} | {p.errors} | {_cell(p.ttft_p50_ms)} | {_cell(p.ttft_p99_ms)} | "

@@ -139,7 +139,12 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
             Line2D([], [], color=INK, linestyle="", marker="o", markerfacecolor=BACKGROUND),
             Line2D([], [], color=INK, linestyle=":"),
         ]
-        labels += ["p50 (solid), filled: SLOs met", "p99 (dashed)", "hollow: SLOs failed (× no verdict)", "knee: highest passing level"]
+        labels += [
+            "p50 (solid), filled: SLOs met",
+            "p99 (dashed)",
+            "hollow: SLOs failed (× no verdict)",
+            "knee: highest passing level",
+        ]
         if others:
             text = "; ".join(k if len(v) == len(targets) else f"{k} ({', '.join(v)})" for k, v in others.items())
             handles.append(Line2D([], [], linestyle=""))

@@ -34,6 +34,7 @@ HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding
 
 def sse_events(n: int) -> list[bytes]:
     """``n`` content chunks (plus opener, finish+usage and [DONE]) as SSE events."""
+
     def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
         body: dict[str, Any] = {
             "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",

@@ -210,11 +210,16 @@ def _frame(groups: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndar
         parts.append(
             pd.DataFrame(
                 {
-                    "target": label, "load_mode": "concurrency", "load_level": level,
-                    "request_index": np.arange(n), "started_at_ns": np.arange(n, dtype=np.int64),
-                    "warmup": False, "status": np.where(failed, "error", "ok"),
+                    "target": label,
+                    "load_mode": "concurrency",
+                    "load_level": level,
+                    "request_index": np.arange(n),
+                    "started_at_ns": np.arange(n, dtype=np.int64),
+                    "warmup": False,
+                    "status": np.where(failed, "error", "ok"),
                     "error_kind": np.where(failed, "rate_limited", None),
-                    "ttft_ms": np.where(failed, np.nan, ttft), "output_tps": np.where(failed, np.nan, tps),
+                    "ttft_ms": np.where(failed, np.nan, ttft),
+                    "output_tps": np.where(failed, np.nan, tps),
                 }
             )
         )
@@ -222,8 +227,14 @@ def _frame(groups: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def simulate_run(
-    profile_map: dict[str, Profile], n: int, model: str, rng: np.random.Generator, *,
-    error_share: float = 0.0, slow: tuple[str, float] | None = None, factor: tuple[float, float] = (1.0, 1.0),
+    profile_map: dict[str, Profile],
+    n: int,
+    model: str,
+    rng: np.random.Generator,
+    *,
+    error_share: float = 0.0,
+    slow: tuple[str, float] | None = None,
+    factor: tuple[float, float] = (1.0, 1.0),
 ) -> Side:
     """One quickstart-shaped run (3 targets × 2 levels); ``slow`` = (target, level) gets ``factor``."""
     groups = {}
@@ -261,9 +272,7 @@ def run_level_false_alarms(pairs: int, ns: tuple[int, ...], seed: int) -> None:
     print()
 
 
-def detection_rate(
-    label: str, n: int, model: str, metric: str, size: float, pairs: int, seed: int, family: int = 12
-) -> float:
+def detection_rate(label: str, n: int, model: str, metric: str, size: float, pairs: int, seed: int, family: int = 12) -> float:
     """P(one comparison with a true ``size`` regression is flagged), inside a family of ``family``."""
     profile = profiles()[label]
     rng = np.random.default_rng(seed)
@@ -285,9 +294,15 @@ def detection_rate(
 def detection(profile_map: dict[str, Profile], pairs: int, ns: tuple[int, ...], seed: int) -> None:
     print("## 3. Detection of a 20% regression in one (target, level), inside the 12-comparison family\n")
     print("TTFT +20%, or output speed −20% (tokens/s × 0.8). Target: ≥ 95%.\n")
-    rows = [(label, metric, model) for label in profile_map for metric in ("ttft_ms", "output_tps")
-            for model in ("independent", "AR(1) φ=0.5")]
-    tasks = [(label, n, model, metric, 0.20, pairs, seed + 31 * i + n) for i, (label, metric, model) in enumerate(rows) for n in ns]
+    rows = [
+        (label, metric, model)
+        for label in profile_map
+        for metric in ("ttft_ms", "output_tps")
+        for model in ("independent", "AR(1) φ=0.5")
+    ]
+    tasks = [
+        (label, n, model, metric, 0.20, pairs, seed + 31 * i + n) for i, (label, metric, model) in enumerate(rows) for n in ns
+    ]
     rates = iter(_parallel(detection_rate, tasks))
     print(f"{'target (jitter)':34} {'metric':11} {'correlation':14}" + "".join(f" {'n=' + str(n):>7}" for n in ns))
     for label, metric, model in rows:
@@ -308,9 +323,15 @@ def _smallest_cell(label: str, metric: str, model: str, n: int, pairs: int, seed
 
 def smallest_detected(profile_map: dict[str, Profile], pairs: int, seed: int, n: int = 50) -> None:
     print(f"## 4. Smallest regression detected ≥ 95% of the time at n = {n} (12-comparison family)\n")
-    rows = [(label, metric, model) for label in profile_map for metric in ("ttft_ms", "output_tps")
-            for model in ("independent", "AR(1) φ=0.5")]
-    found = _parallel(_smallest_cell, [(label, metric, model, n, pairs, seed + i) for i, (label, metric, model) in enumerate(rows)])
+    rows = [
+        (label, metric, model)
+        for label in profile_map
+        for metric in ("ttft_ms", "output_tps")
+        for model in ("independent", "AR(1) φ=0.5")
+    ]
+    found = _parallel(
+        _smallest_cell, [(label, metric, model, n, pairs, seed + i) for i, (label, metric, model) in enumerate(rows)]
+    )
     print(f"{'target (jitter)':34} {'metric':11} {'correlation':14} {'smallest':>9}")
     for (label, metric, model), size in zip(rows, found):
         text = f"{size:.0%}" if size is not None else f"> {SIZES[-1]:.0%}"
@@ -344,9 +365,7 @@ def error_detection(pairs: int, n: int, seed: int) -> None:
 
 
 def http_runs(count: int, n: int, concurrency: int) -> None:
-    print(
-        f"## 6. Real emulated runs over HTTP (quickstart at concurrency {concurrency}, {n} requests, real SDKs on loopback)\n"
-    )
+    print(f"## 6. Real emulated runs over HTTP (quickstart at concurrency {concurrency}, {n} requests, real SDKs on loopback)\n")
     from bench.gate.baseline import load_side
     from bench.runner import run_scenario
     from bench.scenario import load_scenario, parse_scenario

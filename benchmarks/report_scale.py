@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))  # the synthetic-run helper lives with the tests
 from tests.synthetic import DEFAULT_TARGETS, write_synthetic_run  # noqa: E402
 
 LEVELS = (1, 4, 16)
-SLO = {"ttft_p50_ms": 100, "output_tps_p50": 500, "response_100_ms_p50": 500, "error_rate_max": 0.01,
-       "request_ttft_ms": 200}
+SLO = {"ttft_p50_ms": 100, "output_tps_p50": 500, "response_100_ms_p50": 500, "error_rate_max": 0.01, "request_ttft_ms": 200}
 
 
 def measure(rows: int, root: Path) -> dict[str, float]:
@@ -42,8 +41,7 @@ def measure(rows: int, root: Path) -> dict[str, float]:
 
     per_group = rows // (len(DEFAULT_TARGETS) * len(LEVELS))
     t = time.perf_counter()
-    run = write_synthetic_run(root, n=per_group, levels=LEVELS, warmup=0, max_tokens=16, error_share=0.02,
-                              slo=SLO, parquet=True)
+    run = write_synthetic_run(root, n=per_group, levels=LEVELS, warmup=0, max_tokens=16, error_share=0.02, slo=SLO, parquet=True)
     setup_s = time.perf_counter() - t
 
     t, cpu = time.perf_counter(), time.process_time()

@@ -43,11 +43,30 @@ SLO = slo_from_table({"ttft_p50_ms": 100, "output_tps_p50": 500, "response_100_m
 
 def _record(i: int = 0) -> RequestRecord:
     return RequestRecord(
-        run_id="20260925-100000-perf-0000", target=TARGETS[0], provider="groq", model="llama-3.3-70b-versatile",
-        load_mode="concurrency", load_level=4.0, request_index=i, warmup=False, stream=True,
-        started_at_ns=1_790_330_400_000_000_000 + i, sdk_prep_ms=0.9, ttfb_ms=41.2, ttft_ms=75.3, ttfa_ms=75.3,
-        e2e_ms=330.1, output_tokens=128, input_tokens=64, token_source="usage", content_chunks=128,
-        itl_ms=[2.0] * 127, output_tps=501.2, tpot_ms=1.995, response_100_ms=274.8, finish_reason="stop",
+        run_id="20260925-100000-perf-0000",
+        target=TARGETS[0],
+        provider="groq",
+        model="llama-3.3-70b-versatile",
+        load_mode="concurrency",
+        load_level=4.0,
+        request_index=i,
+        warmup=False,
+        stream=True,
+        started_at_ns=1_790_330_400_000_000_000 + i,
+        sdk_prep_ms=0.9,
+        ttfb_ms=41.2,
+        ttft_ms=75.3,
+        ttfa_ms=75.3,
+        e2e_ms=330.1,
+        output_tokens=128,
+        input_tokens=64,
+        token_source="usage",
+        content_chunks=128,
+        itl_ms=[2.0] * 127,
+        output_tps=501.2,
+        tpot_ms=1.995,
+        response_100_ms=274.8,
+        finish_reason="stop",
         request_id=f"req_{i:08d}",
     )
 
@@ -91,7 +110,10 @@ def test_measure_loop_per_chunk(benchmark: Any) -> None:
 def _chunk_json(i: int, n: int) -> dict[str, Any]:
     delta: dict[str, Any] = {"role": "assistant", "content": ""} if i == 0 else {"content": " word"}
     chunk: dict[str, Any] = {
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
         "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == n else None}],
     }
     if i == n:
@@ -224,9 +246,7 @@ def test_compare_gate(benchmark: Any, big_frame: Any) -> None:
     other = synthetic_frame(targets=TARGETS, levels=(1, 4), n=ROWS_PER_GROUP, warmup=2, seed=1)
     info = SideInfo(spec="x", kind="run", path="x", run_id="x", fingerprint="f", emulated=True)
     base, cand = Side.of_frame(info, big_frame), Side.of_frame(info, other)
-    comparison = benchmark.pedantic(
-        compare_sides, args=(base, cand, CompareSettings()), rounds=1 if QUICK else 3, iterations=1
-    )
+    comparison = benchmark.pedantic(compare_sides, args=(base, cand, CompareSettings()), rounds=1 if QUICK else 3, iterations=1)
     assert comparison.family_size == 12
 
 

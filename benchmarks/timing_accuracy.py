@@ -29,7 +29,9 @@ from bench.errors import BenchError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one small grid (1,8 streams × 800 tokens/s, 8 requests of 60 tokens)")
+    parser.add_argument(
+        "--quick", action="store_true", help="one small grid (1,8 streams × 800 tokens/s, 8 requests of 60 tokens)"
+    )
     parser.add_argument("--providers", default=",".join(cal.DEFAULT_PROVIDERS))
     parser.add_argument("--client", default=",".join(cal.DEFAULT_CLIENTS), help="sdk, fast or sdk,fast")
     args = parser.parse_args(argv)

@@ -46,7 +46,9 @@ class Clients:
     @functools.cached_property
     def groq(self) -> groq.AsyncGroq:
         http_client = groq.DefaultAsyncHttpxClient()
-        return self._keep(groq.AsyncGroq(api_key="gsk-test", base_url=self._base("groq"), http_client=http_client, **self._options))
+        return self._keep(
+            groq.AsyncGroq(api_key="gsk-test", base_url=self._base("groq"), http_client=http_client, **self._options)
+        )
 
     @functools.cached_property
     def openai(self) -> openai.AsyncOpenAI:

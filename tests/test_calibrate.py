@@ -42,7 +42,16 @@ def _entry(request_id: str, received: int, chunks: list[int]) -> dict:
     }
 
 
-def _row(request_id: str, ttft: float, itl: list[float], tpot: float | None, *, warmup: bool = False, status: str = "ok", prep: float = 0.5) -> dict:
+def _row(
+    request_id: str,
+    ttft: float,
+    itl: list[float],
+    tpot: float | None,
+    *,
+    warmup: bool = False,
+    status: str = "ok",
+    prep: float = 0.5,
+) -> dict:
     return {
         "request_id": request_id,
         "warmup": warmup,
@@ -137,15 +146,32 @@ def test_an_empty_cell_is_nan_and_not_within() -> None:
 
 def _cell(client: str, streams: int, tps: float, *, ok: bool = True, provider: str = "groq") -> CalibrationCell:
     err = 0.3 if ok else 3.0
-    return CalibrationCell(provider, client, streams, tps, n=10, ttft_err_p50_ms=err, ttft_err_p99_ms=err, itl_err_mean_pct=0.1, tpot_err_mean_pct=0.1, sdk_prep_p50_ms=1.0)
+    return CalibrationCell(
+        provider,
+        client,
+        streams,
+        tps,
+        n=10,
+        ttft_err_p50_ms=err,
+        ttft_err_p99_ms=err,
+        itl_err_mean_pct=0.1,
+        tpot_err_mean_pct=0.1,
+        sdk_prep_p50_ms=1.0,
+    )
 
 
 def test_within_bounds_uses_absolute_values_and_all_three_errors() -> None:
     cell = _cell("sdk", 1, 100.0)
     assert cell.within()
-    assert not CalibrationCell("g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=-1.2, ttft_err_p99_ms=0.1, itl_err_mean_pct=0.0).within()
-    assert not CalibrationCell("g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=0.1, ttft_err_p99_ms=1.01, itl_err_mean_pct=0.0).within()
-    assert not CalibrationCell("g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=0.1, ttft_err_p99_ms=0.1, itl_err_mean_pct=-1.5).within()
+    assert not CalibrationCell(
+        "g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=-1.2, ttft_err_p99_ms=0.1, itl_err_mean_pct=0.0
+    ).within()
+    assert not CalibrationCell(
+        "g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=0.1, ttft_err_p99_ms=1.01, itl_err_mean_pct=0.0
+    ).within()
+    assert not CalibrationCell(
+        "g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=0.1, ttft_err_p99_ms=0.1, itl_err_mean_pct=-1.5
+    ).within()
     assert CalibrationCell("g", "sdk", 1, 100.0, n=5, ttft_err_p50_ms=1.0, ttft_err_p99_ms=-1.0, itl_err_mean_pct=1.0).within()
     assert cell.load == 100.0
 
@@ -173,7 +199,10 @@ def test_verdict_is_the_highest_load_where_every_provider_holds() -> None:
     assert verdicts["other"].skipped == "not here" and verdicts["other"].streams is None
     result = CalibrationResult("2025-03-04T05:06:07.000+00:00", {}, {}, CalibrationGrid(), cells, verdicts)
     lines = cal.verdict_lines(result)
-    assert lines[0] == "SDK path: within 1 ms (TTFT p50 and p99 error) and 1 % (mean inter-token error) up to 8 streams × 100 tokens/s"
+    assert (
+        lines[0]
+        == "SDK path: within 1 ms (TTFT p50 and p99 error) and 1 % (mean inter-token error) up to 8 streams × 100 tokens/s"
+    )
     assert lines[1].endswith("up to 16 streams × 800 tokens/s (but not at the lower 1 × 100)")
     assert lines[2] == "other path: not calibrated (not here)"
     none = cal.verdicts([_cell("sdk", 1, 100.0, ok=False)], ["sdk"])["sdk"]
@@ -184,13 +213,19 @@ def test_verdict_is_the_highest_load_where_every_provider_holds() -> None:
 # --------------------------------------------------------------------------- saving and notes
 
 
-def _result(host: dict, fast: ClientVerdict, sdk: ClientVerdict, date: str = "2025-03-04T05:06:07.000+00:00") -> CalibrationResult:
+def _result(
+    host: dict, fast: ClientVerdict, sdk: ClientVerdict, date: str = "2025-03-04T05:06:07.000+00:00"
+) -> CalibrationResult:
     cells = [_cell("sdk", 8, 100.0), CalibrationCell("groq", "sdk", 16, 800.0, n=0)]
-    return CalibrationResult(date, dict(host), run_meta.versions(), CalibrationGrid(providers=["groq"]), cells, {"sdk": sdk, "fast": fast})
+    return CalibrationResult(
+        date, dict(host), run_meta.versions(), CalibrationGrid(providers=["groq"]), cells, {"sdk": sdk, "fast": fast}
+    )
 
 
 def test_save_load_round_trip_with_nan(tmp_path: Path) -> None:
-    result = _result(run_meta.host(), ClientVerdict("fast", skipped="no 'fast' client"), ClientVerdict("sdk", 8, 100.0, failed=[(16, 800.0)]))
+    result = _result(
+        run_meta.host(), ClientVerdict("fast", skipped="no 'fast' client"), ClientVerdict("sdk", 8, 100.0, failed=[(16, 800.0)])
+    )
     path = result.save(tmp_path / "deep" / "calibration.json")
     data = json.loads(path.read_text())  # strict JSON: NaN is written as null
     assert data["cells"][1]["ttft_err_p50_ms"] is None
@@ -214,7 +249,9 @@ def test_latest_calibration_picks_the_newest_and_skips_broken_files(tmp_path: Pa
     assert cal.latest_calibration(tmp_path / "nowhere") is None
     assert cal.latest_calibration(tmp_path) is None
     sdk = ClientVerdict("sdk", 1, 100.0)
-    _result({}, ClientVerdict("fast", skipped="x"), sdk, date="2025-01-01T00:00:00.000+00:00").save(tmp_path / "calibration-old.json")
+    _result({}, ClientVerdict("fast", skipped="x"), sdk, date="2025-01-01T00:00:00.000+00:00").save(
+        tmp_path / "calibration-old.json"
+    )
     _result({}, ClientVerdict("fast", skipped="x"), sdk, date="2025-02-01T00:00:00.000+00:00").save(tmp_path / "calibration.json")
     (tmp_path / "calibration-broken.json").write_text("not json")
     latest = cal.latest_calibration(tmp_path)
@@ -237,7 +274,9 @@ def test_calibration_note_on_this_host_and_another() -> None:
         "within 1 ms / 1 % up to 8 streams × 100 tokens/s on the SDK path; the fast path not calibrated"
     )
     nothing = _result(here, ClientVerdict("fast", skipped="x"), ClientVerdict("sdk", failed=[(1, 100.0)]))
-    assert cal.calibration_note(nothing, here).endswith(": nothing within 1 ms / 1 % on the SDK path; the fast path not calibrated")
+    assert cal.calibration_note(nothing, here).endswith(
+        ": nothing within 1 ms / 1 % on the SDK path; the fast path not calibrated"
+    )
     assert "not been calibrated" in cal.calibration_note(None, here)
     assert cal.verdict_text(CalibrationResult("2025", {}, {}, CalibrationGrid(), [], {})) == "no client path calibrated"
 
@@ -268,15 +307,32 @@ def no_fast_client(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_a_tiny_calibration_through_the_cli(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_fast_client: None) -> None:
+def test_a_tiny_calibration_through_the_cli(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_fast_client: None
+) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, err = cli(
-        "calibrate", "--providers", "groq", "--client", "sdk,fast", "--concurrency", "1,2", "--tokens-per-s", "100",
-        "--requests", "3", "--tokens", "6", "--save",
+        "calibrate",
+        "--providers",
+        "groq",
+        "--client",
+        "sdk,fast",
+        "--concurrency",
+        "1,2",
+        "--tokens-per-s",
+        "100",
+        "--requests",
+        "3",
+        "--tokens",
+        "6",
+        "--save",
     )
     assert code == 0, err
     rows = [m for m in map(ROW.match, out.splitlines()) if m]
-    assert [(m["provider"], m["client"], m["streams"], m["tps"]) for m in rows] == [("groq", "sdk", "1", "100"), ("groq", "sdk", "2", "100")]
+    assert [(m["provider"], m["client"], m["streams"], m["tps"]) for m in rows] == [
+        ("groq", "sdk", "1", "100"),
+        ("groq", "sdk", "2", "100"),
+    ]
     for m in rows:
         assert m["n"] == "3"
         for name in ("p50", "p99", "itl", "tpot", "prep"):
@@ -292,7 +348,10 @@ def test_a_tiny_calibration_through_the_cli(cli: CLI, tmp_path: Path, monkeypatc
     assert f"saved: {Path('results') / 'calibration.json'}" in out
     result = cal.load(saved)
     assert result.to_dict() == CalibrationResult.from_dict(json.loads(saved.read_text())).to_dict()
-    assert [(c.provider, c.client, c.streams, c.tokens_per_s, c.n) for c in result.cells] == [("groq", "sdk", 1, 100.0, 3), ("groq", "sdk", 2, 100.0, 3)]
+    assert [(c.provider, c.client, c.streams, c.tokens_per_s, c.n) for c in result.cells] == [
+        ("groq", "sdk", 1, 100.0, 3),
+        ("groq", "sdk", 2, 100.0, 3),
+    ]
     assert result.grid.clients == ["sdk", "fast"] and result.grid.requests == 3 and result.grid.tokens == 6
     assert result.host == run_meta.host() and result.versions["bench"]
     assert result.verdicts["fast"].skipped

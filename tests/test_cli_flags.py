@@ -36,9 +36,25 @@ def emulator():  # type: ignore[no-untyped-def]
 def test_flags_only_run_against_a_local_server(cli, emulator, tmp_path: Path) -> None:
     url = emulator.provider_base_url("openai")
     code, out, err = cli(
-        "run", "--provider", "openai-compatible", "--model", "gpt-4.1", "--base-url", url,
-        "--requests", "3", "--concurrency", "1,2", "--max-tokens", "12", "--input-tokens", "40",
-        "--out", str(tmp_path), "--quiet", "--no-report",
+        "run",
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "gpt-4.1",
+        "--base-url",
+        url,
+        "--requests",
+        "3",
+        "--concurrency",
+        "1,2",
+        "--max-tokens",
+        "12",
+        "--input-tokens",
+        "40",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--no-report",
     )
     assert code == 0, err
     run_dir = _run_dir(out)
@@ -54,8 +70,22 @@ def test_flags_only_run_against_a_local_server(cli, emulator, tmp_path: Path) ->
 
 def test_the_kept_scenario_repeats_the_run(cli, emulator, tmp_path: Path) -> None:
     url = emulator.provider_base_url("openai")
-    first = cli("run", "--provider", "openai-compatible", "--model", "gpt-4.1", "--base-url", url, "--requests", "2",
-                "--no-stream", "--out", str(tmp_path / "a"), "--quiet", "--no-report")
+    first = cli(
+        "run",
+        "--provider",
+        "openai-compatible",
+        "--model",
+        "gpt-4.1",
+        "--base-url",
+        url,
+        "--requests",
+        "2",
+        "--no-stream",
+        "--out",
+        str(tmp_path / "a"),
+        "--quiet",
+        "--no-report",
+    )
     assert first[0] == 0, first[2]
     kept = _run_dir(first[1]) / "scenario.toml"
     again = cli("run", str(kept), "--out", str(tmp_path / "b"), "--quiet", "--no-report")
@@ -66,8 +96,24 @@ def test_the_kept_scenario_repeats_the_run(cli, emulator, tmp_path: Path) -> Non
 
 
 def test_flags_only_emulated_open_loop(cli, tmp_path: Path) -> None:
-    code, out, err = cli("run", "--provider", "groq", "--model", "openai/gpt-oss-20b", "--emulate", "--rate", "20",
-                         "--requests", "3", "--max-tokens", "8", "--out", str(tmp_path), "-q", "--no-report")
+    code, out, err = cli(
+        "run",
+        "--provider",
+        "groq",
+        "--model",
+        "openai/gpt-oss-20b",
+        "--emulate",
+        "--rate",
+        "20",
+        "--requests",
+        "3",
+        "--max-tokens",
+        "8",
+        "--out",
+        str(tmp_path),
+        "-q",
+        "--no-report",
+    )
     assert code == 0, err
     frame = load_results(_run_dir(out))
     assert len(frame) == 3 and set(frame["load_mode"]) == {"rate"} and (frame["status"] == "ok").all()
@@ -76,8 +122,21 @@ def test_flags_only_emulated_open_loop(cli, tmp_path: Path) -> None:
 
 
 def test_a_file_based_run_keeps_its_scenario_with_overrides_applied(cli, tmp_path: Path) -> None:
-    code, out, err = cli("run", str(REPO / "scenarios" / "quickstart.toml"), "--emulate", "--requests", "1",
-                         "--concurrency", "2", "--target", "groq/gpt-oss-120b", "--out", str(tmp_path), "-q", "--no-report")
+    code, out, err = cli(
+        "run",
+        str(REPO / "scenarios" / "quickstart.toml"),
+        "--emulate",
+        "--requests",
+        "1",
+        "--concurrency",
+        "2",
+        "--target",
+        "groq/gpt-oss-120b",
+        "--out",
+        str(tmp_path),
+        "-q",
+        "--no-report",
+    )
     assert code == 0, err
     kept = load_scenario(_run_dir(out) / "scenario.toml")
     assert kept.scenario.emulate is True and kept.load.requests == 1 and kept.load.concurrency == [2]
@@ -102,10 +161,15 @@ def test_flags_only_errors_read_like_a_file_s(cli, tmp_path: Path) -> None:
 
 def test_scenario_toml_round_trips_every_table(tmp_path: Path) -> None:
     raw = {
-        "scenario": {"name": "rt", "description": "quote \" and ünïcode"},
+        "scenario": {"name": "rt", "description": 'quote " and ünïcode'},
         "target": [
-            {"provider": "openai-compatible", "model": "m", "base_url": "http://127.0.0.1:9/v1", "label": "a",
-             "emulator": {"ttft_ms": 50.0, "faults": {"rate_limited": 0.1, "timeout": 0.05, "server_error": 0.01}}},
+            {
+                "provider": "openai-compatible",
+                "model": "m",
+                "base_url": "http://127.0.0.1:9/v1",
+                "label": "a",
+                "emulator": {"ttft_ms": 50.0, "faults": {"rate_limited": 0.1, "timeout": 0.05, "server_error": 0.01}},
+            },
             {"provider": "groq", "model": "openai/gpt-oss-20b"},
         ],
         "request": {"max_tokens": 9, "extra_body": {"ignore_eos": True, "nested": {"x": [1, 2]}}, "system": "be brief"},

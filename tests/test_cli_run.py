@@ -27,7 +27,19 @@ def write(tmp_path: Path, body: str, name: str = "s.toml") -> Path:
 
 
 def test_quickstart_from_the_cli(cli, tmp_path: Path) -> None:
-    code, out, err = cli("run", str(REPO / "scenarios" / "quickstart.toml"), "--emulate", "--out", str(tmp_path), "--requests", "2", "--concurrency", "2", "--quiet", "--no-report")
+    code, out, err = cli(
+        "run",
+        str(REPO / "scenarios" / "quickstart.toml"),
+        "--emulate",
+        "--out",
+        str(tmp_path),
+        "--requests",
+        "2",
+        "--concurrency",
+        "2",
+        "--quiet",
+        "--no-report",
+    )
     assert code == 0, err
     assert "TTFT p50" in out and "groq/gpt-oss-120b" in out and "results:" in out
     run_dir = Path(out.split("results:")[1].split()[0])
@@ -35,7 +47,9 @@ def test_quickstart_from_the_cli(cli, tmp_path: Path) -> None:
     assert len(frame) == 3 * (2 + 1)
 
 
-def test_missing_key_names_the_variable_and_the_emulator(cli, write_scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_key_names_the_variable_and_the_emulator(
+    cli, write_scenario, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("GROQ_API_KEY", raising=False)
     code, out, err = cli("run", str(write_scenario()), "--out", str(tmp_path / "r"))
     assert code == 2
@@ -81,12 +95,12 @@ def test_live_mode_key_never_reaches_disk_or_output(tmp_path: Path) -> None:
             [[target]]
             provider = "groq"
             model = "llama-3.1-70b-versatile"
-            base_url = "{emu.provider_base_url('groq')}"
+            base_url = "{emu.provider_base_url("groq")}"
             api_key_env = "BENCH_TEST_KEY"
             [[target]]
             provider = "openai-compatible"
             model = "not-listed-model"
-            base_url = "{emu.provider_base_url('openai-compatible')}"
+            base_url = "{emu.provider_base_url("openai-compatible")}"
             api_key_env = "BENCH_TEST_KEY"
             [request]
             max_tokens = 8
@@ -98,7 +112,11 @@ def test_live_mode_key_never_reaches_disk_or_output(tmp_path: Path) -> None:
         env = dict(os.environ, BENCH_TEST_KEY=FAKE_KEY)
         proc = subprocess.run(
             [sys.executable, "-m", "bench", "run", str(path), "--out", str(tmp_path / "results")],
-            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
         )
     assert proc.returncode == 0, proc.stderr
     assert "decommissioned" in proc.stderr and "openai/gpt-oss-120b" in proc.stderr  # retired-model warning
@@ -138,7 +156,10 @@ def _start_long_run(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     out = tmp_path / "results"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", str(path), "--out", str(out), "--no-report"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -69,7 +69,8 @@ def test_the_live_preflight_obeys_the_scenario_timeout(tmp_path: Path) -> None:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     path = tmp_path / "s.toml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         [[target]]
         provider = "openai-compatible"
         model = "m"
@@ -81,7 +82,8 @@ def test_the_live_preflight_obeys_the_scenario_timeout(tmp_path: Path) -> None:
         concurrency = [1]
         requests = 1
         timeout_s = 1
-        """))
+        """)
+    )
     warnings: list[str] = []
     started = time.monotonic()
     try:

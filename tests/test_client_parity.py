@@ -20,8 +20,20 @@ from bench.emulator.faults import expected_error_kind
 from bench.runner import run_scenario
 
 KEY = ["target", "load_level", "request_index"]
-EXACT = ["warmup", "status", "error_kind", "http_status", "output_tokens", "input_tokens", "reasoning_tokens",
-         "token_source", "content_chunks", "finish_reason", "stream", "retries"]
+EXACT = [
+    "warmup",
+    "status",
+    "error_kind",
+    "http_status",
+    "output_tokens",
+    "input_tokens",
+    "reasoning_tokens",
+    "token_source",
+    "content_chunks",
+    "finish_reason",
+    "stream",
+    "retries",
+]
 #: Medians of TTFT, TTFA, E2E and inter-token gaps per target. Generous: on this shared 2-core
 #: machine the SDK path now and then reads several ms later than the fast path for a whole
 #: level (seen: +6..9 ms TTFT and E2E on one target at concurrency 3; measured alone against the
@@ -66,8 +78,14 @@ empty_chunk_share = 0.2
 """
 
 
-def write(tmp_path: Path, targets: str, *, stream: bool = True, extra_request: str = "",
-          load: str = "concurrency = [1, 3]\nrequests = 6\nwarmup = 2") -> Path:
+def write(
+    tmp_path: Path,
+    targets: str,
+    *,
+    stream: bool = True,
+    extra_request: str = "",
+    load: str = "concurrency = [1, 3]\nrequests = 6\nwarmup = 2",
+) -> Path:
     # One prompt, so every request's prompt has the same length (input tokens agree too).
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text(json.dumps([{"role": "user", "content": "Write a short poem about the sea."}]) + "\n")
@@ -97,8 +115,9 @@ def assert_exact(joined: pd.DataFrame) -> None:
     for name in EXACT:
         a, b = joined[f"{name}_sdk"], joined[f"{name}_fast"]
         same = (a == b) | (a.isna() & b.isna())
-        assert same.all(), joined.loc[~same, KEY + [f"{name}_sdk", f"{name}_fast", "error_message_sdk",
-                                                      "error_message_fast"]].to_string()
+        assert same.all(), joined.loc[
+            ~same, KEY + [f"{name}_sdk", f"{name}_fast", "error_message_sdk", "error_message_fast"]
+        ].to_string()
     itl = joined["itl_ms_sdk"].map(len) == joined["itl_ms_fast"].map(len)
     assert itl.all()
     assert (joined["ttfa_ms_sdk"].isna() == joined["ttfa_ms_fast"].isna()).all()
@@ -136,8 +155,14 @@ def test_streams_agree(tmp_path: Path) -> None:
     assert_exact(joined)
     assert_timing_close(joined)
     by_target = joined.groupby("target")
-    assert set(by_target.groups) == {"groq/llama-3.1-8b-instant", "groq-reasoning", "openai/gpt-4.1",
-                                     "openai-hidden-reasoning", "anthropic/claude-haiku-5-5", "quirks"}
+    assert set(by_target.groups) == {
+        "groq/llama-3.1-8b-instant",
+        "groq-reasoning",
+        "openai/gpt-4.1",
+        "openai-hidden-reasoning",
+        "anthropic/claude-haiku-5-5",
+        "quirks",
+    }
     # The scenario does exercise the shapes it is meant to.
     quirks = joined[joined["target"] == "quirks"]
     assert (quirks["token_source_fast"] == "chunks").all() and (quirks["content_chunks_fast"] < 40).all()
@@ -152,9 +177,8 @@ def test_streams_agree(tmp_path: Path) -> None:
 
 def test_anthropic_thinking_agrees(tmp_path: Path) -> None:
     targets = f'[[target]]\nprovider = "anthropic"\nmodel = "claude-haiku-5-5"\n{EMULATOR}'
-    extra = "extra_body = { thinking = { type = \"enabled\", budget_tokens = 16 } }"
-    joined = both(write(tmp_path, targets, extra_request=extra, load="concurrency = [2]\nrequests = 6\nwarmup = 2"),
-                  tmp_path)
+    extra = 'extra_body = { thinking = { type = "enabled", budget_tokens = 16 } }'
+    joined = both(write(tmp_path, targets, extra_request=extra, load="concurrency = [2]\nrequests = 6\nwarmup = 2"), tmp_path)
     assert (joined["status_sdk"] == "ok").all(), joined["error_message_sdk"].tolist()
     assert_exact(joined)
     assert_timing_close(joined)
@@ -168,8 +192,10 @@ def test_non_streaming_agrees(tmp_path: Path) -> None:
     assert_timing_close(joined)
 
 
-FAULTS = "faults = { rate_limited = 0.1, auth = 0.05, model_not_found = 0.05, server_error = 0.1, overloaded = 0.1, " \
-         "stream_interrupted = 0.1, protocol = 0.1, midstream_error = 0.1 }\n"
+FAULTS = (
+    "faults = { rate_limited = 0.1, auth = 0.05, model_not_found = 0.05, server_error = 0.1, overloaded = 0.1, "
+    "stream_interrupted = 0.1, protocol = 0.1, midstream_error = 0.1 }\n"
+)
 
 
 def test_faults_agree_and_match_the_emulators_fault(tmp_path: Path) -> None:

@@ -120,7 +120,9 @@ def test_results_roots_and_output_file(cli: Cli, tmp_path: Path) -> None:
     run(root, "old", seed=1)
     run(root, "new", seed=2, ttft_scale=1.6)
     out_file = tmp_path / "out" / "compare.md"
-    code, out, _ = cli("compare", str(root / sorted(p.name for p in root.iterdir())[0]), str(root), "-f", "md", "-o", str(out_file))
+    code, out, _ = cli(
+        "compare", str(root / sorted(p.name for p in root.iterdir())[0]), str(root), "-f", "md", "-o", str(out_file)
+    )
     assert code == 1
     assert out.startswith("REGRESSION") and out.count("\n") == 1  # only the verdict line on stdout
     assert out_file.read_text(encoding="utf-8").startswith("🔴 **REGRESSION")

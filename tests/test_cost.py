@@ -76,7 +76,10 @@ def test_no_price_is_invented() -> None:
 )
 def test_a_malformed_catalogue_price_is_refused_by_name(price: dict[str, Any], problem: str) -> None:
     data = {
-        "openai": {"defaults": {"ttft_ms": 1.0, "tokens_per_s": 1.0}, "models": [{"id": "m", "status": "production", "price": price}]}
+        "openai": {
+            "defaults": {"ttft_ms": 1.0, "tokens_per_s": 1.0},
+            "models": [{"id": "m", "status": "production", "price": price}],
+        }
     }
     with pytest.raises(CatalogueError, match=rf"\[\[openai.models\]\] m: price: .*{problem}"):
         parse_catalogue(data)

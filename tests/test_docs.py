@@ -43,8 +43,15 @@ def test_metrics_doc_defines_every_column_and_aggregate() -> None:
 
 def test_method_doc_covers_what_a_reader_must_judge() -> None:
     text = (REPO / "docs" / "method.md").read_text(encoding="utf-8")
-    for section in ("## Where t0 is taken", "## Receive stamps", "## Warm-up", "## Statistics", "## The emulator",
-                    "## Client paths", "## Accuracy"):
+    for section in (
+        "## Where t0 is taken",
+        "## Receive stamps",
+        "## Warm-up",
+        "## Statistics",
+        "## The emulator",
+        "## Client paths",
+        "## Accuracy",
+    ):
         assert section in text, section
     assert "`sdk`" in text and "`fast`" in text and "Accuracy and scale" in text
 

@@ -147,7 +147,7 @@ def _serve(emu: tuple[EmulatorHandle, Path], requests: list[tuple[str, str]]) ->
     ttfts = asyncio.run(go())
     time.sleep(0.05)  # the server logs a request just after its last chunk
     entries = [json.loads(line) for line in log.read_text().splitlines()[seen:]]
-    return ttfts, entries[len(requests):]
+    return ttfts, entries[len(requests) :]
 
 
 def test_beyond_capacity_the_wait_is_inside_ttft(emu: tuple[EmulatorHandle, Path]) -> None:
@@ -175,4 +175,3 @@ def test_no_capacity_no_queue_and_each_model_its_own(emu: tuple[EmulatorHandle, 
         ttfts, entries = _serve(emu, requests)
         assert max(ttfts) < TTFT_MS + 40, ttfts
         assert all(e["queued_ns"] == 0 for e in entries)
-

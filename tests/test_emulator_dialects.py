@@ -111,7 +111,11 @@ def test_groq_not_streaming(emu: EmulatorHandle) -> None:
         async with clients(emu) as c:
             g = c.groq
             return await g.chat.completions.create(
-                model="openai/gpt-oss-20b", messages=MESSAGES, max_tokens=30, extra_headers=fast(), extra_body={"ignore_eos": True}
+                model="openai/gpt-oss-20b",
+                messages=MESSAGES,
+                max_tokens=30,
+                extra_headers=fast(),
+                extra_body={"ignore_eos": True},
             )
 
     completion = run(go())

@@ -37,7 +37,9 @@ HTTP_FAULT_CLASSES = {
 }
 
 
-async def _each_sdk(emu: EmulatorHandle, headers: dict[str, str], stream: bool, **options: Any) -> list[tuple[BaseException | None, int]]:
+async def _each_sdk(
+    emu: EmulatorHandle, headers: dict[str, str], stream: bool, **options: Any
+) -> list[tuple[BaseException | None, int]]:
     """One request per SDK; returns (exception or None, content events seen before it)."""
     outcomes = []
     async with clients(emu, **options) as c:
@@ -51,7 +53,9 @@ async def _each_sdk(emu: EmulatorHandle, headers: dict[str, str], stream: bool, 
             lambda: o.chat.completions.create(
                 model="gpt-4.1", messages=MESSAGES, stream=stream, max_completion_tokens=30, extra_headers=headers
             ),
-            lambda: a.messages.create(model="claude-haiku-5-5", messages=MESSAGES, stream=stream, max_tokens=30, extra_headers=headers),
+            lambda: a.messages.create(
+                model="claude-haiku-5-5", messages=MESSAGES, stream=stream, max_tokens=30, extra_headers=headers
+            ),
         ]
         for call in calls:
             seen = 0

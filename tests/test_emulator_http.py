@@ -79,8 +79,20 @@ def test_log_joins_every_dialect_by_the_id_the_client_sees(emu: EmulatorHandle, 
             g = c.groq
             o = c.openai
             a = c.anthropic
-            ids = {(await g.chat.completions.create(model="openai/gpt-oss-20b", messages=MESSAGES, max_tokens=4, extra_headers=fast())).id}
-            ids.add((await o.chat.completions.create(model="gpt-4.1", messages=MESSAGES, max_completion_tokens=4, extra_headers=fast())).id)
+            ids = {
+                (
+                    await g.chat.completions.create(
+                        model="openai/gpt-oss-20b", messages=MESSAGES, max_tokens=4, extra_headers=fast()
+                    )
+                ).id
+            }
+            ids.add(
+                (
+                    await o.chat.completions.create(
+                        model="gpt-4.1", messages=MESSAGES, max_completion_tokens=4, extra_headers=fast()
+                    )
+                ).id
+            )
             ids.add((await a.messages.create(model="claude-opus-5-5", messages=MESSAGES, max_tokens=4, extra_headers=fast())).id)
             return ids
 
@@ -95,7 +107,10 @@ def test_seeded_requests_repeat(emu: EmulatorHandle) -> None:
         async with clients(emu) as c:
             g = c.groq
             completion = await g.chat.completions.create(
-                model="llama-3.3-70b-versatile", messages=MESSAGES, max_tokens=300, extra_headers=fast(seed=seed, natural_tokens=40)
+                model="llama-3.3-70b-versatile",
+                messages=MESSAGES,
+                max_tokens=300,
+                extra_headers=fast(seed=seed, natural_tokens=40),
             )
             return completion.choices[0].message.content or "", completion.usage.completion_tokens
 
@@ -151,7 +166,11 @@ def test_keep_alive_and_chunked_framing(emu: EmulatorHandle) -> None:
         (raw_post("/v1/chat/completions", b'{"model": "m", "messages": [{}], "stream_options": 1}'), 400, b"stream_options"),
         (raw_post("/v1/messages", b'{"messages": [{}], "max_tokens": 5}'), 400, b"model: Field required"),
         (raw_post("/v1/messages", b'{"model": "m", "max_tokens": 5}'), 400, b"messages: Field required"),
-        (raw_post("/v1/messages", b'{"model": "m", "max_tokens": 5, "messages": [{}], "thinking": {"type": "enabled"}}'), 400, b"budget"),
+        (
+            raw_post("/v1/messages", b'{"model": "m", "max_tokens": 5, "messages": [{}], "thinking": {"type": "enabled"}}'),
+            400,
+            b"budget",
+        ),
         (raw_post("/v1/chat/completions", b"{}", "x-bench-emulator: {bad\r\n"), 400, b"x-bench-emulator"),
         (raw_post("/v1/chat/completions", b"{}", 'x-bench-emulator: {"speed": 1}\r\n'), 400, b"unknown key"),
         (raw_post("/v1/chat/completions", b"{}", "x-bench-fault: meteor\r\n"), 400, b"unknown fault kind"),
@@ -170,7 +189,9 @@ def test_bad_requests_get_provider_shaped_errors(emu: EmulatorHandle, payload: b
 
 
 def test_client_going_away_mid_stream_is_logged(emu: EmulatorHandle, chunk_log: Path) -> None:
-    body = json.dumps({"model": "gpt-4.1", "messages": MESSAGES, "stream": True, "max_completion_tokens": 400, "ignore_eos": True}).encode()
+    body = json.dumps(
+        {"model": "gpt-4.1", "messages": MESSAGES, "stream": True, "max_completion_tokens": 400, "ignore_eos": True}
+    ).encode()
     override = json.dumps({"ttft_ms": 5, "tokens_per_s": 400, "jitter": 0, "seed": 777001})
     with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
         sock.sendall(raw_post("/v1/chat/completions", body, f"x-bench-emulator: {override}\r\n"))
@@ -272,9 +293,9 @@ def test_client_leaving_before_the_first_byte(emu: EmulatorHandle, chunk_log: Pa
         assert entry is not None and entry["headers_sent_ns"] is None and not entry["completed"]
 
 
-
-
 def test_every_fault_kind_is_accepted_by_the_header(emu: EmulatorHandle) -> None:
     payload = json.dumps({"faults": {kind: 0.0 for kind in FAULT_KINDS}, "ttft_ms": 1, "tokens_per_s": 5000})
     body = json.dumps({"model": "gpt-4.1", "messages": MESSAGES, "max_completion_tokens": 2}).encode()
-    assert raw_exchange(emu.port, raw_post("/v1/chat/completions", body, f"x-bench-emulator: {payload}\r\n")).startswith(b"HTTP/1.1 200 OK")
+    assert raw_exchange(emu.port, raw_post("/v1/chat/completions", body, f"x-bench-emulator: {payload}\r\n")).startswith(
+        b"HTTP/1.1 200 OK"
+    )

@@ -1,5 +1,4 @@
-"""The emulator as a process: its handle, start failures, stop, signals, and exiting with its parent.
-"""
+"""The emulator as a process: its handle, start failures, stop, signals, and exiting with its parent."""
 
 from __future__ import annotations
 

@@ -23,7 +23,10 @@ from tests.synthetic import write_synthetic_run
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("export")
     return write_synthetic_run(
-        root, targets=("groq/openai/gpt-oss-120b", "openai/gpt-4-turbo"), n=6, error_share=0.34,
+        root,
+        targets=("groq/openai/gpt-oss-120b", "openai/gpt-4-turbo"),
+        n=6,
+        error_share=0.34,
         slo={"request_ttft_ms": 200},
     )
 
@@ -111,7 +114,10 @@ def test_cli_export(run: Path, tmp_path: Path, cli) -> None:
     assert code == 0
     assert out.splitlines() == [f"wrote {tmp_path / 'requests.parquet'}", f"wrote {tmp_path / 'aggregates.parquet'}"]
     code, _, err = cli("export", str(run), "--format", "xml")
-    assert code == 2 and err.strip() == "bench: error: unknown export format 'xml'; choose one of csv, parquet, json, pytest-benchmark, vllm"
+    assert (
+        code == 2
+        and err.strip() == "bench: error: unknown export format 'xml'; choose one of csv, parquet, json, pytest-benchmark, vllm"
+    )
     code, _, err = cli("export", str(tmp_path / "nope"))
     assert code == 2 and "no such run directory" in err
 
@@ -130,8 +136,9 @@ def test_csv_list_cells() -> None:
 def test_export_never_writes_into_another_runs_directory(cli, tmp_path: Path) -> None:
     """Seen: exporting A as Parquet into B replaced B's requests.parquet; load_results(B) then gave A's rows."""
     a = write_synthetic_run(tmp_path / "a", run_id="20260925-100000-a-0000", n=6, targets=("openai/gpt-4-turbo",), seed=1)
-    b = write_synthetic_run(tmp_path / "b", run_id="20260925-100000-b-0000", n=9, targets=("openai/gpt-4-turbo",),
-                            seed=2, parquet=True)
+    b = write_synthetic_run(
+        tmp_path / "b", run_id="20260925-100000-b-0000", n=9, targets=("openai/gpt-4-turbo",), seed=2, parquet=True
+    )
     before = (b / "requests.parquet").read_bytes()
     code, out, err = cli("export", str(a), "--format", "parquet", "--out", str(b))
     assert code == 2 and out == ""
@@ -172,7 +179,10 @@ def test_export_to_a_name_that_is_a_directory_is_one_line(cli, run: Path, tmp_pa
     for extra in ([], ["--force"]):
         code, stdout, err = cli("export", str(run), "--format", "json", "--out", str(out), *extra)
         assert code == 2 and stdout == ""
-        assert err == f"bench: error: {out / 'aggregates.json'}: is a directory, so the export cannot be written there (choose another --out)\n"
+        assert (
+            err
+            == f"bench: error: {out / 'aggregates.json'}: is a directory, so the export cannot be written there (choose another --out)\n"
+        )
     assert not (out / "requests.json").exists()  # nothing half-done
 
 

@@ -135,12 +135,21 @@ def test_failures_open_loop_goodput_and_percentiles(tmp_path: Path) -> None:
     results = dict(vllm_results(frame, read_run_meta(run), percentiles=(50, 90, 99.9)))
     assert list(results) == ["vllm-groq-openai-gpt-oss-120b-rate-2.5.json", "vllm-anthropic-claude-haiku-5-5-rate-2.5.json"]
     result = results["vllm-groq-openai-gpt-oss-120b-rate-2.5.json"]
-    assert [k for k in result if k.endswith("_ttft_ms")] == ["mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p50_ttft_ms", "p90_ttft_ms", "p99.9_ttft_ms"]
+    assert [k for k in result if k.endswith("_ttft_ms")] == [
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "std_ttft_ms",
+        "p50_ttft_ms",
+        "p90_ttft_ms",
+        "p99.9_ttft_ms",
+    ]
     rows = measured(frame)
     rows = rows[rows["target"] == "groq/openai/gpt-oss-120b"].sort_values("request_index")
     failed = (rows["status"] != "ok").to_numpy()
     assert result["failed"] == int(failed.sum()) > 0 and result["completed"] == len(rows) - int(failed.sum())
-    assert all(result["errors"][i] for i in np.flatnonzero(failed)) and not any(result["errors"][i] for i in np.flatnonzero(~failed))
+    assert all(result["errors"][i] for i in np.flatnonzero(failed)) and not any(
+        result["errors"][i] for i in np.flatnonzero(~failed)
+    )
     assert all(result["output_lens"][i] == 0 for i in np.flatnonzero(failed))
     assert (result["request_rate"], result["max_concurrency"]) == (2.5, None)
     np.testing.assert_allclose(np.array(result["queue_times"]) * 1000, rows["start_lag_ms"], rtol=1e-9)

@@ -166,10 +166,16 @@ def raw() -> Iterator[Callable[[Answer], RawServer]]:
 # ---------------------------------------------------------------------------- wire bytes
 
 
-def head(status: int = 200, content_type: str = "text/event-stream", *, chunked: bool = True,
-         length: int | None = None, close: bool = False, extra: str = "") -> bytes:
-    lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", f"content-type: {content_type}",
-             "x-request-id: req_raw"]
+def head(
+    status: int = 200,
+    content_type: str = "text/event-stream",
+    *,
+    chunked: bool = True,
+    length: int | None = None,
+    close: bool = False,
+    extra: str = "",
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", f"content-type: {content_type}", "x-request-id: req_raw"]
     if length is not None:
         lines.append(f"content-length: {length}")
     elif chunked:
@@ -189,8 +195,13 @@ LAST = b"0\r\n\r\n"
 
 
 def chat(delta: dict | None = None, finish: str | None = None, usage: dict | None = None, **extra: Any) -> bytes:
-    body: dict[str, Any] = {"id": "chatcmpl-raw", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                            "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body: dict[str, Any] = {
+        "id": "chatcmpl-raw",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     if usage is not None:
         body["usage"] = usage
     body.update(extra)
@@ -209,9 +220,19 @@ def anthropic_event(kind: str, **fields: Any) -> bytes:
 
 
 def message_start(input_tokens: int = 9) -> bytes:
-    return anthropic_event("message_start", message={
-        "id": "msg_raw", "type": "message", "role": "assistant", "model": "m", "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": input_tokens, "output_tokens": 1}})
+    return anthropic_event(
+        "message_start",
+        message={
+            "id": "msg_raw",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+        },
+    )
 
 
 def block_start(index: int, block: dict) -> bytes:
@@ -227,13 +248,23 @@ def text(index: int, value: str) -> bytes:
 
 
 def message_end(stop: str, output_tokens: int) -> list[bytes]:
-    return [anthropic_event("message_delta", delta={"stop_reason": stop, "stop_sequence": None},
-                            usage={"output_tokens": output_tokens}),
-            anthropic_event("message_stop")]
+    return [
+        anthropic_event(
+            "message_delta", delta={"stop_reason": stop, "stop_sequence": None}, usage={"output_tokens": output_tokens}
+        ),
+        anthropic_event("message_stop"),
+    ]
 
 
-def send_stream(events: list[bytes], *, how: str = "whole", pause_s: float = 0.0, close: bool = False,
-                chunked_encoding: bool = True, status: int = 200) -> Answer:
+def send_stream(
+    events: list[bytes],
+    *,
+    how: str = "whole",
+    pause_s: float = 0.0,
+    close: bool = False,
+    chunked_encoding: bool = True,
+    status: int = 200,
+) -> Answer:
     """An answer that streams ``events``: in one write ("whole"), one write per event ("each",
     ``pause_s`` apart), or one byte at a time ("bytes")."""
 
@@ -257,8 +288,9 @@ def send_stream(events: list[bytes], *, how: str = "whole", pause_s: float = 0.0
     return answer
 
 
-def send_body(status: int, body: bytes, content_type: str = "application/json", *, close: bool = False,
-              with_length: bool = True) -> Answer:
+def send_body(
+    status: int, body: bytes, content_type: str = "application/json", *, close: bool = False, with_length: bool = True
+) -> Answer:
     def answer(seen: Seen, sock: socket.socket) -> bool:
         if with_length:
             sock.sendall(head(status, content_type, length=len(body), close=close) + body)
@@ -273,8 +305,9 @@ def send_body(status: int, body: bytes, content_type: str = "application/json", 
 # ---------------------------------------------------------------------------- driving a request
 
 
-def request(provider: str, *, stream: bool = True, max_tokens: int = 8, extra_headers: dict[str, str] | None = None,
-            model: str = "m") -> ProviderRequest:
+def request(
+    provider: str, *, stream: bool = True, max_tokens: int = 8, extra_headers: dict[str, str] | None = None, model: str = "m"
+) -> ProviderRequest:
     return ProviderRequest(
         model=model,
         messages=[{"role": "user", "content": "Say hello."}],
@@ -295,13 +328,33 @@ def settings(provider: str, root: str, *, timeout_s: float = 5.0, pool: int = 4)
 
 
 def new_record(client: str, provider: str, index: int = 0) -> RequestRecord:
-    return RequestRecord(run_id="t", target=provider, provider=provider, model="m", load_mode="concurrency",
-                         load_level=1.0, request_index=index, warmup=False, stream=True, client=client)
+    return RequestRecord(
+        run_id="t",
+        target=provider,
+        provider=provider,
+        model="m",
+        load_mode="concurrency",
+        load_level=1.0,
+        request_index=index,
+        warmup=False,
+        stream=True,
+        client=client,
+    )
 
 
-def measure_n(client: str, provider: str, root: str, n: int = 1, *, stream: bool = True, timeout_s: float = 5.0,
-              between: Callable[[], None] | None = None, max_tokens: int = 8,
-              extra_headers: dict[str, str] | None = None, model: str = "m") -> list[RequestRecord]:
+def measure_n(
+    client: str,
+    provider: str,
+    root: str,
+    n: int = 1,
+    *,
+    stream: bool = True,
+    timeout_s: float = 5.0,
+    between: Callable[[], None] | None = None,
+    max_tokens: int = 8,
+    extra_headers: dict[str, str] | None = None,
+    model: str = "m",
+) -> list[RequestRecord]:
     """``n`` requests one after another through one provider (one client, as a level has)."""
 
     async def go() -> list[RequestRecord]:
@@ -327,8 +380,21 @@ def measure(client: str, provider: str, root: str, **kwargs: Any) -> RequestReco
 
 
 #: Fields both client paths must agree on exactly for the same bytes.
-EXACT = ("status", "error_kind", "http_status", "output_tokens", "input_tokens", "reasoning_tokens", "token_source",
-         "content_chunks", "finish_reason", "request_id", "queue_ms", "prompt_ms", "completion_ms")
+EXACT = (
+    "status",
+    "error_kind",
+    "http_status",
+    "output_tokens",
+    "input_tokens",
+    "reasoning_tokens",
+    "token_source",
+    "content_chunks",
+    "finish_reason",
+    "request_id",
+    "queue_ms",
+    "prompt_ms",
+    "completion_ms",
+)
 
 
 def both(provider: str, answer: Answer, raw: Callable[[Answer], RawServer], **kwargs: Any) -> dict[str, RequestRecord]:
@@ -340,8 +406,13 @@ def both(provider: str, answer: Answer, raw: Callable[[Answer], RawServer], **kw
     sdk, fast = records["sdk"], records["fast"]
     assert fast.client == "fast" and sdk.client == "sdk"
     for name in EXACT:
-        assert getattr(fast, name) == getattr(sdk, name), (name, getattr(sdk, name), getattr(fast, name),
-                                                           sdk.error_message, fast.error_message)
+        assert getattr(fast, name) == getattr(sdk, name), (
+            name,
+            getattr(sdk, name),
+            getattr(fast, name),
+            sdk.error_message,
+            fast.error_message,
+        )
     assert (fast.ttfa_ms is None) == (sdk.ttfa_ms is None)
     assert len(fast.itl_ms) == len(sdk.itl_ms)
     return records
@@ -384,13 +455,11 @@ def test_chat_stream_however_it_is_cut_into_reads(raw, how: str, line_end: str) 
 
 
 def test_vllm_shape_reasoning_content_usage_on_every_chunk_and_read_to_close(raw) -> None:
-    events = [chat({"role": "assistant", "content": ""}), chat({"reasoning_content": "hmm"}),
-              chat({"reasoning_content": " ok"})]
+    events = [chat({"role": "assistant", "content": ""}), chat({"reasoning_content": "hmm"}), chat({"reasoning_content": " ok"})]
     events += [chat({"content": w}, usage=usage(i + 3, 5)) for i, w in enumerate(["Hi", " there", "!"])]
     events += [chat({}, finish="stop", usage=usage(5, 5)), DONE]
     # Connection: close and neither content-length nor chunked encoding: the body ends at the close.
-    records = both("openai-compatible", send_stream(events, how="each", pause_s=0.003, close=True,
-                                                    chunked_encoding=False), raw)
+    records = both("openai-compatible", send_stream(events, how="each", pause_s=0.003, close=True, chunked_encoding=False), raw)
     for record in records.values():
         assert record.status == "ok", record.error_message
         assert (record.output_tokens, record.token_source, record.content_chunks, record.input_tokens) == (5, "usage", 5, 5)
@@ -415,20 +484,42 @@ def test_missing_done_with_close_delimited_body(raw) -> None:
 
 
 def test_comments_and_blank_keepalives_between_events(raw) -> None:
-    events = [b": OPENROUTER PROCESSING\n\n", chat({"role": "assistant", "content": ""}), b": ping\n\n",
-              chat({"content": "Hi"}), b":\n\n", chat({"content": "!"}), chat({}, finish="stop", usage=usage(2)), DONE]
+    events = [
+        b": OPENROUTER PROCESSING\n\n",
+        chat({"role": "assistant", "content": ""}),
+        b": ping\n\n",
+        chat({"content": "Hi"}),
+        b":\n\n",
+        chat({"content": "!"}),
+        chat({}, finish="stop", usage=usage(2)),
+        DONE,
+    ]
     records = both("openai", send_stream(events, how="bytes"), raw)
     assert all(r.status == "ok" and (r.output_tokens, r.content_chunks) == (2, 2) for r in records.values())
 
 
 def test_groq_x_groq_usage_timings_and_reasoning(raw) -> None:
-    x_groq = {"id": "req_01", "usage": {"queue_time": 0.012, "prompt_tokens": 11, "prompt_time": 0.003,
-                                        "completion_tokens": 6, "completion_time": 0.02, "total_tokens": 17,
-                                        "total_time": 0.023}}
-    events = [chat({"role": "assistant", "content": ""}, x_groq={"id": "req_01"}),
-              chat({"reasoning": "The user"}), chat({"reasoning": " wants hi."}),
-              chat({"content": "Hi"}), chat({"content": "!"}),
-              chat({}, finish="stop", x_groq=x_groq), DONE]
+    x_groq = {
+        "id": "req_01",
+        "usage": {
+            "queue_time": 0.012,
+            "prompt_tokens": 11,
+            "prompt_time": 0.003,
+            "completion_tokens": 6,
+            "completion_time": 0.02,
+            "total_tokens": 17,
+            "total_time": 0.023,
+        },
+    }
+    events = [
+        chat({"role": "assistant", "content": ""}, x_groq={"id": "req_01"}),
+        chat({"reasoning": "The user"}),
+        chat({"reasoning": " wants hi."}),
+        chat({"content": "Hi"}),
+        chat({"content": "!"}),
+        chat({}, finish="stop", x_groq=x_groq),
+        DONE,
+    ]
     records = both("groq", send_stream(events, how="each", pause_s=0.002), raw)
     for record in records.values():
         assert record.status == "ok", record.error_message
@@ -464,8 +555,11 @@ def test_think_close_and_answer_in_one_chunk(raw) -> None:
 @pytest.mark.parametrize("provider", ["openai", "groq"])
 def test_error_event_inside_a_200_chat_stream(raw, provider: str) -> None:
     error = {"message": "Internal Server Error", "type": "internal_server_error", "code": "internal_server_error"}
-    events = [chat({"role": "assistant", "content": ""}), chat({"content": "Hi"}),
-              b"data: " + json.dumps({"error": error}).encode() + b"\n\n"]
+    events = [
+        chat({"role": "assistant", "content": ""}),
+        chat({"content": "Hi"}),
+        b"data: " + json.dumps({"error": error}).encode() + b"\n\n",
+    ]
     records = both(provider, send_stream(events), raw)
     for record in records.values():
         assert (record.status, record.error_kind, record.http_status) == ("error", "server_error", 200)
@@ -485,17 +579,28 @@ def test_error_event_naming_a_status_inside_a_200_chat_stream(raw) -> None:
 
 
 def anthropic_stream(*, redacted: bool = True, output_tokens: int = 200) -> list[bytes]:
-    events = [message_start(), anthropic_event("ping"),
-              block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
-              block_delta(0, {"type": "thinking_delta", "thinking": "Let me think"}),
-              block_delta(0, {"type": "thinking_delta", "thinking": " about it."}),
-              block_delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}),
-              anthropic_event("content_block_stop", index=0)]
+    events = [
+        message_start(),
+        anthropic_event("ping"),
+        block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        block_delta(0, {"type": "thinking_delta", "thinking": "Let me think"}),
+        block_delta(0, {"type": "thinking_delta", "thinking": " about it."}),
+        block_delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}),
+        anthropic_event("content_block_stop", index=0),
+    ]
     if redacted:
-        events += [block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}),
-                   anthropic_event("content_block_stop", index=1)]
-    events += [block_start(2, {"type": "text", "text": ""}), text(2, "Hello"), anthropic_event("ping"),
-               text(2, " there"), text(2, ", friend."), anthropic_event("content_block_stop", index=2)]
+        events += [
+            block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}),
+            anthropic_event("content_block_stop", index=1),
+        ]
+    events += [
+        block_start(2, {"type": "text", "text": ""}),
+        text(2, "Hello"),
+        anthropic_event("ping"),
+        text(2, " there"),
+        text(2, ", friend."),
+        anthropic_event("content_block_stop", index=2),
+    ]
     return events + message_end("end_turn", output_tokens)
 
 
@@ -535,10 +640,19 @@ def test_thinking_without_redaction_uses_the_billed_count(raw, client: str) -> N
 
 
 def test_anthropic_cache_tokens_count_as_input(raw) -> None:
-    start = anthropic_event("message_start", message={
-        "id": "msg_c", "type": "message", "role": "assistant", "model": "m", "content": [], "stop_reason": None,
-        "stop_sequence": None, "usage": {"input_tokens": 3, "cache_read_input_tokens": 100,
-                                         "cache_creation_input_tokens": 20, "output_tokens": 1}})
+    start = anthropic_event(
+        "message_start",
+        message={
+            "id": "msg_c",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 3, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20, "output_tokens": 1},
+        },
+    )
     events = [start, block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), text(0, "!")]
     events += message_end("max_tokens", 2)
     records = both("anthropic", send_stream(events), raw)
@@ -583,8 +697,7 @@ HTTP_ERRORS = [
 
 @pytest.mark.parametrize("provider", ["groq", "openai", "anthropic"])
 @pytest.mark.parametrize(("status", "openai_error", "anthropic_error", "kind"), HTTP_ERRORS)
-def test_http_errors_with_bodies(raw, provider: str, status: int, openai_error: tuple, anthropic_error: str,
-                                 kind: str) -> None:
+def test_http_errors_with_bodies(raw, provider: str, status: int, openai_error: tuple, anthropic_error: str, kind: str) -> None:
     if provider == "anthropic":
         body = error_body(provider, anthropic_error, f"model: m ({status})")
     else:
@@ -694,8 +807,9 @@ def test_stall_is_a_timeout_at_the_timeout(raw, client: str, when: str) -> None:
 
 @pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
 def test_json_answer_to_a_streaming_request(raw, provider: str) -> None:
-    body = json.dumps({"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"},
-                                                "finish_reason": "stop"}]}).encode()
+    body = json.dumps(
+        {"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]}
+    ).encode()
     records = both(provider, send_body(200, body), raw) if provider != "anthropic" else None
     if records is None:  # the Anthropic SDK has no such check: only the fast path's message is asserted
         server = raw(send_body(200, body))
@@ -707,19 +821,41 @@ def test_json_answer_to_a_streaming_request(raw, provider: str) -> None:
 
 # ---------------------------------------------------------------------------- non-streaming, connections, models
 
-COMPLETION = json.dumps({
-    "id": "chatcmpl-whole", "object": "chat.completion", "created": 1, "model": "m",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there!", "reasoning": "Think."},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11,
-              "queue_time": 0.01, "prompt_time": 0.002, "completion_time": 0.004},
-}).encode()
-MESSAGE = json.dumps({
-    "id": "msg_whole", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "content": [{"type": "thinking", "thinking": "Think.", "signature": "x"}, {"type": "text", "text": "Hello there!"}],
-    "usage": {"input_tokens": 9, "output_tokens": 5},
-}).encode()
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-whole",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello there!", "reasoning": "Think."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 7,
+            "completion_tokens": 4,
+            "total_tokens": 11,
+            "queue_time": 0.01,
+            "prompt_time": 0.002,
+            "completion_time": 0.004,
+        },
+    }
+).encode()
+MESSAGE = json.dumps(
+    {
+        "id": "msg_whole",
+        "type": "message",
+        "role": "assistant",
+        "model": "m",
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "content": [{"type": "thinking", "thinking": "Think.", "signature": "x"}, {"type": "text", "text": "Hello there!"}],
+        "usage": {"input_tokens": 9, "output_tokens": 5},
+    }
+).encode()
 
 
 @pytest.mark.parametrize("delimited", ["content-length", "close"])
@@ -739,8 +875,7 @@ def test_non_streaming(raw, provider: str, delimited: str) -> None:
 def keep_alive_stream(seen: Seen, sock: socket.socket) -> bool:
     events = [chat({"content": "Hi"}), chat({}, finish="stop", usage=usage(1)), DONE]
     if "/messages" in seen.path:
-        events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"),
-                  *message_end("end_turn", 1)]
+        events = [message_start(), block_start(0, {"type": "text", "text": ""}), text(0, "Hi"), *message_end("end_turn", 1)]
     sock.sendall(head() + b"".join(chunked(e) for e in events) + LAST)
     return True
 
@@ -856,7 +991,9 @@ def test_a_timed_out_stream_leaves_no_dirty_connection_behind(raw, client: str) 
     assert server.connections == 2 and records[1].output_tokens == 1
 
 
-@pytest.mark.parametrize("interim", ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n"])
+@pytest.mark.parametrize(
+    "interim", ["HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n"]
+)
 def test_interim_1xx_response_before_the_real_one(raw, interim: str) -> None:
     def answer(seen: Seen, sock: socket.socket) -> bool:
         sock.sendall(interim.encode())
@@ -870,13 +1007,26 @@ def test_interim_1xx_response_before_the_real_one(raw, interim: str) -> None:
 
 
 MODELS = {
-    "chat": json.dumps({"object": "list", "data": [{"id": "b-model", "object": "model", "created": 0, "owned_by": "x"},
-                                                   {"id": "a-model", "object": "model", "created": 0, "owned_by": "x"}]}),
-    "anthropic": json.dumps({"data": [{"type": "model", "id": "claude-b", "display_name": "B",
-                                       "created_at": "2025-01-01T00:00:00Z"},
-                                      {"type": "model", "id": "claude-a", "display_name": "A",
-                                       "created_at": "2025-01-01T00:00:00Z"}],
-                             "has_more": False, "first_id": "claude-b", "last_id": "claude-a"}),
+    "chat": json.dumps(
+        {
+            "object": "list",
+            "data": [
+                {"id": "b-model", "object": "model", "created": 0, "owned_by": "x"},
+                {"id": "a-model", "object": "model", "created": 0, "owned_by": "x"},
+            ],
+        }
+    ),
+    "anthropic": json.dumps(
+        {
+            "data": [
+                {"type": "model", "id": "claude-b", "display_name": "B", "created_at": "2025-01-01T00:00:00Z"},
+                {"type": "model", "id": "claude-a", "display_name": "A", "created_at": "2025-01-01T00:00:00Z"},
+            ],
+            "has_more": False,
+            "first_id": "claude-b",
+            "last_id": "claude-a",
+        }
+    ),
 }
 
 
@@ -898,13 +1048,17 @@ def test_list_models(raw, provider: str) -> None:
     listed = {client: list_models(client, provider, server.url) for client in CLIENTS}
     assert listed["fast"] == listed["sdk"] == (["claude-a", "claude-b"] if provider == "anthropic" else ["a-model", "b-model"])
     sdk, fast = server.seen
-    assert (fast.method, fast.path) == (sdk.method, sdk.path) == ("GET", {"groq": "/openai/v1/models", "openai": "/v1/models",
-                                                                         "anthropic": "/v1/models"}[provider])
+    assert (
+        (fast.method, fast.path)
+        == (sdk.method, sdk.path)
+        == ("GET", {"groq": "/openai/v1/models", "openai": "/v1/models", "anthropic": "/v1/models"}[provider])
+    )
     # On a GET the SDK sends neither a body length nor a content type; the fast path sends
     # "content-length: 0" and its one content-type line on every request (harmless, not fixed).
     transport = TRANSPORT_HEADERS | {"content-length", "content-type"}
-    assert ({k.lower(): v for k, v in fast.headers if k.lower() not in transport}
-            == {k.lower(): v for k, v in sdk.headers if k.lower() not in transport})
+    assert {k.lower(): v for k, v in fast.headers if k.lower() not in transport} == {
+        k.lower(): v for k, v in sdk.headers if k.lower() not in transport
+    }
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -916,6 +1070,7 @@ def test_list_models_error_is_raised_like_the_sdk(raw, provider: str) -> None:
 
 
 # ---------------------------------------------------------------------------- the same request on the wire
+
 
 @pytest.mark.parametrize("stream", [True, False])
 @pytest.mark.parametrize("provider", ["groq", "openai", "openai-compatible", "anthropic"])
@@ -950,14 +1105,32 @@ def test_same_request_on_the_wire(raw, provider: str, stream: bool) -> None:
 
 def emulated(tmp_path: Path, targets: str, *, load: str, request: str = "max_tokens = 12") -> Path:
     path = tmp_path / "s.toml"
-    path.write_text('[scenario]\nname = "fast"\nemulate = true\n' + textwrap.dedent(targets)
-                    + f"\n[request]\n{request}\n\n[load]\n{load}\ntimeout_s = 10\nseed = 5\n")
+    path.write_text(
+        '[scenario]\nname = "fast"\nemulate = true\n'
+        + textwrap.dedent(targets)
+        + f"\n[request]\n{request}\n\n[load]\n{load}\ntimeout_s = 10\nseed = 5\n"
+    )
     return path
 
 
-@pytest.mark.parametrize("fault", ["rate_limited", "auth", "permission", "quota", "model_not_found", "model_decommissioned",
-                                   "bad_request", "server_error", "overloaded", "stream_interrupted", "protocol",
-                                   "midstream_error", "timeout"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "rate_limited",
+        "auth",
+        "permission",
+        "quota",
+        "model_not_found",
+        "model_decommissioned",
+        "bad_request",
+        "server_error",
+        "overloaded",
+        "stream_interrupted",
+        "protocol",
+        "midstream_error",
+        "timeout",
+    ],
+)
 def test_every_emulator_fault_with_client_fast_in_the_scenario(tmp_path: Path, fault: str) -> None:
     targets = ""
     for provider, model in (("groq", "llama-3.1-8b-instant"), ("openai", "gpt-4.1"), ("anthropic", "claude-haiku-5-5")):
@@ -982,11 +1155,14 @@ def test_every_emulator_fault_with_client_fast_in_the_scenario(tmp_path: Path, f
 
 def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> None:
     quirks = "[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\njitter = 0\n"
-    targets = (f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
-               f'label = "no-usage"\nclient = "fast"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
-               f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\n{quirks}')
-    path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 3",
-                    request="max_tokens = 40\nextra_body = { ignore_eos = true }")
+    targets = (
+        f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        f'label = "no-usage"\nclient = "fast"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
+        f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\n{quirks}'
+    )
+    path = emulated(
+        tmp_path, targets, load="concurrency = [1]\nrequests = 3", request="max_tokens = 40\nextra_body = { ignore_eos = true }"
+    )
     frame = run_scenario(path, out=tmp_path / "r").frame
     assert (frame["status"] == "ok").all(), frame["error_message"].tolist()
     assert dict(zip(frame["target"], frame["client"], strict=True)) == {"no-usage": "fast", "reasoning": "sdk"}
@@ -999,7 +1175,7 @@ def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> N
     assert (reasoning["ttfa_ms"] > reasoning["ttft_ms"]).all() and (reasoning["token_source"] == "usage").all()
 
 
-@pytest.mark.parametrize("how", ["--client fast", "client = \"fast\" in the file"])
+@pytest.mark.parametrize("how", ["--client fast", 'client = "fast" in the file'])
 def test_max_retries_with_the_fast_client_is_refused_in_one_line(tmp_path: Path, cli, how: str) -> None:
     client = 'client = "fast"\n' if how.startswith("client") else ""
     targets = f'[[target]]\nprovider = "groq"\nmodel = "llama-3.1-8b-instant"\n{client}'

@@ -107,9 +107,21 @@ def drive_all(profiles: list, send_delay_s: float = 0.0) -> list[list[Slot]]:
     return got
 
 
-def closed(level: int, requests: int | None, warmup: int, workers: int, duration_s: float | None = None, start_ns: int | None = None) -> list:
+def closed(
+    level: int, requests: int | None, warmup: int, workers: int, duration_s: float | None = None, start_ns: int | None = None
+) -> list:
     return [
-        profile_for("concurrency", level, requests=requests, warmup=warmup, duration_s=duration_s, seed=0, worker=w, workers=workers, start_ns=start_ns)
+        profile_for(
+            "concurrency",
+            level,
+            requests=requests,
+            warmup=warmup,
+            duration_s=duration_s,
+            seed=0,
+            worker=w,
+            workers=workers,
+            start_ns=start_ns,
+        )
         for w in range(workers)
     ]
 
@@ -233,9 +245,27 @@ def test_closed_loop_split_property(level: int, requests: int, warmup: int, work
 # -------------------------------------------------------------------------------- open loop
 
 
-def opened(rate: float, requests: int | None, warmup: int, workers: int, seed: int = 7, duration_s: float | None = None, start_ns: int | None = None) -> list:
+def opened(
+    rate: float,
+    requests: int | None,
+    warmup: int,
+    workers: int,
+    seed: int = 7,
+    duration_s: float | None = None,
+    start_ns: int | None = None,
+) -> list:
     return [
-        profile_for("rate", rate, requests=requests, warmup=warmup, duration_s=duration_s, seed=seed, worker=w, workers=workers, start_ns=start_ns)
+        profile_for(
+            "rate",
+            rate,
+            requests=requests,
+            warmup=warmup,
+            duration_s=duration_s,
+            seed=seed,
+            worker=w,
+            workers=workers,
+            start_ns=start_ns,
+        )
         for w in range(workers)
     ]
 

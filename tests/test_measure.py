@@ -56,7 +56,9 @@ class Scripted:
         pass
 
 
-def run(events: list[StreamEvent], *, stream: bool = True, fail: BaseException | None = None, headers: bool = True) -> RequestRecord:
+def run(
+    events: list[StreamEvent], *, stream: bool = True, fail: BaseException | None = None, headers: bool = True
+) -> RequestRecord:
     record = RequestRecord("r", "t", "groq", "m", "concurrency", 1.0, 0, False, stream)
     request = ProviderRequest(model="m", messages=[], max_tokens=10, stream=stream)
 
@@ -123,7 +125,12 @@ def test_empty_chunks_are_tokens_but_not_content() -> None:
 
 
 def test_hidden_reasoning_is_not_speed() -> None:
-    events = [StreamEvent(answer="a"), StreamEvent(answer="b"), StreamEvent(answer="c"), StreamEvent(usage=Usage(output_tokens=103, reasoning_tokens=100))]
+    events = [
+        StreamEvent(answer="a"),
+        StreamEvent(answer="b"),
+        StreamEvent(answer="c"),
+        StreamEvent(usage=Usage(output_tokens=103, reasoning_tokens=100)),
+    ]
     r = run(events)
     assert r.reasoning_tokens == 100
     assert r.output_tps == pytest.approx(3 * (2 / 3) / 0.002)

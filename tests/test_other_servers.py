@@ -19,8 +19,13 @@ from bench.runner import run_scenario
 
 
 def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None, extra: dict | None = None) -> bytes:
-    body = {"id": "cmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "id": "cmpl-x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     if usage is not None:
         body["usage"] = usage
     body.update(extra or {})
@@ -41,7 +46,9 @@ class Handler(BaseHTTPRequestHandler):
             body = b'{"detail":"Not Found"}'
         else:
             self.send_response(200)
-            body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "me"}]}).encode()
+            body = json.dumps(
+                {"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "me"}]}
+            ).encode()
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -51,8 +58,17 @@ class Handler(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers["content-length"])))
         Handler.seen.append({"body": request, "auth": self.headers.get("authorization")})
         if self.mode == "json-only" or not request.get("stream"):
-            body = json.dumps({"id": "cmpl-x", "object": "chat.completion", "created": 1, "model": "m",
-                               "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello there"}, "finish_reason": "stop"}]}).encode()
+            body = json.dumps(
+                {
+                    "id": "cmpl-x",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": "m",
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": "hello there"}, "finish_reason": "stop"}
+                    ],
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
@@ -66,8 +82,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = [_chunk({"role": "assistant", "content": ""})]
         if self.mode == "vllm":
             parts += [_chunk({"reasoning_content": "hmm"}), _chunk({"reasoning_content": " ok"})]
-            parts += [_chunk({"content": w}, usage={"prompt_tokens": 5, "completion_tokens": i + 3, "total_tokens": i + 8})
-                      for i, w in enumerate(["Hi", " there", "!"])]
+            parts += [
+                _chunk({"content": w}, usage={"prompt_tokens": 5, "completion_tokens": i + 3, "total_tokens": i + 8})
+                for i, w in enumerate(["Hi", " there", "!"])
+            ]
             parts += [_chunk({}, finish="stop", usage={"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10})]
             parts += [b"data: [DONE]\n\n"]
         else:  # llama.cpp-like: timings block, no usage, no [DONE]
@@ -95,18 +113,20 @@ def server() -> Iterator[type[Handler]]:
 
 def _scenario(tmp_path: Path, url: str, stream: bool = True) -> Path:
     path = tmp_path / "s.toml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         [[target]]
         provider = "openai-compatible"
         model = "m"
         base_url = "{url}"
         [request]
-        stream = {'true' if stream else 'false'}
+        stream = {"true" if stream else "false"}
         max_tokens = 8
         [load]
         concurrency = [1]
         requests = 2
-        """))
+        """)
+    )
     return path
 
 

@@ -39,8 +39,9 @@ def test_stats_match_pytest_benchmarks_definitions(values: list[float]) -> None:
 
 
 def test_export_is_loaded_by_pytest_benchmark(cli: Cli, tmp_path: Path) -> None:
-    run_dir = write_synthetic_run(tmp_path / "results", run_id="20260925-100000-synthetic-0000", levels=(1, 4), n=20,
-                                  error_share=0.1)
+    run_dir = write_synthetic_run(
+        tmp_path / "results", run_id="20260925-100000-synthetic-0000", levels=(1, 4), n=20, error_share=0.1
+    )
     out = tmp_path / "pb"
     code, stdout, _ = cli("export", str(run_dir), "--format", "pytest-benchmark", "--out", str(out))
     assert code == 0 and "0001_20260925-100000-synthetic-0000.json" in stdout
@@ -66,9 +67,22 @@ def test_pytest_benchmark_compare_command_reads_it(tmp_path: Path) -> None:
     run_dir = write_synthetic_run(tmp_path / "results", n=10)
     path = write_pytest_benchmark(run_dir, tmp_path / "pb")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest_benchmark", "--storage", f"file://{tmp_path / 'pb'}", "compare", str(path),
-         "--group-by", "group", "--columns", "min,median,max,rounds"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "pytest_benchmark",
+            "--storage",
+            f"file://{tmp_path / 'pb'}",
+            "compare",
+            str(path),
+            "--group-by",
+            "group",
+            "--columns",
+            "min,median,max,rounds",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "benchmark 'synthetic: ttft'" in proc.stdout and "Failed to load" not in proc.stdout + proc.stderr

@@ -78,8 +78,11 @@ def test_options_show_in_help(pytester: pytest.Pytester) -> None:
 
 
 def run(root: Path, name: str, **kwargs: object) -> Path:
-    args: dict[str, object] = {"targets": ("groq/llama-3.3-70b-versatile",), "n": 60,
-                               "slo": {"ttft_p50_ms": 1000, "error_rate_max": 0.5}}
+    args: dict[str, object] = {
+        "targets": ("groq/llama-3.3-70b-versatile",),
+        "n": 60,
+        "slo": {"ttft_p50_ms": 1000, "error_rate_max": 0.5},
+    }
     return write_synthetic_run(root, run_id=f"20260925-100000-{name}-0000", **{**args, **kwargs})  # type: ignore[arg-type]
 
 
@@ -92,8 +95,13 @@ def test_assert_no_regression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     slow = run(tmp_path / "r", "slow", seed=3, ttft_scale=1.5)
     with pytest.raises(AssertionError, match="REGRESSION"):
-        assert_no_regression(BenchResult.from_run_dir(slow), baseline="nightly", baselines=tmp_path / "baselines",
-                             metrics=["ttft_ms"], threshold=0.1)
+        assert_no_regression(
+            BenchResult.from_run_dir(slow),
+            baseline="nightly",
+            baselines=tmp_path / "baselines",
+            metrics=["ttft_ms"],
+            threshold=0.1,
+        )
 
     few = run(tmp_path / "r", "few", seed=4, n=5)
     monkeypatch.setitem(plugin._settings, "baselines", tmp_path / "baselines")  # as --bench-baselines sets it

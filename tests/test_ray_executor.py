@@ -66,11 +66,30 @@ def ray_run(tmp_path_factory: pytest.TempPathFactory) -> RayRun:
     out = root / "results"
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "run", str(path), "--executor", "ray", "--workers", "2", "--out", str(out), "--no-report", "--quiet"],
-        capture_output=True, text=True, timeout=300, cwd=root,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            str(path),
+            "--executor",
+            "ray",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+            "--no-report",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
     )
     runs = sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
-    return RayRun(proc.returncode, proc.stdout, proc.stderr, runs[0] if len(runs) == 1 else None, path, time.monotonic() - started)
+    return RayRun(
+        proc.returncode, proc.stdout, proc.stderr, runs[0] if len(runs) == 1 else None, path, time.monotonic() - started
+    )
 
 
 @pytest.mark.slow
@@ -119,7 +138,9 @@ def test_unreachable_address_is_one_line_in_seconds(cli, tmp_path: Path) -> None
     path = tmp_path / "s.toml"
     path.write_text(textwrap.dedent(SCENARIO))
     started = time.monotonic()
-    code, out, err = cli("run", str(path), "--executor", "ray", "--address", "127.0.0.1:1", "--out", str(tmp_path / "r"), "--quiet")
+    code, out, err = cli(
+        "run", str(path), "--executor", "ray", "--address", "127.0.0.1:1", "--out", str(tmp_path / "r"), "--quiet"
+    )
     took = time.monotonic() - started
     assert took < 60  # Ray alone retries such an address for many minutes; bench checks it first
     assert code == 2, err

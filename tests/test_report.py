@@ -147,11 +147,26 @@ def test_banner_absent_for_live_runs(tmp_path: Path) -> None:
 
 
 def test_multi_run_report(tmp_path: Path) -> None:
-    first = write_synthetic_run(tmp_path, run_id="20260925-100000-synthetic-aaaa", n=8, levels=(1, 4),
-                                targets=DEFAULT_TARGETS[:2], slo={"ttft_p50_ms": 100})
-    second = write_synthetic_run(tmp_path, run_id="20260926-100000-synthetic-bbbb", n=8, levels=(1, 4),
-                                 targets=DEFAULT_TARGETS[:2], emulated=False, ttft_scale=1.5, seed=1,
-                                 load_mode="rate", slo={"request_ttft_ms": 150})
+    first = write_synthetic_run(
+        tmp_path,
+        run_id="20260925-100000-synthetic-aaaa",
+        n=8,
+        levels=(1, 4),
+        targets=DEFAULT_TARGETS[:2],
+        slo={"ttft_p50_ms": 100},
+    )
+    second = write_synthetic_run(
+        tmp_path,
+        run_id="20260926-100000-synthetic-bbbb",
+        n=8,
+        levels=(1, 4),
+        targets=DEFAULT_TARGETS[:2],
+        emulated=False,
+        ttft_scale=1.5,
+        seed=1,
+        load_mode="rate",
+        slo={"request_ttft_ms": 150},
+    )
     meta = read_run_meta(second)
     meta.fingerprint = "fedcba9876543210"
     write_run_meta(second, meta)
@@ -177,8 +192,9 @@ def test_multi_run_report(tmp_path: Path) -> None:
 
 
 def test_comparable_runs_say_so(tmp_path: Path) -> None:
-    a = write_synthetic_run(tmp_path, run_id="20260925-100000-synthetic-aaaa", n=3, targets=DEFAULT_TARGETS[:1],
-                            slo={"error_rate_max": 0.5})
+    a = write_synthetic_run(
+        tmp_path, run_id="20260925-100000-synthetic-aaaa", n=3, targets=DEFAULT_TARGETS[:1], slo={"error_rate_max": 0.5}
+    )
     b = write_synthetic_run(tmp_path, run_id="20260925-110000-synthetic-bbbb", n=3, targets=DEFAULT_TARGETS[:1], seed=2)
     text = markdown_for(a, b)
     assert "Run 2 has no `[slo]` table." in text
@@ -256,7 +272,9 @@ def test_cli_report(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> Non
     b = write_synthetic_run(tmp_path / "results", run_id="20260925-110000-synthetic-bbbb", n=3, targets=DEFAULT_TARGETS[:1])
     code, out, _ = cli("report", str(tmp_path / "results"), "--out", str(tmp_path / "mine"))  # a root: its newest run
     assert code == 0 and out.strip().splitlines() == [
-        f"report: {tmp_path / 'mine' / 'README.md'}", f"report: {tmp_path / 'mine' / 'report.html'}"]
+        f"report: {tmp_path / 'mine' / 'README.md'}",
+        f"report: {tmp_path / 'mine' / 'report.html'}",
+    ]
     assert f"`{b.name}`" in (tmp_path / "mine" / "README.md").read_text(encoding="utf-8")
     assert default_out_dir([a]) == a / "report"
     monkeypatch.chdir(tmp_path)

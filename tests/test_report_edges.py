@@ -20,7 +20,16 @@ from tests.synthetic import write_synthetic_run
 
 def test_number_formats() -> None:
     assert [num(v) for v in (1234.5, 123.4, 12.34, 1.234, 0.1234, 0.0, -0.0001, None, float("nan"), "x")] == [
-        "1,234", "123", "12.3", "1.23", "0.123", "0", "0", DASH, DASH, DASH,
+        "1,234",
+        "123",
+        "12.3",
+        "1.23",
+        "0.123",
+        "0",
+        "0",
+        DASH,
+        DASH,
+        DASH,
     ]
     assert ci(1.0, 2.0) == "[1.00–2.00]" and ci(float("nan"), 2.0) == ""
     assert with_ci(5.0, float("nan"), float("nan")) == "5.00"
@@ -47,7 +56,9 @@ def test_level_text_and_dates() -> None:
 
 def test_sparse_meta_warmup_failures_and_reasoning_without_server_timings(tmp_path: Path) -> None:
     run = write_synthetic_run(
-        tmp_path, targets=({"provider": "openai-compatible", "model": "qwen3-8b", "label": "local|qwen"},), n=4,
+        tmp_path,
+        targets=({"provider": "openai-compatible", "model": "qwen3-8b", "label": "local|qwen"},),
+        n=4,
         error_share=0.5,
     )
     # The warm-up requests failed; one measured error carries a long message, one none at all.

@@ -29,8 +29,7 @@ NUMBER = re.compile(r"\d[\d,]*\.?\d*")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("html")
-    return write_synthetic_run(root, targets=TARGETS, levels=(1, 4), n=12, seed=3, error_share=0.2,
-                               slo={"ttft_p50_ms": 100})
+    return write_synthetic_run(root, targets=TARGETS, levels=(1, 4), n=12, seed=3, error_share=0.2, slo={"ttft_p50_ms": 100})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def both(run: Path) -> dict[str, Path]:
 
 def _text_of_html(page: str) -> str:
     body = page.split("<body>", 1)[1]
-    body = re.sub(r'<img [^>]*>', " ", body)
+    body = re.sub(r"<img [^>]*>", " ", body)
     return htmllib.unescape(re.sub(r"<[^>]+>", " ", body))
 
 
@@ -50,7 +49,7 @@ def _text_of_html(page: str) -> str:
 def test_html_is_self_contained(both: dict[str, Path]) -> None:
     page = both["html"].read_text(encoding="utf-8")
     lowered = page.lower()
-    for needle in ('src="http', "href=", "url(", "@import", "<script", "<link", "<iframe", "src=\"//"):
+    for needle in ('src="http', "href=", "url(", "@import", "<script", "<link", "<iframe", 'src="//'):
         assert needle not in lowered, needle
     images = re.findall(r'<img src="([^"]+)"', page)
     assert len(images) == len(list(both["md"].parent.glob("*.png")))
@@ -110,8 +109,11 @@ def test_format_option(run: Path, tmp_path: Path, cli) -> None:  # noqa: ANN001 
 def test_cost_section(both: dict[str, Path]) -> None:
     text = both["md"].read_text(encoding="utf-8")
     cost = text.split("## Cost")[1].split("\n## ")[0]
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
-            for line in cost.splitlines() if line.startswith("| ") and "target" not in line}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in cost.splitlines()
+        if line.startswith("| ") and "target" not in line
+    }
     priced = rows["groq/openai/gpt-oss-120b"]
     assert priced[1] == "$0.150 / $0.600"  # the catalogue's gpt-oss-120b price per million tokens
     assert priced[2].startswith("$0.0000") and priced[3].startswith("$0.0")
@@ -139,8 +141,13 @@ def test_cost_matches_bench_cost(run: Path) -> None:
 def test_recorded_scenario_price_is_used(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, targets=DEFAULT_TARGETS[1:2], n=5)
     meta = read_run_meta(run)
-    meta.scenario["targets"][0]["price"] = {"input_per_mtok": 10.0, "output_per_mtok": 30.0, "as_of": "2026-09-01",
-                                               "source": "our contract", "origin": "scenario"}
+    meta.scenario["targets"][0]["price"] = {
+        "input_per_mtok": 10.0,
+        "output_per_mtok": 30.0,
+        "as_of": "2026-09-01",
+        "source": "our contract",
+        "origin": "scenario",
+    }
     write_run_meta(run, meta)
     cost = render_markdown(build([run]), {}).split("## Cost")[1]
     assert "$10.00 / $30.00" in cost and "our contract; read 2026-09-01; from the scenario's `[target.price]`" in cost
@@ -215,8 +222,9 @@ def test_run_to_run_uses_the_gate(tmp_path: Path) -> None:
     from bench.gate.compare import CompareSettings, Side, SideInfo, compare_sides
 
     base = write_synthetic_run(tmp_path, run_id="20260925-100000-synthetic-aaaa", targets=DEFAULT_TARGETS[:2], n=60)
-    cand = write_synthetic_run(tmp_path, run_id="20260926-100000-synthetic-bbbb", targets=DEFAULT_TARGETS[:2], n=60,
-                               seed=5, ttft_scale=1.6)
+    cand = write_synthetic_run(
+        tmp_path, run_id="20260926-100000-synthetic-bbbb", targets=DEFAULT_TARGETS[:2], n=60, seed=5, ttft_scale=1.6
+    )
     data = build([base, cand])
     text = render_markdown(data, {})
     section = text.split("## Run to run")[1].split("\n## ")[0]
@@ -244,10 +252,27 @@ def test_run_to_run_not_comparable_says_why(tmp_path: Path) -> None:
 
 
 def _health_level(target: str, level: float, cpu: float, lag: float, worker: int = 0) -> dict:
-    return {"target": target, "load_mode": "concurrency", "load_level": level, "worker": worker, "wall_s": 5.0,
-            "cpu_util": cpu, "loop_lag_ms_p50": 0.05, "loop_lag_ms_p99": lag, "loop_lag_ms_max": lag * 2,
-            "chunks_per_s": 12_345.0, "rss_start_mb": 80.0, "rss_peak_mb": 92.5, "kb_per_stream": 41.2,
-            "fds_start": 20, "fds_peak": 40, "fds_end": 24, "samples": 100, "streams": int(level), "client": "sdk"}
+    return {
+        "target": target,
+        "load_mode": "concurrency",
+        "load_level": level,
+        "worker": worker,
+        "wall_s": 5.0,
+        "cpu_util": cpu,
+        "loop_lag_ms_p50": 0.05,
+        "loop_lag_ms_p99": lag,
+        "loop_lag_ms_max": lag * 2,
+        "chunks_per_s": 12_345.0,
+        "rss_start_mb": 80.0,
+        "rss_peak_mb": 92.5,
+        "kb_per_stream": 41.2,
+        "fds_start": 20,
+        "fds_peak": 40,
+        "fds_end": 24,
+        "samples": 100,
+        "streams": int(level),
+        "client": "sdk",
+    }
 
 
 def _with_health(run: Path, levels: list[dict], calibration: dict | None = None) -> None:
@@ -257,17 +282,29 @@ def _with_health(run: Path, levels: list[dict], calibration: dict | None = None)
 
     findings = saturation([LevelHealth.from_dict(x) for x in levels])
     meta = read_run_meta(run)
-    meta = meta.updated(client_health={"levels": levels, "budget": asdict(Budget()), "saturated": bool(findings),
-                               "findings": [f.message for f in findings]},
-                calibration=calibration, event_loop="uvloop", workers=1, executor="local")
+    meta = meta.updated(
+        client_health={
+            "levels": levels,
+            "budget": asdict(Budget()),
+            "saturated": bool(findings),
+            "findings": [f.message for f in findings],
+        },
+        calibration=calibration,
+        event_loop="uvloop",
+        workers=1,
+        executor="local",
+    )
     write_run_meta(run, meta)
 
 
 def test_client_health_within_budget(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path, targets=DEFAULT_TARGETS[:1], levels=(1, 4), n=5)
     t = DEFAULT_TARGETS[0]
-    _with_health(run, [_health_level(t, 1, 0.12, 0.3), _health_level(t, 4, 0.31, 0.6)],
-                 {"date": "2026-09-20T10:00:00+00:00", "note": "this machine was calibrated on 2026-09-20: fast within 1 ms"})
+    _with_health(
+        run,
+        [_health_level(t, 1, 0.12, 0.3), _health_level(t, 4, 0.31, 0.6)],
+        {"date": "2026-09-20T10:00:00+00:00", "note": "this machine was calibrated on 2026-09-20: fast within 1 ms"},
+    )
     text = render_markdown(build([run]), {})
     assert "Client saturated" not in text
     health = text.split("### Client health")[1]

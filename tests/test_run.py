@@ -140,7 +140,9 @@ def test_all_provider_kinds(tmp_path: Path, stream: bool) -> None:
         ("timeout", "timeout", None),
     ],
 )
-def test_every_fault_is_one_error_row_and_the_run_goes_on(tmp_path: Path, fault: str, kind: str | None, status: int | None) -> None:
+def test_every_fault_is_one_error_row_and_the_run_goes_on(
+    tmp_path: Path, fault: str, kind: str | None, status: int | None
+) -> None:
     targets = ""
     for provider, model in (("groq", "llama-3.1-8b-instant"), ("openai", "gpt-4.1"), ("anthropic", "claude-haiku-5-5")):
         targets += f'[[target]]\nprovider = "{provider}"\nmodel = "{model}"\n'
@@ -199,7 +201,10 @@ def test_open_loop_records_schedule_and_lag(tmp_path: Path) -> None:
     path = scenario(tmp_path, targets, load="rate = [20.0]\nrequests = 10\nwarmup = 2\nseed = 3")
     frame = run_scenario(path, out=tmp_path / "r").frame
     assert len(frame) == 12 and (frame["load_mode"] == "rate").all() and (frame["load_level"] == 20.0).all()
-    assert frame["scheduled_ms"].is_monotonic_increasing or frame.sort_values("request_index")["scheduled_ms"].is_monotonic_increasing
+    assert (
+        frame["scheduled_ms"].is_monotonic_increasing
+        or frame.sort_values("request_index")["scheduled_ms"].is_monotonic_increasing
+    )
     assert frame["start_lag_ms"].ge(0).all() and frame["start_lag_ms"].lt(500).all()
     assert frame.loc[frame["request_index"] < 2, "warmup"].all()
     again = run_scenario(path, out=tmp_path / "r2").frame
@@ -249,7 +254,9 @@ def test_reasoning_hidden_by_openai_is_not_in_speed(tmp_path: Path) -> None:
 
 def test_ttft_close_to_the_emulators_chunk_log(tmp_path: Path) -> None:
     """A gross-error check only (bounds loose enough for a busy machine); benchmarks/timing_accuracy.py prints the precise error."""
-    targets = '[[target]]\nprovider = "openai"\nmodel = "gpt-4.1"\n[target.emulator]\nttft_ms = 40\ntokens_per_s = 200\njitter = 0\n'
+    targets = (
+        '[[target]]\nprovider = "openai"\nmodel = "gpt-4.1"\n[target.emulator]\nttft_ms = 40\ntokens_per_s = 200\njitter = 0\n'
+    )
     path = scenario(tmp_path, targets, max_tokens=20, load="concurrency = [1]\nrequests = 5")
     log = tmp_path / "chunks.jsonl"
     frame = run_scenario(load_scenario(path), out=tmp_path / "r", emulate=True, emulator_chunk_log=log).frame

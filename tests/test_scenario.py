@@ -368,7 +368,9 @@ def test_validate_refuses_an_slo_without_data_in_one_line(cli, write_scenario) -
 def test_target_slo_tables(write_scenario) -> None:
     from tests.conftest import MINIMAL
 
-    text = MINIMAL.replace('model = "openai/gpt-oss-20b"\n', 'model = "openai/gpt-oss-20b"\n\n[target.slo]\nttft_p50_ms = 80\n', 1)
+    text = MINIMAL.replace(
+        'model = "openai/gpt-oss-20b"\n', 'model = "openai/gpt-oss-20b"\n\n[target.slo]\nttft_p50_ms = 80\n', 1
+    )
     scenario = load_scenario(write_scenario(text + "\n[slo]\nttft_p50_ms = 300\nerror_rate_max = 0.01\n"))
     spec = scenario.slo_spec
     groq = spec.for_target("groq/openai/gpt-oss-20b")

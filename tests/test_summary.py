@@ -13,9 +13,24 @@ from bench.summary import notes, print_summary
 
 def _rows(lag_ms: float, ttft_ms: float, n: int = 20) -> list[dict]:
     return [
-        {"run_id": "r", "target": "t", "provider": "groq", "model": "m", "load_mode": "rate", "load_level": 8.0,
-         "request_index": i, "warmup": False, "stream": True, "status": "ok", "ttft_ms": ttft_ms, "ttfa_ms": ttft_ms,
-         "e2e_ms": ttft_ms + 100, "start_lag_ms": lag_ms, "started_at_ns": i * 10**8, "output_tokens": 10}
+        {
+            "run_id": "r",
+            "target": "t",
+            "provider": "groq",
+            "model": "m",
+            "load_mode": "rate",
+            "load_level": 8.0,
+            "request_index": i,
+            "warmup": False,
+            "stream": True,
+            "status": "ok",
+            "ttft_ms": ttft_ms,
+            "ttfa_ms": ttft_ms,
+            "e2e_ms": ttft_ms + 100,
+            "start_lag_ms": lag_ms,
+            "started_at_ns": i * 10**8,
+            "output_tokens": 10,
+        }
         for i in range(n)
     ]
 

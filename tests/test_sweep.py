@@ -248,7 +248,9 @@ def test_sweep_finds_the_knee_the_emulator_profile_implies(tmp_path: Path, capsy
 
 
 def test_a_probe_without_data_is_inconclusive_not_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = CAPACITY.replace("capacity = 6", "capacity = 6\nfaults = { server_error = 1.0 }").replace("requests = 14", "requests = 3")
+    text = CAPACITY.replace("capacity = 6", "capacity = 6\nfaults = { server_error = 1.0 }").replace(
+        "requests = 14", "requests = 3"
+    )
     path = write(tmp_path, text.replace("warmup = 8", "warmup = 0"))
     assert run_app(app, ["sweep", str(path), "--emulate", "--client", "fast", "--out", str(tmp_path / "r")]) == 0
     console = capsys.readouterr().out

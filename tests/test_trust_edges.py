@@ -38,8 +38,7 @@ def test_every_surface_says_the_same_about_checks_without_data(cli: Cli, tmp_pat
     ``start_lag_ms`` exists only in open loop, so on this closed-loop run that check has no
     data (a run.json from before such SLOs were refused at validation).
     """
-    run = write_synthetic_run(tmp_path / "r", targets=(GROQ,), n=40, seed=1,
-                              slo={"ttft_p50_ms": 100, "start_lag_p50_ms": 10})
+    run = write_synthetic_run(tmp_path / "r", targets=(GROQ,), n=40, seed=1, slo={"ttft_p50_ms": 100, "start_lag_p50_ms": 10})
     code, out, err = cli("check", str(run))
     assert code == 0, out + err
     headline = out.splitlines()[0]
@@ -129,8 +128,19 @@ def test_per_target_slos_are_recorded_in_the_run(tmp_path: Path, write_scenario:
 
 
 def test_check_passes_on_a_healthy_emulated_quickstart_run(cli: Cli, tmp_path: Path) -> None:
-    code, out, err = cli("run", str(REPO / "scenarios" / "quickstart.toml"), "--emulate", "--out", str(tmp_path),
-                         "--requests", "4", "--concurrency", "1", "--quiet", "--no-report")
+    code, out, err = cli(
+        "run",
+        str(REPO / "scenarios" / "quickstart.toml"),
+        "--emulate",
+        "--out",
+        str(tmp_path),
+        "--requests",
+        "4",
+        "--concurrency",
+        "1",
+        "--quiet",
+        "--no-report",
+    )
     assert code == 0, err
     assert "SLOs met:" in out
     code, out, err = cli("check", str(tmp_path))
@@ -178,17 +188,40 @@ def _late_open_loop_run(root: Path, *, lag_per_request_ms: float, n: int = 60, r
     """An open-loop level whose requests were due every 1/rate s but left later and later."""
     run_dir = root / "20260925-100000-late-0000"
     run_dir.mkdir(parents=True)
-    write_run_meta(run_dir, {"run_id": run_dir.name, "scenario_name": "late", "finished": True, "interrupted": False,
-                             "scenario": {"name": "late", "targets": [{"label": "t"}], "slo": {}}})
+    write_run_meta(
+        run_dir,
+        {
+            "run_id": run_dir.name,
+            "scenario_name": "late",
+            "finished": True,
+            "interrupted": False,
+            "scenario": {"name": "late", "targets": [{"label": "t"}], "slo": {}},
+        },
+    )
     writer = ResultsWriter(run_dir)
     for i in range(n):
         due_ms = i * 1000.0 / rate
         lag_ms = i * lag_per_request_ms
-        writer.write(RequestRecord(
-            run_id=run_dir.name, target="t", provider="groq", model="m", load_mode="rate", load_level=rate,
-            request_index=i, warmup=False, stream=True, started_at_ns=10**18 + int((due_ms + lag_ms) * 1e6),
-            ttft_ms=50.0, ttfa_ms=50.0, e2e_ms=120.0, output_tokens=10, scheduled_ms=due_ms, start_lag_ms=lag_ms,
-        ))
+        writer.write(
+            RequestRecord(
+                run_id=run_dir.name,
+                target="t",
+                provider="groq",
+                model="m",
+                load_mode="rate",
+                load_level=rate,
+                request_index=i,
+                warmup=False,
+                stream=True,
+                started_at_ns=10**18 + int((due_ms + lag_ms) * 1e6),
+                ttft_ms=50.0,
+                ttfa_ms=50.0,
+                e2e_ms=120.0,
+                output_tokens=10,
+                scheduled_ms=due_ms,
+                start_lag_ms=lag_ms,
+            )
+        )
     writer.close()
     return run_dir
 
@@ -214,4 +247,3 @@ def test_a_rate_within_poisson_noise_is_not_warned(tmp_path: Path) -> None:
     (rate,) = arrival_rates(frame)
     assert not rate.short
     assert not any("achieved" in line for line in notes(frame, read_run_meta(run)))
-

@@ -152,7 +152,10 @@ def test_first_measured_request_is_not_an_outlier(tmp_path: Path) -> None:
         out = tmp_path / f"r{attempt}"
         proc = subprocess.run(
             [sys.executable, "-m", "bench", "run", str(path), "--out", str(out), "--quiet", "--no-report"],
-            capture_output=True, text=True, timeout=180, cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=tmp_path,
         )
         assert proc.returncode == 0, proc.stderr
         (run_dir,) = [p for p in out.iterdir() if p.is_dir()]

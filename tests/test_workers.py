@@ -67,7 +67,9 @@ def check_one_run(run_dir: Path, *, levels: list[float], requests: int, warmup: 
     health = meta["client_health"]
     assert {"levels", "budget", "saturated", "findings"} <= set(health)
     entries = health["levels"]
-    assert sorted((e["load_level"], e["worker"]) for e in entries) == sorted((float(lv), w) for lv in levels for w in range(workers))
+    assert sorted((e["load_level"], e["worker"]) for e in entries) == sorted(
+        (float(lv), w) for lv in levels for w in range(workers)
+    )
     for entry in entries:
         assert entry["samples"] > 0 and entry["wall_s"] > 0, entry
         assert entry["target"] == "groq/llama-3.1-8b-instant"
@@ -75,10 +77,7 @@ def check_one_run(run_dir: Path, *, levels: list[float], requests: int, warmup: 
 
 
 def tokens(frame: pd.DataFrame) -> dict[tuple[str, float, int], tuple[float, str]]:
-    return {
-        (r.target, r.load_level, r.request_index): (r.output_tokens, r.finish_reason)
-        for r in frame.itertuples()
-    }
+    return {(r.target, r.load_level, r.request_index): (r.output_tokens, r.finish_reason) for r in frame.itertuples()}
 
 
 def test_closed_loop_workers_from_the_cli_match_one_process(cli, tmp_path: Path) -> None:
@@ -163,7 +162,11 @@ def test_ctrl_c_stops_a_workers_run_cleanly(tmp_path: Path) -> None:
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process in it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", str(path), "--workers", "2", "--out", str(out), "--no-report"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90

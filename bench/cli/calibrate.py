@@ -74,7 +74,9 @@ _HELP = """Measure the harness's own timing error on this machine, per client pa
 
 @app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
 def calibrate(
-    concurrency: Annotated[str | None, typer.Option("--concurrency", "-c", help="Streams per cell, e.g. 1,8,16 (default 1,8,16).")] = None,
+    concurrency: Annotated[
+        str | None, typer.Option("--concurrency", "-c", help="Streams per cell, e.g. 1,8,16 (default 1,8,16).")
+    ] = None,
     tokens_per_s: Annotated[
         str | None, typer.Option("--tokens-per-s", help="Emulated output speeds per stream, e.g. 100,800 (default 100,800).")
     ] = None,
@@ -82,10 +84,18 @@ def calibrate(
     providers: Annotated[
         str, typer.Option("--providers", help="Wire formats / SDKs to drive: groq, openai, anthropic (comma-separated).")
     ] = "groq,openai,anthropic",
-    requests: Annotated[int | None, typer.Option("--requests", "-n", help="Measured requests per cell (default 30; warm-up = streams).")] = None,
-    tokens: Annotated[int | None, typer.Option("--tokens", help="Output tokens per request, one per chunk (default 120).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="One small grid: 1,8 streams × 800 tokens/s, 8 requests of 60 tokens.")] = False,
+    requests: Annotated[
+        int | None, typer.Option("--requests", "-n", help="Measured requests per cell (default 30; warm-up = streams).")
+    ] = None,
+    tokens: Annotated[
+        int | None, typer.Option("--tokens", help="Output tokens per request, one per chunk (default 120).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes sharing each cell's load.")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="One small grid: 1,8 streams × 800 tokens/s, 8 requests of 60 tokens.")
+    ] = False,
     save: Annotated[
         bool,
         typer.Option(
@@ -94,7 +104,8 @@ def calibrate(
         ),
     ] = False,
     path: Annotated[
-        Path | None, typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False)
+        Path | None,
+        typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False),
     ] = None,
 ) -> None:
     from bench import calibrate as cal

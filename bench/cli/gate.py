@@ -21,9 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 
-BaselinesOption = Annotated[
-    Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")
-]
+BaselinesOption = Annotated[Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="text | md | json")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to FILE (the verdict line still prints).")
@@ -33,9 +31,7 @@ TargetOption = Annotated[
 ]
 StrictOption = Annotated[
     bool,
-    typer.Option(
-        "--strict", help="Exit 2 when the result is inconclusive (too few samples, a group missing, a run unfinished)."
-    ),
+    typer.Option("--strict", help="Exit 2 when the result is inconclusive (too few samples, a group missing, a run unfinished)."),
 ]
 
 
@@ -76,9 +72,7 @@ def compare(
     fmt: FormatOption = "text",
     output: OutputOption = None,
     target: TargetOption = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Compare runs even when they are not comparable (and say so).")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Compare runs even when they are not comparable (and say so).")] = False,
     strict: StrictOption = False,
     baselines: BaselinesOption = Path("baselines"),
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (verdicts are reproducible).")] = 0,
@@ -181,7 +175,9 @@ def baseline_save(
 
     info = save_baseline(name, run, root=baselines, overwrite=force)
     size = sum(p.stat().st_size for p in info.path.iterdir())
-    typer.echo(f"saved baseline {info.name!r} from run {info.run_id} ({info.requests} requests, {size / 1024:.1f} KiB) in {info.path}")
+    typer.echo(
+        f"saved baseline {info.name!r} from run {info.run_id} ({info.requests} requests, {size / 1024:.1f} KiB) in {info.path}"
+    )
 
 
 @baseline_app.command("list")

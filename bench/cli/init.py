@@ -14,7 +14,7 @@ import typer
 from bench.cli.app import app
 from bench.errors import BenchError
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # A bench scenario: what to run (targets x load levels x requests) and how.
 # Check it:  bench validate {name}
 # Run it:    bench run {name} --emulate     (offline, against the built-in emulator)
@@ -59,7 +59,7 @@ timeout_s = 60                     # per request
 # ttft_p50_ms = 500                # median time to first token
 # output_tps_p50 = 100             # median output tokens/s
 # error_rate_max = 0.01
-'''
+"""
 
 
 @app.command()

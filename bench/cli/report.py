@@ -52,7 +52,9 @@ def report(
 
 @app.command()
 def export(
-    run: Annotated[Path, typer.Argument(help="Run directory (or a results root, meaning its newest run).", show_default=False, metavar="RUN")],
+    run: Annotated[
+        Path, typer.Argument(help="Run directory (or a results root, meaning its newest run).", show_default=False, metavar="RUN")
+    ],
     format: Annotated[  # noqa: A002 - the user-facing option is --format
         str,
         typer.Option("--format", "-f", help="csv | parquet | json | pytest-benchmark | vllm"),
@@ -60,9 +62,7 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory (default: the run directory).")] = None,
     force: Annotated[
         bool,
-        typer.Option(
-            "--force", help="Write even into another run's directory, or over files an earlier export did not write."
-        ),
+        typer.Option("--force", help="Write even into another run's directory, or over files an earlier export did not write."),
     ] = False,
     metric_percentiles: Annotated[
         str,
@@ -80,7 +80,9 @@ def export(
     try:
         percentiles = [float(p) for p in metric_percentiles.split(",") if p.strip()]
     except ValueError:
-        raise BenchError(f"--metric-percentiles {metric_percentiles!r}: expected numbers separated by commas (e.g. 50,90,99)") from None
+        raise BenchError(
+            f"--metric-percentiles {metric_percentiles!r}: expected numbers separated by commas (e.g. 50,90,99)"
+        ) from None
     if not percentiles or not all(0 <= p <= 100 for p in percentiles):
         raise BenchError(f"--metric-percentiles {metric_percentiles!r}: each must be between 0 and 100")
     for path in export_run(run, format, out, force=force, percentiles=percentiles):

@@ -119,40 +119,75 @@ def _keep_scenario(run_dir: Path, scenario: Scenario, emulated: bool) -> None:
 def run(
     scenario: Annotated[
         Path | None,
-        typer.Argument(help="Scenario file (TOML). Leave it out to describe one target with --provider and --model.", show_default=False),
+        typer.Argument(
+            help="Scenario file (TOML). Leave it out to describe one target with --provider and --model.", show_default=False
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the run goes to OUT/<run-id>/.")] = Path("results"),
-    emulate: Annotated[bool, typer.Option("--emulate", help="Run every target against the built-in emulator (no keys, no network).")] = False,
-    target: Annotated[list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
+    emulate: Annotated[
+        bool, typer.Option("--emulate", help="Run every target against the built-in emulator (no keys, no network).")
+    ] = False,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")
+    ] = None,
     requests: Annotated[int | None, typer.Option("--requests", "-n", min=1, help="Measured requests per level.")] = None,
-    concurrency: Annotated[str | None, typer.Option("--concurrency", "-c", metavar="<levels>", help="Closed-loop levels, e.g. 1,4,16.")] = None,
-    rate: Annotated[str | None, typer.Option("--rate", metavar="<rates>", help="Open-loop levels in requests/s, e.g. 2,8.")] = None,
+    concurrency: Annotated[
+        str | None, typer.Option("--concurrency", "-c", metavar="<levels>", help="Closed-loop levels, e.g. 1,4,16.")
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option("--rate", metavar="<rates>", help="Open-loop levels in requests/s, e.g. 2,8.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report into the run directory.")] = False,
     client: Annotated[
-        ClientName | None, typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client).")
+        ClientName | None,
+        typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client)."),
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")
+    ] = None,
     executor: Annotated[
-        ExecutorName, typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.\\[ray]').")
+        ExecutorName,
+        typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.\\[ray]')."),
     ] = "local",
-    address: Annotated[str | None, typer.Option("--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray).")] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray)."
+        ),
+    ] = None,
     provider: Annotated[
         ProviderName | None, typer.Option("--provider", help="The one target's provider.", rich_help_panel=_FLAGS_PANEL)
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", metavar="<model>", help="The one target's model id.", rich_help_panel=_FLAGS_PANEL)] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", metavar="<model>", help="The one target's model id.", rich_help_panel=_FLAGS_PANEL)
+    ] = None,
     base_url: Annotated[
         str | None,
-        typer.Option("--base-url", metavar="<url>", help="Server URL (required for openai-compatible), e.g. http://127.0.0.1:8000/v1.", rich_help_panel=_FLAGS_PANEL),
+        typer.Option(
+            "--base-url",
+            metavar="<url>",
+            help="Server URL (required for openai-compatible), e.g. http://127.0.0.1:8000/v1.",
+            rich_help_panel=_FLAGS_PANEL,
+        ),
     ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Most output tokens per request (default 256).", rich_help_panel=_FLAGS_PANEL)
+        int | None,
+        typer.Option("--max-tokens", min=1, help="Most output tokens per request (default 256).", rich_help_panel=_FLAGS_PANEL),
     ] = None,
     input_tokens: Annotated[
-        int | None, typer.Option("--input-tokens", min=1, help="Approximate prompt length in tokens (default 128).", rich_help_panel=_FLAGS_PANEL)
+        int | None,
+        typer.Option(
+            "--input-tokens", min=1, help="Approximate prompt length in tokens (default 128).", rich_help_panel=_FLAGS_PANEL
+        ),
     ] = None,
     no_stream: Annotated[
-        bool, typer.Option("--no-stream", help="Ask for whole responses instead of streams (no first-token figures).", rich_help_panel=_FLAGS_PANEL)
+        bool,
+        typer.Option(
+            "--no-stream",
+            help="Ask for whole responses instead of streams (no first-token figures).",
+            rich_help_panel=_FLAGS_PANEL,
+        ),
     ] = False,
 ) -> None:
     """Run a scenario: every target x load level x request, each timed and written as it finishes.
@@ -175,7 +210,9 @@ def run(
     # Overrides applied here (not only in the runner) so scenario.toml records what ran.
     effective = apply_overrides(
         loaded,
-        RunOptions(targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers),
+        RunOptions(
+            targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers
+        ),
     )
     result = run_scenario(
         effective,
@@ -229,12 +266,19 @@ def models(
     provider: Annotated[ProviderName | None, typer.Argument(help="Only this provider.", show_default=False)] = None,
     base_url: Annotated[
         str | None,
-        typer.Option("--base-url", metavar="<url>", help="List the models of the server at this URL (e.g. a local openai-compatible server)."),
+        typer.Option(
+            "--base-url",
+            metavar="<url>",
+            help="List the models of the server at this URL (e.g. a local openai-compatible server).",
+        ),
     ] = None,
     api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", metavar="<variable>", help="Variable holding the key (default: the provider's usual one).")
+        str | None,
+        typer.Option("--api-key-env", metavar="<variable>", help="Variable holding the key (default: the provider's usual one)."),
     ] = None,
-    live: Annotated[bool, typer.Option("--live/--no-live", help="Also ask the provider's models endpoint (needs its key).")] = True,
+    live: Annotated[
+        bool, typer.Option("--live/--no-live", help="Also ask the provider's models endpoint (needs its key).")
+    ] = True,
 ) -> None:
     """The model catalogue and, where a key (or --base-url) is given, the provider's live models list."""
     from rich.console import Console
@@ -244,7 +288,9 @@ def models(
     from bench.scenario import DEFAULT_KEY_ENV
 
     if base_url is not None and provider is None:
-        raise BenchError("--base-url: name the provider too, e.g. bench models openai-compatible --base-url http://127.0.0.1:8000/v1")
+        raise BenchError(
+            "--base-url: name the provider too, e.g. bench models openai-compatible --base-url http://127.0.0.1:8000/v1"
+        )
     catalogue = load_catalogue()
     known = catalogue.models(provider)
     if known:
@@ -304,7 +350,9 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise BenchError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); try --port 0 for any free port") from None
+            raise BenchError(
+                f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); try --port 0 for any free port"
+            ) from None
 
 
 @app.command()
@@ -312,7 +360,9 @@ def emulate(
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0 = any free port).")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
     seed: Annotated[int, typer.Option("--seed", help="Seed for latencies and faults.")] = 0,
-    chunk_log: Annotated[Path | None, typer.Option("--chunk-log", help="Append each request's chunk write times (JSONL).")] = None,
+    chunk_log: Annotated[
+        Path | None, typer.Option("--chunk-log", help="Append each request's chunk write times (JSONL).")
+    ] = None,
 ) -> None:
     """Serve the provider emulator (Groq, OpenAI and Anthropic wire formats) until Ctrl-C."""
     from bench.emulator.__main__ import main as emulator_main

@@ -38,7 +38,11 @@ def _probe_line(p: Probe) -> str:
     figures = []
     if p.n:
         figures.append(f"n {p.n}" + (f", {p.errors} errors" if p.errors else ""))
-    for name, value, unit in (("TTFT p50", p.ttft_p50_ms, " ms"), ("p99", p.ttft_p99_ms, " ms"), ("", p.agg_output_tps, " tok/s")):
+    for name, value, unit in (
+        ("TTFT p50", p.ttft_p50_ms, " ms"),
+        ("p99", p.ttft_p99_ms, " ms"),
+        ("", p.agg_output_tps, " tok/s"),
+    ):
         if math.isfinite(value):
             figures.append(f"{name} {value:,.0f}{unit}".strip())
     verdict = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "interrupted": "interrupted"}[p.verdict]
@@ -51,13 +55,16 @@ def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an \\[slo] table.", show_default=False)],
     emulate: Annotated[bool, typer.Option("--emulate", help="Probe the built-in emulator (no keys, no network).")] = False,
     client: Annotated[
-        ClientName | None, typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client).")
+        ClientName | None,
+        typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client)."),
     ] = None,
     max_concurrency: Annotated[
-        int | None, typer.Option("--max-concurrency", min=1, max=10_000, help="Highest concurrency the search may try (default 256).")
+        int | None,
+        typer.Option("--max-concurrency", min=1, max=10_000, help="Highest concurrency the search may try (default 256)."),
     ] = None,
     max_rate: Annotated[
-        float | None, typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256).")
+        float | None,
+        typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256)."),
     ] = None,
     start: Annotated[
         float | None, typer.Option("--start", help="First level to probe (default: the scenario's first level).")
@@ -65,8 +72,12 @@ def sweep(
     precision: Annotated[
         float, typer.Option("--precision", help="Open loop: stop bisecting when the bracket is within this share (0.1 = 10 %).")
     ] = 0.10,
-    requests: Annotated[int | None, typer.Option("--requests", "-n", min=1, help="Measured requests per probe (default: the scenario's).")] = None,
-    target: Annotated[list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")] = None,
+    requests: Annotated[
+        int | None, typer.Option("--requests", "-n", min=1, help="Measured requests per probe (default: the scenario's).")
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-T", metavar="<label>", help="Only this target label (repeatable).")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
 ) -> None:
     from bench.scenario import load_scenario

@@ -67,9 +67,7 @@ class EmulatorHandle:
     what each SDK's ``base_url`` should be.
     """
 
-    def __init__(
-        self, process: subprocess.Popen[bytes], host: str, port: int, workdir: str, chunk_log: Path | None
-    ) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], host: str, port: int, workdir: str, chunk_log: Path | None) -> None:
         self.process = process
         self.host = host
         self.port = port
@@ -100,9 +98,7 @@ class EmulatorHandle:
     def __enter__(self) -> EmulatorHandle:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 
@@ -129,9 +125,7 @@ def start_emulator(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(Path(workdir) / "stderr", "wb") as stderr:
         # Its own session: the terminal's Ctrl-C reaches the harness, which then stops it.
-        process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
-        )
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True)
     deadline = time.monotonic() + startup_timeout_s
     while not port_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:

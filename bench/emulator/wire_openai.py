@@ -56,8 +56,7 @@ class ChatDialect:
         max_completion = positive_int(body, "max_completion_tokens")
         if self.name == "openai" and info.reasoning and max_tokens is not None:
             raise invalid(
-                "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                "Use 'max_completion_tokens' instead.",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
                 code="unsupported_parameter",
             )
         options = body.get("stream_options") or {}

@@ -44,7 +44,15 @@ FORMAT: Final = "bench-baseline/1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: Identity and order columns kept per request, then every numeric metric that has values.
 _KEEP: Final[tuple[str, ...]] = (
-    "target", "provider", "model", "load_mode", "load_level", "request_index", "started_at_ns", "status", "error_kind",
+    "target",
+    "provider",
+    "model",
+    "load_mode",
+    "load_level",
+    "request_index",
+    "started_at_ns",
+    "status",
+    "error_kind",
 )
 
 
@@ -79,9 +87,7 @@ def _samples(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def save_baseline(
-    name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, overwrite: bool = False
-) -> BaselineInfo:
+def save_baseline(name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, overwrite: bool = False) -> BaselineInfo:
     """Save a run (directory or results root: its newest run) as baseline ``name``."""
     check_name(name)
     loaded = LoadedRun.from_run_dir(run)
@@ -182,9 +188,7 @@ def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:
     if _NAME.match(spec) and is_baseline_dir(root / spec):
         return _baseline_side(spec, root / spec)
     names = ", ".join(b.name for b in list_baselines(root)) or "none"
-    raise BenchError(
-        f"{spec}: not a run directory, a results root with runs, or a saved baseline (baselines in {root}: {names})"
-    )
+    raise BenchError(f"{spec}: not a run directory, a results root with runs, or a saved baseline (baselines in {root}: {names})")
 
 
 def _run_side(spec: str, run_dir: Path) -> Side:

@@ -49,6 +49,7 @@ DEFAULT_ERROR_THRESHOLD: Final[float] = 0.01
 #: Metric names a user may pass (numeric per-request columns), plus the always-compared error rate.
 METRIC_CHOICES: Final[tuple[str, ...]] = tuple(SLO_COLUMNS)
 
+
 class Verdict(StrEnum):
     REGRESSION = "regression"
     IMPROVEMENT = "improvement"
@@ -75,9 +76,7 @@ class CompareSettings:
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRIC_CHOICES]
         if unknown:
-            raise BenchError(
-                f"unknown metric {unknown[0]!r} (choose from: {', '.join(METRIC_CHOICES)})"
-            )
+            raise BenchError(f"unknown metric {unknown[0]!r} (choose from: {', '.join(METRIC_CHOICES)})")
         if not self.metrics:
             raise BenchError("no metrics to compare")
         if not 0 < self.threshold < 10:
@@ -459,10 +458,19 @@ def _metric_change(
     better_up = higher_is_better(metric)
     nan = math.nan
     common: dict[str, Any] = dict(
-        target=key.target, load_mode=key.load_mode, load_level=key.load_level, metric=metric,
-        higher_is_better=better_up, n_baseline=int(b.size), n_candidate=int(c.size),
-        baseline_p50=qb[0], baseline_p90=qb[1], baseline_p99=qb[2],
-        candidate_p50=qc[0], candidate_p90=qc[1], candidate_p99=qc[2],
+        target=key.target,
+        load_mode=key.load_mode,
+        load_level=key.load_level,
+        metric=metric,
+        higher_is_better=better_up,
+        n_baseline=int(b.size),
+        n_candidate=int(c.size),
+        baseline_p50=qb[0],
+        baseline_p90=qb[1],
+        baseline_p99=qb[2],
+        candidate_p50=qc[0],
+        candidate_p90=qc[1],
+        candidate_p99=qc[2],
     )
     if min(b.size, c.size) < settings.min_samples:
         change = qc[0] / qb[0] - 1 if b.size and c.size else nan
@@ -472,8 +480,17 @@ def _metric_change(
             verdict = Verdict.INSUFFICIENT
             reason = f"n = {b.size} vs {c.size}, need {settings.min_samples} a side"
         return MetricChange(
-            **common, change=change, ci_low=nan, ci_high=nan, ci_level=nan, p_value=nan,
-            vif_baseline=nan, vif_candidate=nan, significant=False, verdict=verdict, reason=reason,
+            **common,
+            change=change,
+            ci_low=nan,
+            ci_high=nan,
+            ci_level=nan,
+            p_value=nan,
+            vif_baseline=nan,
+            vif_candidate=nan,
+            significant=False,
+            verdict=verdict,
+            reason=reason,
         )
     level = 1.0 - (1.0 - settings.confidence) / max(family_size, 1)
     est = median_ratio(b, c, confidence=level, seed=seed, correlated=settings.correlated)
@@ -488,9 +505,17 @@ def _metric_change(
     else:
         verdict, reason = Verdict.NO_CHANGE, f"significant but within ±{settings.threshold:.0%}"
     return MetricChange(
-        **common, change=change, ci_low=est.ci_low - 1, ci_high=est.ci_high - 1, ci_level=level,
-        p_value=est.p_value, vif_baseline=est.vif_baseline, vif_candidate=est.vif_candidate,
-        significant=est.significant, verdict=verdict, reason=reason,
+        **common,
+        change=change,
+        ci_low=est.ci_low - 1,
+        ci_high=est.ci_high - 1,
+        ci_level=level,
+        p_value=est.p_value,
+        vif_baseline=est.vif_baseline,
+        vif_candidate=est.vif_candidate,
+        significant=est.significant,
+        verdict=verdict,
+        reason=reason,
     )
 
 
@@ -522,17 +547,24 @@ def _error_change(
         p = test.p_value if test.change >= 0 else fewer.p_value
         verdict, reason = Verdict.NO_CHANGE, f"not significant (p = {p:.2g})"
     return ErrorRateChange(
-        target=key.target, load_mode=key.load_mode, load_level=key.load_level,
-        baseline_errors=eb, baseline_n=nb, candidate_errors=ec, candidate_n=nc,
-        baseline_rate=test.baseline_rate, candidate_rate=test.candidate_rate, change=test.change,
-        p_value=p, candidate_error_kinds=c_group.error_kinds() if ec else {},
-        verdict=verdict, reason=reason,
+        target=key.target,
+        load_mode=key.load_mode,
+        load_level=key.load_level,
+        baseline_errors=eb,
+        baseline_n=nb,
+        candidate_errors=ec,
+        candidate_n=nc,
+        baseline_rate=test.baseline_rate,
+        candidate_rate=test.candidate_rate,
+        change=test.change,
+        p_value=p,
+        candidate_error_kinds=c_group.error_kinds() if ec else {},
+        verdict=verdict,
+        reason=reason,
     )
 
 
-def compare_sides(
-    baseline: Side, candidate: Side, settings: CompareSettings | None = None, *, force: bool = False
-) -> Comparison:
+def compare_sides(baseline: Side, candidate: Side, settings: CompareSettings | None = None, *, force: bool = False) -> Comparison:
     """Compare two loaded sides. Raises BenchError when they are not comparable or share nothing."""
     settings = settings or CompareSettings()
     notes = check_comparable(baseline.info, candidate.info, force=force)
@@ -554,10 +586,7 @@ def compare_sides(
     metrics = list(dict.fromkeys(settings.metrics))
     # Family size: the metric comparisons that will get a test (enough samples both sides).
     testable = sum(
-        1
-        for k in common
-        for m in metrics
-        if min(b_groups[k].values(m).size, c_groups[k].values(m).size) >= settings.min_samples
+        1 for k in common for m in metrics if min(b_groups[k].values(m).size, c_groups[k].values(m).size) >= settings.min_samples
     )
     # Error rates: one test pooled over the common groups gates the per-group verdicts.
     eb, nb = sum(b_groups[k].errors for k in common), sum(b_groups[k].n for k in common)
@@ -569,9 +598,7 @@ def compare_sides(
     errors: list[ErrorRateChange] = []
     for i, key in enumerate(common):
         errors.append(
-            _error_change(
-                key, b_groups[key], c_groups[key], settings, more_overall=more_overall, fewer_overall=fewer_overall
-            )
+            _error_change(key, b_groups[key], c_groups[key], settings, more_overall=more_overall, fewer_overall=fewer_overall)
         )
         for j, metric in enumerate(metrics):
             seed = settings.seed + 1000 * i + j
@@ -590,6 +617,7 @@ def compare_sides(
 
 
 # --------------------------------------------------------------------------- wording (headline and renderers)
+
 
 def _what(row: MetricChange | ErrorRateChange) -> str:
     return row.metric if isinstance(row, MetricChange) else "error rate"

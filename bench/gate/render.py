@@ -65,11 +65,27 @@ def _rows(comparison: Comparison) -> list[dict[str, str]]:
             }
         )
     for key in comparison.only_in_baseline:
-        out.append({"target @ load": key.label, "metric": "—", "baseline": "present", "candidate": "missing",
-                    "change [CI]": "—", "verdict": str(Verdict.BASELINE_ONLY)})
+        out.append(
+            {
+                "target @ load": key.label,
+                "metric": "—",
+                "baseline": "present",
+                "candidate": "missing",
+                "change [CI]": "—",
+                "verdict": str(Verdict.BASELINE_ONLY),
+            }
+        )
     for key in comparison.only_in_candidate:
-        out.append({"target @ load": key.label, "metric": "—", "baseline": "missing", "candidate": "present",
-                    "change [CI]": "—", "verdict": str(Verdict.CANDIDATE_ONLY)})
+        out.append(
+            {
+                "target @ load": key.label,
+                "metric": "—",
+                "baseline": "missing",
+                "candidate": "present",
+                "change [CI]": "—",
+                "verdict": str(Verdict.CANDIDATE_ONLY),
+            }
+        )
     return out
 
 
@@ -149,8 +165,14 @@ def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
         if v.passed is None and v.reason:
             verdict += f" ({v.reason})"
         rows.append(
-            {"target @ load": GroupKey(v.target, v.load_mode, v.load_level).label, "slo": v.key, "measured": measured,
-             "95% CI": ci, "threshold": threshold, "verdict": verdict}
+            {
+                "target @ load": GroupKey(v.target, v.load_mode, v.load_level).label,
+                "slo": v.key,
+                "measured": measured,
+                "95% CI": ci,
+                "threshold": threshold,
+                "verdict": verdict,
+            }
         )
     return rows
 

@@ -142,4 +142,3 @@ def whole_event(completion: Any, received_ns: int = 0) -> StreamEvent:
         event.finish_reason = get(choice, "finish_reason")
     event.usage = usage(get(completion, "usage"), get(get(completion, "x_groq"), "usage"))
     return event
-

@@ -357,7 +357,6 @@ class LeanClient:
         else:
             conn.close()
 
-
     async def aclose(self) -> None:
         for conn in self._idle:
             conn.close()

@@ -18,6 +18,7 @@ from bench.providers.errors import StreamErrorEvent
 PATH = "/v1/messages"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
+
 def base_url(url: str | None) -> str:
     """The SDK appends /v1/messages itself; accept a base URL written with /v1 too."""
     return url.rstrip("/").removesuffix("/v1") if url else DEFAULT_BASE_URL
@@ -85,7 +86,9 @@ class EventReader:
             raw = get(message, "usage")
             usage.input_tokens = input_tokens(raw)
             usage.output_tokens = get(raw, "output_tokens")
-            return StreamEvent(response_id=get(message, "id"), usage=Usage(input_tokens=usage.input_tokens), received_ns=received_ns)
+            return StreamEvent(
+                response_id=get(message, "id"), usage=Usage(input_tokens=usage.input_tokens), received_ns=received_ns
+            )
         if kind == "message_delta":
             raw = get(ev, "usage")
             if raw is not None:

@@ -33,7 +33,7 @@ def parse_formats(value: str) -> tuple[str, ...]:
     words = [w.strip().lower() for w in value.replace("+", ",").split(",") if w.strip()]
     out: list[str] = []
     for word in words:
-        for fmt in (FORMATS if word == "both" else (word,)):
+        for fmt in FORMATS if word == "both" else (word,):
             if fmt not in FORMATS:
                 raise BenchError(f"--format {value!r}: choose md, html or both")
             if fmt not in out:
@@ -98,5 +98,13 @@ def render_reports(run_dirs: list[Path], out_dir: Path, formats: Iterable[str] =
     return written
 
 
-__all__ = ["FORMATS", "HTML_FILE", "REPORT_FILE", "ReportData", "default_out_dir", "parse_formats", "render_report",
-           "render_reports"]
+__all__ = [
+    "FORMATS",
+    "HTML_FILE",
+    "REPORT_FILE",
+    "ReportData",
+    "default_out_dir",
+    "parse_formats",
+    "render_report",
+    "render_reports",
+]

@@ -85,6 +85,7 @@ REFERENCES: dict[str, Reference] = {
 def _reference(data: ReportData) -> Reference | None:
     return REFERENCES.get(data.reference or "")
 
+
 STYLE: dict[RcKeyType, Any] = {
     "figure.facecolor": BACKGROUND,
     "axes.facecolor": BACKGROUND,
@@ -205,8 +206,9 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     for s, v in drawn:
         x, y = _ecdf(v)
         extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
-        ax.step(x, y * 100.0, where="post", color=s.colour, linestyle=s.dash, linewidth=1.8,
-                label=f"{s.name} (n={v.size:,})", **extra)
+        ax.step(
+            x, y * 100.0, where="post", color=s.colour, linestyle=s.dash, linewidth=1.8, label=f"{s.name} (n={v.size:,})", **extra
+        )
         spread += [float(np.quantile(v, 0.005)), float(np.quantile(v, 0.995))]
     ax.axhline(50, color="#aaaaaa", linewidth=0.8, linestyle=":")
     ref = _reference(data)
@@ -256,14 +258,23 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
     if _wants_log(values):
         _plain_log_axis(ax, "x")
     for pos, b in zip(positions, stats, strict=True):
-        ax.annotate(f"p50 {b['med']:,.0f}", (b["whishi"], pos), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=8.5, color=INK, bbox=_LABEL_BOX)
+        ax.annotate(
+            f"p50 {b['med']:,.0f}",
+            (b["whishi"], pos),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8.5,
+            color=INK,
+            bbox=_LABEL_BOX,
+        )
     ax.set_yticks(positions, [f"{b['label']}\n(n={b['n']:,})" for b in stats])
     ax.grid(axis="y", visible=False)
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo, hi * (1.6 if ax.get_xscale() == "log" else 1.12))
-    ax.set_xlabel("output speed per request (tokens/s)" + (", log scale" if ax.get_xscale() == "log" else "")
-                  + ": higher is better")
+    ax.set_xlabel(
+        "output speed per request (tokens/s)" + (", log scale" if ax.get_xscale() == "log" else "") + ": higher is better"
+    )
     ax.set_title(f"Output tokens/s ({_headline_level_note(data)})", loc="left")
     handles: list[Artist] = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99")]
     if ref is not None:
@@ -290,12 +301,15 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     for (s, p10, p50, p90, _n), pos in zip(drawn, y[: len(drawn)], strict=True):  # the rest of y: reference rows
         ax.barh(pos, p50, color=s.colour, alpha=0.85, height=0.6)
         ax.errorbar(p50, pos, xerr=[[p50 - p10], [p90 - p50]], color=INK, capsize=3, linewidth=1.0)
-        ax.annotate(f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5,
-                    bbox=_LABEL_BOX)
-    handles: list[Artist] = [Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)")]
+        ax.annotate(
+            f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5, bbox=_LABEL_BOX
+        )
+    handles: list[Artist] = [
+        Patch(facecolor="#bbbbbb", label="bar p50, whisker p10–p90 (first answer token + 100 × time per token)")
+    ]
     values = [d[3] for d in drawn]
     if ref is not None:
-        ref_y = y[len(drawn):]
+        ref_y = y[len(drawn) :]
         for (_label, lo, hi), pos in zip(ref_bars, ref_y, strict=True):
             ax.barh(pos, hi - lo, left=lo, color="#ffffff", edgecolor=REFERENCE, hatch="///", height=0.45, linewidth=0.8)
         ax.axvline(ref.response_100_ms, color=REFERENCE, linewidth=1.1, linestyle="--")
@@ -359,13 +373,16 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
                     face = s.colour if stat == "p50" else BACKGROUND
                 else:
                     face = s.colour
-                ax.plot(x, yv, linestyle=style, marker=marker, color=s.colour, markerfacecolor=face,
-                        linewidth=1.6, markersize=4.5)
+                ax.plot(
+                    x, yv, linestyle=style, marker=marker, color=s.colour, markerfacecolor=face, linewidth=1.6, markersize=4.5
+                )
         _load_axis(ax, mode, levels)
         if _wants_log(values):
             _plain_log_axis(ax, "y")
         ax.set_ylabel("time to first token (ms)" + _log_note(ax))
-        ax.set_title("First-token latency against load" + (" (open loop)" if mode == "rate" and len(by_mode) > 1 else ""), loc="left")
+        ax.set_title(
+            "First-token latency against load" + (" (open loop)" if mode == "rate" and len(by_mode) > 1 else ""), loc="left"
+        )
     # Line styles first: legends fill column by column, so they get a column of their own.
     handles: list = [Line2D([], [], color=INK, linestyle="-", marker="o"), Line2D([], [], color=INK, linestyle="--", marker="s")]
     labels = ["p50 (solid)", "p99 (dashed)"]
@@ -459,8 +476,15 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
             width = max(0.0, sp[key])
             ax.barh(pos, width, left=left, color=colour, height=0.55, edgecolor=BACKGROUND, linewidth=0.6)
             left += width
-        ax.annotate(f"e2e {sp['e2e_ms']:,.0f} ms", (left, pos), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=8.5, bbox=_LABEL_BOX)
+        ax.annotate(
+            f"e2e {sp['e2e_ms']:,.0f} ms",
+            (left, pos),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8.5,
+            bbox=_LABEL_BOX,
+        )
     ax.set_yticks(y, [s.name for s, _ in splits])
     ax.grid(axis="y", visible=False)
     lo, hi = ax.get_xlim()
@@ -511,8 +535,16 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
         for t in drawn:
             y = t.ttft_ms if column == "ttft_ms" else t.output_tps
             s = t.series
-            ax.scatter(t.seconds[t.shown], y[t.shown], s=5, color=s.colour, alpha=0.35, linewidths=0,
-                       marker=s.marker if many else "o", rasterized=True)
+            ax.scatter(
+                t.seconds[t.shown],
+                y[t.shown],
+                s=5,
+                color=s.colour,
+                alpha=0.35,
+                linewidths=0,
+                marker=s.marker if many else "o",
+                rasterized=True,
+            )
             bx, by = _binned_median(t.seconds, y, t.level_of, max(8, TIME_BINS // max(1, len(t.level_starts))))
             if bx.size:
                 ax.plot(bx, by, color=s.colour, linewidth=1.6, linestyle=s.dash)
@@ -530,12 +562,20 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
                 ax.axvline(sec, color="#999999", linewidth=0.7, linestyle=":")
         top = axes[0]
         for sec, mode, level in starts:
-            top.annotate(("c=" if mode == "concurrency" else "") + f"{level:g}" + ("/s" if mode == "rate" else ""),
-                         (sec, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
-                         va="top", fontsize=7.5, color="#555555")
+            top.annotate(
+                ("c=" if mode == "concurrency" else "") + f"{level:g}" + ("/s" if mode == "rate" else ""),
+                (sec, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -2),
+                textcoords="offset points",
+                va="top",
+                fontsize=7.5,
+                color="#555555",
+            )
     axes[-1].set_xlabel("seconds since the run's first request")
-    note = (f"each dot one request ({shown:,} of {total:,} drawn: a random sample); " if shown < total
-            else "each dot one request; ")
+    note = (
+        f"each dot one request ({shown:,} of {total:,} drawn: a random sample); " if shown < total else "each dot one request; "
+    )
     note += "line: median per time bin over every request"
     if 1 < len(starts) <= 24 and not data.multi:
         note += "; dotted: a new load level starts"
@@ -568,17 +608,36 @@ def itl_chart(data: ReportData, path: Path) -> bool:
         floor = floor or bool((xs < ITL_FLOOR_MS).any())
         p99 = float(np.quantile(x, 0.99))
         extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
-        ax.step(np.maximum(xs, ITL_FLOOR_MS), m / n * 100.0, where="post", color=s.colour, linestyle=s.dash,
-                linewidth=1.8, label=f"{s.name} (p99 {p99:,.1f} ms, max {x[-1]:,.0f} ms; {n:,} gaps)",
-                **extra)
+        ax.step(
+            np.maximum(xs, ITL_FLOOR_MS),
+            m / n * 100.0,
+            where="post",
+            color=s.colour,
+            linestyle=s.dash,
+            linewidth=1.8,
+            label=f"{s.name} (p99 {p99:,.1f} ms, max {x[-1]:,.0f} ms; {n:,} gaps)",
+            **extra,
+        )
     ax.axhline(1.0, color="#aaaaaa", linewidth=0.8, linestyle=":")
-    ax.annotate("1% of gaps (p99)", (0.0, 1.0), xycoords=("axes fraction", "data"), xytext=(2, -2),
-                textcoords="offset points", ha="left", va="top", fontsize=8, color="#555555", bbox=_LABEL_BOX)
+    ax.annotate(
+        "1% of gaps (p99)",
+        (0.0, 1.0),
+        xycoords=("axes fraction", "data"),
+        xytext=(2, -2),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=8,
+        color="#555555",
+        bbox=_LABEL_BOX,
+    )
     _plain_log_axis(ax, "x")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
-    ax.set_xlabel("gap between successive content events (ms), log scale"
-                  + (f"; gaps under {ITL_FLOOR_MS:g} ms drawn at {ITL_FLOOR_MS:g}" if floor else ""))
+    ax.set_xlabel(
+        "gap between successive content events (ms), log scale"
+        + (f"; gaps under {ITL_FLOOR_MS:g} ms drawn at {ITL_FLOOR_MS:g}" if floor else "")
+    )
     ax.set_ylabel("gaps at least this long (%), log scale")
     ax.set_title(f"Inter-token gaps: stalls show as a long tail ({_headline_level_note(data)})", loc="left")
     handles, labels = ax.get_legend_handles_labels()

@@ -237,8 +237,19 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
             name = f"{target} · {run.label}" if multi else target
             all_levels = agg.loc[agg["target"] == target].sort_values(["load_mode", "load_level"], kind="stable")
             series.append(
-                Series(run, target, provider, model, name, colour, all_levels.reset_index(drop=True), headline,
-                       m.loc[rows_mask], marker, dash)
+                Series(
+                    run,
+                    target,
+                    provider,
+                    model,
+                    name,
+                    colour,
+                    all_levels.reset_index(drop=True),
+                    headline,
+                    m.loc[rows_mask],
+                    marker,
+                    dash,
+                )
             )
     return ReportData(runs, series)
 
@@ -264,9 +275,16 @@ def _over_time(data: ReportData) -> list[TimeSeries]:
         tps = ok["output_tps"].to_numpy(dtype="float64", na_value=np.nan)[have][order]
         all_sec = (mine["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan) - first) / 1e9
         firsts = (
-            pd.DataFrame({"mode": mine["load_mode"].astype("object").to_numpy(),
-                          "level": mine["load_level"].to_numpy(dtype="float64", na_value=np.nan), "sec": all_sec})
-            .groupby(["mode", "level"], sort=True)["sec"].min().dropna()
+            pd.DataFrame(
+                {
+                    "mode": mine["load_mode"].astype("object").to_numpy(),
+                    "level": mine["load_level"].to_numpy(dtype="float64", na_value=np.nan),
+                    "sec": all_sec,
+                }
+            )
+            .groupby(["mode", "level"], sort=True)["sec"]
+            .min()
+            .dropna()
         )
         first_modes = [str(m) for m in firsts.index.get_level_values("mode")]
         first_levels = firsts.index.get_level_values("level").to_numpy(dtype="float64").tolist()
@@ -307,7 +325,12 @@ def server_split(s: Series) -> dict[str, float] | None:
     """
     ok = s.ok_rows
     parts = {c: ok[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("queue_ms", "prompt_ms", "completion_ms", "e2e_ms")}
-    have = ~np.isnan(parts["queue_ms"]) & ~np.isnan(parts["prompt_ms"]) & ~np.isnan(parts["completion_ms"]) & ~np.isnan(parts["e2e_ms"])
+    have = (
+        ~np.isnan(parts["queue_ms"])
+        & ~np.isnan(parts["prompt_ms"])
+        & ~np.isnan(parts["completion_ms"])
+        & ~np.isnan(parts["e2e_ms"])
+    )
     if not have.any():
         return None
     out = {c: float(v[have].mean()) for c, v in parts.items()}

@@ -65,6 +65,7 @@ img { display: block; max-width: 100%; height: auto; margin: 0.5rem 0 1.2rem; bo
 
 def _parser(images: Mapping[str, bytes]) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
     def image(renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
         src = str(token.attrGet("src") or "")

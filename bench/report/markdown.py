@@ -132,8 +132,11 @@ def runs_compared(data: ReportData) -> list[str]:
     return [
         "## Runs compared",
         "",
-        table(["run", "run id", "date", "host", "emulated", "fingerprint", "measured requests"], rows,
-              ["left", "left", "left", "left", "left", "left", "right"]),
+        table(
+            ["run", "run id", "date", "host", "emulated", "fingerprint", "measured requests"],
+            rows,
+            ["left", "left", "left", "left", "left", "left", "right"],
+        ),
         "",
         note,
         "",
@@ -163,7 +166,7 @@ REFERENCES: dict[str, tuple[str, str, tuple[tuple[str, str, str, str], ...]]] = 
     "groq-2024": (
         "Reference: figures expected in 2024 (not measured here)",
         "The figures the original Groq integration brief expected from each provider in 2024, on models "
-        "that have since been retired. Shown because the scenario sets `[report] reference = \"groq-2024\"`; "
+        'that have since been retired. Shown because the scenario sets `[report] reference = "groq-2024"`; '
         "they are not measurements and did not come from this run.",
         (
             ("Groq (Llama 3.1 70B)", "50–100 ms", "500+", "200–300 ms"),
@@ -217,8 +220,12 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         headers += [heading("ttft_ms", "p50", ci=True), heading("ttft_ms", "p90")]
         if reasoning:
             headers += [heading("ttfa_ms", "p50")]
-        headers += [heading("output_tps", "p50", ci=True), heading("output_tps", "p10"), heading("response_100_ms", "p50"),
-                    heading("e2e_ms", "p50")]
+        headers += [
+            heading("output_tps", "p50", ci=True),
+            heading("output_tps", "p10"),
+            heading("response_100_ms", "p50"),
+            heading("e2e_ms", "p50"),
+        ]
     else:
         headers += [heading("e2e_ms", "p50", ci=True), heading("e2e_ms", "p90")]
     if whole:
@@ -253,8 +260,12 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             "the low end, so p10 is shown (90% of requests streamed at least that fast). "
             "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
             + (" First token counts reasoning; first answer token does not." if reasoning else "")
-            + (" Targets that did not stream have no first-token or streaming figures; their end-to-end "
-               "tokens/s is output tokens ÷ end-to-end time." if whole else "")
+            + (
+                " Targets that did not stream have no first-token or streaming figures; their end-to-end "
+                "tokens/s is output tokens ÷ end-to-end time."
+                if whole
+                else ""
+            )
         )
     else:
         note = (
@@ -274,7 +285,6 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         if key in charts:
             lines += [f"![{alt}]({charts[key]})", ""]
     return lines
-
 
 
 # --------------------------------------------------------------------------- client saturation
@@ -361,15 +371,27 @@ def health_section(data: ReportData) -> list[str]:
             levels, budget, findings = health
             if levels:
                 workers = len({level.worker for level in levels}) > 1
-                headers = ["target", "load"] + (["worker"] if workers else []) + [
-                    "client CPU (cores)", "loop lag p99 (ms)", "chunks/s", "KB per stream", "peak RSS (MB)", "open files",
-                ]
+                headers = (
+                    ["target", "load"]
+                    + (["worker"] if workers else [])
+                    + [
+                        "client CPU (cores)",
+                        "loop lag p99 (ms)",
+                        "chunks/s",
+                        "KB per stream",
+                        "peak RSS (MB)",
+                        "open files",
+                    ]
+                )
                 align = ["left", "left"] + ["right"] * (len(headers) - 2)
                 lines += [table(headers, _health_rows(levels, workers), align), ""]
             verdict = summary_lines(saturation(levels, budget=budget), levels, budget) if not findings else []
             if findings:
-                lines += [f"**Saturated** (budget: CPU below {budget.cpu_util:g} of a core, event-loop lag p99 at most "
-                          f"{budget.loop_lag_p99_ms:g} ms, open-loop start lag p99 at most {budget.start_lag_p99_ms:g} ms):", ""]
+                lines += [
+                    f"**Saturated** (budget: CPU below {budget.cpu_util:g} of a core, event-loop lag p99 at most "
+                    f"{budget.loop_lag_p99_ms:g} ms, open-loop start lag p99 at most {budget.start_lag_p99_ms:g} ms):",
+                    "",
+                ]
                 lines += [f"- {f}" for f in findings]
                 lines.append("")
             else:
@@ -453,21 +475,29 @@ def cost_section(data: ReportData) -> list[str]:
         if not c["has_price"]:
             rows.append(base + ["no price", "no price", "no price", "no price", speed, "no price"])
             continue
-        rows.append(base + [
-            f"{usd(c['input'])} / {usd(c['output'])}",
-            usd(c["per_request"]),
-            usd(c["per_request"] * 1000),
-            num(c["per_usd"]),
-            speed,
-            usd(c["run"]) + f" ({count(c['requests'])} requests)",
-        ])
+        rows.append(
+            base
+            + [
+                f"{usd(c['input'])} / {usd(c['output'])}",
+                usd(c["per_request"]),
+                usd(c["per_request"] * 1000),
+                num(c["per_usd"]),
+                speed,
+                usd(c["run"]) + f" ({count(c['requests'])} requests)",
+            ]
+        )
         key = (str(c["source"] or "source not recorded"), str(c["as_of"] or "date not recorded"), str(c["origin"]))
         sources.setdefault(key, []).append(s.target)
     if not rows:
         return []
     headers = (["run"] if data.multi else []) + [
-        "target", "price in / out ($ per M tokens)", "cost per request (mean)", "cost per 1k requests",
-        "output tokens per $", heading("output_tps", "p50"), "cost of the run",
+        "target",
+        "price in / out ($ per M tokens)",
+        "cost per request (mean)",
+        "cost per 1k requests",
+        "output tokens per $",
+        heading("output_tps", "p50"),
+        "cost of the run",
     ]
     lines = [
         "## Cost",
@@ -475,7 +505,7 @@ def cost_section(data: ReportData) -> list[str]:
         "What the measured requests would cost at list price, in US dollars: input and output tokens (reasoning "
         "included) × the price per million tokens, over the successful measured requests of every load level. "
         "Tokens/s p50 (the headline level) is beside it, for speed per dollar. A target without a price says "
-        "\"no price\", never $0.",
+        '"no price", never $0.',
         "",
         table(headers, rows, ["left"] * (2 if data.multi else 1) + ["right"] * (len(headers) - (2 if data.multi else 1))),
         "",
@@ -549,7 +579,8 @@ def run_to_run_section(data: ReportData) -> list[str]:
         f"ratio of medians, simultaneous at {settings.confidence:.0%} over all comparisons of a pair and widened for "
         f"serial correlation; no verdict below {settings.min_samples} successful requests a side. Error rates: "
         f"one-sided Fisher tests and a margin of {settings.error_threshold * 100:g} percentage point"
-        + ("" if settings.error_threshold * 100 == 1 else "s") + ".",
+        + ("" if settings.error_threshold * 100 == 1 else "s")
+        + ".",
         "",
     ]
     for run in data.runs[1:]:
@@ -565,8 +596,11 @@ def run_to_run_section(data: ReportData) -> list[str]:
             by_group.setdefault((change.target, change.load_mode, change.load_level), {})[change.metric] = change
         for err in comparison.errors:
             by_group.setdefault((err.target, err.load_mode, err.load_level), {})["error_rate"] = err
-        shown = [m for m in metrics if any(
-            isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())]
+        shown = [
+            m
+            for m in metrics
+            if any(isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())
+        ]
         headers = ["target", "load"] + [heading(m, "p50", unit=False) for m in shown] + ["error rate"]
         rows = []
         for (target, mode, level), cells in by_group.items():
@@ -667,9 +701,14 @@ def slo_section(data: ReportData) -> list[str]:
                     row.append(cell)
                 rows.append(row)
             headers = ["target", "load"] + [
-                ("error rate, per target" if first[k].column == "error_rate"
-                 else f"{label(first[k].column)} {first[k].stat}, per target") + f" ({code(k)})"
-                if k in own else f"{_rule_text(first[k])} ({code(k)})"
+                (
+                    "error rate, per target"
+                    if first[k].column == "error_rate"
+                    else f"{label(first[k].column)} {first[k].stat}, per target"
+                )
+                + f" ({code(k)})"
+                if k in own
+                else f"{_rule_text(first[k])} ({code(k)})"
                 for k in keys
             ]
             lines += [table(headers, rows, ["left", "left"] + ["right"] * len(keys)), ""]
@@ -752,11 +791,19 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         "requests over its measured window (first request's start to last request's end); requests/s "
         "counts all measured requests over the same window."
         + (" Goodput counts only requests that succeeded and met every per-request SLO." if goodput else "")
-        + (" Start lag (open loop) is how late a request left after it was due: a large lag means the client, "
-           "not the provider, was the bottleneck." if open_loop else "")
-        + (" Achieved req/s is the rate requests actually left at (gaps between the first and last measured "
-           "start); ⚠️ marks a level that fell short of the offered rate by more than Poisson noise "
-           "(3 standard deviations)." if open_loop else ""),
+        + (
+            " Start lag (open loop) is how late a request left after it was due: a large lag means the client, "
+            "not the provider, was the bottleneck."
+            if open_loop
+            else ""
+        )
+        + (
+            " Achieved req/s is the rate requests actually left at (gaps between the first and last measured "
+            "start); ⚠️ marks a level that fell short of the offered rate by more than Poisson noise "
+            "(3 standard deviations)."
+            if open_loop
+            else ""
+        ),
         "",
         table(headers, rows, align),
         "",
@@ -827,12 +874,28 @@ def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         for s, sp in splits:
             rows.append(
                 ([s.run.label] if data.multi else [])
-                + [s.target, count(sp["n"]), num(sp["queue_ms"]), num(sp["prompt_ms"]), num(sp["completion_ms"]),
-                   num(sp["rest_ms"]), num(sp["e2e_ms"]), num(sp["server_tps_p50"]), num(s.headline["output_tps_p50"])]
+                + [
+                    s.target,
+                    count(sp["n"]),
+                    num(sp["queue_ms"]),
+                    num(sp["prompt_ms"]),
+                    num(sp["completion_ms"]),
+                    num(sp["rest_ms"]),
+                    num(sp["e2e_ms"]),
+                    num(sp["server_tps_p50"]),
+                    num(s.headline["output_tps_p50"]),
+                ]
             )
         headers = (["run"] if data.multi else []) + [
-            "target", "requests", "queue (ms)", "prompt (ms)", "completion (ms)", "network + client (ms)",
-            "e2e (ms)", "server tokens/s p50", "client tokens/s p50",
+            "target",
+            "requests",
+            "queue (ms)",
+            "prompt (ms)",
+            "completion (ms)",
+            "network + client (ms)",
+            "e2e (ms)",
+            "server tokens/s p50",
+            "client tokens/s p50",
         ]
         lines += [
             "### Server-side timings",
@@ -859,12 +922,22 @@ def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             h = s.headline
             rows.append(
                 ([s.run.label] if data.multi else [])
-                + [s.target, num(h["ttft_ms_p50"]), num(h["ttfa_ms_p50"]), num(thinking), num(rtoks),
-                   num(h["response_100_ms_p50"])]
+                + [
+                    s.target,
+                    num(h["ttft_ms_p50"]),
+                    num(h["ttfa_ms_p50"]),
+                    num(thinking),
+                    num(rtoks),
+                    num(h["response_100_ms_p50"]),
+                ]
             )
         headers = (["run"] if data.multi else []) + [
-            "target", heading("ttft_ms", "p50"), heading("ttfa_ms", "p50"), "reasoning before the answer p50 (ms)",
-            "reasoning tokens p50", heading("response_100_ms", "p50"),
+            "target",
+            heading("ttft_ms", "p50"),
+            heading("ttfa_ms", "p50"),
+            "reasoning before the answer p50 (ms)",
+            "reasoning tokens p50",
+            heading("response_100_ms", "p50"),
         ]
         lines += [
             "### Reasoning before the answer",
@@ -905,14 +978,25 @@ def errors_section(data: ReportData) -> list[str]:
             statuses = sorted({int(x) for x in these["http_status"].dropna().tolist()})
             rows.append(
                 ([s.run.label] if data.multi else [])
-                + [s.target, code(kind), count(len(these)), share(len(these) / len(mine)),
-                   ", ".join(str(x) for x in statuses) or DASH, _example(these["error_message"])]
+                + [
+                    s.target,
+                    code(kind),
+                    count(len(these)),
+                    share(len(these) / len(mine)),
+                    ", ".join(str(x) for x in statuses) or DASH,
+                    _example(these["error_message"]),
+                ]
             )
-    warm_failed = sum(
-        int((r.frame["warmup"].to_numpy(dtype=bool, na_value=False) & ~ok_mask(r.frame)).sum()) for r in data.runs
-    )
+    warm_failed = sum(int((r.frame["warmup"].to_numpy(dtype=bool, na_value=False) & ~ok_mask(r.frame)).sum()) for r in data.runs)
     if rows:
-        headers = (["run"] if data.multi else []) + ["target", "error kind", "count", "share of measured", "HTTP status", "example message"]
+        headers = (["run"] if data.multi else []) + [
+            "target",
+            "error kind",
+            "count",
+            "share of measured",
+            "HTTP status",
+            "example message",
+        ]
         lines += [
             "Measured requests that failed, by error kind, over all load levels (the kinds are a closed set, "
             "listed in `docs/metrics.md` in bench's repository).",
@@ -931,16 +1015,34 @@ def errors_section(data: ReportData) -> list[str]:
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("first token (TTFT, `ttft_ms`)", "first content event − t0; reasoning counts."),
-    ("first answer token (TTFA, `ttfa_ms`)", "first *answer* content event − t0 (reasoning excluded); equals TTFT for models that do not reason. Artificial Analysis' TTFT for reasoning models."),
+    (
+        "first answer token (TTFA, `ttfa_ms`)",
+        "first *answer* content event − t0 (reasoning excluded); equals TTFT for models that do not reason. Artificial Analysis' TTFT for reasoning models.",
+    ),
     ("first byte (`ttfb_ms`)", "response headers received − t0: the server's acknowledgement."),
     ("end-to-end (e2e, `e2e_ms`)", "end of the response (last event) − t0."),
-    ("tokens/s (`output_tps`)", "tokens streamed after the first content event ÷ (last − first content event): Artificial Analysis' output speed, per request. For speeds the bad tail is the low end (p1, p10)."),
+    (
+        "tokens/s (`output_tps`)",
+        "tokens streamed after the first content event ÷ (last − first content event): Artificial Analysis' output speed, per request. For speeds the bad tail is the low end (p1, p10).",
+    ),
     ("time per output token (TPOT, `tpot_ms`)", "1000 ÷ tokens/s. This is what aiperf and guidellm call ITL."),
-    ("inter-token latency (ITL, `itl_ms`)", "every gap between successive content events, pooled over requests: vLLM's ITL (not aiperf's/guidellm's, which is TPOT above)."),
+    (
+        "inter-token latency (ITL, `itl_ms`)",
+        "every gap between successive content events, pooled over requests: vLLM's ITL (not aiperf's/guidellm's, which is TPOT above).",
+    ),
     ("100-token answer (`response_100_ms`)", "TTFA + 100 × TPOT per request: how long a reader waits for a 100-token answer."),
-    ("aggregate tokens/s", "output tokens of a level's successful measured requests ÷ the measured window (first measured request's t0 to the last one's end)."),
-    ("requests/s, goodput", "measured requests ÷ the same window; goodput counts only requests that succeeded and met every per-request SLO (and its share of all measured requests)."),
-    ("error rate", "failed measured requests ÷ measured requests; error kinds are a closed set (rate_limited, auth, timeout, stream_interrupted …)."),
+    (
+        "aggregate tokens/s",
+        "output tokens of a level's successful measured requests ÷ the measured window (first measured request's t0 to the last one's end).",
+    ),
+    (
+        "requests/s, goodput",
+        "measured requests ÷ the same window; goodput counts only requests that succeeded and met every per-request SLO (and its share of all measured requests).",
+    ),
+    (
+        "error rate",
+        "failed measured requests ÷ measured requests; error kinds are a closed set (rate_limited, auth, timeout, stream_interrupted …).",
+    ),
 )
 
 

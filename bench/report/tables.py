@@ -17,6 +17,7 @@ from bench.schema import BY_NAME
 
 DASH = "–"
 
+
 def heading(column: str, stat: str, *, unit: bool = True, ci: bool = False) -> str:
     """A statistic's table header from the column table: ``first token p50 (ms) [95% CI]``,
     ``tokens/s p10`` (a speed's label already says its unit)."""

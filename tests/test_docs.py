@@ -66,3 +66,13 @@ def test_user_docs_cite_shipped_documents_not_internal_ones() -> None:
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "(docs/metrics.md)" in readme and "(docs/method.md)" in readme
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    # "Two commands": the second is what .ci/run runs, lint and types included, word for word.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", section, re.S)
+    ci_lines = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert commands[1] == ci_lines[-1]
+    assert ci_lines[-1].endswith("&& ruff check bench tests && ruff format --check bench tests benchmarks && mypy")

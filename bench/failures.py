@@ -9,13 +9,13 @@ looks like a key.
 
 from __future__ import annotations
 
-import errno
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from bench.providers.errors import (
+    CLIENT_ERRNOS,
     ClientResourceError,
     ConnectFailed,
     ProtocolViolation,
@@ -152,17 +152,13 @@ def _from_status(status: int, codes: str) -> str:
     return _BY_STATUS.get(status) or ("server_error" if status >= 500 else "other")
 
 
-#: The client machine's own limits (open files, ephemeral ports, memory): not the provider's fault.
-_CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
-
-
 def _client_limit(exc: BaseException) -> OSError | None:
     """The OSError anywhere in ``exc``'s chain that says the client ran out of something."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _CLIENT_ERRNOS:
+        if isinstance(current, OSError) and current.errno in CLIENT_ERRNOS:
             return current
         current = current.__cause__ or current.__context__
     return None

@@ -9,7 +9,6 @@ process's streams, drive the load profile, time each request, sample this proces
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,24 +29,6 @@ from bench.timing import now_ns
 EMULATOR_HEADER = "x-bench-emulator"
 
 Emit = Callable[[RequestRecord], None]
-
-
-def event_loop_name() -> str:
-    """The event loop runs use: uvloop where installed (libuv: about half asyncio's cost per
-    socket read, which is most of the client's work at Groq speed), else asyncio's own.
-    ``BENCH_EVENT_LOOP=asyncio`` forces asyncio's."""
-    if os.environ.get("BENCH_EVENT_LOOP", "").lower() == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-        return "asyncio"
-    return "uvloop"
-
-
-def loop_options() -> dict[str, Any]:
-    """``anyio.run`` backend options for :func:`event_loop_name`'s loop."""
-    return {"use_uvloop": event_loop_name() == "uvloop"}
 
 
 def request_seed(*parts: Any) -> int:

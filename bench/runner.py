@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from bench import run_meta
 from bench.errors import BenchError
+from bench.event_loop import event_loop_name, loop_options
 from bench.health import Budget, LevelHealth, saturation
-from bench.level import LevelJob, event_loop_name, loop_options, run_level
+from bench.level import LevelJob, run_level
 from bench.load import pool_size
 from bench.preflight import preflight
 from bench.progress import ProgressSink, make_progress

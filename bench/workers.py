@@ -36,8 +36,9 @@ import anyio
 import anyio.to_thread
 
 from bench.errors import BenchError
+from bench.event_loop import loop_options
 from bench.health import LevelHealth
-from bench.level import LevelJob, loop_options, run_level
+from bench.level import LevelJob, run_level
 from bench.prompts import PromptSet
 from bench.providers.warm import warm_client_path
 from bench.records import RequestRecord

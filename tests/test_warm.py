@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from bench import load_results
-from bench.level import loop_options
+from bench.event_loop import loop_options
 from bench.measure import measure_request
 from bench.providers import ClientSettings, ProviderRequest, make_provider, warm
 from bench.records import RequestRecord

@@ -16,10 +16,10 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from bench.emulator.handle import base_url
 from bench.emulator.server import EmulatorServer, ServerConfig
+from bench.event_loop import run
 
 _PARENT_POLL_S = 0.5
 
@@ -78,25 +78,10 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def _run(main: Any) -> None:
-    """On uvloop where installed: the emulator shares the machine with the client it times,
-    and libuv's lower cost per write and timer keeps its chunk times (the ground truth) on
-    schedule at Groq speed. ``BENCH_EVENT_LOOP=asyncio`` forces asyncio's own loop."""
-    if os.environ.get("BENCH_EVENT_LOOP", "").lower() != "asyncio":
-        try:
-            import uvloop
-        except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-            pass
-        else:
-            uvloop.run(main)
-            return
-    asyncio.run(main)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        _run(serve(args))
+        run(serve(args))  # on uvloop where installed: see bench.event_loop
     except OSError as exc:  # e.g. the port is taken
         print(f"bench emulator: {exc}", file=sys.stderr)
         return 1

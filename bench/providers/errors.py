@@ -7,7 +7,11 @@ reads: ``status_code``, and ``body``/``code``/``type`` from the provider's error
 
 from __future__ import annotations
 
+import errno
 from typing import Any
+
+#: OSError numbers that mean the client machine ran out of something (open files, ports, memory).
+CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
 
 
 class ProviderFailure(Exception):

@@ -21,7 +21,6 @@ HTTP/2; no retries (the SDK path is the one to use when a scenario wants retries
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import ssl
 from collections import deque
@@ -33,14 +32,12 @@ import httptools
 
 from bench import timing
 from bench.providers.base import StreamEvent
-from bench.providers.errors import ClientResourceError, ConnectFailed, ProtocolViolation, StreamCut
+from bench.providers.errors import CLIENT_ERRNOS, ClientResourceError, ConnectFailed, ProtocolViolation, StreamCut
 
 #: What a decoder returns for the event that ends a stream (``[DONE]``, ``message_stop``).
 DONE = StreamEvent()
 #: decoder(event name or None, data bytes, receive stamp) → an event, DONE, or None (nothing).
 Decoder = Callable[[bytes | None, bytes, int], StreamEvent | None]
-
-_CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
 
 
 class Response:
@@ -300,7 +297,7 @@ class LeanClient:
                 _Connection, self.host, self.port, ssl=self._ssl, server_hostname=self.host if self._ssl else None
             )
         except OSError as exc:
-            if exc.errno in _CLIENT_ERRNOS:
+            if exc.errno in CLIENT_ERRNOS:
                 raise ClientResourceError(f"cannot open a connection to {self.host}:{self.port}: {exc}") from exc
             reason = exc.strerror or str(exc) or type(exc).__name__
             kind = "cannot resolve" if isinstance(exc, socket.gaierror) else "cannot connect to"

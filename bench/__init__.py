@@ -12,7 +12,7 @@ __all__ = ["__version__", "load_results"]
 def __getattr__(name: str) -> Any:
     # Lazy: pandas costs most of a second to import, and the emulator subprocess needs none of it.
     if name == "load_results":
-        from bench.records import load_results
+        from bench.results.records import load_results
 
         return load_results
     raise AttributeError(f"module 'bench' has no attribute {name!r}")

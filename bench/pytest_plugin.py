@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.run import LoadedRun
+from bench.analysis.loaded import LoadedRun
 
 try:
     import pytest
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
     from bench.gate.compare import Comparison
-    from bench.slo import SloSpec
+    from bench.scenario.slo import SloSpec
 
 
 class BenchGateWarning(UserWarning):
@@ -76,7 +76,7 @@ _settings: dict[str, Any] = {"baselines": Path("baselines")}
 
 @dataclass
 class BenchResult(LoadedRun):
-    """One finished run (``bench.run.LoadedRun``), with its aggregates computed on first use."""
+    """One finished run (``bench.analysis.loaded.LoadedRun``), with its aggregates computed on first use."""
 
     _aggregates: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -84,7 +84,7 @@ class BenchResult(LoadedRun):
     def aggregates(self) -> pd.DataFrame:
         """One row per (target, load level): n, error rate, percentiles, CIs, goodput."""
         if self._aggregates is None:
-            from bench.metrics import aggregate
+            from bench.analysis.metrics import aggregate
 
             self._aggregates = aggregate(self.frame, self.slo)
         return self._aggregates
@@ -140,7 +140,7 @@ def bench_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         rate: Iterable[float] | None = None,
         emulate: bool | None = None,
     ) -> BenchResult:
-        from bench.runner import run_scenario
+        from bench.run.runner import run_scenario
 
         path = Path(scenario)
         if not path.is_absolute() and not path.exists():
@@ -174,7 +174,7 @@ def bench_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def _as_result(result: Any) -> BenchResult:
     if isinstance(result, BenchResult):
         return result
-    if isinstance(result, LoadedRun):  # bench.runner.RunResult
+    if isinstance(result, LoadedRun):  # bench.run.runner.RunResult
         return BenchResult(result.run_dir, result.meta, result._frame, result._measured)
     run_dir = getattr(result, "run_dir", None)
     if run_dir is not None:  # anything shaped like a run
@@ -191,9 +191,9 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     ``result``: a BenchResult/RunResult, a run directory, or a per-request DataFrame.
     ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
     """
+    from bench.analysis.metrics import judge_slos
     from bench.fmt import level_text
-    from bench.metrics import judge_slos
-    from bench.slo import SloSpec, slo_from_table
+    from bench.scenario.slo import SloSpec, slo_from_table
 
     __tracebackhide__ = True
     if hasattr(result, "columns") and hasattr(result, "iloc"):  # a DataFrame

@@ -20,14 +20,15 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 
-from bench.measure import StreamTally, _consume
-from bench.providers.base import ClientSettings, StreamEvent
+from bench.providers.base import ClientSettings
 from bench.providers.fast import _decode_chat
 from bench.providers.lean_http import Response, _Connection
+from bench.run.measure import StreamTally, _consume
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 

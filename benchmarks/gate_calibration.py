@@ -16,7 +16,7 @@ correlated samples:
 * ``shared``: a slowly wandering server state (AR(1), φ = 0.9 per request) carries 30% of the
   log-variance, the rest is per request — slow drift, the hardest case for any within-run test.
 
-Finally a few real emulated runs over HTTP (``bench.runner.run_scenario``, real SDKs on
+Finally a few real emulated runs over HTTP (``bench.run.runner.run_scenario``, real SDKs on
 loopback) confirm the model: identical runs should pass, a 20% TTFT slowdown injected through
 the scenario's ``[target.emulator]`` override should fail, and the lag-1 autocorrelation of
 log TTFT shows how much correlation a closed loop really adds on this machine.
@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.catalogue import load_catalogue
 from bench.emulator.profiles import Override, Profile, plan_response, resolve_profile
 from bench.gate.compare import (
     DEFAULT_CONFIDENCE,
@@ -52,6 +51,7 @@ from bench.gate.compare import (
     compare_sides,
 )
 from bench.gate.stats import median_ratio
+from bench.scenario.catalogue import load_catalogue
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.toml"
 #: (label, provider, model) of the quickstart's targets.
@@ -367,8 +367,8 @@ def error_detection(pairs: int, n: int, seed: int) -> None:
 def http_runs(count: int, n: int, concurrency: int) -> None:
     print(f"## 6. Real emulated runs over HTTP (quickstart at concurrency {concurrency}, {n} requests, real SDKs on loopback)\n")
     from bench.gate.baseline import load_side
-    from bench.runner import run_scenario
-    from bench.scenario import load_scenario, parse_scenario
+    from bench.run.runner import run_scenario
+    from bench.scenario.model import load_scenario, parse_scenario
 
     scenario = load_scenario(QUICKSTART)
     catalogue = load_catalogue()

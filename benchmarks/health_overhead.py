@@ -1,4 +1,4 @@
-"""What the client-health sampler (bench.health) costs the process it measures. Prints figures.
+"""What the client-health sampler (bench.run.health) costs the process it measures. Prints figures.
 
     python benchmarks/health_overhead.py [--seconds 3]
 
@@ -26,8 +26,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import health  # noqa: E402
-from bench.health import DEFAULT_INTERVAL_S, HealthSampler, count_chunks  # noqa: E402
+from bench.run import health  # noqa: E402
+from bench.run.health import DEFAULT_INTERVAL_S, HealthSampler, count_chunks  # noqa: E402
 
 
 def _sampler() -> HealthSampler:

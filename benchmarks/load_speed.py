@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.records import REQUESTS_FILE, RequestRecord, load_results
+from bench.results.records import REQUESTS_FILE, RequestRecord, load_results
 
 
 def _record(i: int) -> RequestRecord:

@@ -30,14 +30,14 @@ SLO = {"ttft_p50_ms": 100, "output_tps_p50": 500, "response_100_ms_p50": 500, "e
 
 
 def measure(rows: int, root: Path) -> dict[str, float]:
-    from bench.metrics import aggregate, evaluate_slo
-    from bench.records import load_results
+    from bench.analysis.metrics import aggregate, evaluate_slo
     from bench.report import render_report
     from bench.report.charts import render_charts
     from bench.report.data import build
     from bench.report.markdown import render_markdown
-    from bench.run_file import read_run_meta
-    from bench.slo import slo_from_table
+    from bench.results.records import load_results
+    from bench.results.run_file import read_run_meta
+    from bench.scenario.slo import slo_from_table
 
     per_group = rows // (len(DEFAULT_TARGETS) * len(LEVELS))
     t = time.perf_counter()

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import psutil
 
-from bench.records import load_results
-from bench.runner import run_scenario
-from bench.scenario import load_scenario
+from bench.results.records import load_results
+from bench.run.runner import run_scenario
+from bench.scenario.model import load_scenario
 
 #: RSS may grow this much (MB) from the first quarter of the run to the last and still be "flat":
 #: allocator arenas settle over the first minutes; a leak of even 1 KB a request grows far more.

@@ -5,7 +5,7 @@
         --benchmark-disable --no-cov -p no:cacheprovider                  # CI: each body once, small data
 
 Per chunk: the SDK's SSE decoding, the provider's chunk → StreamEvent translation and the
-measuring loop (``bench.measure.measure_request``). Per request: ``RequestRecord.to_json`` and
+measuring loop (``bench.run.measure.measure_request``). Per request: ``RequestRecord.to_json`` and
 ``ResultsWriter.write``. Per run: ``load_results`` (JSONL and Parquet), ``aggregate``,
 ``evaluate_slo`` and the CI gate's ``compare_sides`` on 100 000 rows. No network: chunks come
 from memory, so these time the harness's own code, not a server.
@@ -17,20 +17,21 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.analysis.metrics import aggregate, evaluate_slo  # noqa: E402
 from bench.gate.compare import CompareSettings, Side, SideInfo, compare_sides  # noqa: E402
-from bench.measure import measure_request  # noqa: E402
-from bench.metrics import aggregate, evaluate_slo  # noqa: E402
 from bench.providers.base import ProviderRequest, StreamEvent, Usage  # noqa: E402
-from bench.records import PARQUET_FILE, RequestRecord, ResultsWriter, load_results  # noqa: E402
-from bench.run_file import write_run_meta  # noqa: E402
-from bench.slo import slo_from_table  # noqa: E402
+from bench.results.records import PARQUET_FILE, RequestRecord, ResultsWriter, load_results  # noqa: E402
+from bench.results.run_file import write_run_meta  # noqa: E402
+from bench.run.measure import measure_request  # noqa: E402
+from bench.scenario.slo import slo_from_table  # noqa: E402
 from tests.synthetic import synthetic_frame  # noqa: E402
 
 QUICK = os.environ.get("BENCH_PERF_QUICK", "") not in ("", "0")
@@ -225,7 +226,7 @@ def test_load_results_jsonl(benchmark: Any, big_run: Path) -> None:
 
 
 def test_load_results_parquet(benchmark: Any, big_run: Path) -> None:
-    from bench.records import write_parquet
+    from bench.results.records import write_parquet
 
     write_parquet(big_run)
     frame = benchmark.pedantic(load_results, args=(big_run,), rounds=1 if QUICK else 5, iterations=1)

@@ -1,6 +1,6 @@
 """How far the harness's TTFT and inter-token times are from the truth, per client path: ``bench calibrate`` as a script.
 
-The measurement lives in :mod:`bench.calibrate` (its docstring defines each error exactly):
+The measurement lives in :mod:`bench.campaigns.calibrate` (its docstring defines each error exactly):
 the harness runs against the emulator with jitter 0, one token per chunk and ``ignore_eos``,
 and every measured request is joined to the emulator's chunk log (CLOCK_MONOTONIC, the
 harness's clock too):
@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import calibrate as cal
+from bench.campaigns import calibrate as cal
 from bench.errors import BenchError
 
 

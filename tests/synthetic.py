@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.records import PARQUET_FILE, REQUESTS_FILE, RequestRecord, ResultsWriter
-from bench.run_file import write_run_meta
+from bench.results.records import PARQUET_FILE, REQUESTS_FILE, RequestRecord, ResultsWriter
+from bench.results.run_file import write_run_meta
 from bench.schema import COLUMNS
 
 DEFAULT_TARGETS: tuple[str, ...] = (

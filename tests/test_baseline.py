@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.metrics import aggregate
 from bench.errors import BenchError
 from bench.gate.baseline import list_baselines, load_side, save_baseline
-from bench.metrics import aggregate
 from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]

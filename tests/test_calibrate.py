@@ -1,4 +1,4 @@
-"""``bench calibrate`` and :mod:`bench.calibrate`: structure and arithmetic, never the machine's accuracy.
+"""``bench calibrate`` and :mod:`bench.campaigns.calibrate`: structure and arithmetic, never the machine's accuracy.
 
 The real run is tiny (one provider, the SDK path, 1 and 2 streams × 100 tokens/s, a few short
 requests) and its numbers are only checked for being there and finite: this machine is shared.
@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import calibrate as cal
-from bench import run_meta
-from bench.calibrate import CalibrationCell, CalibrationGrid, CalibrationResult, ClientVerdict
+from bench.campaigns import calibrate as cal
+from bench.campaigns.calibrate import CalibrationCell, CalibrationGrid, CalibrationResult, ClientVerdict
+from bench.results import provenance
 
 CLI = Callable[..., tuple[int, str, str]]
 ROW = re.compile(
@@ -218,13 +218,13 @@ def _result(
 ) -> CalibrationResult:
     cells = [_cell("sdk", 8, 100.0), CalibrationCell("groq", "sdk", 16, 800.0, n=0)]
     return CalibrationResult(
-        date, dict(host), run_meta.versions(), CalibrationGrid(providers=["groq"]), cells, {"sdk": sdk, "fast": fast}
+        date, dict(host), provenance.versions(), CalibrationGrid(providers=["groq"]), cells, {"sdk": sdk, "fast": fast}
     )
 
 
 def test_save_load_round_trip_with_nan(tmp_path: Path) -> None:
     result = _result(
-        run_meta.host(), ClientVerdict("fast", skipped="no 'fast' client"), ClientVerdict("sdk", 8, 100.0, failed=[(16, 800.0)])
+        provenance.host(), ClientVerdict("fast", skipped="no 'fast' client"), ClientVerdict("sdk", 8, 100.0, failed=[(16, 800.0)])
     )
     path = result.save(tmp_path / "deep" / "calibration.json")
     data = json.loads(path.read_text())  # strict JSON: NaN is written as null
@@ -259,7 +259,7 @@ def test_latest_calibration_picks_the_newest_and_skips_broken_files(tmp_path: Pa
 
 
 def test_calibration_note_on_this_host_and_another() -> None:
-    here = run_meta.host()
+    here = provenance.host()
     result = _result(here, ClientVerdict("fast", 16, 800.0), ClientVerdict("sdk", 8, 100.0))
     assert cal.calibration_note(result, here) == (
         "this machine was calibrated on 2025-03-04: within 1 ms / 1 % up to 16 streams × 800 tokens/s on the fast path, "
@@ -284,7 +284,7 @@ def test_calibration_note_on_this_host_and_another() -> None:
 def test_scenario_text_is_exact_timing_with_warmup_equal_to_streams() -> None:
     import tomllib
 
-    from bench.scenario import Scenario
+    from bench.scenario.model import Scenario
 
     text = cal.scenario_text("anthropic", 8, 800.0, CalibrationGrid(tokens=64, requests=5, workers=2))
     data = tomllib.loads(text)
@@ -353,11 +353,11 @@ def test_a_tiny_calibration_through_the_cli(
         ("groq", "sdk", 2, 100.0, 3),
     ]
     assert result.grid.clients == ["sdk", "fast"] and result.grid.requests == 3 and result.grid.tokens == 6
-    assert result.host == run_meta.host() and result.versions["bench"]
+    assert result.host == provenance.host() and result.versions["bench"]
     assert result.verdicts["fast"].skipped
     latest = cal.latest_calibration(tmp_path / "results")
     assert latest is not None and latest.date == result.date
-    note = cal.calibration_note(latest, run_meta.host())
+    note = cal.calibration_note(latest, provenance.host())
     assert note.startswith(f"this machine was calibrated on {result.date[:10]}: ") and "fast path not calibrated" in note
 
 
@@ -439,7 +439,7 @@ def test_save_path_given_and_quick_overrides(cli: CLI, tmp_path: Path, monkeypat
         seen.append(grid)
         kwargs["note"]("a note")  # type: ignore[operator]
         cell = _cell("sdk", 8, 800.0)
-        return CalibrationResult(run_meta.utc_now(), run_meta.host(), {}, grid, [cell], cal.verdicts([cell], grid.clients))
+        return CalibrationResult(provenance.utc_now(), provenance.host(), {}, grid, [cell], cal.verdicts([cell], grid.clients))
 
     monkeypatch.setattr(cal, "calibrate", fake)
     target = tmp_path / "new" / "mine.json"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.catalogue import PROVIDERS, STATUSES, CatalogueError, load_catalogue, parse_catalogue
+from bench.scenario.catalogue import PROVIDERS, STATUSES, CatalogueError, load_catalogue, parse_catalogue
 
 SEED_GROQ = {
     "llama-3.1-70b-versatile": ("decommissioned", "2025-01-24"),

@@ -15,7 +15,7 @@ import bench
 from bench import load_results
 from bench.cli import app
 from bench.emulator import start_emulator
-from bench.scenario import load_scenario, parse_scenario
+from bench.scenario.model import load_scenario, parse_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 

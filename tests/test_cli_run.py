@@ -288,7 +288,7 @@ def test_base_urls_written_with_the_api_path_work(tmp_path: Path) -> None:
         )
         os.environ["BENCH_TEST_KEY"] = "k"
         try:
-            from bench.runner import run_scenario
+            from bench.run.runner import run_scenario
 
             frame = run_scenario(path, out=tmp_path / "r", warn=lambda m: None).frame
         finally:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bench import load_results
 from bench.emulator import start_emulator
-from bench.runner import run_scenario
-from bench.scenario import load_scenario
+from bench.run.runner import run_scenario
+from bench.scenario.model import load_scenario
 
 
 def _low_fd_limit() -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from bench.emulator.faults import expected_error_kind
-from bench.runner import run_scenario
+from bench.run.runner import run_scenario
 
 KEY = ["target", "load_level", "request_index"]
 EXACT = [

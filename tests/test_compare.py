@@ -10,7 +10,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, Verdict, compare_sides
-from bench.run_file import read_run_meta, write_run_meta
+from bench.results.run_file import read_run_meta, write_run_meta
 from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.catalogue import CatalogueError, Price, load_catalogue, parse_catalogue
-from bench.cost import (
+from bench.analysis.cost import (
     CACHED_INPUT_COLUMN,
     COST_COLUMN,
     NO_CACHED_COUNTS,
@@ -25,10 +24,11 @@ from bench.cost import (
     request_cost_usd,
 )
 from bench.errors import ScenarioError
-from bench.export import export_run
-from bench.records import frame_from_records, load_results
-from bench.run_file import RunMeta, read_run_meta, write_run_meta
-from bench.scenario import load_scenario
+from bench.report.export import export_run
+from bench.results.records import frame_from_records, load_results
+from bench.results.run_file import RunMeta, read_run_meta, write_run_meta
+from bench.scenario.catalogue import CatalogueError, Price, load_catalogue, parse_catalogue
+from bench.scenario.model import load_scenario
 from tests.synthetic import write_synthetic_run
 
 GROQ_120B = "groq/openai/gpt-oss-120b"

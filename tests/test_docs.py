@@ -26,7 +26,7 @@ def test_no_doc_installs_the_wrong_package() -> None:
 
 
 def test_metrics_doc_defines_every_column_and_aggregate() -> None:
-    from bench.metrics import CI_COLUMNS, LATENCY_STAT_COLUMNS, aggregate_columns
+    from bench.analysis.metrics import CI_COLUMNS, LATENCY_STAT_COLUMNS, aggregate_columns
     from bench.schema import COLUMNS, ERROR_KINDS
 
     text = (REPO / "docs" / "metrics.md").read_text(encoding="utf-8")

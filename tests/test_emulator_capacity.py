@@ -22,7 +22,7 @@ from bench.emulator.faults import FAULT_KINDS
 from bench.emulator.profiles import OverrideError, parse_override
 from bench.emulator.server import SlotPool
 from bench.errors import ScenarioError
-from bench.scenario import parse_scenario
+from bench.scenario.model import parse_scenario
 
 TTFT_MS = 50.0
 TOKENS = 10

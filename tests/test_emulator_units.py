@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.catalogue import load_catalogue
 from bench.emulator import FAULT_KINDS, expected_error_kind
 from bench.emulator.faults import HTTP_FAULTS, MIDSTREAM, STREAM_FAULTS, choose_fault, http_error
 from bench.emulator.http11 import MalformedRequest, chunk, read_request, sse
@@ -24,6 +23,7 @@ from bench.emulator.profiles import (
     resolve_profile,
 )
 from bench.emulator.wire import message_chars, text_chars
+from bench.scenario.catalogue import load_catalogue
 from bench.schema import ERROR_KINDS
 
 PROFILE = Profile(ttft_ms=80, tokens_per_s=500, jitter=0.2, reasoning=False, reasoning_tokens=0)

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.cost import SUMMARY_COLUMNS
+from bench.analysis.cost import SUMMARY_COLUMNS
+from bench.analysis.metrics import aggregate_columns
 from bench.errors import BenchError
-from bench.export import FORMATS, aggregates_for, export_run
-from bench.metrics import aggregate_columns
-from bench.records import load_results
+from bench.report.export import FORMATS, aggregates_for, export_run
+from bench.results.records import load_results
 from tests.synthetic import write_synthetic_run
 
 
@@ -90,9 +90,9 @@ def test_pytest_benchmark_hands_over(run: Path, tmp_path: Path, monkeypatch: pyt
         path.write_text("{}")
         return path
 
-    fake = types.ModuleType("bench.pytest_benchmark")
+    fake = types.ModuleType("bench.report.export.pytest_benchmark")
     fake.write_pytest_benchmark = write_pytest_benchmark  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bench.pytest_benchmark", fake)
+    monkeypatch.setitem(sys.modules, "bench.report.export.pytest_benchmark", fake)
     assert export_run(run, "pytest-benchmark", tmp_path) == [tmp_path / "pytest-benchmark.json"]
     assert calls == [(run, tmp_path)]
 
@@ -123,7 +123,7 @@ def test_cli_export(run: Path, tmp_path: Path, cli) -> None:
 
 
 def test_csv_list_cells() -> None:
-    from bench.export import _json_list
+    from bench.report.export import _json_list
 
     assert _json_list(np.array([1.5, 2.0])) == "[1.5, 2.0]"
     assert _json_list([1.0]) == "[1.0]"

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from bench.export import export_run
-from bench.records import load_results
+from bench.report.export import export_run
+from bench.results.records import load_results
 from tests.synthetic import write_synthetic_run
 
 #: A JSON number with a fraction or exponent.

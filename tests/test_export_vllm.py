@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.analysis.metrics import measured
 from bench.errors import BenchError
-from bench.export import aggregates_for, export_run
-from bench.export_vllm import result_keys, vllm_results
-from bench.metrics import measured
-from bench.records import load_results
-from bench.run_file import read_run_meta
-from bench.runner import run_scenario
+from bench.report.export import aggregates_for, export_run
+from bench.report.export.vllm import result_keys, vllm_results
+from bench.results.records import load_results
+from bench.results.run_file import read_run_meta
+from bench.run.runner import run_scenario
 from tests.synthetic import write_synthetic_run
 
 #: What ``vllm bench serve --save-result --save-detailed --percentile-metrics ttft,tpot,itl,e2el``
@@ -228,7 +228,7 @@ def _peaks_as_vllm(start: np.ndarray, ttft: np.ndarray, latency: np.ndarray, itl
 
 
 def test_peak_tokens_and_concurrency_agree_with_vllms_loops() -> None:
-    from bench.export_vllm import _peaks
+    from bench.report.export.vllm import _peaks
 
     rng = np.random.default_rng(7)
     n = 300

@@ -3,7 +3,7 @@
 Every stream shape the SDK path handles goes through both client paths, against small
 hand-written servers (exact bytes, written as each test says: whole, one byte at a time,
 with pauses) and against the built-in emulator. Nothing is mocked: the official SDKs, the
-lean client, ``bench.measure`` and the sockets are the real ones. Where both paths can read a
+lean client, ``bench.run.measure`` and the sockets are the real ones. Where both paths can read a
 shape, the test asserts they record the same thing, and what that is.
 """
 
@@ -23,10 +23,10 @@ import anyio
 import pytest
 
 from bench.emulator.faults import expected_error_kind
-from bench.measure import measure_request
 from bench.providers import ClientSettings, ProviderRequest, make_provider
-from bench.records import RequestRecord
-from bench.runner import loop_options, run_scenario
+from bench.results.records import RequestRecord
+from bench.run.measure import measure_request
+from bench.run.runner import loop_options, run_scenario
 
 CLIENTS = ("sdk", "fast")
 KEY = "test-key-123"

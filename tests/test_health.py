@@ -1,4 +1,4 @@
-"""Client health sampler and the saturation check (bench.health).
+"""Client health sampler and the saturation check (bench.run.health).
 
 Saturation is provoked for real: a coroutine blocks the event loop the sampler runs in. No
 assertion depends on how fast this machine is, except where a blocking call guarantees a
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import health
-from bench.health import (
+from bench.run import health
+from bench.run.health import (
     FDS_EVERY,
     Budget,
     Finding,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.load import ClosedLoop, OpenLoop, Slot, profile_for, shares, streams_of
+from bench.run.load import ClosedLoop, OpenLoop, Slot, profile_for, shares, streams_of
 from bench.timing import now_ns
 
 # ----------------------------------------------------------------------------------- shares

@@ -15,10 +15,10 @@ import anyio
 import pytest
 
 from bench import timing
-from bench.failures import classify, scrub
-from bench.measure import measure_request
 from bench.providers.base import ProviderRequest, StreamEvent, Usage
-from bench.records import RequestRecord
+from bench.providers.classify import classify, scrub
+from bench.results.records import RequestRecord
+from bench.run.measure import measure_request
 
 
 class FakeClock:

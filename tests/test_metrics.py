@@ -1,4 +1,4 @@
-"""bench.metrics against hand-computed values, the ordinary bootstrap, and properties."""
+"""bench.analysis.metrics against hand-computed values, the ordinary bootstrap, and properties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.metrics import (
+from bench.analysis.metrics import (
     GROUP_KEYS,
     aggregate,
     aggregate_columns,
@@ -26,8 +26,8 @@ from bench.metrics import (
     stat_quantile,
     wilson_ci,
 )
-from bench.records import frame_from_records
-from bench.slo import slo_from_table
+from bench.results.records import frame_from_records
+from bench.scenario.slo import slo_from_table
 
 S = 1_000_000_000  # ns per second
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner import run_scenario
+from bench.run.runner import run_scenario
 
 
 def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None, extra: dict | None = None) -> bytes:

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from bench.progress import NullProgress, PlainProgress, RichProgress, make_progress
-from bench.records import RequestRecord
+from bench.results.records import RequestRecord
+from bench.run.progress import NullProgress, PlainProgress, RichProgress, make_progress
 
 
 def _record(i: int, ok: bool = True, ttft: float = 10.0, warmup: bool = False) -> RequestRecord:

@@ -12,7 +12,7 @@ import pytest
 from pytest_benchmark.stats import Stats
 from pytest_benchmark.storage.file import FileStorage
 
-from bench.pytest_benchmark import benchmark_stats, write_pytest_benchmark
+from bench.report.export.pytest_benchmark import benchmark_stats, write_pytest_benchmark
 from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]

@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("ray")
 
 from bench import load_results  # noqa: E402
-from bench.runner import run_scenario  # noqa: E402
+from bench.run.runner import run_scenario  # noqa: E402
 
 SCENARIO = """
 [scenario]

@@ -21,7 +21,7 @@ from bench.report import default_out_dir, render_report
 from bench.report.charts import CHART_FILES
 from bench.report.data import build
 from bench.report.markdown import render_markdown
-from bench.run_file import RUN_FILE, read_run_meta, write_run_meta
+from bench.results.run_file import RUN_FILE, read_run_meta, write_run_meta
 from tests.synthetic import DEFAULT_TARGETS, write_synthetic_run
 
 GOLDEN = Path(__file__).parent / "golden" / "report_synthetic.md"

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.records import REQUESTS_FILE
 from bench.report import charts
 from bench.report.data import build, level_text
 from bench.report.markdown import _date, render_markdown
 from bench.report.tables import DASH, ci, count, num, share, table, with_ci
-from bench.run_file import RUN_FILE, write_run_meta
+from bench.results.records import REQUESTS_FILE
+from bench.results.run_file import RUN_FILE, write_run_meta
 from tests.synthetic import write_synthetic_run
 
 

@@ -19,7 +19,7 @@ from bench.report import HTML_FILE, REPORT_FILE, parse_formats, render_report, r
 from bench.report.charts import CHART_FILES
 from bench.report.data import PALETTE, build, series_style
 from bench.report.markdown import render_markdown, usd
-from bench.run_file import read_run_meta, write_run_meta
+from bench.results.run_file import read_run_meta, write_run_meta
 from tests.synthetic import DEFAULT_TARGETS, write_synthetic_run
 
 TARGETS = (*DEFAULT_TARGETS, "groq/openai/gpt-oss-120b")
@@ -126,8 +126,8 @@ def test_cost_section(both: dict[str, Path]) -> None:
 
 
 def test_cost_matches_bench_cost(run: Path) -> None:
-    from bench.cost import add_cost
-    from bench.metrics import measured, ok_mask
+    from bench.analysis.cost import add_cost
+    from bench.analysis.metrics import measured, ok_mask
 
     data = build([run])
     text = render_markdown(data, {})
@@ -278,7 +278,7 @@ def _health_level(target: str, level: float, cpu: float, lag: float, worker: int
 def _with_health(run: Path, levels: list[dict], calibration: dict | None = None) -> None:
     from dataclasses import asdict
 
-    from bench.health import Budget, LevelHealth, saturation
+    from bench.run.health import Budget, LevelHealth, saturation
 
     findings = saturation([LevelHealth.from_dict(x) for x in levels])
     meta = read_run_meta(run)

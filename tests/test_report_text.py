@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.records import REQUESTS_FILE
 from bench.report import render_report
 from bench.report.charts import CHART_FILES, EMULATED_INK
 from bench.report.data import build
 from bench.report.markdown import render_markdown
-from bench.run_file import read_run_meta, write_run_meta
+from bench.results.records import REQUESTS_FILE
+from bench.results.run_file import read_run_meta, write_run_meta
 from tests.synthetic import write_synthetic_run
 
 

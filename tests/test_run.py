@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from bench import load_results
-from bench.runner import run_scenario
-from bench.scenario import load_scenario
+from bench.run.runner import run_scenario
+from bench.scenario.model import load_scenario
 from bench.schema import COLUMNS, ERROR_KINDS
 
 
@@ -271,9 +271,9 @@ def test_ttft_close_to_the_emulators_chunk_log(tmp_path: Path) -> None:
 
 
 def test_run_ids_sort_by_start_even_within_one_second(tmp_path: Path) -> None:
-    from bench.records import claim_run_dir
-    from bench.run_meta import new_run_id
-    from bench.runner import Runner, RunOptions
+    from bench.results.provenance import new_run_id
+    from bench.results.records import claim_run_dir
+    from bench.run.runner import Runner, RunOptions
 
     ids = [new_run_id("s") for _ in range(200)]
     assert ids == sorted(ids)

@@ -12,9 +12,9 @@ import json
 import textwrap
 from pathlib import Path
 
-from bench.runner import run_scenario
-from bench.scenario import load_scenario
-from bench.summary import notes
+from bench.report.summary import notes
+from bench.run.runner import run_scenario
+from bench.scenario.model import load_scenario
 
 
 def _scenario(tmp_path: Path, client: str, streams: int, tps: int, requests: int) -> Path:

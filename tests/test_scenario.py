@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ScenarioError
-from bench.scenario import load_scenario
+from bench.scenario.model import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 

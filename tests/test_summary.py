@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from bench.records import frame_from_records
-from bench.run_file import RunMeta
-from bench.summary import notes, print_summary
+from bench.report.summary import notes, print_summary
+from bench.results.records import frame_from_records
+from bench.results.run_file import RunMeta
 
 
 def _rows(lag_ms: float, ttft_ms: float, n: int = 20) -> list[dict]:

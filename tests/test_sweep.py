@@ -18,10 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import app, run_app
-from bench.errors import BenchError
-from bench.scenario import load_scenario
-from bench.sweep import (
+from bench.campaigns.sweep import (
     Probe,
     SearchSettings,
     SloCheck,
@@ -30,6 +27,9 @@ from bench.sweep import (
     sweep,
     verdict_of,
 )
+from bench.cli import app, run_app
+from bench.errors import BenchError
+from bench.scenario.model import load_scenario
 
 # ------------------------------------------------------------------ fakes
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.metrics import arrival_rates
+from bench.analysis.metrics import arrival_rates
 from bench.pytest_plugin import assert_slo
-from bench.records import RequestRecord, ResultsWriter, load_results
 from bench.report import render_report
-from bench.run_file import read_run_meta, write_run_meta
-from bench.runner import run_scenario
-from bench.summary import notes, print_summary
+from bench.report.summary import notes, print_summary
+from bench.results.records import RequestRecord, ResultsWriter, load_results
+from bench.results.run_file import read_run_meta, write_run_meta
+from bench.run.runner import run_scenario
 from tests.synthetic import write_synthetic_run
 
 Cli = Callable[..., tuple[int, str, str]]

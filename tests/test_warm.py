@@ -20,9 +20,9 @@ import pytest
 
 from bench import load_results
 from bench.event_loop import loop_options
-from bench.measure import measure_request
 from bench.providers import ClientSettings, ProviderRequest, make_provider, warm
-from bench.records import RequestRecord
+from bench.results.records import RequestRecord
+from bench.run.measure import measure_request
 
 PROVIDERS = ("groq", "openai", "openai-compatible", "anthropic")
 CLIENTS = ("sdk", "fast")

@@ -20,7 +20,7 @@ import pandas as pd
 import psutil
 
 from bench import load_results
-from bench.runner import run_scenario
+from bench.run.runner import run_scenario
 
 # jitter 0 and a seed per request: the emulator answers each request index the same way in every
 # run. max_tokens 300 against a natural length of ~400 (log-normal): a mix of lengths and stops.

@@ -11,8 +11,8 @@ import typer
 from bench.cli.app import app
 from bench.errors import BenchError
 
-if TYPE_CHECKING:  # the command imports bench.calibrate (numpy, pandas) only when it runs
-    from bench.calibrate import CalibrationGrid
+if TYPE_CHECKING:  # the command imports bench.campaigns.calibrate (numpy, pandas) only when it runs
+    from bench.campaigns.calibrate import CalibrationGrid
 
 DEFAULT_SAVE = Path("results") / "calibration.json"
 
@@ -108,8 +108,8 @@ def calibrate(
         typer.Argument(metavar="PATH", help=f"With --save: the JSON file to write (default {DEFAULT_SAVE}).", show_default=False),
     ] = None,
 ) -> None:
-    from bench import calibrate as cal
-    from bench.scenario import CLIENTS
+    from bench.campaigns import calibrate as cal
+    from bench.scenario.model import CLIENTS
 
     if requests is not None and requests < 1:
         raise BenchError(f"--requests {requests}: must be 1 or more")
@@ -134,9 +134,9 @@ def calibrate(
     if target is not None and target.is_dir():
         raise BenchError(f"--save {target}: is a directory; give a file path (e.g. {target / 'calibration.json'})")
 
-    from bench import run_meta
+    from bench.results import provenance
 
-    here = run_meta.host()
+    here = provenance.host()
     cells = len(grid.providers) * len(grid.clients) * len(grid.concurrency) * len(grid.tokens_per_s)
     seconds = _estimate_s(grid)
     about = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"

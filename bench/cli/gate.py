@@ -119,15 +119,15 @@ def check(
     baselines: BaselinesOption = Path("baselines"),
 ) -> None:
     """Evaluate the scenario's SLOs (its slo table) on a run: exit 1 when any SLO fails."""
+    from bench.analysis.metrics import judge_slos
     from bench.gate.baseline import load_side
     from bench.gate.render import render_check
-    from bench.metrics import judge_slos
-    from bench.slo import slo_for_scenario
+    from bench.scenario.slo import slo_for_scenario
 
     _check_format(fmt)
     side = load_side(run, root=baselines)
     if scenario is not None:
-        from bench.scenario import load_scenario
+        from bench.scenario.model import load_scenario
 
         spec = load_scenario(scenario).slo_spec
         source = str(scenario)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.cli.app import app
-from bench.records import resolve_run_dir
+from bench.results.records import resolve_run_dir
 
 
 @app.command()
@@ -75,7 +75,7 @@ def export(
     """Write requests.<ext> and aggregates.<ext> (with costs), a pytest-benchmark JSON, or vLLM result files
     (vllm bench serve --save-result: one per target and level) for one run."""
     from bench.errors import BenchError
-    from bench.export import export_run
+    from bench.report.export import export_run
 
     try:
         percentiles = [float(p) for p in metric_percentiles.split(",") if p.strip()]

@@ -12,7 +12,7 @@ import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
-from bench.scenario import Scenario, load_scenario
+from bench.scenario.model import Scenario, load_scenario
 
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
@@ -79,7 +79,7 @@ def _scenario_for_run(
     emulate: bool,
 ) -> Scenario:
     """Exactly one of a scenario file or --provider/--model; flags are validated like a file."""
-    from bench.scenario_toml import scenario_from_flags
+    from bench.scenario.writer import scenario_from_flags
 
     if scenario is None:
         if provider is None or model is None:
@@ -196,9 +196,9 @@ def run(
     concurrency 1 unless told otherwise). Either way the run directory keeps the scenario as
     scenario.toml: `bench run results/<run-id>/scenario.toml` repeats the run.
     """
-    from bench.runner import RunOptions, apply_overrides, run_scenario
-    from bench.stop_signals import StopSignals
-    from bench.summary import print_summary
+    from bench.report.summary import print_summary
+    from bench.run.runner import RunOptions, apply_overrides, run_scenario
+    from bench.run.stop_signals import StopSignals
 
     if concurrency and rate:
         raise BenchError("--concurrency and --rate: give one or the other")
@@ -284,8 +284,8 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    from bench.catalogue import load_catalogue
-    from bench.scenario import DEFAULT_KEY_ENV
+    from bench.scenario.catalogue import load_catalogue
+    from bench.scenario.model import DEFAULT_KEY_ENV
 
     if base_url is not None and provider is None:
         raise BenchError(
@@ -324,8 +324,8 @@ def models(
 def _live_models(provider: str, key: str | None, base_url: str | None = None) -> list[str]:
     import anyio
 
-    from bench.failures import scrub
     from bench.providers import ClientSettings, make_provider
+    from bench.providers.classify import scrub
 
     async def fetch() -> list[str]:
         client = make_provider(provider, ClientSettings(base_url, key, 1, 10.0, 0))

@@ -12,7 +12,7 @@ from bench.cli.app import app
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
-    from bench.sweep import Probe, TargetSweep
+    from bench.campaigns.sweep import Probe, TargetSweep
 
 ClientName = Literal["sdk", "fast"]
 
@@ -33,7 +33,7 @@ _HELP = """Find each target's capacity: the highest concurrency (or request rate
 
 
 def _probe_line(p: Probe) -> str:
-    from bench.sweep import level_text
+    from bench.campaigns.sweep import level_text
 
     figures = []
     if p.n:
@@ -80,10 +80,10 @@ def sweep(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results root; the sweep goes to OUT/<sweep-id>/.")] = Path("results"),
 ) -> None:
-    from bench.scenario import load_scenario
-    from bench.stop_signals import StopSignals
-    from bench.sweep import SweepOptions
-    from bench.sweep import sweep as run_sweep
+    from bench.campaigns.sweep import SweepOptions
+    from bench.campaigns.sweep import sweep as run_sweep
+    from bench.run.stop_signals import StopSignals
+    from bench.scenario.model import load_scenario
 
     loaded = load_scenario(scenario)
     mode = loaded.load.mode
@@ -105,7 +105,7 @@ def sweep(
     def on_target(done: TargetSweep) -> None:
         typer.echo(f"{done.target}: {done.answer()}")
 
-    from bench.sweep import check_sweepable, settings_for
+    from bench.campaigns.sweep import check_sweepable, settings_for
 
     names = check_sweepable(loaded, target)
     settings = settings_for(loaded, options)

@@ -24,7 +24,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from bench.catalogue import ModelInfo
+from bench.scenario.catalogue import ModelInfo
 
 #: Median length a model chooses by itself (it "stops" there when max_tokens allows it).
 NATURAL_TOKENS_MEDIAN: Final = 400

@@ -35,7 +35,6 @@ from typing import Any, Final, SupportsIndex, TextIO
 
 import orjson
 
-from bench.catalogue import Catalogue, ModelInfo, load_catalogue
 from bench.emulator.faults import FAULT_KINDS, HTTP_FAULTS, ErrorSpec, choose_fault, http_error
 from bench.emulator.http11 import (
     LAST_CHUNK,
@@ -51,6 +50,7 @@ from bench.emulator.profiles import Override, OverrideError, Plan, parse_overrid
 from bench.emulator.wire import Dialect, Ids, Outcome, RequestError, Wire, compact, invalid
 from bench.emulator.wire_anthropic import ANTHROPIC
 from bench.emulator.wire_openai import GROQ, OPENAI
+from bench.scenario.catalogue import Catalogue, ModelInfo, load_catalogue
 
 log = logging.getLogger("bench.emulator")
 

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from bench.catalogue import ModelInfo
 from bench.emulator.faults import ErrorSpec
 from bench.emulator.profiles import Plan
+from bench.scenario.catalogue import ModelInfo
 
 #: A placeholder a chunk template is serialised with, then split on: each token's JSON string is
 #: spliced in between, so the hot path never serialises a whole chunk.

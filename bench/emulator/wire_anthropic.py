@@ -12,7 +12,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bench.catalogue import ModelInfo
 from bench.emulator.faults import MIDSTREAM, ErrorSpec
 from bench.emulator.http11 import sse
 from bench.emulator.profiles import prompt_tokens
@@ -28,6 +27,7 @@ from bench.emulator.wire import (
     positive_int,
     text_chars,
 )
+from bench.scenario.catalogue import ModelInfo
 
 STOP_REASONS: Final = {"stop": "end_turn", "length": "max_tokens"}
 _SIGNATURE: Final = "RW11bGF0ZWQgdGhpbmtpbmcgc2lnbmF0dXJl"  # base64 of "Emulated thinking signature"

@@ -21,11 +21,11 @@ import json
 import random
 from typing import Any, Final
 
-from bench.catalogue import ModelInfo
 from bench.emulator.faults import MIDSTREAM, ErrorSpec
 from bench.emulator.http11 import sse
 from bench.emulator.profiles import prompt_tokens
 from bench.emulator.wire import MARK, MARK_JSON, Call, Ids, Outcome, compact, invalid, message_chars, positive_int
+from bench.scenario.catalogue import ModelInfo
 
 _DONE: Final = sse("[DONE]")
 #: Prefill speed behind Groq's ``prompt_time`` (tokens per second).

@@ -28,14 +28,14 @@ from typing import Any, Final
 
 import pandas as pd
 
+from bench.analysis.loaded import LoadedRun
+from bench.analysis.metrics import aggregate, measured
 from bench.errors import BenchError
 from bench.fmt import json_safe
 from bench.gate.compare import Side, SideInfo
-from bench.metrics import aggregate, measured
-from bench.records import frame_from_records, is_run_dir, resolve_run_dir
-from bench.run import LoadedRun
-from bench.run_file import RUN_FILE, RunMeta, read_run_meta
-from bench.slo import SLO_COLUMNS, slo_from_table
+from bench.results.records import frame_from_records, is_run_dir, resolve_run_dir
+from bench.results.run_file import RUN_FILE, RunMeta, read_run_meta
+from bench.scenario.slo import SLO_COLUMNS, slo_from_table
 
 DEFAULT_ROOT: Final = Path("baselines")
 META_FILE: Final = "baseline.json"

@@ -27,14 +27,14 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from bench.analysis.loaded import LoadedRun
+from bench.analysis.metrics import GroupKey, group_positions, measured, ok_mask, stat_quantile
 from bench.errors import BenchError
 from bench.fmt import json_safe
 from bench.gate.stats import error_rate_test, median_ratio
-from bench.metrics import GroupKey, group_positions, measured, ok_mask, stat_quantile
-from bench.run import LoadedRun
-from bench.run_file import RunMeta
+from bench.results.run_file import RunMeta
+from bench.scenario.slo import SLO_COLUMNS
 from bench.schema import higher_is_better
-from bench.slo import SLO_COLUMNS
 
 #: Compared unless ``--metric`` says otherwise: first-token latency and output speed.
 DEFAULT_METRICS: Final[tuple[str, ...]] = ("ttft_ms", "output_tps")

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Final, Literal
 
 from bench import schema
+from bench.analysis.metrics import GroupKey, SloOutcome, SloVerdict
 from bench.fmt import json_safe
 from bench.gate.compare import (
     Comparison,
@@ -17,7 +18,6 @@ from bench.gate.compare import (
     change_text,
     magnitude,
 )
-from bench.metrics import GroupKey, SloOutcome, SloVerdict
 
 Format = Literal["text", "md", "json"]
 FORMATS: Final[tuple[str, ...]] = ("text", "md", "json")

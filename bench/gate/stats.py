@@ -8,7 +8,7 @@ The test is built for that (``benchmarks/gate_calibration.py`` measures how well
   makes means jumpy, a ratio reads as "TTFT went up 18%", and it is the ratio of the two p50
   columns the report prints.
 * **Sampling spread**: the ordinary-bootstrap distribution of each side's median, drawn from
-  the exact law of a resample's middle order statistics (:func:`bench.bootstrap.quantile_draws`,
+  the exact law of a resample's middle order statistics (:func:`bench.analysis.bootstrap.quantile_draws`,
   the same draws as the report's CIs), so a resample costs O(1) and 10 000 resamples are cheap.
 * **Correlation**: the bootstrap assumes independent requests. Each side's spread is widened
   by the variance-inflation factor (VIF) of a median under the serial correlation seen in
@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from bench.bootstrap import quantile_draws
+from bench.analysis.bootstrap import quantile_draws
 
 #: Resamples per side. Draws are O(1) each, so this is generous: a Bonferroni-adjusted
 #: interval's tail (0.05 / 24 / 2 ≈ 0.1%) still rests on ~10 draws.
@@ -108,7 +108,7 @@ def serial_vif(log_values: ArrayLike) -> float:
 
 def median_draws(values: ArrayLike, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """``n_resamples`` draws from the ordinary-bootstrap distribution of the sample median:
-    :func:`bench.bootstrap.quantile_draws` at q = 0.5, the report's own draws."""
+    :func:`bench.analysis.bootstrap.quantile_draws` at q = 0.5, the report's own draws."""
     s = np.sort(np.asarray(values, dtype=np.float64))
     if len(s) == 0:
         raise ValueError("no values")

@@ -1,7 +1,7 @@
 """The one provider interface: a request in, a stream of provider-neutral events out.
 
 A provider knows its wire format and SDK, nothing of load, metrics, clocks or files. The
-measuring code (``bench.measure``) stamps each event as the provider yields it, so every
+measuring code (``bench.run.measure``) stamps each event as the provider yields it, so every
 provider is timed the same way. A leaner client path (no SDK) is just another ``Provider``
 registered under another ``client`` name: nothing else changes.
 """

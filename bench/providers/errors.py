@@ -1,6 +1,6 @@
 """The project's own failure types, raised by the lean client path and shared wire code.
 
-``bench.failures.classify`` maps these by type (not by class-name strings) onto the closed set
+``bench.providers.classify.classify`` maps these by type (not by class-name strings) onto the closed set
 of error kinds, beside the SDKs' and transports' exceptions. Each carries what the mapping
 reads: ``status_code``, and ``body``/``code``/``type`` from the provider's error JSON.
 """
@@ -39,7 +39,7 @@ class StatusError(ProviderFailure):
 class StreamErrorEvent(ProviderFailure):
     """An error event inside a 200 stream (Anthropic ``event: error``, OpenAI/Groq ``{"error": …}``).
 
-    ``status_code`` is the response's (200); ``bench.failures`` reads the status the error's
+    ``status_code`` is the response's (200); ``bench.providers.classify`` reads the status the error's
     body names, so the record says what the provider said."""
 
     def __init__(self, error: Any) -> None:

@@ -36,7 +36,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.typing import RcKeyType
 
-from bench.metrics import pooled_itl
+from bench.analysis.metrics import pooled_itl
 from bench.report.data import PALETTE, ReportData, Series, level_text, server_split
 
 DPI = 110

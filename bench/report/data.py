@@ -14,10 +14,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from bench.metrics import SloVerdict, aggregate, evaluate_slo, ok_mask, percentiles
-from bench.run import LoadedRun
-from bench.run_file import RunMeta, read_run_meta
-from bench.slo import SloSpec, slo_from_table
+from bench.analysis.loaded import LoadedRun
+from bench.analysis.metrics import SloVerdict, aggregate, evaluate_slo, ok_mask, percentiles
+from bench.results.run_file import RunMeta, read_run_meta
+from bench.scenario.slo import SloSpec, slo_from_table
 
 #: The line styles series are told apart by past the 8 colours (matplotlib spells them so).
 LineStyle = Literal["-", "--", "-.", ":"]
@@ -39,7 +39,7 @@ def series_style(i: int) -> tuple[str, str, LineStyle]:
 
 @dataclass
 class RunView:
-    """One run (``bench.run.LoadedRun``) as the report sees it: its place among the runs compared,
+    """One run (``bench.analysis.loaded.LoadedRun``) as the report sees it: its place among the runs compared,
     its SLOs, aggregates and verdicts."""
 
     index: int

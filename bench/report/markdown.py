@@ -14,18 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES
-from bench.cost import cost_summary
+from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES
+from bench.analysis.cost import cost_summary
+from bench.analysis.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
-from bench.health import Budget, LevelHealth, saturation, summary_lines
-from bench.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
-from bench.run_file import RunMeta
-from bench.scenario_toml import FLAGS_SOURCE
+from bench.results.run_file import RunMeta
+from bench.run.health import Budget, LevelHealth, saturation, summary_lines
+from bench.scenario.slo import slo_for_scenario
+from bench.scenario.writer import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS, label, unit
-from bench.slo import slo_for_scenario
 
 
 def _date(iso: object) -> str:
@@ -292,7 +292,7 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
 
 def _health(run: RunView) -> tuple[list[LevelHealth], Budget, list[str]] | None:
     """run.json's client health: the levels, the budget it was judged by, the findings' messages
-    (from :func:`bench.health.saturation`, the code the run's summary used); None when not sampled."""
+    (from :func:`bench.run.health.saturation`, the code the run's summary used); None when not sampled."""
     health = run.meta.client_health
     if health is None:
         return None
@@ -423,7 +423,7 @@ def usd(value: object) -> str:
 
 
 def _cost_by_target(run: RunView) -> dict[str, dict[str, Any]]:
-    """Per target, over every load level: bench.cost's per-level summary, summed."""
+    """Per target, over every load level: bench.analysis.cost's per-level summary, summed."""
     if not len(run.frame):
         return {}
     summary = cost_summary(run.frame, run.meta)
@@ -1046,7 +1046,7 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-#: Where t0 is taken, as bench/measure.py and bench/timing.py do it (docs/method.md in full).
+#: Where t0 is taken, as bench/run/measure.py and bench/timing.py do it (docs/method.md in full).
 T0_TEXT = (
     "**t0** is when the request's first attempt left for the server: the moment it began opening a connection "
     "if it needed one (so connect and TLS time stay inside every latency), otherwise the moment its last request "

@@ -59,9 +59,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bench.metrics import group_positions, measured, pooled_itl, request_meets
-from bench.run_file import RunMeta
-from bench.slo import slo_for_scenario
+from bench.analysis.metrics import group_positions, measured, pooled_itl, request_meets
+from bench.results.run_file import RunMeta
+from bench.scenario.slo import slo_for_scenario
 
 #: vLLM's default ``--metric-percentiles``.
 DEFAULT_PERCENTILES: Final[tuple[float, ...]] = (99.0,)

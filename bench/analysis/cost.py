@@ -1,6 +1,6 @@
 """What a run cost, in US dollars, beside how fast it was: per request, per run, per 1k requests.
 
-Prices are US dollars per million tokens (:class:`~bench.catalogue.Price`). A target's price
+Prices are US dollars per million tokens (:class:`~bench.scenario.catalogue.Price`). A target's price
 is resolved once, when the run starts, and recorded in run.json (``scenario.targets[].price``):
 
 1. the scenario's ``[target.price]`` (origin ``scenario``), else
@@ -33,9 +33,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bench.catalogue import Price, load_catalogue
-from bench.metrics import GROUP_KEYS, group_positions, measured, ok_mask
-from bench.run_file import RunMeta
+from bench.analysis.metrics import GROUP_KEYS, group_positions, measured, ok_mask
+from bench.results.run_file import RunMeta
+from bench.scenario.catalogue import Price, load_catalogue
 
 __all__ = [
     "CACHED_INPUT_COLUMN",
@@ -164,7 +164,7 @@ def _cached(frame: pd.DataFrame) -> np.ndarray | None:
 def add_cost(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     """A copy of the request frame with ``cost_usd`` (US dollars) added as the last column.
 
-    ``meta`` is the run's run.json (:func:`bench.run_file.read_run_meta`): each target is
+    ``meta`` is the run's run.json (:func:`bench.results.run_file.read_run_meta`): each target is
     priced by :func:`price_for`. Every row is priced whatever its status, where its token
     counts are known; the run totals (:func:`cost_summary`) count successful measured
     requests only. NaN for a target without a price, never 0.

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.scenario import Scenario
+    from bench.scenario.model import Scenario
 
 #: Source name for scenarios built from flags (errors read "command line: field: problem").
 FLAGS_SOURCE = "command line"
@@ -121,7 +121,7 @@ def scenario_from_flags(
     Built as the table a file would hold and validated by the same model, so a bad value
     reads exactly as it would in a file ("command line: target[0].base_url: …").
     """
-    from bench.scenario import parse_scenario
+    from bench.scenario.model import parse_scenario
 
     target: dict[str, Any] = {"provider": provider, "model": model}
     if base_url is not None:

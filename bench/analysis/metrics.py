@@ -11,7 +11,7 @@ defined once (DESIGN §3):
 * ITL statistics pool every gap of every request in the group (vLLM's ITL). ``tpot_ms`` is
   what aiperf and guidellm call ITL.
 * CIs are percentile-bootstrap intervals of the median (or another quantile), drawn by
-  :mod:`bench.bootstrap` — the same draws the CI gate's ratio of medians uses.
+  :mod:`bench.analysis.bootstrap` — the same draws the CI gate's ratio of medians uses.
 * Aggregate output tokens/s and requests/s use the measured window: the first measured
   request's t0 (``started_at_ns``) to the last measured request's end (``started_at_ns +
   e2e_ms``). Wall clock is used here only because it is the one stamp comparable across
@@ -30,10 +30,10 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import pandas as pd
 
-from bench.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
+from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
 from bench.fmt import level_text
+from bench.scenario.slo import AggregateSlo, SloSpec
 from bench.schema import TABLE, higher_is_better
-from bench.slo import AggregateSlo, SloSpec
 
 GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
 

@@ -27,10 +27,10 @@ from typing import Any, Final
 import numpy as np
 
 from bench import __version__
-from bench.metrics import group_positions, ok_mask
-from bench.records import resolve_run_dir
-from bench.run import LoadedRun
-from bench.run_file import RunMeta, read_run_meta
+from bench.analysis.loaded import LoadedRun
+from bench.analysis.metrics import group_positions, ok_mask
+from bench.results.records import resolve_run_dir
+from bench.results.run_file import RunMeta, read_run_meta
 
 #: Latency columns exported (milliseconds in the frame, seconds in the JSON).
 EXPORTED: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms")

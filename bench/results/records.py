@@ -2,7 +2,7 @@
 
 Layout (DESIGN §6)::
 
-    <root>/<run-id>/run.json         run metadata (``bench.run_file.RunMeta``), rewritten at start and at the end
+    <root>/<run-id>/run.json         run metadata (``bench.results.run_file.RunMeta``), rewritten at start and at the end
     <root>/<run-id>/requests.jsonl   one line per finished request, appended and flushed at once
     <root>/<run-id>/requests.parquet columnar copy written when the run ends (fast loading)
 
@@ -28,7 +28,7 @@ import orjson
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.run_file import RUN_FILE
+from bench.results.run_file import RUN_FILE
 from bench.schema import COLUMNS
 
 REQUESTS_FILE = "requests.jsonl"
@@ -115,7 +115,7 @@ class ResultsWriter:
 def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> tuple[str, Path]:
     """A run id (``run_id`` if its directory is free) and its directory under ``out``, created;
     never shared with a run started in the same instant (the id is re-drawn until the directory is new)."""
-    from bench.run_meta import new_run_id
+    from bench.results.provenance import new_run_id
 
     while True:
         run_id = run_id or new_run_id(scenario_name)

@@ -7,11 +7,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import schema
+from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.fmt import level_text, number
-from bench.health import saturation, summary_lines
-from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
-from bench.run_file import RunMeta
-from bench.slo import slo_for_scenario
+from bench.results.run_file import RunMeta
+from bench.run.health import saturation, summary_lines
+from bench.scenario.slo import slo_for_scenario
 
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.
 OVERLOAD_LAG_MS = 50.0

@@ -16,14 +16,14 @@ from typing import Any
 
 import anyio
 
-from bench.health import HealthSampler, LevelHealth
-from bench.load import Slot, pool_size, profile_for, streams_of
-from bench.measure import measure_request
-from bench.prompts import PromptSet, prompt_set
 from bench.providers import ClientSettings, Provider, ProviderRequest, make_provider
-from bench.providers.warm import warm_client_path
-from bench.records import RequestRecord
-from bench.scenario import Scenario
+from bench.results.records import RequestRecord
+from bench.run.health import HealthSampler, LevelHealth
+from bench.run.load import Slot, pool_size, profile_for, streams_of
+from bench.run.measure import measure_request
+from bench.run.warm import warm_client_path
+from bench.scenario.model import Scenario
+from bench.scenario.prompts import PromptSet, prompt_set
 from bench.timing import now_ns
 
 EMULATOR_HEADER = "x-bench-emulator"
@@ -40,7 +40,7 @@ class LevelJob:
     """Everything a process needs to run its share of one level (picklable, for workers).
 
     The API key travels only in memory (a pipe to a local worker); Ray actors are given the
-    variable's name instead and read their own environment (see ``bench.ray_executor``).
+    variable's name instead and read their own environment (see ``bench.run.executors.ray``).
     """
 
     run_id: str

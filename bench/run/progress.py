@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from bench.records import RequestRecord
+from bench.results.records import RequestRecord
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console

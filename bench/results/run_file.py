@@ -23,14 +23,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.errors import BenchError
-from bench.health import Budget, LevelHealth
+from bench.run.health import Budget, LevelHealth
 
 #: The run's metadata file in its directory.
 RUN_FILE = "run.json"
 
 
 class ClientHealth(BaseModel):
-    """How the measuring process itself fared (``bench.health``): each level's (and worker's)
+    """How the measuring process itself fared (``bench.run.health``): each level's (and worker's)
     sample, the budget it was judged by, and the verdict the run printed."""
 
     model_config = ConfigDict(extra="allow")

@@ -6,7 +6,7 @@ it. Scenario validation reads the status and replacement (to warn about a retire
 and the emulator reads the latency profile (``ttft_ms``, ``tokens_per_s``, ``jitter``,
 ``reasoning``) so that an emulated run looks like the real provider. A model's ``price``
 (US dollars per million tokens, with the date it was read and its source) is what
-:mod:`bench.cost` prices a run with, unless the scenario gives its own.
+:mod:`bench.analysis.cost` prices a run with, unless the scenario gives its own.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ The search, stated once (it is also written into every ``sweep.md``):
 4. Bisect between the highest passing and the lowest failing level until they are one stream
    apart (closed loop) or within the stated relative precision (open loop, default 10 %).
 
-Each probe is a real run of one target at one level through :func:`bench.runner.run_scenario`
+Each probe is a real run of one target at one level through :func:`bench.run.runner.run_scenario`
 (the scenario's requests, warm-up, timeout and client), kept as its own run directory. A probe
 passes when every SLO check was judged and met, by the project's one SLO code path
-(:func:`bench.metrics.judge_slos` with :func:`bench.slo.slo_for_scenario`, ``[target.slo]``
+(:func:`bench.analysis.metrics.judge_slos` with :func:`bench.scenario.slo.slo_for_scenario`, ``[target.slo]``
 included); it fails when any check failed. A probe with a check that could not be judged (no
 data, no successful request) is *inconclusive*: never read as a pass, and the search of that
 target stops there and says so. The answer assumes latency grows with load (monotone); a noisy
@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from bench import run_meta
 from bench.errors import BenchError
-from bench.scenario import Scenario
+from bench.results import provenance
+from bench.run.stop_signals import StopSignals
+from bench.scenario.model import Scenario
 from bench.schema import abbrev
-from bench.stop_signals import StopSignals
 
 Mode = Literal["concurrency", "rate"]
 Verdict = Literal["pass", "fail", "inconclusive", "interrupted"]
@@ -367,9 +367,9 @@ def run_probe(
     stop_signals: StopSignals | None = None,
 ) -> Probe:
     """One target at one level, a real run under ``sweep_dir/runs``, judged by ``judge_slos``."""
-    from bench.metrics import aggregate, judge_slos
-    from bench.runner import run_scenario
-    from bench.slo import slo_for_scenario
+    from bench.analysis.metrics import aggregate, judge_slos
+    from bench.run.runner import run_scenario
+    from bench.scenario.slo import slo_for_scenario
 
     levels: dict[str, Any] = {"concurrency": [int(level)]} if mode == "concurrency" else {"rate": [float(level)]}
     started = time.perf_counter()
@@ -448,7 +448,7 @@ class SweepResult:
     @property
     def slo_tables(self) -> dict[str, dict[str, float]]:
         """Each searched target's effective SLO table (``[slo]`` with its ``[target.slo]`` on top)."""
-        from bench.slo import merged_table
+        from bench.scenario.slo import merged_table
 
         by_name = {t.name: t for t in self.scenario.target}
         return {t.target: merged_table(self.scenario.slo, by_name[t.target].slo) for t in self.targets if t.target in by_name}
@@ -541,7 +541,7 @@ def _claim_dir(root: Path, name: str) -> tuple[str, Path]:
     except OSError as exc:
         raise BenchError(f"--out {root}: cannot write there ({exc.strerror})") from None
     while True:
-        sweep_id = run_meta.new_run_id(f"{name}-sweep")
+        sweep_id = provenance.new_run_id(f"{name}-sweep")
         path = root / sweep_id
         try:
             path.mkdir()
@@ -569,11 +569,11 @@ def sweep(
     settings = settings_for(scenario, options)
     emulated = options.emulate or scenario.scenario.emulate
     if not emulated:
-        from bench.runner import resolve_keys
+        from bench.run.runner import resolve_keys
 
         resolve_keys(scenario, False)  # a missing key is bad input before any sweep directory exists
     sweep_id, sweep_dir = _claim_dir(options.out, scenario.name)
-    result = SweepResult(sweep_id, sweep_dir, scenario, settings, emulated, run_meta.utc_now(), requests=options.requests)
+    result = SweepResult(sweep_id, sweep_dir, scenario, settings, emulated, provenance.utc_now(), requests=options.requests)
     try:
         (sweep_dir / "scenario.toml").write_text(scenario.to_toml(emulate=emulated), encoding="utf-8")
     except OSError as exc:
@@ -612,7 +612,7 @@ def sweep(
         current.capacity = max(passing) if passing else None
         if on_target is not None:
             on_target(current)
-    result.ended_at = run_meta.utc_now()
+    result.ended_at = provenance.utc_now()
     write_outputs(result)
     return result
 
@@ -622,7 +622,7 @@ def sweep(
 
 def write_outputs(result: SweepResult) -> None:
     """sweep.json, sweep.md and the chart, rewritten after each target (a crash keeps the rest)."""
-    from bench.sweep_chart import draw_sweep_chart
+    from bench.report.sweep import draw_sweep_chart
 
     path = result.sweep_dir / SWEEP_FILE
     path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 
 from bench.emulator.faults import FAULT_KINDS
 from bench.errors import ScenarioError
-from bench.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
+from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
@@ -330,7 +330,7 @@ class Scenario(_Strict):
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as run.json records it (reports and the gate read this)."""
-        from bench.cost import resolve_price  # the catalogue is read only when a run starts
+        from bench.analysis.cost import resolve_price  # the catalogue is read only when a run starts
 
         return {
             "name": self.name,
@@ -371,7 +371,7 @@ class Scenario(_Strict):
         Written into every run directory, so ``bench run results/<id>/scenario.toml``
         repeats the run (``emulate`` records whether it ran on the emulator).
         """
-        from bench.scenario_toml import scenario_to_toml  # the writer is only needed at run start
+        from bench.scenario.writer import scenario_to_toml  # the writer is only needed at run start
 
         return scenario_to_toml(self, emulate=emulate)
 
@@ -501,7 +501,7 @@ def _check_prompt_file(scenario: Scenario, path: str) -> None:
         raise ScenarioError(path, "prompts.path", f"{prompt_path} is a directory, not a JSONL file")
     if not prompt_path.is_file():
         raise ScenarioError(path, "prompts.path", f"no such file: {prompt_path}")
-    from bench.prompts import read_prompt_file  # local: only file-prompt scenarios need it
+    from bench.scenario.prompts import read_prompt_file  # local: only file-prompt scenarios need it
 
     read_prompt_file(prompt_path, scenario_path=path)
 

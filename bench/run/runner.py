@@ -22,20 +22,20 @@ import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 
-from bench import run_meta
+from bench.analysis.loaded import LoadedRun
 from bench.errors import BenchError
 from bench.event_loop import event_loop_name, loop_options
-from bench.health import Budget, LevelHealth, saturation
-from bench.level import LevelJob, run_level
-from bench.load import pool_size
-from bench.preflight import preflight
-from bench.progress import ProgressSink, make_progress
-from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
-from bench.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
-from bench.run import LoadedRun
-from bench.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
-from bench.scenario import Scenario, Target, load_scenario
-from bench.stop_signals import StopSignals
+from bench.results import provenance
+from bench.results.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
+from bench.results.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
+from bench.run.health import Budget, LevelHealth, saturation
+from bench.run.level import LevelJob, run_level
+from bench.run.load import pool_size
+from bench.run.preflight import preflight
+from bench.run.progress import ProgressSink, make_progress
+from bench.run.stop_signals import StopSignals
+from bench.scenario.model import Scenario, Target, load_scenario
+from bench.scenario.prompts import PROMPT_NOTE, PromptSet, prompt_set
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
 
@@ -174,12 +174,12 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
 def calibration_meta(results_root: Path) -> Calibration | None:
     """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
     report: how accurate this machine's client paths measured themselves to be, and when."""
-    from bench.calibrate import calibration_note, latest_calibration
+    from bench.campaigns.calibrate import calibration_note, latest_calibration
 
     result = latest_calibration(results_root)
     if result is None:
         return None
-    return Calibration(date=result.date, note=calibration_note(result, run_meta.host()))
+    return Calibration(date=result.date, note=calibration_note(result, provenance.host()))
 
 
 def health_meta(levels: list[LevelHealth]) -> ClientHealth:
@@ -223,7 +223,7 @@ class Runner:
         self.emulate = options.emulate or scenario.scenario.emulate
         self.keys = resolve_keys(scenario, self.emulate)
         self.secrets = tuple(v for v in self.keys.values() if v and v != EMULATOR_KEY)
-        self.run_id = run_meta.new_run_id(scenario.name)
+        self.run_id = provenance.new_run_id(scenario.name)
         self.run_dir = options.out / self.run_id
         self.prompts = prompt_set(
             scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
@@ -249,9 +249,9 @@ class Runner:
             ended_at=ended_at,
             finished=finished,
             interrupted=self.interrupted,
-            versions=run_meta.versions(),
-            host=run_meta.host(),
-            git_revision=run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
+            versions=provenance.versions(),
+            host=provenance.host(),
+            git_revision=provenance.git_revision(Path(s.source_path).parent if s.source_path else None),
             client=",".join(sorted({t.client for t in s.target})),
             event_loop=event_loop_name(),
             prompts_unique=True,
@@ -271,7 +271,7 @@ class Runner:
             writer = ResultsWriter(self.run_dir)
         except OSError as exc:
             raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
-        started_at = run_meta.utc_now()
+        started_at = provenance.utc_now()
         self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
         write_run_meta(self.run_dir, self.meta)
         progress = make_progress(self.options.quiet)
@@ -303,7 +303,7 @@ class Runner:
                     writer.close()
                     write_parquet(self.run_dir)
                     self.meta = self._meta(
-                        started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=self._emulator_url
+                        started_at, finished=not self.interrupted, ended_at=provenance.utc_now(), emulator_url=self._emulator_url
                     )
                     write_run_meta(self.run_dir, self.meta)
                 if self.options.stop_signals is not None:
@@ -373,11 +373,11 @@ class Runner:
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers
         if self.options.executor == "ray":
-            from bench.ray_executor import RayExecutor
+            from bench.run.executors.ray import RayExecutor
 
             return RayExecutor(workers, self.options.address, self.prompts)
         if workers > 1:
-            from bench.workers import ProcessExecutor
+            from bench.run.executors.workers import ProcessExecutor
 
             return ProcessExecutor(workers, self.prompts)
         return InProcessExecutor(self.prompts)

@@ -85,9 +85,9 @@ async def warm_client_path(provider: str, client: str) -> bool:
     """Exercise (provider, client) once in this process; True if it ran now, False if it had."""
     if (provider, client) in _warmed:
         return False
-    from bench.measure import measure_request
     from bench.providers import make_provider
-    from bench.records import RequestRecord
+    from bench.results.records import RequestRecord
+    from bench.run.measure import measure_request
 
     server = await asyncio.start_server(_serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

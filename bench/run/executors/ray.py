@@ -3,7 +3,7 @@
 Beyond one load-generator machine the plan is not re-invented here: Ray places the actors,
 ships the work and streams results back (a streaming generator per actor and level). Each
 actor is a worker in the ``--workers`` sense — its share of the streams or arrivals, its own
-client, warm-up and health sample — running ``bench.level.run_level`` in the actor's event
+client, warm-up and health sample — running ``bench.run.level.run_level`` in the actor's event
 loop. Records come back to this process as they finish and are written here, one run
 directory for the whole run.
 
@@ -32,11 +32,11 @@ import anyio.from_thread
 import anyio.to_thread
 
 from bench.errors import BenchError
-from bench.health import LevelHealth
-from bench.level import LevelJob, run_level
-from bench.prompts import PromptSet
-from bench.providers.warm import warm_client_path
-from bench.records import RequestRecord
+from bench.results.records import RequestRecord
+from bench.run.health import LevelHealth
+from bench.run.level import LevelJob, run_level
+from bench.run.warm import warm_client_path
+from bench.scenario.prompts import PromptSet
 from bench.timing import now_ns
 
 #: After every actor is ready, how far ahead (wall clock) the shared start is set.

@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench import run_meta
 from bench.errors import BenchError
+from bench.results import provenance
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,7 +183,7 @@ class CalibrationGrid:
         return cls()
 
     def check(self) -> None:
-        from bench.scenario import CLIENTS
+        from bench.scenario.model import CLIENTS
 
         for name in self.providers:
             if name not in MODELS:
@@ -486,9 +486,9 @@ def measure_cell(
     provider: str, client: str, streams: int, tokens_per_s: float, grid: CalibrationGrid, work: Path
 ) -> CalibrationCell:
     """Run one cell against a fresh emulator and join its requests to the emulator's chunk log."""
-    from bench.records import load_results
-    from bench.runner import run_scenario
-    from bench.scenario import load_scenario
+    from bench.results.records import load_results
+    from bench.run.runner import run_scenario
+    from bench.scenario.model import load_scenario
 
     tag = f"{provider}-{client}-{streams}-{tokens_per_s:g}"
     chunk_log = work / f"chunks-{tag}.jsonl"
@@ -517,7 +517,7 @@ def calibrate(
     a verdict with ``skipped`` set.
     """
     grid.check()
-    date = run_meta.utc_now()
+    date = provenance.utc_now()
     cells: list[CalibrationCell] = []
     missing: dict[str, list[str]] = {}
     runnable: list[tuple[str, str]] = []
@@ -543,8 +543,8 @@ def calibrate(
     skipped = {c: "; ".join(why) for c, why in missing.items() if len(why) == len(grid.providers)}
     return CalibrationResult(
         date=date,
-        host=run_meta.host(),
-        versions=run_meta.versions(),
+        host=provenance.host(),
+        versions=provenance.versions(),
         grid=grid,
         cells=cells,
         verdicts=verdicts(cells, grid.clients, skipped),
@@ -572,7 +572,7 @@ def latest_calibration(results_root: Path | str) -> CalibrationResult | None:
 
 
 def same_host(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Same machine, as far as ``run_meta.host()`` can tell: hostname, architecture and core count."""
+    """Same machine, as far as ``provenance.host()`` can tell: hostname, architecture and core count."""
     return all(a.get(k) == b.get(k) for k in ("hostname", "machine", "cpu_count"))
 
 

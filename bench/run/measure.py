@@ -14,10 +14,10 @@ from itertools import pairwise
 import anyio
 
 from bench import timing
-from bench.failures import classify
-from bench.health import count_chunks
 from bench.providers.base import Provider, ProviderRequest, StreamEvent, Usage
-from bench.records import RequestRecord
+from bench.providers.classify import classify
+from bench.results.records import RequestRecord
+from bench.run.health import count_chunks
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"

@@ -30,10 +30,10 @@ from bench.report.charts import (
     STYLE,
 )
 from bench.report.data import PALETTE
-from bench.slo import AggregateSlo, parse_key
+from bench.scenario.slo import AggregateSlo, parse_key
 
 if TYPE_CHECKING:
-    from bench.sweep import Probe, SweepResult, TargetSweep
+    from bench.campaigns.sweep import Probe, SweepResult, TargetSweep
 
 _COMMA = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
 _MAX_TICKS = 14
@@ -159,7 +159,7 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
 
 
 def _short_answer(t: TargetSweep) -> str:
-    from bench.sweep import level_text
+    from bench.campaigns.sweep import level_text
 
     if t.outcome == "found" and t.capacity is not None:
         return f"capacity {level_text(t.mode, t.capacity)}"

@@ -37,11 +37,11 @@ import anyio.to_thread
 
 from bench.errors import BenchError
 from bench.event_loop import loop_options
-from bench.health import LevelHealth
-from bench.level import LevelJob, run_level
-from bench.prompts import PromptSet
-from bench.providers.warm import warm_client_path
-from bench.records import RequestRecord
+from bench.results.records import RequestRecord
+from bench.run.health import LevelHealth
+from bench.run.level import LevelJob, run_level
+from bench.run.warm import warm_client_path
+from bench.scenario.prompts import PromptSet
 from bench.timing import now_ns
 
 #: After every worker is ready, how far ahead the shared start is set.

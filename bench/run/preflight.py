@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 
 import anyio
 
-from bench.catalogue import load_catalogue
-from bench.failures import scrub
 from bench.providers import ClientSettings, make_provider
-from bench.scenario import Scenario
+from bench.providers.classify import scrub
+from bench.scenario.catalogue import load_catalogue
+from bench.scenario.model import Scenario
 
 
 async def preflight(

@@ -1,4 +1,4 @@
-"""One run, loaded: its directory, its run.json (:class:`~bench.run_file.RunMeta`) and, on first
+"""One run, loaded: its directory, its run.json (:class:`~bench.results.run_file.RunMeta`) and, on first
 use, its per-request frame, the measured rows and its SLOs.
 
 The runner's result, the pytest plugin's ``BenchResult``, a side of the CI gate, exports,
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Self
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
-    from bench.run_file import RunMeta
-    from bench.slo import SloSpec
+    from bench.results.run_file import RunMeta
+    from bench.scenario.slo import SloSpec
 
 
 @dataclass
@@ -33,8 +33,8 @@ class LoadedRun:
     @classmethod
     def from_run_dir(cls, path: str | os.PathLike[str]) -> Self:
         """A run directory, or the newest run under a results root."""
-        from bench.records import resolve_run_dir
-        from bench.run_file import read_run_meta
+        from bench.results.records import resolve_run_dir
+        from bench.results.run_file import read_run_meta
 
         run_dir = resolve_run_dir(path)
         return cls(run_dir, read_run_meta(run_dir))
@@ -52,7 +52,7 @@ class LoadedRun:
     def frame(self) -> pd.DataFrame:
         """Every request (warm-up and cancelled rows flagged), the results schema's columns."""
         if self._frame is None:
-            from bench.records import load_results
+            from bench.results.records import load_results
 
             self._frame = load_results(self.run_dir)
         return self._frame
@@ -61,7 +61,7 @@ class LoadedRun:
     def measured(self) -> pd.DataFrame:
         """The rows that count (``metrics.measured``): no warm-up, no requests the harness cancelled."""
         if self._measured is None:
-            from bench.metrics import measured
+            from bench.analysis.metrics import measured
 
             self._measured = measured(self.frame)
         return self._measured
@@ -69,6 +69,6 @@ class LoadedRun:
     @property
     def slo(self) -> SloSpec:
         """The scenario's SLOs as the run recorded them (``[slo]`` and every ``[target.slo]``)."""
-        from bench.slo import slo_for_scenario
+        from bench.scenario.slo import slo_for_scenario
 
         return slo_for_scenario(self.meta.scenario)

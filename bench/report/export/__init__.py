@@ -1,10 +1,10 @@
 """``bench export``: a run's per-request frame and its aggregates as CSV, Parquet or JSON.
 
 Writes ``requests.<ext>`` (the request frame plus ``cost_usd``) and ``aggregates.<ext>``
-(the :func:`bench.metrics.aggregate` frame with the run id as its first column and the
-:func:`bench.cost.cost_summary` columns last). List columns (``itl_ms``) stay lists in
+(the :func:`bench.analysis.metrics.aggregate` frame with the run id as its first column and the
+:func:`bench.analysis.cost.cost_summary` columns last). List columns (``itl_ms``) stay lists in
 Parquet and JSON; CSV writes them as JSON text. ``pytest-benchmark`` hands over to
-:mod:`bench.pytest_benchmark` and ``vllm`` to :mod:`bench.export_vllm` (result files of
+:mod:`bench.report.export.pytest_benchmark` and ``vllm`` to :mod:`bench.report.export.vllm` (result files of
 ``vllm bench serve --save-result``, one per target and level): formats other tools read.
 
 An export never mixes runs or destroys data it did not make: it refuses to write into
@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.cost import add_cost, cost_summary
+from bench.analysis.cost import add_cost, cost_summary
+from bench.analysis.loaded import LoadedRun
+from bench.analysis.metrics import GROUP_KEYS, aggregate
 from bench.errors import BenchError
-from bench.metrics import GROUP_KEYS, aggregate
-from bench.records import PARQUET_FILE, is_run_dir, resolve_run_dir
-from bench.run import LoadedRun
-from bench.run_file import read_run_meta
+from bench.results.records import PARQUET_FILE, is_run_dir, resolve_run_dir
+from bench.results.run_file import read_run_meta
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "pytest-benchmark", "vllm")
 _LIST_COLUMNS: tuple[str, ...] = ("itl_ms",)
@@ -49,7 +49,7 @@ def _loaded(run_dir: Path) -> LoadedRun:
 
 def aggregates_for(run: Path | LoadedRun) -> pd.DataFrame:
     """The run's aggregates (with goodput where its scenario, or a target, has per-request SLOs), run id first,
-    and what each target and level cost (:func:`bench.cost.cost_summary`) last."""
+    and what each target and level cost (:func:`bench.analysis.cost.cost_summary`) last."""
     run = run if isinstance(run, LoadedRun) else _loaded(run)
     agg = aggregate(run.frame, run.slo)
     agg = agg.merge(cost_summary(run.frame, run.meta), on=GROUP_KEYS, how="left", validate="one_to_one")
@@ -142,8 +142,8 @@ def _prepare_out(out: Path) -> None:
 
 
 def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, *, force: bool) -> list[Path]:
-    """One vLLM result file per (target, level); see :mod:`bench.export_vllm`."""
-    from bench.export_vllm import DEFAULT_PERCENTILES, vllm_results, write_result
+    """One vLLM result file per (target, level); see :mod:`bench.report.export.vllm`."""
+    from bench.report.export.vllm import DEFAULT_PERCENTILES, vllm_results, write_result
 
     run = _loaded(run_dir)
     results = vllm_results(run.frame, run.meta, percentiles=tuple(percentiles or DEFAULT_PERCENTILES))
@@ -189,7 +189,7 @@ def export_run(
     if fmt == "pytest-benchmark":
         check_destination(run_dir, out, [], force=force)
         _prepare_out(out)
-        from bench.pytest_benchmark import write_pytest_benchmark  # helper-3's module; only this format needs it
+        from bench.report.export.pytest_benchmark import write_pytest_benchmark  # helper-3's module; only this format needs it
 
         try:
             return [write_pytest_benchmark(run_dir, out)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 class BenchError(Exception):
     """Bad input: an unreadable run, a scenario that cannot be run, a missing key.
 
-    ``exit_code`` lets the CLI keep DESIGN §4's contract (2 = bad input) in one place.
+    ``exit_code`` lets the CLI keep the exit-status contract of docs/scenarios.md (2 = bad input) in one place.
     """
 
     exit_code = 2

@@ -1,4 +1,4 @@
-"""The per-request results schema (DESIGN §3): one place that names every column and its dtype.
+"""The per-request results schema (docs/metrics.md): one place that names every column and its dtype.
 
 Writers (the runner), readers (``load_results``), metrics, reports and the CI gate all use
 these names, so a column is spelled once. Dtypes are pandas extension-free on purpose:
@@ -33,7 +33,7 @@ ClientErrorKind = Literal[
     "client_resources",
     "other",
 ]
-#: The closed set of error kinds (DESIGN §3). Anything a provider raises maps onto one of these.
+#: The closed set of error kinds (docs/metrics.md). Anything a provider raises maps onto one of these.
 ErrorKind = Literal[HttpErrorKind, ClientErrorKind]
 HTTP_ERROR_KINDS: Final[tuple[str, ...]] = get_args(HttpErrorKind)
 ERROR_KINDS: Final[tuple[str, ...]] = get_args(ErrorKind)
@@ -155,3 +155,17 @@ def abbrev(column: str) -> str:
 def unit(column: str) -> Unit:
     col = BY_NAME.get(column)
     return col.unit if col is not None else ""
+
+
+#: Faults answered with an HTTP error status instead of a response: one per error kind that
+#: a provider says with a status (``schema.HttpErrorKind``), named the same.
+HTTP_FAULTS: Final[tuple[str, ...]] = HTTP_ERROR_KINDS
+
+
+#: Faults that start a 200 response and then break it.
+STREAM_FAULTS: Final[tuple[str, ...]] = ("stream_interrupted", "timeout", "protocol", "midstream_error")
+
+
+#: Every fault kind a scenario or the ``x-bench-fault`` header may name, in the (fixed) order
+#: shares are laid out on [0, 1) when one is drawn.
+FAULT_KINDS: Final[tuple[str, ...]] = HTTP_FAULTS + STREAM_FAULTS

@@ -1,4 +1,4 @@
-"""The one place timestamps come from (DESIGN §3): the clock and the transport hooks.
+"""The one place timestamps come from (docs/metrics.md): the clock and the transport hooks.
 
 An httpx request event hook marks when the SDK hands the first attempt to the transport —
 after the SDK has built the request, so its own cost is not billed to the provider (it is

@@ -25,6 +25,8 @@ import sys
 
 from bench.campaigns import calibrate as cal
 from bench.errors import BenchError
+from bench.report.calibration import HEADER, cell_row, verdict_lines
+from bench.results.calibration import DEFAULT_CLIENTS, DEFAULT_PROVIDERS, CalibrationGrid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,24 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="one small grid (1,8 streams × 800 tokens/s, 8 requests of 60 tokens)"
     )
-    parser.add_argument("--providers", default=",".join(cal.DEFAULT_PROVIDERS))
-    parser.add_argument("--client", default=",".join(cal.DEFAULT_CLIENTS), help="sdk, fast or sdk,fast")
+    parser.add_argument("--providers", default=",".join(DEFAULT_PROVIDERS))
+    parser.add_argument("--client", default=",".join(DEFAULT_CLIENTS), help="sdk, fast or sdk,fast")
     args = parser.parse_args(argv)
-    grid = cal.CalibrationGrid.default(args.quick)
+    grid = CalibrationGrid.default(args.quick)
     grid.providers, grid.clients = args.providers.split(","), args.client.split(",")
     try:
         grid.check()
-        print(cal.HEADER, flush=True)
+        print(HEADER, flush=True)
         result = cal.calibrate(
             grid,
-            on_cell=lambda cell: print(cal.cell_row(cell), flush=True),
+            on_cell=lambda cell: print(cell_row(cell), flush=True),
             note=lambda message: print(f"note: {message}", file=sys.stderr, flush=True),
         )
     except BenchError as exc:
         print(f"timing_accuracy: error: {exc}", file=sys.stderr)
         return 2
     print()
-    for line in cal.verdict_lines(result):
+    for line in verdict_lines(result):
         print(line)
     return 0
 

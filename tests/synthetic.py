@@ -263,7 +263,7 @@ def run_meta(
     scenario_name: str,
     ended_ns: int,
 ) -> dict[str, Any]:
-    """run.json as the runner writes it (DESIGN §6), with fixed versions and host."""
+    """run.json as the runner writes it (README.md, "Results"), with fixed versions and host."""
 
     def iso(ns: int) -> str:
         return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,10 @@ import pytest
 
 from bench.campaigns import calibrate as cal
 from bench.campaigns.calibrate import CalibrationCell, CalibrationGrid, CalibrationResult, ClientVerdict
+from bench.errors import BenchError
+from bench.report.calibration import HEADER, cell_row, verdict_lines
 from bench.results import provenance
+from bench.results.calibration import calibration_note, latest_calibration, load, save, verdict_text
 
 CLI = Callable[..., tuple[int, str, str]]
 ROW = re.compile(
@@ -138,7 +141,7 @@ def test_an_empty_cell_is_nan_and_not_within() -> None:
     cell = cal.summarize_cell("groq", "sdk", 1, 100.0, frame, {})
     assert cell.n == 0 and math.isnan(cell.ttft_err_p50_ms) and math.isnan(cell.itl_err_mean_pct)
     assert not cell.within()
-    assert "–" in cal.cell_row(cell)
+    assert "–" in cell_row(cell)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -198,7 +201,7 @@ def test_verdict_is_the_highest_load_where_every_provider_holds() -> None:
     assert fast.failed == [(1, 100.0)]
     assert verdicts["other"].skipped == "not here" and verdicts["other"].streams is None
     result = CalibrationResult("2025-03-04T05:06:07.000+00:00", {}, {}, CalibrationGrid(), cells, verdicts)
-    lines = cal.verdict_lines(result)
+    lines = verdict_lines(result)
     assert (
         lines[0]
         == "SDK path: within 1 ms (TTFT p50 and p99 error) and 1 % (mean inter-token error) up to 8 streams × 100 tokens/s"
@@ -229,56 +232,54 @@ def test_save_load_round_trip_with_nan(tmp_path: Path) -> None:
     path = result.save(tmp_path / "deep" / "calibration.json")
     data = json.loads(path.read_text())  # strict JSON: NaN is written as null
     assert data["cells"][1]["ttft_err_p50_ms"] is None
-    back = cal.load(path)
+    back = load(path)
     assert back.to_dict() == result.to_dict()
     assert math.isnan(back.cells[1].ttft_err_p50_ms)
     assert back.verdicts["sdk"].failed == [(16, 800.0)]
-    assert cal.save(back, tmp_path / "again.json").exists()
+    assert save(back, tmp_path / "again.json").exists()
 
 
 def test_load_refuses_a_file_that_is_not_a_calibration(tmp_path: Path) -> None:
     bad = tmp_path / "calibration.json"
     bad.write_text("{}")
-    with pytest.raises(cal.BenchError, match="not a bench calibration file"):
-        cal.load(bad)
-    with pytest.raises(cal.BenchError, match="cannot read"):
-        cal.load(tmp_path / "missing.json")
+    with pytest.raises(BenchError, match="not a bench calibration file"):
+        load(bad)
+    with pytest.raises(BenchError, match="cannot read"):
+        load(tmp_path / "missing.json")
 
 
 def test_latest_calibration_picks_the_newest_and_skips_broken_files(tmp_path: Path) -> None:
-    assert cal.latest_calibration(tmp_path / "nowhere") is None
-    assert cal.latest_calibration(tmp_path) is None
+    assert latest_calibration(tmp_path / "nowhere") is None
+    assert latest_calibration(tmp_path) is None
     sdk = ClientVerdict("sdk", 1, 100.0)
     _result({}, ClientVerdict("fast", skipped="x"), sdk, date="2025-01-01T00:00:00.000+00:00").save(
         tmp_path / "calibration-old.json"
     )
     _result({}, ClientVerdict("fast", skipped="x"), sdk, date="2025-02-01T00:00:00.000+00:00").save(tmp_path / "calibration.json")
     (tmp_path / "calibration-broken.json").write_text("not json")
-    latest = cal.latest_calibration(tmp_path)
+    latest = latest_calibration(tmp_path)
     assert latest is not None and latest.date.startswith("2025-02-01")
 
 
 def test_calibration_note_on_this_host_and_another() -> None:
     here = provenance.host()
     result = _result(here, ClientVerdict("fast", 16, 800.0), ClientVerdict("sdk", 8, 100.0))
-    assert cal.calibration_note(result, here) == (
+    assert calibration_note(result, here) == (
         "this machine was calibrated on 2025-03-04: within 1 ms / 1 % up to 16 streams × 800 tokens/s on the fast path, "
         "8 × 100 on the SDK path"
     )
     elsewhere = dict(here, hostname="loadgen-7")
-    note = cal.calibration_note(_result(elsewhere, ClientVerdict("fast", 16, 800.0), ClientVerdict("sdk", 8, 100.0)), here)
+    note = calibration_note(_result(elsewhere, ClientVerdict("fast", 16, 800.0), ClientVerdict("sdk", 8, 100.0)), here)
     assert note.startswith("the calibration found was made on a different host (loadgen-7, 2025-03-04)")
     assert "\n" not in note and "this machine" in note
     skipped = _result(here, ClientVerdict("fast", skipped="no 'fast' client"), ClientVerdict("sdk", 8, 100.0))
-    assert cal.calibration_note(skipped, here).endswith(
+    assert calibration_note(skipped, here).endswith(
         "within 1 ms / 1 % up to 8 streams × 100 tokens/s on the SDK path; the fast path not calibrated"
     )
     nothing = _result(here, ClientVerdict("fast", skipped="x"), ClientVerdict("sdk", failed=[(1, 100.0)]))
-    assert cal.calibration_note(nothing, here).endswith(
-        ": nothing within 1 ms / 1 % on the SDK path; the fast path not calibrated"
-    )
-    assert "not been calibrated" in cal.calibration_note(None, here)
-    assert cal.verdict_text(CalibrationResult("2025", {}, {}, CalibrationGrid(), [], {})) == "no client path calibrated"
+    assert calibration_note(nothing, here).endswith(": nothing within 1 ms / 1 % on the SDK path; the fast path not calibrated")
+    assert "not been calibrated" in calibration_note(None, here)
+    assert verdict_text(CalibrationResult("2025", {}, {}, CalibrationGrid(), [], {})) == "no client path calibrated"
 
 
 def test_scenario_text_is_exact_timing_with_warmup_equal_to_streams() -> None:
@@ -346,7 +347,7 @@ def test_a_tiny_calibration_through_the_cli(
 
     saved = tmp_path / "results" / "calibration.json"
     assert f"saved: {Path('results') / 'calibration.json'}" in out
-    result = cal.load(saved)
+    result = load(saved)
     assert result.to_dict() == CalibrationResult.from_dict(json.loads(saved.read_text())).to_dict()
     assert [(c.provider, c.client, c.streams, c.tokens_per_s, c.n) for c in result.cells] == [
         ("groq", "sdk", 1, 100.0, 3),
@@ -355,9 +356,9 @@ def test_a_tiny_calibration_through_the_cli(
     assert result.grid.clients == ["sdk", "fast"] and result.grid.requests == 3 and result.grid.tokens == 6
     assert result.host == provenance.host() and result.versions["bench"]
     assert result.verdicts["fast"].skipped
-    latest = cal.latest_calibration(tmp_path / "results")
+    latest = latest_calibration(tmp_path / "results")
     assert latest is not None and latest.date == result.date
-    note = cal.calibration_note(latest, provenance.host())
+    note = calibration_note(latest, provenance.host())
     assert note.startswith(f"this machine was calibrated on {result.date[:10]}: ") and "fast path not calibrated" in note
 
 
@@ -427,7 +428,7 @@ def test_timing_accuracy_script_is_a_wrapper(capsys: pytest.CaptureFixture[str],
     assert module.main(["--quick", "--client", "sdk", "--providers", "groq"]) == 0
     out = capsys.readouterr().out
     assert seen[0].concurrency == [1, 8] and seen[0].clients == ["sdk"] and seen[0].providers == ["groq"]
-    assert cal.HEADER in out and "SDK path: within" in out
+    assert HEADER in out and "SDK path: within" in out
     assert module.main(["--client", "nope"]) == 2
     assert "--client 'nope'" in capsys.readouterr().err
 
@@ -447,7 +448,7 @@ def test_save_path_given_and_quick_overrides(cli: CLI, tmp_path: Path, monkeypat
     assert code == 0, err
     assert seen[0].concurrency == [1, 8] and seen[0].tokens == 20 and seen[0].requests == 8 and seen[0].workers == 2
     assert f"saved: {target}" in out and "bench: note: a note" in err
-    assert cal.load(target).verdicts["sdk"].streams == 8
+    assert load(target).verdicts["sdk"].streams == 8
     assert "SDK path: within 1 ms" in out and "about " in out.splitlines()[0]
 
 
@@ -465,14 +466,14 @@ def test_save_path_given_and_quick_overrides(cli: CLI, tmp_path: Path, monkeypat
 )
 def test_grid_check(change: dict, message: str) -> None:
     grid = CalibrationGrid(**change)
-    with pytest.raises(cal.BenchError, match=re.escape(message)):
+    with pytest.raises(BenchError, match=re.escape(message)):
         cal.calibrate(grid)
 
 
 def test_save_where_it_cannot_write_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     result = _result({}, ClientVerdict("fast", skipped="x"), ClientVerdict("sdk", 1, 100.0))
-    with pytest.raises(cal.BenchError, match="cannot write there"):
+    with pytest.raises(BenchError, match="cannot write there"):
         result.save(tmp_path / "file" / "calibration.json")
 
 

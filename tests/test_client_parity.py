@@ -39,7 +39,7 @@ EXACT = [
 #: level (seen: +6..9 ms TTFT and E2E on one target at concurrency 3; measured alone against the
 #: emulator's chunk log, the SDK path's TTFT error is ~1 ms, the fast path's ~0.1 ms). At 500
 #: tokens/s and a few streams both paths keep up with the stream; at Groq speed the SDK path
-#: falls behind (issue 7), which is not what this compares.
+#: falls behind, which is not what this compares.
 TIMING_TOLERANCE_MS = 10.0
 
 EMULATOR = "[target.emulator]\nttft_ms = 20\ntokens_per_s = 500\njitter = 0\n"

@@ -209,9 +209,6 @@ def test_target_filter(cli: Cli, base: Path, tmp_path: Path) -> None:
     assert code == 2 and "unknown target 'nope'" in err
 
 
-# --------------------------------------------------------------------------- issue 8, item 1
-
-
 def test_comparisons_that_could_not_be_judged_make_the_headline_inconclusive(cli: Cli, base: Path, tmp_path: Path) -> None:
     """A 5-request run against a baseline at other levels: never a green "No regression"."""
     cand = run(tmp_path / "cand", "cand", seed=2, n=5, levels=(1, 8))

@@ -29,6 +29,7 @@ from bench.results.records import frame_from_records, load_results
 from bench.results.run_file import RunMeta, read_run_meta, write_run_meta
 from bench.scenario.catalogue import CatalogueError, Price, load_catalogue, parse_catalogue
 from bench.scenario.model import load_scenario
+from bench.scenario.writer import scenario_to_toml
 from tests.synthetic import write_synthetic_run
 
 GROQ_120B = "groq/openai/gpt-oss-120b"
@@ -254,7 +255,7 @@ def test_target_price_beats_the_catalogue_and_is_recorded(tmp_path: Path) -> Non
     json.dumps(scenario.resolved())  # run.json can hold it
     # scenario.toml in the run directory repeats the run with the same price.
     again = tmp_path / "again.toml"
-    again.write_text(scenario.to_toml(), encoding="utf-8")
+    again.write_text(scenario_to_toml(scenario), encoding="utf-8")
     assert load_scenario(again).target[0].price == scenario.target[0].price
     meta = RunMeta(scenario=scenario.resolved())
     price = price_for(meta, "groq/openai/gpt-oss-120b")

@@ -68,6 +68,25 @@ def test_user_docs_cite_shipped_documents_not_internal_ones() -> None:
     assert "(docs/metrics.md)" in readme and "(docs/method.md)" in readme
 
 
+def test_code_cites_only_what_a_maintainer_can_open() -> None:
+    # Docstrings and comments point at docs/*.md; never at a design note, an issue number or a
+    # path outside the repository, none of which ships with the code.
+    pattern = re.compile(r"DESIGN §|DESIGN\.md|/shared/|\b[Ii]ssue [0-9]+|/work/")
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in ("bench", "tests", "benchmarks")
+        for path in sorted((REPO / folder).rglob("*"))
+        if path.suffix in {".py", ".toml", ".md", ".c"} and path.is_file()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line) and path.name != "test_docs.py"
+    ]
+    assert not offenders, offenders
+    for cited in sorted(
+        set(re.findall(r"docs/([\w-]+\.md)", "".join(p.read_text(encoding="utf-8") for p in (REPO / "bench").rglob("*.py"))))
+    ):
+        assert (REPO / "docs" / cited).exists(), f"bench/ cites docs/{cited}, which does not exist"
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     # "Two commands": the second is what .ci/run runs, lint and types included, word for word.
     readme = (REPO / "README.md").read_text(encoding="utf-8")

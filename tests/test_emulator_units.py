@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.emulator import FAULT_KINDS, expected_error_kind
-from bench.emulator.faults import HTTP_FAULTS, MIDSTREAM, STREAM_FAULTS, choose_fault, http_error
+from bench.emulator.faults import MIDSTREAM, STREAM_FAULTS, choose_fault, http_error
 from bench.emulator.http11 import MalformedRequest, chunk, read_request, sse
 from bench.emulator.profiles import (
     Override,
@@ -24,7 +24,7 @@ from bench.emulator.profiles import (
 )
 from bench.emulator.wire import message_chars, text_chars
 from bench.scenario.catalogue import load_catalogue
-from bench.schema import ERROR_KINDS
+from bench.schema import ERROR_KINDS, HTTP_FAULTS
 
 PROFILE = Profile(ttft_ms=80, tokens_per_s=500, jitter=0.2, reasoning=False, reasoning_tokens=0)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from bench.analysis.cost import SUMMARY_COLUMNS
 from bench.analysis.metrics import aggregate_columns
 from bench.errors import BenchError
+from bench.report import export as export_module
 from bench.report.export import FORMATS, aggregates_for, export_run
 from bench.results.records import load_results
 from tests.synthetic import write_synthetic_run
@@ -90,9 +89,7 @@ def test_pytest_benchmark_hands_over(run: Path, tmp_path: Path, monkeypatch: pyt
         path.write_text("{}")
         return path
 
-    fake = types.ModuleType("bench.report.export.pytest_benchmark")
-    fake.write_pytest_benchmark = write_pytest_benchmark  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bench.report.export.pytest_benchmark", fake)
+    monkeypatch.setattr(export_module, "write_pytest_benchmark", write_pytest_benchmark)
     assert export_run(run, "pytest-benchmark", tmp_path) == [tmp_path / "pytest-benchmark.json"]
     assert calls == [(run, tmp_path)]
 
@@ -128,9 +125,6 @@ def test_csv_list_cells() -> None:
     assert _json_list(np.array([1.5, 2.0])) == "[1.5, 2.0]"
     assert _json_list([1.0]) == "[1.0]"
     assert _json_list(None) == "[]" and _json_list(float("nan")) == "[]"
-
-
-# --------------------------------------------------------------------------- issue 8, items 6 and 7
 
 
 def test_export_never_writes_into_another_runs_directory(cli, tmp_path: Path) -> None:

@@ -22,20 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.analysis.saturation import Finding, saturation, start_lag_p99_by_level, summary_lines
+from bench.results.health import Budget, LevelHealth, percentile
 from bench.run import health
-from bench.run.health import (
-    FDS_EVERY,
-    Budget,
-    Finding,
-    HealthSampler,
-    LevelHealth,
-    chunks_counted,
-    count_chunks,
-    percentile,
-    saturation,
-    start_lag_p99_by_level,
-    summary_lines,
-)
+from bench.run.health import FDS_EVERY, HealthSampler, chunks_counted, count_chunks
 
 HAS_FDS = hasattr(__import__("psutil").Process(), "num_fds")
 

@@ -1,4 +1,4 @@
-"""The per-request arithmetic of DESIGN §3, with a scripted provider and a fake clock.
+"""The per-request arithmetic of docs/metrics.md, with a scripted provider and a fake clock.
 
 The end-to-end tests (test_run.py) cover the real SDKs; here every stamp is known, so each
 definition is checked exactly: t0 at the transport hook, reasoning vs answer, empty chunks,

@@ -134,9 +134,6 @@ def test_run_results_from_the_runner_are_accepted(tmp_path: Path) -> None:
     assert_slo(SimpleNamespace(run_dir=good, meta=BenchResult.from_run_dir(good).meta))
 
 
-# --------------------------------------------------------------------------- issue 8, item 5
-
-
 def test_strict_is_documented() -> None:
     doc = plugin.__doc__ or ""
     assert "strict=True" in doc and "BenchGateWarning" in doc

@@ -278,7 +278,8 @@ def _health_level(target: str, level: float, cpu: float, lag: float, worker: int
 def _with_health(run: Path, levels: list[dict], calibration: dict | None = None) -> None:
     from dataclasses import asdict
 
-    from bench.run.health import Budget, LevelHealth, saturation
+    from bench.analysis.saturation import saturation
+    from bench.results.health import Budget, LevelHealth
 
     findings = saturation([LevelHealth.from_dict(x) for x in levels])
     meta = read_run_meta(run)

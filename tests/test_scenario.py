@@ -25,7 +25,7 @@ def test_shipped_scenarios_validate(name: str) -> None:
 
 
 def test_design_example_is_accepted_as_written(write_scenario) -> None:
-    # DESIGN §4's example, verbatim but for the comments.
+    # The scenario example, verbatim but for the comments.
     path = write_scenario(
         """
         [scenario]
@@ -315,7 +315,7 @@ def test_prompt_path_that_is_a_directory(write_scenario, tmp_path: Path) -> None
     assert "is a directory" in err.problem
 
 
-# --------------------------------------------------------------------------- issue 8: SLOs that can be judged
+# --------------------------------------------------------------------------- SLOs that can be judged
 
 NO_STREAM = """
 [[target]]

@@ -29,6 +29,7 @@ from bench.campaigns.sweep import (
 )
 from bench.cli import app, run_app
 from bench.errors import BenchError
+from bench.report.sweep import write_outputs
 from bench.scenario.model import load_scenario
 
 # ------------------------------------------------------------------ fakes
@@ -189,7 +190,7 @@ def test_fake_sweep_writes_json_markdown_and_chart(tmp_path: Path) -> None:
             probes["fake"] = _fake(6)[0]
         return probes["fake"](level)  # type: ignore[operator]
 
-    result = sweep(scenario, SweepOptions(out=tmp_path / "r", emulate=True), probe_fn=probe_fn)
+    result = sweep(scenario, SweepOptions(out=tmp_path / "r", emulate=True), probe_fn=probe_fn, write_report=write_outputs)
     data = json.loads((result.sweep_dir / "sweep.json").read_text())
     assert data["finished"] and data["emulated"] and data["targets"][0]["capacity"] == 6
     assert [p["level"] for p in data["targets"][0]["probes"]] == [1, 2, 4, 8, 6, 7]

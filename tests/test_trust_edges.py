@@ -1,4 +1,4 @@
-"""Issue 8: verdicts never overstate. One SLO code path for the summary, the report, ``bench
+"""Verdicts never overstate. One SLO code path for the summary, the report, ``bench
 check`` and the pytest plugin; per-target SLOs; offered vs achieved open-loop rate.
 
 Runs that need the harness use the built-in emulator over loopback; the rest use run

@@ -20,8 +20,9 @@ import pytest
 
 from bench import load_results
 from bench.event_loop import loop_options
-from bench.providers import ClientSettings, ProviderRequest, make_provider, warm
+from bench.providers import ClientSettings, ProviderRequest, make_provider
 from bench.results.records import RequestRecord
+from bench.run import warm
 from bench.run.measure import measure_request
 
 PROVIDERS = ("groq", "openai", "openai-compatible", "anthropic")

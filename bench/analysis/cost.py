@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,6 @@ __all__ = [
     "cost_summary",
     "price_for",
     "request_cost_usd",
-    "resolve_price",
 ]
 
 #: Per-request cost column that :func:`add_cost` adds (US dollars).
@@ -75,19 +74,6 @@ SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
     "output_tokens_per_usd",
     "cost_note",
 )
-
-
-def resolve_price(provider: str, model: str, override: Any = None) -> dict[str, Any] | None:
-    """The price a run records for one target (run.json's ``scenario.targets[].price``).
-
-    ``override`` is the scenario's ``[target.price]`` (a pydantic model or a mapping); it
-    beats the catalogue. Returns :meth:`Price.to_dict` or None when no source has a price.
-    """
-    if override is not None:
-        values = override.model_dump() if hasattr(override, "model_dump") else dict(override)
-        return Price(**{**values, "origin": "scenario"}).to_dict()
-    info = load_catalogue().get(provider, model)
-    return info.price.to_dict() if info is not None and info.price is not None else None
 
 
 def _today(provider: str | None, model: str | None) -> Price | None:

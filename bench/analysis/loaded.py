@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from bench.analysis.metrics import measured
+from bench.results.records import load_results, resolve_run_dir
+from bench.results.run_file import read_run_meta
+from bench.scenario.slo import slo_for_scenario
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
@@ -33,8 +38,6 @@ class LoadedRun:
     @classmethod
     def from_run_dir(cls, path: str | os.PathLike[str]) -> Self:
         """A run directory, or the newest run under a results root."""
-        from bench.results.records import resolve_run_dir
-        from bench.results.run_file import read_run_meta
 
         run_dir = resolve_run_dir(path)
         return cls(run_dir, read_run_meta(run_dir))
@@ -52,8 +55,6 @@ class LoadedRun:
     def frame(self) -> pd.DataFrame:
         """Every request (warm-up and cancelled rows flagged), the results schema's columns."""
         if self._frame is None:
-            from bench.results.records import load_results
-
             self._frame = load_results(self.run_dir)
         return self._frame
 
@@ -61,14 +62,11 @@ class LoadedRun:
     def measured(self) -> pd.DataFrame:
         """The rows that count (``metrics.measured``): no warm-up, no requests the harness cancelled."""
         if self._measured is None:
-            from bench.analysis.metrics import measured
-
             self._measured = measured(self.frame)
         return self._measured
 
     @property
     def slo(self) -> SloSpec:
         """The scenario's SLOs as the run recorded them (``[slo]`` and every ``[target.slo]``)."""
-        from bench.scenario.slo import slo_for_scenario
 
         return slo_for_scenario(self.meta.scenario)

@@ -1,7 +1,7 @@
 """Frames → aggregates, bootstrap CIs, goodput and SLO verdicts: the one metrics module.
 
 Reports, the CI gate and the run summary all read these functions, so a statistic is
-defined once (DESIGN §3):
+defined once (docs/metrics.md):
 
 * Percentiles are numpy's default (linear interpolation between order statistics, "type 7"),
   over successful (``status == "ok"``) measured requests; warm-up rows never count.

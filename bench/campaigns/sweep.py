@@ -30,10 +30,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from bench.analysis.metrics import aggregate, judge_slos
 from bench.errors import BenchError
 from bench.results import provenance
+from bench.run.runner import resolve_keys, run_scenario
 from bench.run.stop_signals import StopSignals
 from bench.scenario.model import Scenario
+from bench.scenario.slo import merged_table, slo_for_scenario
+from bench.scenario.writer import scenario_to_toml
 from bench.schema import abbrev
 
 Mode = Literal["concurrency", "rate"]
@@ -367,9 +371,6 @@ def run_probe(
     stop_signals: StopSignals | None = None,
 ) -> Probe:
     """One target at one level, a real run under ``sweep_dir/runs``, judged by ``judge_slos``."""
-    from bench.analysis.metrics import aggregate, judge_slos
-    from bench.run.runner import run_scenario
-    from bench.scenario.slo import slo_for_scenario
 
     levels: dict[str, Any] = {"concurrency": [int(level)]} if mode == "concurrency" else {"rate": [float(level)]}
     started = time.perf_counter()
@@ -448,7 +449,6 @@ class SweepResult:
     @property
     def slo_tables(self) -> dict[str, dict[str, float]]:
         """Each searched target's effective SLO table (``[slo]`` with its ``[target.slo]`` on top)."""
-        from bench.scenario.slo import merged_table
 
         by_name = {t.name: t for t in self.scenario.target}
         return {t.target: merged_table(self.scenario.slo, by_name[t.target].slo) for t in self.targets if t.target in by_name}
@@ -558,9 +558,11 @@ def sweep(
     *,
     on_probe: Callable[[Probe], None] | None = None,
     on_target: Callable[[TargetSweep], None] | None = None,
+    write_report: Callable[[SweepResult], None] | None = None,
     probe_fn: Callable[[str, float, int, Path], Probe] | None = None,
 ) -> SweepResult:
-    """Search every (chosen) target in turn; write sweep.json, sweep.md and the chart as it goes.
+    """Search every (chosen) target in turn; write sweep.json as it goes, and hand the result to
+    ``write_report`` (the CLI passes the report's sweep.md and chart writer) after each target.
 
     ``probe_fn(target, level, order, sweep_dir)`` replaces the real probe (tests of the logic).
     A Ctrl-C ends the search: what finished is written and ``interrupted`` is set.
@@ -569,13 +571,11 @@ def sweep(
     settings = settings_for(scenario, options)
     emulated = options.emulate or scenario.scenario.emulate
     if not emulated:
-        from bench.run.runner import resolve_keys
-
         resolve_keys(scenario, False)  # a missing key is bad input before any sweep directory exists
     sweep_id, sweep_dir = _claim_dir(options.out, scenario.name)
     result = SweepResult(sweep_id, sweep_dir, scenario, settings, emulated, provenance.utc_now(), requests=options.requests)
     try:
-        (sweep_dir / "scenario.toml").write_text(scenario.to_toml(emulate=emulated), encoding="utf-8")
+        (sweep_dir / "scenario.toml").write_text(scenario_to_toml(scenario, emulate=emulated), encoding="utf-8")
     except OSError as exc:
         options.warn(f"could not write {sweep_dir / 'scenario.toml'} ({exc.strerror})")
     order = 0
@@ -598,7 +598,9 @@ def sweep(
             current = TargetSweep(name, settings.mode, precision=settings.precision)
             result.targets.append(current)
             search(settings, name, probe_for(name), on_probe, into=current)
-            write_outputs(result)
+            write_sweep_json(result)
+            if write_report is not None:
+                write_report(result)
             if on_target is not None:
                 on_target(current)
             if current.outcome == "interrupted":
@@ -613,72 +615,16 @@ def sweep(
         if on_target is not None:
             on_target(current)
     result.ended_at = provenance.utc_now()
-    write_outputs(result)
+    write_sweep_json(result)
+    if write_report is not None:
+        write_report(result)
     return result
 
 
 # --------------------------------------------------------------------------- outputs
 
 
-def write_outputs(result: SweepResult) -> None:
-    """sweep.json, sweep.md and the chart, rewritten after each target (a crash keeps the rest)."""
-    from bench.report.sweep import draw_sweep_chart
-
+def write_sweep_json(result: SweepResult) -> None:
+    """sweep.json, rewritten after each target (a crash keeps the rest)."""
     path = result.sweep_dir / SWEEP_FILE
     path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
-    (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")
-
-
-def _cell(value: float, pattern: str = "{:,.1f}") -> str:
-    return pattern.format(value) if math.isfinite(value) else "–"
-
-
-def render_markdown(result: SweepResult, chart: bool) -> str:
-    from bench.report.charts import EMULATED_MARK
-
-    s = result.settings
-    lines = [f"# Capacity search: {result.scenario.name}", ""]
-    if result.emulated:
-        lines += [f"**{EMULATED_MARK}.**", ""]
-    load = result.scenario.load
-    amount = (
-        f"{result.requests} measured requests"
-        if result.requests is not None
-        else (f"{load.requests} measured requests" if load.requests is not None else f"{load.duration_s:g} s")
-    )
-    lines += [
-        (
-            f"Search: {s.describe()}. Each probe is one run of one target at one level ({amount}, +{load.warmup} "
-            f"warm-up), kept under `{RUNS_DIR}/`. A probe passes when every SLO check was judged and met; one failed "
-            "check fails it; a check without data makes it inconclusive, which is never read as a pass and stops that "
-            "target's search."
-        ),
-        "",
-    ]
-    if result.interrupted:
-        lines += ["**Interrupted**: the search stopped early; what finished is below.", ""]
-    tables = result.slo_tables
-    unit = "concurrency" if s.mode == "concurrency" else "rate (req/s)"
-    for t in result.targets:
-        slo = ", ".join(f"`{k} = {v:g}`" for k, v in tables.get(t.target, {}).items())
-        lines += [f"## {t.target}", "", f"**{t.answer()}**", "", f"SLOs: {slo}.", ""]
-        lines += [
-            f"| {unit} | probe | n | errors | TTFT p50 ms | TTFT p99 ms | output tok/s p50 | aggregate tok/s | verdict | SLO checks | run |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
-        ]
-        for p in sorted(t.probes, key=lambda p: p.level):
-            knee = " ◀ knee" if t.capacity is not None and p.level == t.capacity else ""
-            verdict = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "inconclusive", "interrupted": "interrupted"}[
-                p.verdict
-            ]
-            checks = "; ".join(c.text for c in p.checks) or "–"
-            lines.append(
-                f"| {p.level:g}{knee} | {p.order} | {p.n} | {p.errors} | {_cell(p.ttft_p50_ms)} | {_cell(p.ttft_p99_ms)} | "
-                f"{_cell(p.output_tps_p50, '{:,.0f}')} | {_cell(p.agg_output_tps, '{:,.0f}')} | {verdict} | {checks} | "
-                f"`{p.run_dir}` |"
-            )
-        lines.append("")
-    if chart:
-        lines += [f"![Latency and throughput against load, knee marked]({CHART_FILE})", ""]
-    return "\n".join(lines)

@@ -11,8 +11,8 @@ import typer
 from bench.cli.app import app
 from bench.errors import BenchError
 
-if TYPE_CHECKING:  # the command imports bench.campaigns.calibrate (numpy, pandas) only when it runs
-    from bench.campaigns.calibrate import CalibrationGrid
+if TYPE_CHECKING:  # the command imports bench.campaigns.calibrate (numpy, pandas) only when it runs; the grid is a results record
+    from bench.results.calibration import CalibrationGrid
 
 DEFAULT_SAVE = Path("results") / "calibration.json"
 
@@ -109,14 +109,16 @@ def calibrate(
     ] = None,
 ) -> None:
     from bench.campaigns import calibrate as cal
+    from bench.report.calibration import HEADER, cell_row, verdict_lines
+    from bench.results.calibration import MODELS, CalibrationGrid
     from bench.scenario.model import CLIENTS
 
     if requests is not None and requests < 1:
         raise BenchError(f"--requests {requests}: must be 1 or more")
     if tokens is not None and tokens < 2:
         raise BenchError(f"--tokens {tokens}: must be 2 or more (inter-token error needs two chunks)")
-    grid = cal.CalibrationGrid.default(quick)
-    grid.providers = _names(providers, "--providers", list(cal.MODELS))
+    grid = CalibrationGrid.default(quick)
+    grid.providers = _names(providers, "--providers", list(MODELS))
     grid.clients = _names(client, "--client", CLIENTS)
     if concurrency:
         grid.concurrency = _ints(concurrency, "--concurrency")
@@ -144,17 +146,17 @@ def calibrate(
         f"calibrating {here.get('hostname')} ({here.get('cpu_count')} cores): {cells} cells of {grid.requests} requests × "
         f"{grid.tokens} tokens against the emulator (TTFT {grid.ttft_ms:g} ms, jitter 0); about {about}"
     )
-    typer.echo(cal.HEADER)
+    typer.echo(HEADER)
     result = cal.calibrate(
         grid,
-        on_cell=lambda cell: typer.echo(cal.cell_row(cell)),
+        on_cell=lambda cell: typer.echo(cell_row(cell)),
         note=lambda message: typer.echo(f"bench: note: {message}", err=True),
     )
     if not result.cells:
         reasons = "; ".join(v.skipped or "" for v in result.verdicts.values())
         raise BenchError(f"--client {client}: nothing to calibrate ({reasons})")
     typer.echo("")
-    for line in cal.verdict_lines(result):
+    for line in verdict_lines(result):
         typer.echo(line)
     if target is not None:
         typer.echo(f"saved: {result.save(target)}")

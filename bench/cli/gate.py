@@ -1,6 +1,6 @@
 """``bench compare``, ``bench check`` and ``bench baseline save|list``: the CI gate's commands.
 
-Exit status (DESIGN §4): 0 no regression / every SLO met, 1 regression / an SLO failed,
+Exit status (docs/scenarios.md): 0 no regression / every SLO met, 1 regression / an SLO failed,
 2 bad input (unreadable run, nothing in common, unknown metric, runs not comparable,
 too few samples under ``--strict``).
 """

@@ -13,6 +13,7 @@ import typer
 from bench.cli.app import app
 from bench.errors import BenchError
 from bench.scenario.model import Scenario, load_scenario
+from bench.scenario.writer import scenario_to_toml
 
 
 def _int_list(value: str | None, option: str) -> list[int] | None:
@@ -79,7 +80,7 @@ def _scenario_for_run(
     emulate: bool,
 ) -> Scenario:
     """Exactly one of a scenario file or --provider/--model; flags are validated like a file."""
-    from bench.scenario.writer import scenario_from_flags
+    from bench.scenario.flags import scenario_from_flags
 
     if scenario is None:
         if provider is None or model is None:
@@ -110,7 +111,7 @@ def _scenario_for_run(
 def _keep_scenario(run_dir: Path, scenario: Scenario, emulated: bool) -> None:
     """The run directory keeps the scenario as it ran, so ``bench run <dir>/scenario.toml`` repeats it."""
     try:
-        (run_dir / SCENARIO_COPY).write_text(scenario.to_toml(emulate=emulated), encoding="utf-8")
+        (run_dir / SCENARIO_COPY).write_text(scenario_to_toml(scenario, emulate=emulated), encoding="utf-8")
     except OSError as exc:
         typer.echo(f"bench: warning: could not write {run_dir / SCENARIO_COPY} ({exc.strerror})", err=True)
 

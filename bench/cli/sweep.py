@@ -82,6 +82,7 @@ def sweep(
 ) -> None:
     from bench.campaigns.sweep import SweepOptions
     from bench.campaigns.sweep import sweep as run_sweep
+    from bench.report.sweep import write_outputs
     from bench.run.stop_signals import StopSignals
     from bench.scenario.model import load_scenario
 
@@ -114,7 +115,9 @@ def sweep(
         f"capacity search of {loaded.name!r}{' on the emulator' if emulated else ''}: {len(names)} target"
         f"{'' if len(names) == 1 else 's'}; {settings.describe()}"
     )
-    result = run_sweep(loaded, options, on_probe=lambda p: typer.echo(_probe_line(p)), on_target=on_target)
+    result = run_sweep(
+        loaded, options, on_probe=lambda p: typer.echo(_probe_line(p)), on_target=on_target, write_report=write_outputs
+    )
     typer.echo(f"sweep: {result.sweep_dir} (sweep.md, sweep.json, sweep.png; one run per probe under runs/)")
     if result.interrupted:
         typer.echo("bench: interrupted: the search stopped; what finished is written", err=True)

@@ -1,6 +1,6 @@
 """Fault injection: which faults exist, how one is chosen, and what each provider answers.
 
-Kinds are named after DESIGN §3's error kinds so a scenario's ``faults = {rate_limited = 0.05}``
+Kinds are named after the error kinds of docs/metrics.md so a scenario's ``faults = {rate_limited = 0.05}``
 reads the same as the ``error_kind`` column the harness should record for it. Two kinds have
 no error_kind of their own: ``timeout`` (a stall; the harness sees its own timeout) and
 ``midstream_error`` (an error event inside a 200 stream, which the harness records as
@@ -16,16 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bench.schema import ERROR_KINDS, HTTP_ERROR_KINDS
+from bench.schema import ERROR_KINDS, FAULT_KINDS, STREAM_FAULTS
 
-#: Faults answered with an HTTP error status instead of a response: one per error kind that
-#: a provider says with a status (``schema.HttpErrorKind``), named the same.
-HTTP_FAULTS: Final[tuple[str, ...]] = HTTP_ERROR_KINDS
-#: Faults that start a 200 response and then break it.
-STREAM_FAULTS: Final[tuple[str, ...]] = ("stream_interrupted", "timeout", "protocol", "midstream_error")
-#: Every fault kind a scenario or the ``x-bench-fault`` header may name, in the (fixed) order
-#: shares are laid out on [0, 1) when one is drawn.
-FAULT_KINDS: Final[tuple[str, ...]] = HTTP_FAULTS + STREAM_FAULTS
 #: Stream faults that are not error kinds themselves (see :func:`expected_error_kind`).
 _NOT_ERROR_KINDS: Final = ("midstream_error",)
 assert all(k in ERROR_KINDS for k in STREAM_FAULTS if k not in _NOT_ERROR_KINDS), "faults and schema.ERROR_KINDS drifted"
@@ -131,7 +123,7 @@ def choose_fault(shares: Mapping[str, float], draw: float) -> str | None:
 
 
 def expected_error_kind(fault: str, dialect: str) -> str:
-    """The DESIGN §3 ``error_kind`` a harness should record for a fault (for its own tests)."""
+    """The ``error_kind`` (docs/metrics.md) a harness should record for a fault (for its own tests)."""
     if fault == "midstream_error":
         return "overloaded" if dialect == "anthropic" else "server_error"
     return fault

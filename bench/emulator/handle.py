@@ -19,8 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-import bench
-
 _POLL_S: Final = 0.01
 _PROVIDER_PATHS: Final = {"groq": "", "openai": "/v1", "openai-compatible": "/v1", "anthropic": ""}
 
@@ -121,7 +119,7 @@ def start_emulator(
     if strict_models:
         command.append("--strict-models")
     env = dict(os.environ)
-    package_root = str(Path(bench.__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds bench/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(Path(workdir) / "stderr", "wb") as stderr:
         # Its own session: the terminal's Ctrl-C reaches the harness, which then stops it.

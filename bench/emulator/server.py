@@ -35,7 +35,7 @@ from typing import Any, Final, SupportsIndex, TextIO
 
 import orjson
 
-from bench.emulator.faults import FAULT_KINDS, HTTP_FAULTS, ErrorSpec, choose_fault, http_error
+from bench.emulator.faults import ErrorSpec, choose_fault, http_error
 from bench.emulator.http11 import (
     LAST_CHUNK,
     MAX_HEAD_BYTES,
@@ -51,6 +51,7 @@ from bench.emulator.wire import Dialect, Ids, Outcome, RequestError, Wire, compa
 from bench.emulator.wire_anthropic import ANTHROPIC
 from bench.emulator.wire_openai import GROQ, OPENAI
 from bench.scenario.catalogue import Catalogue, ModelInfo, load_catalogue
+from bench.schema import FAULT_KINDS, HTTP_FAULTS
 
 log = logging.getLogger("bench.emulator")
 

@@ -7,6 +7,8 @@ import math
 from dataclasses import asdict
 from typing import Final, Literal
 
+from tabulate import tabulate
+
 from bench import schema
 from bench.analysis.metrics import GroupKey, SloOutcome, SloVerdict
 from bench.fmt import json_safe
@@ -100,7 +102,6 @@ def _method(comparison: Comparison) -> str:
 
 
 def render_text(comparison: Comparison) -> str:
-    from tabulate import tabulate
 
     lines = [comparison.headline, f"baseline:  {comparison.baseline.label}", f"candidate: {comparison.candidate.label}", ""]
     rows = _rows(comparison)
@@ -113,7 +114,6 @@ def render_text(comparison: Comparison) -> str:
 
 def render_markdown(comparison: Comparison) -> str:
     """A compact PR comment: one-line verdict on top, then the table, largest changes first."""
-    from tabulate import tabulate
 
     icon = {"regression": "🔴", "inconclusive": "⚠️"}.get(comparison.status, "✅")
     lines = [f"{icon} **{comparison.headline}**", ""]
@@ -179,7 +179,6 @@ def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
 
 def render_check(run_label: str, outcome: SloOutcome, fmt: str) -> tuple[str, str]:
     """``bench check``'s report of one run's SLO verdicts, and its headline."""
-    from tabulate import tabulate
 
     verdicts = list(outcome.verdicts)
     headline = outcome.headline

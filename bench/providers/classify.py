@@ -1,4 +1,4 @@
-"""Map whatever a provider raised onto DESIGN §3's closed set of error kinds.
+"""Map whatever a provider raised onto the closed set of error kinds (docs/metrics.md).
 
 The three SDKs share class names (``RateLimitError``, ``APIConnectionError`` …) but not
 classes, and the transports raise httpx/httpx2 errors of their own, so classification is by

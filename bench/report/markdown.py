@@ -17,14 +17,15 @@ import pandas as pd
 from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES
 from bench.analysis.cost import cost_summary
 from bench.analysis.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
+from bench.analysis.saturation import saturation, summary_lines
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
+from bench.results.health import Budget, LevelHealth
 from bench.results.run_file import RunMeta
-from bench.run.health import Budget, LevelHealth, saturation, summary_lines
+from bench.scenario.flags import FLAGS_SOURCE
 from bench.scenario.slo import slo_for_scenario
-from bench.scenario.writer import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS, label, unit
 
 

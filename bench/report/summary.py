@@ -8,9 +8,9 @@ from rich.table import Table
 
 from bench import schema
 from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
+from bench.analysis.saturation import saturation, summary_lines
 from bench.fmt import level_text, number
 from bench.results.run_file import RunMeta
-from bench.run.health import saturation, summary_lines
 from bench.scenario.slo import slo_for_scenario
 
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.

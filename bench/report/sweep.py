@@ -1,4 +1,5 @@
-"""The capacity search's chart: first-token latency and aggregate throughput against load.
+"""The capacity search's own report: sweep.md and its chart (first-token latency and aggregate
+throughput against load), written from a finished or partial search.
 
 Drawn like the report's charts (:mod:`bench.report.charts`): matplotlib Agg without pyplot,
 opaque white background, Okabe–Ito colours, the "EMULATED" mark on the image of an emulated
@@ -12,14 +13,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib as mpl
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from bench.campaigns.sweep import CHART_FILE, MARKDOWN_FILE, RUNS_DIR, Probe, SweepResult, TargetSweep, level_text
 from bench.report.charts import (
     BACKGROUND,
     DPI,
@@ -31,9 +33,6 @@ from bench.report.charts import (
 )
 from bench.report.data import PALETTE
 from bench.scenario.slo import AggregateSlo, parse_key
-
-if TYPE_CHECKING:
-    from bench.campaigns.sweep import Probe, SweepResult, TargetSweep
 
 _COMMA = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
 _MAX_TICKS = 14
@@ -159,7 +158,6 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
 
 
 def _short_answer(t: TargetSweep) -> str:
-    from bench.campaigns.sweep import level_text
 
     if t.outcome == "found" and t.capacity is not None:
         return f"capacity {level_text(t.mode, t.capacity)}"
@@ -185,7 +183,6 @@ def _ticks(levels: list[float], knees: list[float], log: bool) -> list[float]:
 
 
 def _load_axis(ax: object, mode: str, levels: list[float], knees: list[float]) -> None:
-    from matplotlib.axes import Axes
 
     assert isinstance(ax, Axes)
     ax.set_xlabel("concurrency (requests in flight)" if mode == "concurrency" else "offered rate (requests/s)")
@@ -197,3 +194,62 @@ def _load_axis(ax: object, mode: str, levels: list[float], knees: list[float]) -
     ticks = _ticks(uniq, knees, log)
     if len(ticks) <= _MAX_TICKS:
         ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+
+
+def _cell(value: float, pattern: str = "{:,.1f}") -> str:
+    return pattern.format(value) if math.isfinite(value) else "–"
+
+
+def render_markdown(result: SweepResult, chart: bool) -> str:
+
+    s = result.settings
+    lines = [f"# Capacity search: {result.scenario.name}", ""]
+    if result.emulated:
+        lines += [f"**{EMULATED_MARK}.**", ""]
+    load = result.scenario.load
+    amount = (
+        f"{result.requests} measured requests"
+        if result.requests is not None
+        else (f"{load.requests} measured requests" if load.requests is not None else f"{load.duration_s:g} s")
+    )
+    lines += [
+        (
+            f"Search: {s.describe()}. Each probe is one run of one target at one level ({amount}, +{load.warmup} "
+            f"warm-up), kept under `{RUNS_DIR}/`. A probe passes when every SLO check was judged and met; one failed "
+            "check fails it; a check without data makes it inconclusive, which is never read as a pass and stops that "
+            "target's search."
+        ),
+        "",
+    ]
+    if result.interrupted:
+        lines += ["**Interrupted**: the search stopped early; what finished is below.", ""]
+    tables = result.slo_tables
+    unit = "concurrency" if s.mode == "concurrency" else "rate (req/s)"
+    for t in result.targets:
+        slo = ", ".join(f"`{k} = {v:g}`" for k, v in tables.get(t.target, {}).items())
+        lines += [f"## {t.target}", "", f"**{t.answer()}**", "", f"SLOs: {slo}.", ""]
+        lines += [
+            f"| {unit} | probe | n | errors | TTFT p50 ms | TTFT p99 ms | output tok/s p50 | aggregate tok/s | verdict | SLO checks | run |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        ]
+        for p in sorted(t.probes, key=lambda p: p.level):
+            knee = " ◀ knee" if t.capacity is not None and p.level == t.capacity else ""
+            verdict = {"pass": "pass", "fail": "**FAIL**", "inconclusive": "inconclusive", "interrupted": "interrupted"}[
+                p.verdict
+            ]
+            checks = "; ".join(c.text for c in p.checks) or "–"
+            lines.append(
+                f"| {p.level:g}{knee} | {p.order} | {p.n} | {p.errors} | {_cell(p.ttft_p50_ms)} | {_cell(p.ttft_p99_ms)} | "
+                f"{_cell(p.output_tps_p50, '{:,.0f}')} | {_cell(p.agg_output_tps, '{:,.0f}')} | {verdict} | {checks} | "
+                f"`{p.run_dir}` |"
+            )
+        lines.append("")
+    if chart:
+        lines += [f"![Latency and throughput against load, knee marked]({CHART_FILE})", ""]
+    return "\n".join(lines)
+
+
+def write_outputs(result: SweepResult) -> None:
+    """sweep.md and the chart beside the search's sweep.json, rewritten after each target."""
+    chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
+    (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")

@@ -51,7 +51,7 @@ def utc_now() -> str:
 
 
 def new_run_id(scenario_name: str) -> str:
-    """Sorts by time: ``YYYYMMDD-HHMMSS-<scenario>-<4 hex>`` (DESIGN §6).
+    """Sorts by time: ``YYYYMMDD-HHMMSS-<scenario>-<4 hex>`` (README.md, "Results").
 
     The four hex digits are the fraction of the second (1/65536 s steps), not random: two runs
     started within the same second must still sort in the order they started, or "the newest

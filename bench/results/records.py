@@ -1,6 +1,6 @@
 """RequestRecord and the results directory: written as requests finish, read back as one frame.
 
-Layout (DESIGN §6)::
+Layout (README.md, "Results")::
 
     <root>/<run-id>/run.json         run metadata (``bench.results.run_file.RunMeta``), rewritten at start and at the end
     <root>/<run-id>/requests.jsonl   one line per finished request, appended and flushed at once
@@ -28,6 +28,7 @@ import orjson
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.results.provenance import new_run_id
 from bench.results.run_file import RUN_FILE
 from bench.schema import COLUMNS
 
@@ -37,7 +38,7 @@ PARQUET_FILE = "requests.parquet"
 
 @dataclass(slots=True)
 class RequestRecord:
-    """One request's outcome and timings. Field names and meanings are DESIGN §3's columns."""
+    """One request's outcome and timings. Field names and meanings are the columns of docs/metrics.md."""
 
     run_id: str
     target: str
@@ -115,7 +116,6 @@ class ResultsWriter:
 def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> tuple[str, Path]:
     """A run id (``run_id`` if its directory is free) and its directory under ``out``, created;
     never shared with a run started in the same instant (the id is re-drawn until the directory is new)."""
-    from bench.results.provenance import new_run_id
 
     while True:
         run_id = run_id or new_run_id(scenario_name)
@@ -225,8 +225,8 @@ _ARROW_TYPES = {"float64": "float64", "int64": "int64", "bool": "bool_", "string
 
 
 def _arrow_frame(data: bytes) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.json as pj
+    import pyarrow as pa  # noqa: PLC0415 - Arrow only when a frame is loaded
+    import pyarrow.json as pj  # noqa: PLC0415 - as above
 
     if not data.strip():
         return pd.DataFrame({name: [] for name in COLUMNS})

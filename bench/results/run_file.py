@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.errors import BenchError
-from bench.run.health import Budget, LevelHealth
+from bench.results.health import Budget, LevelHealth
 
 #: The run's metadata file in its directory.
 RUN_FILE = "run.json"
@@ -52,7 +52,7 @@ class Calibration(BaseModel):
 
 
 class RunMeta(BaseModel):
-    """Where, how and of what a run was made, so two runs can be judged comparable (DESIGN §6)."""
+    """Where, how and of what a run was made, so two runs can be judged comparable (README.md, "Results")."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -1,4 +1,4 @@
-"""Client health while a level runs, and the per-run saturation check (issue 7, items 3 and 7).
+"""Client health while a level runs, and the per-run saturation check.
 
 At Groq speed the measuring client itself can saturate: its event loop falls behind, receive
 stamps come late, and the figures describe the client rather than the provider. A
@@ -53,15 +53,17 @@ or ``sampler.start()`` … ``level = sampler.stop()`` from inside the running lo
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 import psutil
+
+from bench.results.health import (
+    LevelHealth,
+    percentile,
+)
 
 #: Seconds between samples. 20 samples a second gives a p99 over ~100 samples in a 5 s level
 #: and costs 0.1-0.2 % of a core (measured; see above).
@@ -93,56 +95,6 @@ def chunks_counted() -> int:
 
 
 # --- results ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LevelHealth:
-    """The measuring process's health over one load level (one worker's view).
-
-    Lag fields are ``None`` when no probe completed (a level shorter than the loop ever got
-    round to); ``kb_per_stream`` is ``None`` when ``streams`` is 0. ``sampler_ms`` is the wall
-    time the sampler itself spent in the loop over the level.
-    """
-
-    target: str
-    load_mode: str
-    load_level: float
-    worker: int
-    wall_s: float
-    cpu_util: float
-    loop_lag_ms_p50: float | None
-    loop_lag_ms_p99: float | None
-    loop_lag_ms_max: float | None
-    chunks_per_s: float
-    rss_start_mb: float
-    rss_peak_mb: float
-    kb_per_stream: float | None
-    fds_start: int
-    fds_peak: int
-    fds_end: int
-    samples: int
-    streams: int = 0
-    sampler_ms: float = 0.0
-    #: The client path that measured ("sdk", "fast"): the advice differs.
-    client: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only (floats, ints, strings, None)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LevelHealth:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored, missing defaulted ones filled."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default) of an already sorted, non-empty list."""
-    position = (len(sorted_values) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
 # --- sampler ----------------------------------------------------------------------------------
@@ -308,246 +260,4 @@ class HealthSampler:
         self._own_ns += time.perf_counter_ns() - begin
 
 
-# --- budget and findings ------------------------------------------------------------------------
-
-# Measured on this project's 2-core Linux VM (shared with other work): the sampler beside N
-# closed-loop streams of the openai SDK in one process (AsyncOpenAI, stream=True,
-# max_tokens=256, ignore_eos, anyio on asyncio and on uvloop), against the emulator in its own
-# process at TTFT 50 ms, one token per chunk, jitter 0, 3-4 s a level, three runs:
-#
-#   streams x tok/s   CPU (cores)   loop lag p50 / p99 / max (ms)     client TTFT p99   inter-token
-#   idle loop         0.005         0.04 / 0.10 / 0.14                 -                 -
-#   1 x 800           0.23-0.36     0.03-0.06 / 0.7-1.7 / 0.7-2.5      54-61 ms          +0.0 %
-#   2 x 800           0.39-0.49     0.03-0.16 / 0.9-4.9 / 0.9-5.0      55-56 ms          +0.3-0.4 %
-#   3 x 800           0.49-0.62     0.6-1.0 / 11-27 / 16-33            59-65 ms          +0.7-3 %
-#   4 x 800           0.43-0.80     1.2-15 / 19-123 / 24-143           62-154 ms         +0.9-18 %
-#   8 x 800           0.43-0.90     12-95 / 79-350 / 82-353            106-362 ms        +16-51 %
-#   16 x 800          0.60-0.95     1-98 / 300-715 / 320-757           360-761 ms        +96-153 %
-#   8 x 100           0.32          0.02-0.33 / 5.5-7.2 / 7.2-7.6      78-81 ms          +0.2-0.4 %
-#   16 x 100          0.48-0.50     0.03-0.81 / 14-15 / 17-20          102-110 ms        +0.2-0.5 %
-#
-# The SDK path costs ~0.3-0.4 ms of CPU a chunk here, so one loop tops out near 2,500-5,000
-# chunks/s. Lag is the sharper signal: it rises by 10x between 2 and 3 streams, exactly where
-# TTFT p99 starts to drift by several ms, while CPU only climbs gradually — and on a shared
-# machine CPU can stay low while the loop waits for a core (the emulator and other processes
-# take it), so CPU alone would miss saturation there. With jitter 0 the streams run in
-# lockstep, so at 8-16 x 100 tokens/s chunks arrive in bursts and the loop lags 5-15 ms at
-# p99 though the mean inter-token time is right: TTFT p99 does read 10-35 ms above p50 there.
-
-#: Client CPU, as a share of one core over the level, at or above which the client counts as
-#: saturated. The event loop is one thread: near 1.0 it is never idle, and a single server
-#: queue at 85 % utilisation already makes arrivals wait several service times. Measured
-#: above: 0.78-0.95 at 8-16 x 800 tokens/s, 0.23-0.49 at 1-2 streams. The level's quiet start
-#: and end pull the average down, so a sustained 0.9-1.0 shows as ~0.85 or more.
-CPU_BUDGET: Final = 0.85
-#: Event-loop lag p99 (ms) above which receive stamps are late by more than the accuracy the
-#: harness aims for (issue 7: TTFT p99 within 1-2 ms of the truth). Measured above: an idle
-#: loop reads p99 ~0.1 ms, 1-2 streams x 800 tokens/s 0.7-2 ms (occasionally up to 5 on a
-#: busy machine), 3 streams 11-27 ms, 16 streams 300-700 ms. A probe sees the loop at random
-#: moments while chunks arrive exactly when it is busy, so chunks see at least this lag.
-LOOP_LAG_P99_BUDGET_MS: Final = 2.0
-#: Open-loop start lag p99 (ms): how late requests were sent against their Poisson due time.
-#: Above 50 ms the offered load is visibly not the stated rate (at 10 req/s the mean gap is
-#: 100 ms), so the level's latencies describe a lighter, smoother load than asked.
-START_LAG_P99_BUDGET_MS: Final = 50.0
-#: Below this many lag samples (0.5 s at the default interval) the lag p99 is one or two
-#: probes — a start-up blip (an SDK's first request) rather than a sustained state — so no
-#: lag finding is made.
-MIN_LAG_SAMPLES: Final = 10
-#: Below this many seconds of wall time, CPU share is dominated by the level's start and end
-#: (client creation, first request), so no CPU finding is made.
-MIN_CPU_WALL_S: Final = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """Thresholds for :func:`saturation`; the defaults and why are the module constants above."""
-
-    cpu_util: float = CPU_BUDGET
-    loop_lag_p99_ms: float = LOOP_LAG_P99_BUDGET_MS
-    start_lag_p99_ms: float = START_LAG_P99_BUDGET_MS
-    min_lag_samples: int = MIN_LAG_SAMPLES
-    min_cpu_wall_s: float = MIN_CPU_WALL_S
-
-
-@dataclass(frozen=True, slots=True)
-class Exceeded:
-    """One budget a level went over: what, the measured value, the budget, its unit."""
-
-    what: str  # "cpu", "loop_lag", "start_lag"
-    measured: float
-    budget: float
-
-    def describe(self) -> str:
-        if self.what == "cpu":
-            return f"client CPU {self.measured:.2f} of a core (budget: below {self.budget:g})"
-        if self.what == "loop_lag":
-            return f"event-loop lag p99 {self.measured:.1f} ms (budget: {self.budget:g} ms)"
-        return f"open-loop start lag p99 {self.measured:.1f} ms (budget: {self.budget:g} ms)"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A level where the client went over budget, and what it means, in plain words."""
-
-    target: str
-    load_mode: str
-    load_level: float
-    worker: int
-    exceeded: tuple[Exceeded, ...]
-    may_be_off: str
-    advice: str
-
-    @property
-    def where(self) -> str:
-        level = f"{self.load_level:g}"
-        what = {"concurrency": f"concurrency {level}", "rate": f"rate {level}/s"}.get(self.load_mode, f"{self.load_mode} {level}")
-        return f"{self.target} at {what}, worker {self.worker}"
-
-    @property
-    def message(self) -> str:
-        over = " and ".join(e.describe() for e in self.exceeded)
-        return f"{self.where}: {over}. {self.may_be_off}. {self.advice}."
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _start_lag_for(start_lag_p99_ms: Mapping[Any, float] | None, level: LevelHealth) -> float | None:
-    """Look up a level's start lag p99: by (target, load_level, worker), else (target, load_level)."""
-    if not start_lag_p99_ms:
-        return None
-    for key in ((level.target, level.load_level, level.worker), (level.target, level.load_level)):
-        value = start_lag_p99_ms.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            return float(value)
-    return None
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
-    """What to do. Streams that would fit one process assume CPU grows in proportion to streams
-    and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in."""
-    steps = [] if level.client == "fast" else ["run with --client fast (the lean client path)"]
-    cores = os.cpu_count() or 1
-    either = "or " if steps else ""
-    steps.append(f"{either}--workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
-    if level.streams > 1 and level.cpu_util > 0:
-        fit = max(1, math.floor(level.streams * min(budget.cpu_util, 0.7) / level.cpu_util))
-        if fit < level.streams:
-            steps.append(f"or hold fewer streams per process (about {fit} here instead of {level.streams})")
-    return "To measure the provider rather than the client, " + ", ".join(steps)
-
-
-def saturation(
-    levels: Iterable[LevelHealth],
-    start_lag_p99_ms: Mapping[Any, float] | None = None,
-    budget: Budget = Budget(),
-) -> list[Finding]:
-    """One :class:`Finding` per level (and worker) that went over ``budget``; [] when none did.
-
-    ``start_lag_p99_ms`` maps ``(target, load_level, worker)`` or ``(target, load_level)`` to the
-    p99 of the records' ``start_lag_ms`` (open loop); see :func:`start_lag_p99_by_level`. A lag
-    budget is only checked with at least ``budget.min_lag_samples`` samples, CPU only over at
-    least ``budget.min_cpu_wall_s`` of wall time. Budgets are exceeded strictly: a value equal
-    to the budget is within it, except CPU, where reaching the budget counts.
-    """
-    levels = list(levels)
-    workers = len({level.worker for level in levels}) or 1
-    findings = []
-    for level in levels:
-        exceeded: list[Exceeded] = []
-        if level.wall_s >= budget.min_cpu_wall_s and level.cpu_util >= budget.cpu_util:
-            exceeded.append(Exceeded("cpu", level.cpu_util, budget.cpu_util))
-        if (
-            level.samples >= budget.min_lag_samples
-            and level.loop_lag_ms_p99 is not None
-            and level.loop_lag_ms_p99 > budget.loop_lag_p99_ms
-        ):
-            exceeded.append(Exceeded("loop_lag", level.loop_lag_ms_p99, budget.loop_lag_p99_ms))
-        start_lag = _start_lag_for(start_lag_p99_ms, level)
-        if start_lag is not None and start_lag > budget.start_lag_p99_ms:
-            exceeded.append(Exceeded("start_lag", start_lag, budget.start_lag_p99_ms))
-        if not exceeded:
-            continue
-        off = []
-        if any(e.what in ("cpu", "loop_lag") for e in exceeded):
-            off.append(
-                "receive times may have been stamped late, so the TTFT tail, inter-token times and output speed "
-                "may describe this client rather than the provider (latencies read high, speed low)"
-            )
-        if any(e.what == "loop_lag" for e in exceeded) and level.cpu_util < budget.cpu_util / 2:
-            off.append(
-                f"this process used only {level.cpu_util:.2f} of a core, so part of the lag may be waiting "
-                "for a core that other processes on this machine (an emulator, other runs) were using"
-            )
-        if any(e.what == "start_lag" for e in exceeded):
-            off.append(
-                "requests went out later than their due time, so the offered load was below the stated "
-                "rate and this level's latencies describe a lighter load than asked"
-            )
-        findings.append(
-            Finding(
-                target=level.target,
-                load_mode=level.load_mode,
-                load_level=level.load_level,
-                worker=level.worker,
-                exceeded=tuple(exceeded),
-                may_be_off=_sentence("; ".join(off)),
-                advice=_advice(level, workers, budget),
-            )
-        )
-    return findings
-
-
-def summary_lines(findings: list[Finding], levels: list[LevelHealth] | None = None, budget: Budget = Budget()) -> list[str]:
-    """Console lines: ``warning: client saturated: …`` per finding, or one line saying the client
-    kept within budget. With ``levels`` given and empty, one line saying nothing was sampled."""
-    if findings:
-        return [f"warning: client saturated: {finding.message}" for finding in findings]
-    if levels is not None and not levels:
-        return ["client health: not sampled"]
-    distinct = len({(level.target, level.load_mode, level.load_level) for level in levels or []})
-    counted = "" if not levels else (f" at all {distinct} levels" if distinct > 1 else " at its one level")
-    return [
-        f"client health: within budget{counted} (CPU below {budget.cpu_util:g} of a core, "
-        f"event-loop lag p99 at most {budget.loop_lag_p99_ms:g} ms, "
-        f"open-loop start lag p99 at most {budget.start_lag_p99_ms:g} ms)"
-    ]
-
-
-def start_lag_p99_by_level(frame: Any) -> dict[tuple[str, float, int] | tuple[str, float], float]:
-    """From a results frame: p99 of ``start_lag_ms`` over measured (non-warm-up) records, keyed
-    ``(target, load_level, worker)`` when the frame has a ``worker`` column, else
-    ``(target, load_level)``. Levels with no start lag (closed loop) are left out."""
-    if frame is None or len(frame) == 0 or "start_lag_ms" not in frame.columns:
-        return {}
-    rows = frame[frame["start_lag_ms"].notna()]
-    if "warmup" in rows.columns:
-        rows = rows[~rows["warmup"].astype(bool)]
-    keys = ["target", "load_level"] + (["worker"] if "worker" in rows.columns else [])
-    out: dict[Any, float] = {}
-    for key, group in rows.groupby(keys, sort=True):
-        values = sorted(float(v) for v in group["start_lag_ms"])
-        if values:
-            normalised = (str(key[0]), float(key[1])) + ((int(key[2]),) if len(key) > 2 else ())
-            out[normalised] = round(percentile(values, 99), 3)
-    return out
-
-
-__all__ = [
-    "Budget",
-    "DEFAULT_INTERVAL_S",
-    "Exceeded",
-    "Finding",
-    "HealthSampler",
-    "LevelHealth",
-    "chunks_counted",
-    "count_chunks",
-    "saturation",
-    "start_lag_p99_by_level",
-    "summary_lines",
-]
+__all__ = ["DEFAULT_INTERVAL_S", "HealthSampler", "chunks_counted", "count_chunks"]

@@ -16,9 +16,11 @@ from typing import Any
 
 import anyio
 
-from bench.providers import ClientSettings, Provider, ProviderRequest, make_provider
+from bench.providers import Provider, make_provider
+from bench.providers.base import ClientSettings, ProviderRequest
+from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
-from bench.run.health import HealthSampler, LevelHealth
+from bench.run.health import HealthSampler
 from bench.run.load import Slot, pool_size, profile_for, streams_of
 from bench.run.measure import measure_request
 from bench.run.warm import warm_client_path

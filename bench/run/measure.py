@@ -1,4 +1,4 @@
-"""Time one request: drive a provider's event stream and turn stamps into DESIGN §3's columns.
+"""Time one request: drive a provider's event stream and turn stamps into the columns of docs/metrics.md.
 
 This is the only code that reads the clock around a request, for every provider and client
 path alike. It runs once per chunk, so the loop body stays small: stamp, classify the text,

@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from bench.results.records import RequestRecord
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -126,7 +128,6 @@ class PlainProgress:
 
 class RichProgress:
     def __init__(self, console: Console | None = None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
             TextColumn("{task.description}"),

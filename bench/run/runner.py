@@ -2,7 +2,7 @@
 
 The runner joins the pieces and owns none of their logic: the load profile says when, the
 provider says how, ``measure`` times it, ``ResultsWriter`` keeps it. Targets and levels run
-one after another in the order written (DESIGN §4), each level with a fresh client whose
+one after another in the order written (docs/scenarios.md), each level with a fresh client whose
 connection pool fits the level, so no request waits for a connection after t0.
 """
 
@@ -23,12 +23,17 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from bench.analysis.loaded import LoadedRun
+from bench.analysis.saturation import saturation
+from bench.emulator.handle import start_emulator
 from bench.errors import BenchError
 from bench.event_loop import event_loop_name, loop_options
 from bench.results import provenance
+from bench.results.calibration import calibration_note, latest_calibration
+from bench.results.health import Budget, LevelHealth
 from bench.results.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
 from bench.results.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
-from bench.run.health import Budget, LevelHealth, saturation
+from bench.run.executors.ray import RayExecutor
+from bench.run.executors.workers import ProcessExecutor
 from bench.run.level import LevelJob, run_level
 from bench.run.load import pool_size
 from bench.run.preflight import preflight
@@ -136,7 +141,7 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
     """Lift the soft limit on open files towards the hard one, so 1,000 streams do not fail
     as "connection errors" at the default 1,024; say so when even the hard limit is too low."""
     try:
-        import resource
+        import resource  # noqa: PLC0415 - POSIX only
     except ImportError:  # pragma: no cover - Windows
         return
     load = scenario.load
@@ -174,8 +179,6 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
 def calibration_meta(results_root: Path) -> Calibration | None:
     """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
     report: how accurate this machine's client paths measured themselves to be, and when."""
-    from bench.campaigns.calibrate import calibration_note, latest_calibration
-
     result = latest_calibration(results_root)
     if result is None:
         return None
@@ -317,8 +320,6 @@ class Runner:
         async with AsyncExitStack() as stack:
             base_urls = {t.name: t.base_url for t in self.scenario.target}
             if self.emulate:
-                from bench.emulator import start_emulator
-
                 handle = await anyio.to_thread.run_sync(
                     lambda: start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
                 )
@@ -373,12 +374,8 @@ class Runner:
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers
         if self.options.executor == "ray":
-            from bench.run.executors.ray import RayExecutor
-
             return RayExecutor(workers, self.options.address, self.prompts)
         if workers > 1:
-            from bench.run.executors.workers import ProcessExecutor
-
             return ProcessExecutor(workers, self.prompts)
         return InProcessExecutor(self.prompts)
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+from bench.providers import make_provider
 from bench.providers.base import ClientSettings, ProviderRequest
+from bench.results.records import RequestRecord
+from bench.run.measure import measure_request
 
 _warmed: set[tuple[str, str]] = set()
 
@@ -85,9 +88,6 @@ async def warm_client_path(provider: str, client: str) -> bool:
     """Exercise (provider, client) once in this process; True if it ran now, False if it had."""
     if (provider, client) in _warmed:
         return False
-    from bench.providers import make_provider
-    from bench.results.records import RequestRecord
-    from bench.run.measure import measure_request
 
     server = await asyncio.start_server(_serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

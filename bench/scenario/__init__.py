@@ -1,1 +1,7 @@
-"""TODO docstring."""
+"""What to run: scenario files (TOML) as a validated ``Scenario``, and what they name.
+
+Owns the scenario model and its TOML writer, scenarios built from command-line flags, prompt
+building, the model catalogue (with prices) and SLO definitions. The first stage of the data
+flow (docs/architecture.md): it may import only the shared base (``bench.schema``,
+``bench.errors``, ``bench.fmt``, ``bench.timing``), never a later stage.
+"""

@@ -262,3 +262,16 @@ def load_catalogue() -> Catalogue:
     """The packaged catalogue, read once per process."""
     text = resources.files("bench").joinpath("data/models.toml").read_text(encoding="utf-8")
     return parse_catalogue(tomllib.loads(text))
+
+
+def resolve_price(provider: str, model: str, override: Any = None) -> dict[str, Any] | None:
+    """The price a run records for one target (run.json's ``scenario.targets[].price``).
+
+    ``override`` is the scenario's ``[target.price]`` (a pydantic model or a mapping); it
+    beats the catalogue. Returns :meth:`Price.to_dict` or None when no source has a price.
+    """
+    if override is not None:
+        values = override.model_dump() if hasattr(override, "model_dump") else dict(override)
+        return Price(**{**values, "origin": "scenario"}).to_dict()
+    info = load_catalogue().get(provider, model)
+    return info.price.to_dict() if info is not None and info.price is not None else None

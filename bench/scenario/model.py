@@ -1,4 +1,4 @@
-"""Scenario files (TOML, DESIGN §4) → a validated ``Scenario``, or one ScenarioError.
+"""Scenario files (TOML, docs/scenarios.md) → a validated ``Scenario``, or one ScenarioError.
 
 Every way a file can be wrong ends in a single message naming the file, the field and the
 problem, raised before any request is sent: that is the whole user contract of this module.
@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from bench.emulator.faults import FAULT_KINDS
 from bench.errors import ScenarioError
+from bench.scenario.catalogue import resolve_price
+from bench.scenario.prompts import read_prompt_file
 from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
+from bench.schema import FAULT_KINDS
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
@@ -330,7 +332,6 @@ class Scenario(_Strict):
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as run.json records it (reports and the gate read this)."""
-        from bench.analysis.cost import resolve_price  # the catalogue is read only when a run starts
 
         return {
             "name": self.name,
@@ -364,16 +365,6 @@ class Scenario(_Strict):
             "slo": dict(self.slo),
             "report": self.report.model_dump(mode="json", exclude_none=True),
         }
-
-    def to_toml(self, *, emulate: bool | None = None) -> str:
-        """This scenario as a TOML file that ``bench run`` reads back to the same Scenario.
-
-        Written into every run directory, so ``bench run results/<id>/scenario.toml``
-        repeats the run (``emulate`` records whether it ran on the emulator).
-        """
-        from bench.scenario.writer import scenario_to_toml  # the writer is only needed at run start
-
-        return scenario_to_toml(self, emulate=emulate)
 
     def prompt_file(self) -> Path | None:
         if self.prompts.source != "file" or not self.prompts.path:
@@ -501,7 +492,6 @@ def _check_prompt_file(scenario: Scenario, path: str) -> None:
         raise ScenarioError(path, "prompts.path", f"{prompt_path} is a directory, not a JSONL file")
     if not prompt_path.is_file():
         raise ScenarioError(path, "prompts.path", f"no such file: {prompt_path}")
-    from bench.scenario.prompts import read_prompt_file  # local: only file-prompt scenarios need it
 
     read_prompt_file(prompt_path, scenario_path=path)
 

@@ -1,4 +1,4 @@
-"""SLO rules parsed from a scenario's ``[slo]`` table (DESIGN §4).
+"""SLO rules parsed from a scenario's ``[slo]`` table (docs/scenarios.md).
 
 Keys are ``<column>_<stat>[_ms]`` (``ttft_p50_ms``, ``output_tps_p50``, ``response_100_ms_p50``),
 ``error_rate_max``, and ``request_<column>[_ms]`` for per-request goodput thresholds. Latencies

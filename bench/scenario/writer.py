@@ -1,8 +1,6 @@
-"""Scenarios written back as TOML, and built from command-line flags.
+"""Scenarios written back as TOML.
 
-Two jobs that share one idea: a run must be repeatable from its own directory. A run given
-as flags (``bench run --provider P --model M``) is turned into the same table a file would
-hold and validated by the same pydantic model, so its errors read like a file's; and every
+A run must be repeatable from its own directory: every
 run directory keeps ``scenario.toml``, the scenario exactly as it ran, which ``bench run``
 accepts to repeat it.
 
@@ -15,15 +13,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from bench.scenario.model import Scenario
+from bench.scenario.model import Scenario
 
-#: Source name for scenarios built from flags (errors read "command line: field: problem").
-FLAGS_SOURCE = "command line"
-#: Defaults for a flags-only run: small enough to finish in seconds, enough for a median.
-FLAGS_REQUESTS = 20
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Top-level tables in the order a person would read them; unknown ones follow.
 _ORDER = ("scenario", "target", "request", "prompts", "load", "slo", "report")
@@ -101,48 +94,3 @@ def scenario_to_toml(scenario: Scenario, *, emulate: bool | None = None) -> str:
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines) + "\n"
-
-
-def scenario_from_flags(
-    *,
-    provider: str,
-    model: str,
-    base_url: str | None = None,
-    concurrency: list[int] | None = None,
-    rate: list[float] | None = None,
-    requests: int | None = None,
-    max_tokens: int | None = None,
-    input_tokens: int | None = None,
-    stream: bool = True,
-    emulate: bool = False,
-) -> Scenario:
-    """The one-target scenario that ``bench run --provider P --model M …`` stands for.
-
-    Built as the table a file would hold and validated by the same model, so a bad value
-    reads exactly as it would in a file ("command line: target[0].base_url: …").
-    """
-    from bench.scenario.model import parse_scenario
-
-    target: dict[str, Any] = {"provider": provider, "model": model}
-    if base_url is not None:
-        target["base_url"] = base_url
-    request: dict[str, Any] = {"stream": stream}
-    if max_tokens is not None:
-        request["max_tokens"] = max_tokens
-    prompts: dict[str, Any] = {"source": "synthetic"}
-    if input_tokens is not None:
-        prompts["input_tokens"] = input_tokens
-    load: dict[str, Any] = {"requests": requests if requests is not None else FLAGS_REQUESTS}
-    if rate is not None:
-        load["rate"] = rate
-    else:
-        load["concurrency"] = concurrency if concurrency is not None else [1]
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{provider}-{model}").strip("-.") or "flags"
-    raw = {
-        "scenario": {"name": name, "emulate": emulate},
-        "target": [target],
-        "request": request,
-        "prompts": prompts,
-        "load": load,
-    }
-    return parse_scenario(raw, FLAGS_SOURCE)

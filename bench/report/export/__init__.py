@@ -22,12 +22,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from bench.analysis.cost import add_cost, cost_summary
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import GROUP_KEYS, aggregate
 from bench.errors import BenchError
+from bench.report.export.pytest_benchmark import write_pytest_benchmark
+from bench.report.export.vllm import DEFAULT_PERCENTILES, vllm_results, write_result
 from bench.results.records import PARQUET_FILE, is_run_dir, resolve_run_dir
 from bench.results.run_file import read_run_meta
 
@@ -84,7 +87,6 @@ def _write_format(frame: pd.DataFrame, path: Path, fmt: str) -> None:
 def _json_records(frame: pd.DataFrame) -> bytes:
     """Plain UTF-8 JSON (no \\u or \\/ escapes), each float in its shortest exact form
     (222.341044, not pandas' 222.341044000000011: nothing lost, nothing invented); NaN is null."""
-    import orjson
 
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return orjson.dumps(records, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -143,7 +145,6 @@ def _prepare_out(out: Path) -> None:
 
 def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, *, force: bool) -> list[Path]:
     """One vLLM result file per (target, level); see :mod:`bench.report.export.vllm`."""
-    from bench.report.export.vllm import DEFAULT_PERCENTILES, vllm_results, write_result
 
     run = _loaded(run_dir)
     results = vllm_results(run.frame, run.meta, percentiles=tuple(percentiles or DEFAULT_PERCENTILES))
@@ -189,7 +190,6 @@ def export_run(
     if fmt == "pytest-benchmark":
         check_destination(run_dir, out, [], force=force)
         _prepare_out(out)
-        from bench.report.export.pytest_benchmark import write_pytest_benchmark  # helper-3's module; only this format needs it
 
         try:
             return [write_pytest_benchmark(run_dir, out)]

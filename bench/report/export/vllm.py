@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from bench.analysis.metrics import group_positions, measured, pooled_itl, request_meets
@@ -335,6 +336,5 @@ def vllm_results(
 
 def write_result(result: Mapping[str, Any], path: Path) -> None:
     """One result file: plain UTF-8 JSON (orjson), NaN as null."""
-    import orjson
 
     path.write_bytes(orjson.dumps(dict(result), option=orjson.OPT_SERIALIZE_NUMPY))

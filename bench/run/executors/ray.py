@@ -32,8 +32,8 @@ import anyio.from_thread
 import anyio.to_thread
 
 from bench.errors import BenchError
+from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
-from bench.run.health import LevelHealth
 from bench.run.level import LevelJob, run_level
 from bench.run.warm import warm_client_path
 from bench.scenario.prompts import PromptSet

@@ -200,7 +200,7 @@ def _parallel(func, tasks: list[tuple]) -> list:  # type: ignore[type-arg]
     if workers <= 1:
         return [func(*t) for t in tasks]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(func, *zip(*tasks)))
+        return list(pool.map(func, *zip(*tasks, strict=True)))
 
 
 def _frame(groups: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pd.DataFrame:
@@ -333,7 +333,7 @@ def smallest_detected(profile_map: dict[str, Profile], pairs: int, seed: int, n:
         _smallest_cell, [(label, metric, model, n, pairs, seed + i) for i, (label, metric, model) in enumerate(rows)]
     )
     print(f"{'target (jitter)':34} {'metric':11} {'correlation':14} {'smallest':>9}")
-    for (label, metric, model), size in zip(rows, found):
+    for (label, metric, model), size in zip(rows, found, strict=True):
         text = f"{size:.0%}" if size is not None else f"> {SIZES[-1]:.0%}"
         print(f"{label + f' ({profile_map[label].jitter})':34} {metric:11} {model:14} {text:>9}")
     print()
@@ -356,7 +356,7 @@ def error_detection(pairs: int, n: int, seed: int) -> None:
     rows = ((0.0, 0.02), (0.0, 0.05), (0.0, 0.10), (0.02, 0.10), (0.0, 1.0))
     rates = _parallel(_error_cell, [(b, c, n, pairs, seed + i) for i, (b, c) in enumerate(rows)])
     print(f"{'baseline errors':>16} {'candidate errors':>17} {'error-rate regression flagged':>30}")
-    for (base, cand), rate in zip(rows, rates):
+    for (base, cand), rate in zip(rows, rates, strict=True):
         print(f"{base:16.0%} {cand:17.0%} {rate:30.1%}")
     print()
 

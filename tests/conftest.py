@@ -51,7 +51,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
     return invoke
 
 
-# One emulator per session for the emulator tests (tests/test_emulator_*.py).
+# One emulator per session for the emulator tests (tests/emulator/).
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from bench.errors import ScenarioError
 from bench.scenario.model import load_scenario
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _error(path: Path) -> ScenarioError:

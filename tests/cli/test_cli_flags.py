@@ -18,7 +18,7 @@ from bench.emulator import start_emulator
 from bench.scenario.model import load_scenario, parse_scenario
 from bench.scenario.writer import scenario_to_toml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run_dir(out: str) -> Path:

@@ -16,7 +16,7 @@ import pytest
 from bench import load_results
 from bench.emulator import start_emulator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "gsk_FAKEtestKEY0123456789abcdefSECRETzz"
 
 

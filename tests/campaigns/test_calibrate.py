@@ -411,7 +411,7 @@ def test_the_quick_grid_and_the_estimate() -> None:
 def test_timing_accuracy_script_is_a_wrapper(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "timing_accuracy.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "timing_accuracy.py"
     spec = importlib.util.spec_from_file_location("timing_accuracy", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -2,7 +2,7 @@
 
 Regenerate the golden file after an intended change with::
 
-    BENCH_UPDATE_GOLDEN=1 pytest tests/test_report.py -k golden
+    BENCH_UPDATE_GOLDEN=1 pytest tests/report/test_report.py -k golden
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ def test_cli_report(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> Non
     shutil.rmtree(tmp_path / "reports")
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "reports" / "example"
+EXAMPLE = Path(__file__).resolve().parents[2] / "reports" / "example"
 
 
 @pytest.mark.skipif(not (EXAMPLE / "run" / RUN_FILE).is_file(), reason="no committed example run")

@@ -13,7 +13,7 @@ import pytest
 from bench.cli import app
 from bench.cli.app import run_app
 
-WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "bench.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "bench.yml"
 
 
 def _actionlint() -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_run import _start_long_run
+from tests.cli.test_cli_run import _start_long_run
 
 
 @pytest.mark.parametrize("signum, again", [(signal.SIGINT, 3), (signal.SIGTERM, 1)])

@@ -19,11 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+from bench.errors import BenchError
+
 _POLL_S: Final = 0.01
 _PROVIDER_PATHS: Final = {"groq": "", "openai": "/v1", "openai-compatible": "/v1", "anthropic": ""}
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(BenchError):
     """The emulator did not start (its stderr is in the message)."""
 
 

@@ -14,6 +14,8 @@ from email.utils import formatdate
 from typing import Final
 from urllib.parse import unquote
 
+from bench.errors import EmulatorRequestError
+
 MAX_HEAD_BYTES: Final = 64 * 1024
 MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 LAST_CHUNK: Final = b"0\r\n\r\n"
@@ -35,7 +37,7 @@ _REASONS: Final[dict[int, str]] = {
 }
 
 
-class MalformedRequest(Exception):
+class MalformedRequest(EmulatorRequestError):
     """The bytes are not an HTTP/1.1 request we can answer; the connection is closed after."""
 
     def __init__(self, status: int, message: str) -> None:

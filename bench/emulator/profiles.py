@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from bench.errors import EmulatorRequestError
 from bench.scenario.catalogue import ModelInfo
 
 #: Median length a model chooses by itself (it "stops" there when max_tokens allows it).
@@ -106,7 +107,7 @@ _REASONING_WORDS: Final = [
 ]
 
 
-class OverrideError(ValueError):
+class OverrideError(EmulatorRequestError, ValueError):
     """A malformed ``x-bench-emulator`` header: the harness sent something it should not."""
 
 

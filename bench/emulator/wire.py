@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol
 
 from bench.emulator.faults import ErrorSpec
 from bench.emulator.profiles import Plan
+from bench.errors import EmulatorRequestError
 from bench.scenario.catalogue import ModelInfo
 
 #: A placeholder a chunk template is serialised with, then split on: each token's JSON string is
@@ -28,7 +29,7 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-class RequestError(Exception):
+class RequestError(EmulatorRequestError):
     """A request the real API would refuse with a 4xx: carries the error to send."""
 
     def __init__(self, spec: ErrorSpec) -> None:

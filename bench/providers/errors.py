@@ -10,11 +10,13 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from bench.errors import BenchException
+
 #: OSError numbers that mean the client machine ran out of something (open files, ports, memory).
 CLIENT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM})
 
 
-class ProviderFailure(Exception):
+class ProviderFailure(BenchException):
     """Base class: a provider answered or behaved in a way that ends the request."""
 
     status_code: int | None = None

@@ -18,6 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
+from bench.errors import CatalogueError
+
 #: Providers a scenario may name. ``openai-compatible`` has no models of its own and takes the
 #: openai defaults.
 PROVIDERS: Final[tuple[str, ...]] = ("groq", "openai", "anthropic", "openai-compatible")
@@ -38,10 +40,6 @@ _PROFILE_KEYS: Final[tuple[str, ...]] = (
     "empty_chunk_share",
 )
 _DEFAULT_ID: Final = "*"
-
-
-class CatalogueError(ValueError):
-    """The data file is malformed: names the provider, the model and the problem."""
 
 
 @dataclass(frozen=True)

@@ -94,4 +94,6 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     commands = re.findall(r"```bash\n(.*?)\n```", section, re.S)
     ci_lines = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert commands[1] == ci_lines[-1]
-    assert ci_lines[-1].endswith("&& ruff check bench tests benchmarks && ruff format --check bench tests benchmarks && mypy && lint-imports")
+    assert ci_lines[-1].endswith(
+        "&& ruff check bench tests benchmarks && ruff format --check bench tests benchmarks && mypy && lint-imports"
+    )

@@ -33,7 +33,7 @@ import pandas as pd
 from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
 from bench.fmt import level_text
 from bench.scenario.slo import AggregateSlo, SloSpec
-from bench.schema import TABLE, higher_is_better
+from bench.schema import TABLE, abbrev, higher_is_better
 
 GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
 
@@ -322,6 +322,26 @@ class SloVerdict:
     passed: bool | None
     #: Why there is no verdict (empty when there is one): what a reader needs to act on it.
     reason: str = ""
+
+    @property
+    def text(self) -> str:
+        """``TTFT p99 140 ms > 120 ms`` (failed), ``… ≤ …`` (met), or why there is no verdict."""
+        if self.passed is None:
+            return f"{self.key}: {self.reason or 'no data'}"
+        if self.column == "error_rate":
+            op = "≤" if self.passed else ">"
+            return f"error rate {self.measured:.1%} {op} {self.threshold:.1%}"
+        name = f"{abbrev(self.column)} {self.stat}"  # "TTFT p99"
+        measured = (
+            "–"
+            if not math.isfinite(self.measured)
+            else f"{self.measured:,.1f}"
+            if abs(self.measured) < 10
+            else f"{self.measured:,.0f}"
+        )
+        if self.at_least:
+            return f"{name} {measured} {'≥' if self.passed else '<'} {self.threshold:g}"
+        return f"{name} {measured} ms {'≤' if self.passed else '>'} {self.threshold:g} ms"
 
 
 def column_stat(values: np.ndarray, column: str, stat: str, *, seed: int = 0) -> tuple[float, float, float]:

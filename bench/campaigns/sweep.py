@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from bench.analysis.metrics import aggregate, judge_slos
+from bench.analysis.metrics import SloVerdict, aggregate, judge_slos
 from bench.errors import BenchError
 from bench.results import provenance
 from bench.run.runner import resolve_keys, run_scenario
@@ -38,7 +38,6 @@ from bench.run.stop_signals import StopSignals
 from bench.scenario.model import Scenario
 from bench.scenario.slo import merged_table, slo_for_scenario
 from bench.scenario.writer import scenario_to_toml
-from bench.schema import abbrev
 
 Mode = Literal["concurrency", "rate"]
 Verdict = Literal["pass", "fail", "inconclusive", "interrupted"]
@@ -65,40 +64,7 @@ def level_text(mode: str, level: float) -> str:
     return f"{level:g} requests/s"
 
 
-def _num(value: float) -> str:
-    if not math.isfinite(value):
-        return "–"
-    return f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
-
-
 # --------------------------------------------------------------------------- probes
-
-
-@dataclass(frozen=True)
-class SloCheck:
-    """One SLO check on one probe, as ``judge_slos`` gave it."""
-
-    key: str
-    column: str
-    stat: str
-    threshold: float
-    at_least: bool
-    measured: float
-    passed: bool | None
-    reason: str = ""
-
-    @property
-    def text(self) -> str:
-        """``TTFT p99 140 ms > 120 ms`` (failed), ``… ≤ …`` (met), or why there is no verdict."""
-        if self.passed is None:
-            return f"{self.key}: {self.reason or 'no data'}"
-        if self.column == "error_rate":
-            op = "≤" if self.passed else ">"
-            return f"error rate {self.measured:.1%} {op} {self.threshold:.1%}"
-        name = f"{abbrev(self.column)} {self.stat}"  # "TTFT p99"
-        if self.at_least:
-            return f"{name} {_num(self.measured)} {'≥' if self.passed else '<'} {self.threshold:g}"
-        return f"{name} {_num(self.measured)} ms {'≤' if self.passed else '>'} {self.threshold:g} ms"
 
 
 @dataclass(frozen=True)
@@ -118,16 +84,16 @@ class Probe:
     ttft_p99_ms: float
     output_tps_p50: float
     agg_output_tps: float
-    checks: tuple[SloCheck, ...]
+    checks: tuple[SloVerdict, ...]
     verdict: Verdict
     elapsed_s: float = math.nan
 
     @property
-    def failed(self) -> list[SloCheck]:
+    def failed(self) -> list[SloVerdict]:
         return [c for c in self.checks if c.passed is False]
 
     @property
-    def unjudged(self) -> list[SloCheck]:
+    def unjudged(self) -> list[SloVerdict]:
         return [c for c in self.checks if c.passed is None]
 
     @property
@@ -144,7 +110,7 @@ class Probe:
         return "; ".join(c.text for c in self.checks)
 
 
-def verdict_of(checks: tuple[SloCheck, ...], interrupted: bool) -> Verdict:
+def verdict_of(checks: tuple[SloVerdict, ...], interrupted: bool) -> Verdict:
     """Any failed check fails the probe; otherwise any unjudged check (or none at all) leaves
     it inconclusive; only a probe whose every check was judged and met passes."""
     if interrupted:
@@ -381,13 +347,11 @@ def run_probe(
     elapsed = time.perf_counter() - started
     frame = result.frame
     spec = slo_for_scenario(result.meta.scenario)
-    checks: tuple[SloCheck, ...] = ()
+    checks: tuple[SloVerdict, ...] = ()
     figures: dict[str, Any] = {}
     if len(frame):
         outcome = judge_slos(frame, spec)
-        checks = tuple(
-            SloCheck(v.key, v.column, v.stat, v.threshold, v.at_least, v.measured, v.passed, v.reason) for v in outcome.verdicts
-        )
+        checks = tuple(outcome.verdicts)
         agg = aggregate(frame, spec, ci=False)
         if len(agg):
             figures = {str(k): v for k, v in agg.iloc[0].items()}

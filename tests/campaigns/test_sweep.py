@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.metrics import SloVerdict
 from bench.campaigns.sweep import (
     Probe,
     SearchSettings,
-    SloCheck,
     SweepOptions,
     search,
     sweep,
@@ -35,9 +35,23 @@ from bench.scenario.model import load_scenario
 # ------------------------------------------------------------------ fakes
 
 
-def _check(measured: float, threshold: float = 75.0, passed: bool | None = None) -> SloCheck:
+def _check(measured: float, threshold: float = 75.0, passed: bool | None = None) -> SloVerdict:
     ok = measured <= threshold if passed is None and math.isfinite(measured) else passed
-    return SloCheck("ttft_p99_ms", "ttft_ms", "p99", threshold, False, measured, ok, "" if ok is not None else "no data")
+    return SloVerdict(
+        "t",
+        "concurrency",
+        1.0,
+        "ttft_p99_ms",
+        "ttft_ms",
+        "p99",
+        threshold,
+        False,
+        measured,
+        math.nan,
+        math.nan,
+        ok,
+        "" if ok is not None else "no data",
+    )
 
 
 def _fake(knee: float, *, mode: str = "concurrency", no_data_at: set[float] | None = None):
@@ -119,8 +133,12 @@ def test_verdicts_fail_dominates_and_no_data_is_never_a_pass() -> None:
     assert verdict_of((), False) == "inconclusive"
     assert verdict_of((ok,), False) == "pass"
     assert verdict_of((ok,), True) == "interrupted"
-    speed = SloCheck("output_tps_p50", "output_tps", "p50", 500, True, 320.4, False)
-    rate = SloCheck("error_rate_max", "error_rate", "max", 0.01, False, 0.05, False)
+    speed = SloVerdict(
+        "t", "concurrency", 1.0, "output_tps_p50", "output_tps", "p50", 500, True, 320.4, math.nan, math.nan, False
+    )
+    rate = SloVerdict(
+        "t", "concurrency", 1.0, "error_rate_max", "error_rate", "max", 0.01, False, 0.05, math.nan, math.nan, False
+    )
     assert speed.text == "output tokens/s p50 320 < 500" and rate.text == "error rate 5.0% > 1.0%"
 
 

@@ -110,7 +110,9 @@ def test_sdk_clients_reconnect_after_an_idle_close(tight: EmulatorHandle) -> Non
                 )
                 tokens.append(reply.usage.completion_tokens if reply.usage else -1)
                 await asyncio.sleep(IDLE_S * 2)
-            message = await c.anthropic.messages.create(model="claude-haiku-5-5", messages=MESSAGES, max_tokens=2, extra_headers=fast())
+            message = await c.anthropic.messages.create(
+                model="claude-haiku-5-5", messages=MESSAGES, max_tokens=2, extra_headers=fast()
+            )
             tokens.append(message.usage.output_tokens)
         return tokens
 

@@ -190,7 +190,9 @@ def _prompt(body: dict[str, Any], messages: list[Any]) -> PromptShape:
             _block(hasher, block)
     shape = hasher.shape()
     if len(shape.breakpoints) > MAX_BREAKPOINTS:
-        raise invalid(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {len(shape.breakpoints)}.")
+        raise invalid(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {len(shape.breakpoints)}."
+        )
     return shape
 
 

@@ -305,7 +305,9 @@ class ChatWire:
         out = b""
         if self._fragments == 1:
             call = {"index": 0, "id": self.tool.id, "type": "function", "function": {"name": self.tool.name, "arguments": ""}}
-            out = self._event(self._chunk([{"index": 0, "delta": {"tool_calls": [call]}, "logprobs": None, "finish_reason": None}]))
+            out = self._event(
+                self._chunk([{"index": 0, "delta": {"tool_calls": [call]}, "logprobs": None, "finish_reason": None}])
+            )
         before, middle, end = self._arguments
         if self._obfuscate:
             return out + sse(before + json.dumps(fragment) + middle + json.dumps(self._next_pad()) + end)

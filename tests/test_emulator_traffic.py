@@ -449,3 +449,19 @@ def test_groq_sdk_reads_a_tool_call_whole(emu: EmulatorHandle) -> None:
     call = reply.choices[0].message.tool_calls[0]
     assert isinstance(reply, groq.types.chat.ChatCompletion)
     assert call.function.name == "get_time" and json.loads(call.function.arguments) == {}
+
+
+def test_prefix_marks_do_not_depend_on_how_the_text_is_fed() -> None:
+    """A block's hash is the hash of everything before its end, however the text arrived."""
+    rng = random.Random(1)
+    for _ in range(200):
+        text = "".join(rng.choice("ab") for _ in range(rng.randint(0, 3000)))
+        cuts = sorted(rng.sample(range(len(text) + 1), k=min(3, len(text) + 1)))
+        whole, pieces = PrefixHasher(), PrefixHasher()
+        whole.text(text)
+        previous = 0
+        for cut in [*cuts, len(text)]:
+            pieces.text(text[previous:cut])
+            previous = cut
+        assert whole.shape() == pieces.shape()
+        assert [m.chars for m in whole.shape().blocks] == list(range(BLOCK_CHARS, len(text) + 1, BLOCK_CHARS))

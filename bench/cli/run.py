@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -190,6 +191,24 @@ def run(
             rich_help_panel=_FLAGS_PANEL,
         ),
     ] = False,
+    emulator_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--emulator-set",
+            metavar="KEY=VALUE",
+            help="With --emulate: an emulator profile key for every target, e.g. ttft_ms=400 (repeatable; "
+            "beats [target.emulator]; not part of the scenario fingerprint).",
+        ),
+    ] = None,
+    emulator_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--emulator-seed",
+            min=0,
+            help="With --emulate: vary the emulator's draws (jitter, lengths, faults) for a replicate run; "
+            "not part of the scenario fingerprint.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: every target x load level x request, each timed and written as it finishes.
 
@@ -207,7 +226,11 @@ def run(
         raise BenchError("--address: only with --executor ray")
     levels = Levels(_int_list(concurrency, "--concurrency"), _float_list(rate, "--rate"), requests)
     flags = Flags(base_url, max_tokens, input_tokens, no_stream)
+    settings = _emulator_settings(emulator_set or [])
     loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate)
+    if (settings or emulator_seed is not None) and not (emulate or loaded.scenario.emulate):
+        option = "--emulator-set" if settings else "--emulator-seed"
+        raise BenchError(f"{option}: only for emulated runs; add --emulate (or emulate = true in the scenario)")
     # Overrides applied here (not only in the runner) so scenario.toml records what ran.
     effective = apply_overrides(
         loaded,
@@ -222,6 +245,8 @@ def run(
         quiet=quiet,
         executor=executor,
         address=address,
+        emulator_set=settings,
+        emulator_seed=emulator_seed,
         stop_signals=StopSignals(lambda message: typer.echo(f"bench: warning: {message}", err=True)).install(),
     )
     _keep_scenario(result.run_dir, effective, bool(result.meta.emulated))
@@ -236,6 +261,17 @@ def run(
     if not (measured["status"] == "ok").any():
         typer.echo("bench: no measured request succeeded", err=True)
         raise typer.Exit(1)
+
+
+def _emulator_settings(items: list[str], option: str = "--emulator-set") -> dict[str, object]:
+    """Emulator settings checked before anything runs: a bad key or value is one line, exit 2."""
+    from bench.emulator.profiles import OverrideError, parse_settings
+    from bench.schema import FAULT_KINDS
+
+    try:
+        return parse_settings(items, FAULT_KINDS)
+    except OverrideError as exc:
+        raise BenchError(f"{option} {exc}") from None
 
 
 def _write_report(run_dir: Path) -> None:
@@ -364,12 +400,34 @@ def emulate(
     chunk_log: Annotated[
         Path | None, typer.Option("--chunk-log", help="Append each request's chunk write times (JSONL).")
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="A profile key for every request, e.g. ttft_ms=400 (repeatable)."),
+    ] = None,
+    header_timeout: Annotated[
+        float, typer.Option("--header-timeout", min=0.001, max=86_400, help="Seconds to receive a request head.")
+    ] = 5.0,
+    body_timeout: Annotated[
+        float, typer.Option("--body-timeout", min=0.001, max=86_400, help="Seconds to receive a body; a short one gets 400.")
+    ] = 5.0,
+    idle_timeout: Annotated[
+        float, typer.Option("--idle-timeout", min=0.001, max=86_400, help="Seconds a kept-alive connection may sit idle.")
+    ] = 60.0,
 ) -> None:
     """Serve the provider emulator (Groq, OpenAI and Anthropic wire formats) until Ctrl-C."""
     from bench.emulator.__main__ import main as emulator_main
 
+    _emulator_settings(set_ or [], "--set")  # checked before the port is taken
+    timeouts = {"--header-timeout": header_timeout, "--body-timeout": body_timeout, "--idle-timeout": idle_timeout}
+    for option, seconds in timeouts.items():
+        if not math.isfinite(seconds):  # click's range lets nan through
+            raise BenchError(f"{option} {seconds}: expected a number of seconds")
     _check_port_free(host, port)
     args = ["--host", host, "--port", str(port), "--seed", str(seed)]
+    for option, seconds in timeouts.items():
+        args += [option, repr(seconds)]
+    for item in set_ or []:
+        args += ["--set", item]
     if chunk_log is not None:
         args += ["--chunk-log", str(chunk_log)]
     code = emulator_main(args)

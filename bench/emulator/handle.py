@@ -15,10 +15,12 @@ import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
+from bench.emulator.profiles import format_setting
 from bench.errors import BenchError
 
 _POLL_S: Final = 0.01
@@ -110,8 +112,16 @@ def start_emulator(
     host: str = "127.0.0.1",
     strict_models: bool = False,
     startup_timeout_s: float = 10.0,
+    settings: Mapping[str, Any] | None = None,
+    seed_salt: int | None = None,
+    timeouts_s: Mapping[str, float] | None = None,
 ) -> EmulatorHandle:
-    """Start ``python -m bench.emulator`` and return once it accepts connections."""
+    """Start ``python -m bench.emulator`` and return once it accepts connections.
+
+    ``settings``: profile keys for every request (``--set``; checked by the child, which
+    refuses bad ones, so check them first with ``profiles.parse_settings``). ``seed_salt``:
+    ``--seed-salt``. ``timeouts_s``: ``{"header": s, "body": s, "idle": s}``, any of them.
+    """
     workdir = tempfile.mkdtemp(prefix="bench-emulator-")
     port_file = Path(workdir) / "port"
     command = [sys.executable, "-m", "bench.emulator", "--host", host, "--port", str(port), "--seed", str(seed),
@@ -120,6 +130,12 @@ def start_emulator(
         command += ["--chunk-log", str(Path(chunk_log).resolve())]
     if strict_models:
         command.append("--strict-models")
+    for key, value in (settings or {}).items():
+        command += ["--set", format_setting(key, value)]
+    if seed_salt is not None:
+        command += ["--seed-salt", str(seed_salt)]
+    for name, seconds in (timeouts_s or {}).items():
+        command += [f"--{name}-timeout", repr(float(seconds))]
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds bench/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)

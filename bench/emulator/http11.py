@@ -4,11 +4,19 @@ Hand-written rather than a framework because the emulator must control every byt
 moment: write one SSE event per chunk at a chosen instant, cut a connection in the middle of a
 chunk, or write a broken event. Requests from the SDKs are simple (Content-Length bodies,
 keep-alive, no pipelining), so the parser is small.
+
+Like a real server it does not wait for ever on a client (:class:`Deadlines`): the head must
+arrive within ``header_s`` of the connection opening (or of its first byte, on a kept-alive
+connection, which may first sit idle for ``idle_s``), and the body within ``body_s`` of the
+head. A client that stops half-way gets 408 (head) or 400 (body shorter than its
+Content-Length); an idle one is closed without a word, as servers close idle keep-alive
+connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Final
@@ -19,6 +27,8 @@ from bench.errors import EmulatorRequestError
 MAX_HEAD_BYTES: Final = 64 * 1024
 MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 LAST_CHUNK: Final = b"0\r\n\r\n"
+#: Content-Length is one or more ASCII digits (RFC 9110 §8.6): no sign, no spaces, no "1_0".
+_DIGITS: Final = re.compile(r"[0-9]+")
 
 _REASONS: Final[dict[int, str]] = {
     200: "OK",
@@ -28,6 +38,7 @@ _REASONS: Final[dict[int, str]] = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     411: "Length Required",
     413: "Payload Too Large",
     429: "Too Many Requests",
@@ -46,6 +57,20 @@ class MalformedRequest(EmulatorRequestError):
 
 
 @dataclass(frozen=True)
+class Deadlines:
+    """How long a connection may keep the server waiting (seconds), as real servers bound it.
+
+    ``header_s``: for the request head, from the connection opening (first request) or from
+    the head's first byte (later ones); ``body_s``: for the body, once the head is in;
+    ``idle_s``: between requests on a kept-alive connection.
+    """
+
+    header_s: float = 5.0
+    body_s: float = 5.0
+    idle_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Request:
     """A parsed request. Header names are lower-case; a repeated header keeps its last value."""
 
@@ -56,16 +81,30 @@ class Request:
     keep_alive: bool
 
 
-async def read_request(reader: asyncio.StreamReader) -> Request | None:
-    """The next request on a connection, or None when the client closed it between requests."""
+async def read_request(reader: asyncio.StreamReader, deadlines: Deadlines | None = None, *, first: bool = True) -> Request | None:
+    """The next request on a connection, or None when the client closed it (or left it idle
+    past ``deadlines.idle_s``) between requests. ``first``: no request was read on it yet, so
+    the head's deadline runs from now (a client that connects and says nothing is dropped
+    then, not after the idle allowance)."""
+    limits = deadlines or Deadlines()
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
+        async with asyncio.timeout(limits.header_s if first else limits.idle_s):
+            opening = await reader.read(1)
+    except TimeoutError:
+        return None
+    if not opening:
+        return None
+    try:
+        async with asyncio.timeout(limits.header_s):
+            head = opening + await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
-        if not exc.partial.strip():
+        if not (opening + exc.partial).strip():
             return None
         raise MalformedRequest(400, "connection closed inside the request head") from exc
     except asyncio.LimitOverrunError as exc:
         raise MalformedRequest(413, "request head too large") from exc
+    except TimeoutError:
+        raise MalformedRequest(408, f"request head not received within {limits.header_s:g} s") from None
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -81,16 +120,21 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
         headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         raise MalformedRequest(411, "chunked request bodies are not supported; send Content-Length")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError as exc:
-        raise MalformedRequest(400, "bad Content-Length") from exc
-    if not 0 <= length <= MAX_BODY_BYTES:
+    declared = headers.get("content-length", "0")
+    if not _DIGITS.fullmatch(declared):
+        raise MalformedRequest(400, f"bad Content-Length {declared[:40]!r}: expected a number of bytes")
+    length = int(declared)
+    if length > MAX_BODY_BYTES:
         raise MalformedRequest(413, "request body too large")
     try:
-        body = await reader.readexactly(length)
+        async with asyncio.timeout(limits.body_s):
+            body = await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
         raise MalformedRequest(400, "connection closed inside the request body") from exc
+    except TimeoutError:
+        raise MalformedRequest(
+            400, f"request body shorter than its Content-Length ({length} bytes) after {limits.body_s:g} s"
+        ) from None
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
     path = unquote(target.split("?", 1)[0])

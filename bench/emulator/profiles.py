@@ -13,6 +13,13 @@ Timing model, per request (``jitter`` = j):
   ``s = min(j, 0.95)``: bounded, positive and mean-preserving, so the measured output speed
   is the request's speed.
 
+Prefill (``prefill_tokens_per_s``): the first token also waits for the prompt to be read,
+``uncached / prefill + cached / (prefill · cache_speedup)`` seconds, added to the sampled TTFT
+without jitter of its own, so TTFT against prompt length is a line whose slope is exactly the
+profile's prefill speed. Without ``prefill_tokens_per_s`` the TTFT does not depend on the prompt
+(the catalogue's medians were measured on short prompts). Headers still go out at their share
+of the sampled TTFT: a server acknowledges a request before it has read the prompt.
+
 Token times are offsets from the moment the request was read; the server sleeps until each
 absolute deadline, so sleep overshoot never accumulates into the rate.
 """
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
 from bench.errors import EmulatorRequestError
@@ -34,6 +43,18 @@ UNLIMITED_BUDGET: Final = 4096
 #: Headers (and the role chunk / message_start) go out at this share of the sampled TTFT,
 #: like a real server that acknowledges once the request is scheduled, before the first token.
 HEADERS_SHARE_OF_TTFT: Final = 0.5
+#: Prompt cache defaults: every lookup of a cached prefix hits, cached tokens are read five
+#: times faster than they are prefilled (OpenAI: prompt caching "can reduce time-to-first-token
+#: latency by up to 80%"), and nothing shorter than 1,024 tokens is cached (OpenAI's minimum;
+#: Anthropic's for most models).
+CACHE_HIT_RATE: Final = 1.0
+CACHE_SPEEDUP: Final = 5.0
+CACHE_MIN_TOKENS: Final = 1024
+#: Share of requests carrying ``tools`` (with ``tool_choice`` auto or unset) that answer with a
+#: tool call; ``required`` / ``any`` / a named tool always do, ``none`` never does.
+TOOL_CALL_SHARE: Final = 1.0
+#: The provider kinds a run names in ``provider`` (openai and openai-compatible share ``/v1``).
+PROVIDER_KINDS: Final[tuple[str, ...]] = ("groq", "openai", "anthropic", "openai-compatible")
 
 _ANSWER_WORDS: Final = [
     "the",
@@ -118,7 +139,13 @@ class Override:
     Profile: ``ttft_ms``, ``tokens_per_s``, ``jitter`` (0-5), ``reasoning_tokens``,
     ``empty_chunk_share`` (share of answer chunks with ``""`` content), ``natural_tokens``
     (median length the model stops at by itself), ``ttfb_ms`` (when headers go out; default
-    half the TTFT). Randomness: ``seed`` (this request's draws; without it the server's seeded
+    half the TTFT), ``prefill_tokens_per_s`` (prompt reading speed: TTFT grows with the prompt),
+    ``cache_hit_rate`` / ``cache_speedup`` / ``cache_min_tokens`` (the prompt cache, see
+    ``prompt_cache``), ``tool_call_share`` (share of requests with ``tools`` that call one).
+    Provider: ``provider`` (the target's kind: groq, openai, anthropic, openai-compatible;
+    with it, a model the catalogue does not know, or has retired, gets the provider's own
+    error unless this override also gives a profile key, see :data:`PROFILE_KEYS`).
+    Randomness: ``seed`` (this request's draws; without it the server's seeded
     generator is used). Faults: ``faults`` (kind -> share of requests, see
     ``faults.FAULT_KINDS``), ``retry_after_s`` (the 429's ``retry-after``, default 1),
     ``should_retry`` (send ``x-should-retry``), ``stall_s`` (how long ``timeout`` stalls,
@@ -143,7 +170,39 @@ class Override:
     should_retry: bool | None = None
     stall_s: float | None = None
     capacity: int | None = None
+    prefill_tokens_per_s: float | None = None
+    cache_hit_rate: float | None = None
+    cache_speedup: float | None = None
+    cache_min_tokens: int | None = None
+    tool_call_share: float | None = None
+    provider: str | None = None
 
+    @property
+    def gives_profile(self) -> bool:
+        """Whether this override describes the model's behaviour itself (a ``[target.emulator]``
+        with any profile key), so a model the catalogue does not know can still be served."""
+        return any(getattr(self, key) is not None for key in PROFILE_KEYS)
+
+
+#: The keys that describe how a model answers (its latency profile, prompt cache and tool
+#: use), as opposed to per-request controls (seed, provider), faults and server quirks.
+PROFILE_KEYS: Final[tuple[str, ...]] = (
+    "ttft_ms",
+    "tokens_per_s",
+    "jitter",
+    "reasoning_tokens",
+    "empty_chunk_share",
+    "natural_tokens",
+    "ttfb_ms",
+    "prefill_tokens_per_s",
+    "cache_hit_rate",
+    "cache_speedup",
+    "cache_min_tokens",
+    "tool_call_share",
+)
+#: Keys a server-wide setting (``--set``, ``bench run --emulator-set``) may give: everything
+#: but what only makes sense per request.
+SETTING_KEYS: Final[tuple[str, ...]] = tuple(f.name for f in fields(Override) if f.name not in ("seed", "provider"))
 
 _OVERRIDE_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "ttft_ms": (int, float),
@@ -161,6 +220,12 @@ _OVERRIDE_TYPES: Final[dict[str, tuple[type, ...]]] = {
     "should_retry": (bool,),
     "stall_s": (int, float),
     "capacity": (int,),
+    "prefill_tokens_per_s": (int, float),
+    "cache_hit_rate": (int, float),
+    "cache_speedup": (int, float),
+    "cache_min_tokens": (int,),
+    "tool_call_share": (int, float),
+    "provider": (str,),
 }
 _BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "ttft_ms": (0, 600_000),
@@ -173,6 +238,11 @@ _BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "retry_after_s": (0, 1e9),
     "stall_s": (0, 3_600),
     "capacity": (1, 100_000),
+    "prefill_tokens_per_s": (1, 1e9),
+    "cache_hit_rate": (0, 1),
+    "cache_speedup": (1, 1e6),
+    "cache_min_tokens": (1, 1_000_000),
+    "tool_call_share": (0, 1),
 }
 
 
@@ -188,7 +258,9 @@ def parse_override(raw: Any, fault_kinds: tuple[str, ...]) -> Override:
             raise OverrideError(f"x-bench-emulator: {key} has the wrong type")
         low, high = _BOUNDS.get(key, (-math.inf, math.inf))
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
-            raise OverrideError(f"x-bench-emulator: {key} must be in [{low}, {high}]")
+            raise OverrideError(f"x-bench-emulator: {key} must be in [{low:g}, {high:g}]")
+    if raw.get("provider", PROVIDER_KINDS[0]) not in PROVIDER_KINDS:
+        raise OverrideError(f"x-bench-emulator: provider must be one of {', '.join(PROVIDER_KINDS)}")
     faults = raw.get("faults", {})
     for kind, share in faults.items():
         if kind not in fault_kinds:
@@ -198,6 +270,58 @@ def parse_override(raw: Any, fault_kinds: tuple[str, ...]) -> Override:
     if sum(faults.values()) > 1 + 1e-9:
         raise OverrideError("x-bench-emulator: fault shares add up to more than 1")
     return Override(**{**raw, "faults": {k: float(v) for k, v in faults.items()}})
+
+
+def parse_settings(items: Iterable[str], fault_kinds: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` settings for every request (``--set``), checked like the header.
+
+    VALUE is written as in a scenario file (TOML): ``ttft_ms=400``, ``omit_usage=true``,
+    ``faults={rate_limited = 0.1}``. Raises OverrideError naming the setting and the problem.
+    """
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise OverrideError(f"{item!r}: expected KEY=VALUE, e.g. ttft_ms=400")
+        if key not in SETTING_KEYS:
+            raise OverrideError(f"{item!r}: unknown key {key!r}; known: {', '.join(SETTING_KEYS)}")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise OverrideError(f"{item!r}: {text.strip()!r} is not a value (a number, true/false or {{...}})") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OverrideError(f"{item!r}: {key} must be a finite number")
+        try:
+            parse_override({key: value}, fault_kinds)
+        except OverrideError as exc:
+            raise OverrideError(f"{item!r}: {str(exc).removeprefix('x-bench-emulator: ')}") from None
+        settings[key] = value
+    return settings
+
+
+def format_setting(key: str, value: Any) -> str:
+    """``KEY=VALUE`` that :func:`parse_settings` reads back to ``value`` (for a child's argv)."""
+
+    def toml(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f'"{k}" = {toml(x)}' for k, x in v.items()) + "}"
+        return repr(v)
+
+    return f"{key}={toml(value)}"
+
+
+def with_settings(override: Override, settings: Mapping[str, Any]) -> Override:
+    """The request's override with the server-wide settings on top (they beat the target's
+    own ``[target.emulator]``: the command line beats the file)."""
+    if not settings:
+        return override
+    changes = dict(settings)
+    if "faults" in changes:
+        changes["faults"] = {k: float(v) for k, v in changes["faults"].items()}
+    return replace(override, **changes)
 
 
 @dataclass(frozen=True)
@@ -212,6 +336,18 @@ class Profile:
     empty_chunk_share: float = 0.0
     natural_tokens: int = NATURAL_TOKENS_MEDIAN
     ttfb_ms: float | None = None
+    prefill_tokens_per_s: float | None = None
+    cache_hit_rate: float = CACHE_HIT_RATE
+    cache_speedup: float = CACHE_SPEEDUP
+    cache_min_tokens: int = CACHE_MIN_TOKENS
+    tool_call_share: float = TOOL_CALL_SHARE
+
+    def prefill_s(self, prompt_tokens: int, cached_tokens: int) -> float:
+        """Seconds spent reading the prompt before the first token (0 without a prefill speed)."""
+        if self.prefill_tokens_per_s is None:
+            return 0.0
+        fresh = max(0, prompt_tokens - cached_tokens)
+        return (fresh + cached_tokens / self.cache_speedup) / self.prefill_tokens_per_s
 
 
 def resolve_profile(info: ModelInfo, override: Override) -> Profile:
@@ -230,6 +366,11 @@ def resolve_profile(info: ModelInfo, override: Override) -> Profile:
         empty_chunk_share=float(pick("empty_chunk_share", info.empty_chunk_share)),
         natural_tokens=int(pick("natural_tokens", NATURAL_TOKENS_MEDIAN)),
         ttfb_ms=override.ttfb_ms,
+        prefill_tokens_per_s=override.prefill_tokens_per_s,
+        cache_hit_rate=float(pick("cache_hit_rate", CACHE_HIT_RATE)),
+        cache_speedup=float(pick("cache_speedup", CACHE_SPEEDUP)),
+        cache_min_tokens=int(pick("cache_min_tokens", CACHE_MIN_TOKENS)),
+        tool_call_share=float(pick("tool_call_share", TOOL_CALL_SHARE)),
     )
 
 
@@ -251,6 +392,7 @@ class Plan:
     finish: str
     interval_s: float
     queue_s: float
+    prefill_s: float = 0.0
 
     @property
     def completion_tokens(self) -> int:
@@ -289,6 +431,7 @@ def plan_response(
     ignore_eos: bool,
     think: bool,
     stream_reasoning: bool,
+    prefill_s: float = 0.0,
 ) -> Plan:
     """Decide timing, length and words of one response.
 
@@ -296,7 +439,9 @@ def plan_response(
     response reasons first; ``stream_reasoning`` whether those tokens are sent (Groq, Anthropic
     thinking) or only counted and paid for in time (OpenAI). Reasoning takes at most half the
     budget, so any request with a budget of two or more gets an answer: the real service may
-    spend it all on thinking, which only makes a benchmark's numbers empty.
+    spend it all on thinking, which only makes a benchmark's numbers empty. ``prefill_s`` (the
+    prompt's reading time, :meth:`Profile.prefill_s`) delays the first token, not the headers;
+    it draws nothing, so a seeded response's words and lengths do not depend on it.
     """
     jitter = profile.jitter
     ttft_s = profile.ttft_ms / 1000 * math.exp(jitter * rng.gauss(0.0, 1.0))
@@ -316,7 +461,7 @@ def plan_response(
 
     hidden_s = 0.0 if stream_reasoning else n_reasoning * interval_s
     n_streamed_reasoning = n_reasoning if stream_reasoning else 0
-    first_s = ttft_s + hidden_s
+    first_s = ttft_s + prefill_s + hidden_s
     spread = min(jitter, 0.95)
     offsets = [first_s]
     for _ in range(n_streamed_reasoning + n_answer - 1):
@@ -337,6 +482,7 @@ def plan_response(
         finish=finish,
         interval_s=interval_s,
         queue_s=ttft_s * rng.uniform(0.1, 0.4),
+        prefill_s=prefill_s,
     )
 
 

@@ -18,11 +18,24 @@ token) starts that much later, so the wait shows in TTFB, TTFT and e2e, and in G
 client goes, or a stall fault gives up). HTTP-error faults are answered at once, unqueued,
 like a gateway rejecting before the model sees the request. Pools are per server process:
 each ``bench run`` starts its own emulator, so runs never share a queue.
+
+Models: a request whose ``x-bench-emulator`` names the target's ``provider`` kind (the run
+sends it) is answered for its model as that provider would: a groq, openai or anthropic model
+the catalogue does not know gets the provider's own 404 ``model_not_found``, a retired one its
+400 ``model_decommissioned`` — unless the override gives the model a profile of its own
+(``profiles.PROFILE_KEYS``: the scenario's ``[target.emulator]``); ``openai-compatible`` takes
+any name with the generic profile. Without ``provider`` every name is served (other tools
+talking to ``bench emulate``), unless ``strict_models``.
+
+Server-wide settings (``ServerConfig.settings``, ``--set``) lie on top of every request's
+override; ``seed_salt`` is mixed into every request's seed, so a replicate run draws fresh
+jitter from the same scenario. The prompt cache (``prompt_cache``) is per server process too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -39,6 +52,7 @@ from bench.emulator.faults import ErrorSpec, choose_fault, http_error
 from bench.emulator.http11 import (
     LAST_CHUNK,
     MAX_HEAD_BYTES,
+    Deadlines,
     MalformedRequest,
     Request,
     chunk,
@@ -46,8 +60,20 @@ from bench.emulator.http11 import (
     read_request,
     response_head,
 )
-from bench.emulator.profiles import Override, OverrideError, Plan, parse_override, plan_response, resolve_profile
-from bench.emulator.wire import Dialect, Ids, Outcome, RequestError, Wire, compact, invalid
+from bench.emulator.profiles import (
+    Override,
+    OverrideError,
+    Plan,
+    Profile,
+    parse_override,
+    plan_response,
+    prompt_tokens,
+    resolve_profile,
+    with_settings,
+)
+from bench.emulator.prompt_cache import CacheUse, PromptCache
+from bench.emulator.tools import choose_tool
+from bench.emulator.wire import Call, Dialect, Ids, Outcome, PromptUse, RequestError, Wire, compact, invalid
 from bench.emulator.wire_anthropic import ANTHROPIC
 from bench.emulator.wire_openai import GROQ, OPENAI
 from bench.scenario.catalogue import Catalogue, ModelInfo, load_catalogue
@@ -69,9 +95,10 @@ _GENERATE: Final[dict[str, Dialect]] = {
 @dataclass(frozen=True)
 class ServerConfig:
     """How to run one emulator. ``strict_models`` answers retired and unknown models as the
-    real APIs do (400 model_decommissioned, 404 model_not_found); by default every model is
-    served (unknown ids with the provider's default profile) so the seed's retired models can
-    be replayed."""
+    real APIs do (400 model_decommissioned, 404 model_not_found) whatever the request says; by
+    default that happens only to requests that name their ``provider`` kind (see the module
+    docstring). ``settings``: override keys applied to every request, over its own (checked
+    with ``profiles.parse_settings``). ``seed_salt``: mixed into every request's seed."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -79,6 +106,17 @@ class ServerConfig:
     chunk_log: Path | None = None
     strict_models: bool = False
     max_stall_s: float = 300.0
+    #: How long a client may take to send a request head / body, and sit idle between
+    #: requests on a kept-alive connection (see ``http11.Deadlines``).
+    header_timeout_s: float = 5.0
+    body_timeout_s: float = 5.0
+    idle_timeout_s: float = 60.0
+    settings: dict[str, Any] = field(default_factory=dict)
+    seed_salt: int | None = None
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(header_s=self.header_timeout_s, body_s=self.body_timeout_s, idle_s=self.idle_timeout_s)
 
 
 @dataclass
@@ -110,6 +148,13 @@ class RequestLog:
     end_ns: int | None = None
     #: Time spent waiting for a slot (``capacity``), in ns; 0 when served at once.
     queued_ns: int = 0
+    #: Prompt tokens served from the prompt cache / written to it (Anthropic's cache writes).
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    #: The prompt's reading time in the plan (``prefill_tokens_per_s``), in ns.
+    prefill_ns: int | None = None
+    #: The tool the response called, if any.
+    tool: str | None = None
 
     def to_json(self) -> str:
         """One JSON line. orjson, not ``asdict`` + json: the log is written on the emulator's own
@@ -193,6 +238,8 @@ class _Exchange:
     entry: RequestLog
     override: Override = field(default_factory=Override)
     forced_fault: str | None = None
+    #: The request's own override gives a profile (not the server's settings): see _model_info.
+    profile_given: bool = False
 
     @property
     def keep_alive(self) -> bool:
@@ -212,6 +259,8 @@ class EmulatorServer:
         self._handlers: set[asyncio.Task[None]] = set()
         self._served = 0
         self._pools: dict[tuple[str, str, int], SlotPool] = {}
+        self._cache = PromptCache()
+        self._settings = config.settings
 
     async def start(self) -> int:
         """Bind and listen; returns the port (useful with port 0)."""
@@ -248,11 +297,12 @@ class EmulatorServer:
         assert task is not None
         self._handlers.add(task)
         self._writers.add(writer)
+        deadlines = self.config.deadlines
         try:
-            keep_alive = True
+            keep_alive, first = True, True
             while keep_alive:
                 try:
-                    request = await read_request(reader)
+                    request = await read_request(reader, deadlines, first=first)
                 except MalformedRequest as exc:
                     spec = ErrorSpec(exc.status, "invalid_request_error", None, str(exc))
                     body = OPENAI.error_body(spec, Ids.new())
@@ -261,6 +311,7 @@ class EmulatorServer:
                     break
                 if request is None:
                     break
+                first = False
                 keep_alive = await self._dispatch(request, reader, writer) and request.keep_alive
         except ConnectionError:
             pass  # the client went away; nothing to answer
@@ -296,7 +347,8 @@ class EmulatorServer:
         ex = _Exchange(request, reader, writer, dialect, ids, t_received, entry)
         self._served += 1
         try:
-            ex.override, ex.forced_fault = _bench_headers(request.headers)
+            own, ex.forced_fault = _bench_headers(request.headers)
+            ex.override, ex.profile_given = with_settings(own, self._settings), own.gives_profile
             path, method = request.path, request.method
             generate = path in _GENERATE
             models = path == dialect.models_path or path.startswith(dialect.models_path + "/")
@@ -359,10 +411,14 @@ class EmulatorServer:
         return ex.keep_alive
 
     def _model_info(self, ex: _Exchange, model: object) -> ModelInfo:
-        """The profile to serve ``model`` with (strict mode refuses retired and unknown ids)."""
+        """The profile to serve ``model`` with: refuses retired and unknown ids in strict mode,
+        and for a named groq/openai/anthropic target without a profile of its own."""
+        if ex.override.provider == "openai-compatible" and not self.config.strict_models:
+            return self._catalogue.default_profile("openai-compatible")  # any name a server serves
         provider = ex.dialect.name
         info = self._catalogue.get(provider, model) if isinstance(model, str) else None
-        if self.config.strict_models and isinstance(model, str):
+        strict = self.config.strict_models or (ex.override.provider is not None and not ex.profile_given)
+        if strict and isinstance(model, str):
             if info is None:
                 raise RequestError(http_error("model_not_found", provider, model))
             if info.retired:
@@ -373,6 +429,8 @@ class EmulatorServer:
         """A chat completion or a message: plan it, then answer, stream or fault."""
         override = ex.override
         seed = override.seed if override.seed is not None else self._rng.getrandbits(63)
+        if self.config.seed_salt is not None:
+            seed = _salted(seed, self.config.seed_salt)
         rng = random.Random(seed)
         ex.entry.seed = seed  # sent back in x-bench-emulator, it replays this answer exactly
         draw = rng.random()  # drawn first, always: fault shares never shift the text
@@ -386,6 +444,12 @@ class EmulatorServer:
             return self._send_error(ex, http_error(fault, ex.dialect.name, call.model), fault)
         entry.fault = fault
         profile = resolve_profile(info, override)
+        # Cache hits and tool calls draw from a generator of their own: the response's text,
+        # timing and faults stay what the seed gave them before either existed.
+        extras = random.Random(f"extras/{seed}")
+        n_prompt = prompt_tokens(call.prompt_chars)
+        cache = self._prompt_cache(ex.dialect, call, profile, hit=extras.random() < profile.cache_hit_rate)
+        prefill_s = profile.prefill_s(n_prompt, cache.read)
         plan = plan_response(
             profile,
             rng,
@@ -393,10 +457,15 @@ class EmulatorServer:
             ignore_eos=call.ignore_eos,
             think=profile.reasoning if call.think is None else call.think,
             stream_reasoning=call.stream_reasoning,
+            prefill_s=prefill_s,
         )
-        wire = ex.dialect.wire(call, ex.ids, seed=rng.getrandbits(31))
+        tool = choose_tool(call.tools, call.tool_choice, profile.tool_call_share, extras.random())
+        wire = ex.dialect.wire(call, ex.ids, rng.getrandbits(31), plan, PromptUse(n_prompt, cache), tool)
         entry.request_id = wire.request_id
         entry.prompt_tokens = wire.prompt_tokens
+        entry.cached_tokens, entry.cache_write_tokens = cache.read, cache.written
+        entry.prefill_ns = round(prefill_s * 1e9)
+        entry.tool = tool.name if tool is not None else None
         cut_after = min(rng.randint(2, 5), len(plan.offsets_s) - 1)
         if override.capacity is None:
             return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
@@ -412,6 +481,13 @@ class EmulatorServer:
             return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
         finally:
             pool.release()
+
+    def _prompt_cache(self, dialect: Dialect, call: Call, profile: Profile, *, hit: bool) -> CacheUse:
+        """How much of this prompt the cache serves (and stores it for the next requests)."""
+        scope = (dialect.name, call.model)
+        if dialect.cache_rule == "explicit":
+            return self._cache.explicit(scope, call.prompt, hit=hit, min_tokens=profile.cache_min_tokens)
+        return self._cache.automatic(scope, call.prompt, hit=hit, min_tokens=profile.cache_min_tokens)
 
     async def _answer(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int, stream: bool) -> bool:
         if stream:
@@ -570,6 +646,12 @@ def _dialect_for(request: Request) -> Dialect:
     if request.path in _GENERATE:
         return _GENERATE[request.path]
     return ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+
+
+def _salted(seed: int, salt: int) -> int:
+    """A request's seed mixed with the server's salt (63 bits, like a drawn seed)."""
+    digest = hashlib.blake2b(f"{seed}/{salt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _int_or_none(value: str | None) -> int | None:

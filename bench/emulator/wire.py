@@ -15,6 +15,8 @@ from typing import Any, Final, Protocol
 
 from bench.emulator.faults import ErrorSpec
 from bench.emulator.profiles import Plan
+from bench.emulator.prompt_cache import CacheUse, PrefixHasher, PromptShape
+from bench.emulator.tools import Tool, ToolChoice
 from bench.errors import EmulatorRequestError
 from bench.scenario.catalogue import ModelInfo
 
@@ -60,6 +62,19 @@ class Call:
     stream_reasoning: bool
     include_usage: bool = False
     include_obfuscation: bool = True
+    #: The prompt's prefixes, for the prompt cache (``prompt_chars`` is its length).
+    prompt: PromptShape = PromptShape()
+    #: The function tools the request declares, and what its ``tool_choice`` allows.
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
+
+
+@dataclass(frozen=True)
+class PromptUse:
+    """The prompt as usage reports it: the emulator's token estimate and the cache's share."""
+
+    tokens: int
+    cache: CacheUse = CacheUse()
 
 
 @dataclass(frozen=True)
@@ -104,13 +119,14 @@ class Dialect(Protocol):
 
     name: str  # "openai", "groq" or "anthropic": also the catalogue provider it serves
     models_path: str  # GET here lists models; GET here + "/{id}" retrieves one
+    cache_rule: str  # "automatic" (OpenAI, Groq) or "explicit" (Anthropic's cache_control)
 
     def parse(self, body: dict[str, Any], info: ModelInfo) -> Call:
         """Check a request body as the provider would (RequestError for a 4xx)."""
         ...
 
-    def wire(self, call: Call, ids: Ids, seed: int) -> Wire:
-        """The serialiser for one response."""
+    def wire(self, call: Call, ids: Ids, seed: int, plan: Plan, prompt: PromptUse, tool: Tool | None) -> Wire:
+        """The serialiser for one response (``tool``: the tool it calls, if any)."""
         ...
 
     def headers(self, ids: Ids, served: int, processing_ms: int) -> list[tuple[str, str]]:
@@ -163,6 +179,19 @@ def text_chars(content: Any) -> int:
     if isinstance(content, list):
         return sum(len(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     return 0
+
+
+def feed_text_parts(hasher: PrefixHasher, content: Any) -> None:
+    """A content value into the prompt hash: a string, or the ``text`` of each part (as
+    :func:`text_chars` counts them), each part's type hashed with it."""
+    if isinstance(content, str):
+        hasher.text(content)
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict):
+                hasher.kind(str(part.get("type")))
+                if isinstance(part.get("text"), str):
+                    hasher.text(part["text"])
 
 
 def positive_int(body: dict[str, Any], key: str) -> int | None:

@@ -10,6 +10,11 @@ The two dialects share the chunk shape and differ in the details an SDK or a har
   top-level ``usage`` and a ``choices: []`` chunk with ``service_tier: "on_demand"``. gpt-oss
   streams ``delta.reasoning`` (``channel: "analysis"``) before the answer.
 
+Both: cached prompt tokens in ``usage.prompt_tokens_details.cached_tokens`` (OpenAI always,
+Groq only when some were cached, as its captures show); a tool call streams as
+``delta.tool_calls`` — the first fragment after a chunk with the call's id, type and name and
+empty arguments — and finishes with ``finish_reason: "tool_calls"``.
+
 Each content chunk is a pre-serialised template with the token's JSON string spliced in: the
 server writes up to ~13 000 of them a second.
 """
@@ -23,8 +28,21 @@ from typing import Any, Final
 
 from bench.emulator.faults import MIDSTREAM, ErrorSpec
 from bench.emulator.http11 import sse
-from bench.emulator.profiles import prompt_tokens
-from bench.emulator.wire import MARK, MARK_JSON, Call, Ids, Outcome, compact, invalid, message_chars, positive_int
+from bench.emulator.profiles import Plan
+from bench.emulator.prompt_cache import PrefixHasher, PromptShape
+from bench.emulator.tools import Tool, ToolCall, ToolChoice, make_call
+from bench.emulator.wire import (
+    MARK,
+    MARK_JSON,
+    Call,
+    Ids,
+    Outcome,
+    PromptUse,
+    compact,
+    feed_text_parts,
+    invalid,
+    positive_int,
+)
 from bench.scenario.catalogue import ModelInfo
 
 _DONE: Final = sse("[DONE]")
@@ -40,6 +58,8 @@ def fingerprint(model: str) -> str:
 
 class ChatDialect:
     """Chat completions as OpenAI (``/v1``) or Groq (``/openai/v1``) speak them."""
+
+    cache_rule = "automatic"
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -63,20 +83,25 @@ class ChatDialect:
         if not isinstance(options, dict):
             raise invalid("Invalid type for 'stream_options': expected an object.")
         hidden = body.get("include_reasoning") is False or body.get("reasoning_format") == "hidden"
+        tools, choice = _tools(body)
+        prompt = _prompt(messages, body.get("tools"))
         return Call(
             model=model,
             stream=body.get("stream") is True,
             budget=max_completion if max_completion is not None else max_tokens,
             ignore_eos=body.get("ignore_eos") is True,
-            prompt_chars=message_chars(messages),
+            prompt_chars=prompt.chars,
+            prompt=prompt,
+            tools=tools,
+            tool_choice=choice,
             think=None,
             stream_reasoning=self.name == "groq" and not hidden,
             include_usage=options.get("include_usage") is True,
             include_obfuscation=options.get("include_obfuscation") is not False,
         )
 
-    def wire(self, call: Call, ids: Ids, seed: int) -> ChatWire:
-        return ChatWire(self.name, call, ids, seed)
+    def wire(self, call: Call, ids: Ids, seed: int, plan: Plan, prompt: PromptUse, tool: Tool | None) -> ChatWire:
+        return ChatWire(self.name, call, ids, seed, plan, prompt, tool)
 
     def headers(self, ids: Ids, served: int, processing_ms: int) -> list[tuple[str, str]]:
         """Request id and rate-limit headers (Groq: requests per day and tokens per minute)."""
@@ -128,6 +153,67 @@ class ChatDialect:
         return compact({"object": "list", "data": entries}).encode()
 
 
+def _tools(body: dict[str, Any]) -> tuple[tuple[Tool, ...], ToolChoice]:
+    """The request's function tools and what ``tool_choice`` allows, checked as OpenAI does."""
+    raw = body.get("tools")
+    choice = body.get("tool_choice")
+    if raw is None:
+        if choice is not None:
+            raise invalid("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.")
+        return (), ToolChoice()
+    if not isinstance(raw, list):
+        raise invalid("Invalid type for 'tools': expected an array of objects.")
+    tools = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise invalid(f"Invalid type for 'tools[{i}]': expected an object.")
+        if entry.get("type", "function") != "function":
+            continue  # custom or hosted tools: the emulator never calls them
+        function = entry.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise invalid(f"Missing required parameter: 'tools[{i}].function.name'.")
+        parameters = function.get("parameters") if isinstance(function, dict) else None
+        tools.append(Tool(name, parameters if isinstance(parameters, dict) else {}))
+    if choice is None or choice == "auto":
+        return tuple(tools), ToolChoice("auto")
+    if choice == "none":
+        return tuple(tools), ToolChoice("none")
+    if choice == "required":
+        return tuple(tools), ToolChoice("force")
+    function = choice.get("function") if isinstance(choice, dict) and choice.get("type") == "function" else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str):
+        raise invalid("Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or a function.")
+    if name not in {t.name for t in tools}:
+        raise invalid(f"Invalid value for 'tool_choice': function '{name}' is not among the tools.")
+    return tuple(tools), ToolChoice("force", name)
+
+
+def _prompt(messages: list[Any], tools: Any) -> PromptShape:
+    """The prompt in the order the model reads it: tool definitions, then the messages."""
+    hasher = PrefixHasher()
+    for tool in tools if isinstance(tools, list) else []:
+        hasher.kind("tool")
+        hasher.text(compact(tool))
+        hasher.end_block()
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        hasher.kind(str(message.get("role")))
+        feed_text_parts(hasher, message.get("content"))
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                hasher.kind("tool_call")
+                for key in ("name", "arguments"):
+                    if isinstance(function.get(key), str):
+                        hasher.text(function[key])
+        hasher.end_block()
+    return hasher.shape()
+
+
 def _error_json(spec: ErrorSpec, dialect: str) -> bytes:
     """``{"error": {...}}``; OpenAI also has ``param``."""
     error: dict[str, Any] = {"message": spec.message, "type": spec.type}
@@ -140,10 +226,12 @@ def _error_json(spec: ErrorSpec, dialect: str) -> bytes:
 class ChatWire:
     """One chat completion, streamed or whole, in the OpenAI or Groq dialect."""
 
-    def __init__(self, dialect: str, call: Call, ids: Ids, seed: int) -> None:
+    def __init__(self, dialect: str, call: Call, ids: Ids, seed: int, plan: Plan, prompt: PromptUse, tool: Tool | None) -> None:
         self.dialect = dialect
         self.request_id = "chatcmpl-" + (ids.hex if dialect == "openai" else _uuid_form(ids.hex))
-        self.prompt_tokens = prompt_tokens(call.prompt_chars)
+        self.prompt_tokens = prompt.tokens
+        self.cached_tokens = prompt.cache.read
+        self.tool: ToolCall | None = None if tool is None else make_call(tool, plan, "call_" + ids.hex[8:32])
         self._call = call
         self._ids = ids
         self._seed = seed
@@ -162,8 +250,10 @@ class ChatWire:
         self._head = head
         self._content = self._template({"content": MARK})
         self._reasoning = self._template({"reasoning": MARK, "channel": "analysis"})
+        self._arguments = self._template({"tool_calls": [{"index": 0, "function": {"arguments": MARK}}]})
         self._pads = [_pad() for _ in range(8)]
         self._n = 0
+        self._fragments = 0  # tool-call fragments written so far
 
     def _chunk(self, choices: list[Any], **extra: Any) -> dict[str, Any]:
         data = {**self._head, "choices": choices}
@@ -191,7 +281,7 @@ class ChatWire:
         return self._pads[self._n % len(self._pads)]
 
     def opening(self) -> bytes:
-        delta: dict[str, Any] = {"role": "assistant", "content": ""}
+        delta: dict[str, Any] = {"role": "assistant", "content": None if self.tool else ""}
         if not self._groq:
             delta["refusal"] = None
         extra = {"x_groq": {"id": self._ids.http_request_id, "seed": self._seed}} if self._groq else {}
@@ -199,10 +289,33 @@ class ChatWire:
         return self._event(self._chunk([choice], **extra))
 
     def token(self, text: str, reasoning: bool) -> bytes:
+        if self.tool is not None and not reasoning:
+            return self._tool_token()
         before, middle, end = self._reasoning if reasoning else self._content
         if self._obfuscate:
             return sse(before + json.dumps(text) + middle + json.dumps(self._next_pad()) + end)
         return sse(before + json.dumps(text) + middle)
+
+    def _tool_token(self) -> bytes:
+        """One fragment of the call's arguments; the first comes after the call's header chunk."""
+        assert self.tool is not None
+        fragments = self.tool.fragments
+        fragment = fragments[min(self._fragments, len(fragments) - 1)]
+        self._fragments += 1
+        out = b""
+        if self._fragments == 1:
+            call = {"index": 0, "id": self.tool.id, "type": "function", "function": {"name": self.tool.name, "arguments": ""}}
+            out = self._event(
+                self._chunk([{"index": 0, "delta": {"tool_calls": [call]}, "logprobs": None, "finish_reason": None}])
+            )
+        before, middle, end = self._arguments
+        if self._obfuscate:
+            return out + sse(before + json.dumps(fragment) + middle + json.dumps(self._next_pad()) + end)
+        return out + sse(before + json.dumps(fragment) + middle)
+
+    def finish_reason(self, plan: Plan) -> str:
+        """``tool_calls`` when a call ended by itself; otherwise the plan's stop or length."""
+        return "tool_calls" if self.tool is not None and plan.finish == "stop" else plan.finish
 
     def usage(self, outcome: Outcome) -> dict[str, Any]:
         """Usage as this dialect reports it (Groq adds its timings, in seconds)."""
@@ -213,7 +326,7 @@ class ChatWire:
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
                 "completion_tokens_details": {
                     "reasoning_tokens": plan.reasoning_tokens,
                     "audio_tokens": 0,
@@ -221,7 +334,8 @@ class ChatWire:
                     "rejected_prediction_tokens": 0,
                 },
             }
-        prompt_s = round(prompt / _PREFILL_TOKENS_PER_S, 9)
+        # The prompt's reading time as planned (prefill_tokens_per_s), else Groq's typical speed.
+        prompt_s = round(plan.prefill_s or prompt / _PREFILL_TOKENS_PER_S, 9)
         completion_s = round(outcome.completion_s, 9)
         usage: dict[str, Any] = {
             "queue_time": round(plan.queue_s, 9),
@@ -234,10 +348,12 @@ class ChatWire:
         }
         if plan.reasoning_tokens:
             usage["completion_tokens_details"] = {"reasoning_tokens": plan.reasoning_tokens}
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         return usage
 
     def closing(self, outcome: Outcome) -> bytes:
-        finish = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": outcome.plan.finish}]
+        finish = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": self.finish_reason(outcome.plan)}]
         report = self._call.include_usage and not outcome.omit_usage
         usage = None if outcome.omit_usage else self.usage(outcome)
         if self._groq:
@@ -264,6 +380,9 @@ class ChatWire:
     def body(self, outcome: Outcome) -> bytes:
         plan = outcome.plan
         message: dict[str, Any] = {"role": "assistant", "content": plan.answer_text}
+        if self.tool is not None:
+            function = {"name": self.tool.name, "arguments": self.tool.arguments_text}
+            message.update(content=None, tool_calls=[{"id": self.tool.id, "type": "function", "function": function}])
         if self._groq:
             if plan.n_streamed_reasoning:
                 message["reasoning"] = plan.reasoning_text
@@ -274,7 +393,7 @@ class ChatWire:
             "object": "chat.completion",
             "created": self._ids.created,
             "model": self._call.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason(plan)}],
             "usage": self.usage(outcome),
         }
         if self._groq:

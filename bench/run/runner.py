@@ -70,6 +70,11 @@ class RunOptions:
     stop_signals: StopSignals | None = None
     #: With emulate: where the emulator logs each chunk's write time (ground truth for accuracy checks).
     emulator_chunk_log: Path | None = None
+    #: With emulate: profile keys for every target, over their [target.emulator] (checked
+    #: with ``bench.emulator.profiles.parse_settings``), and a salt for the emulator's draws.
+    #: Neither is part of the scenario, so neither changes its fingerprint.
+    emulator_set: dict[str, Any] = field(default_factory=dict)
+    emulator_seed: int | None = None
     warn: Warn = field(default=lambda message: print(f"bench: warning: {message}", file=sys.stderr))
 
 
@@ -239,7 +244,13 @@ class Runner:
 
     def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> RunMeta:
         s = self.scenario
+        extra: dict[str, Any] = {}
+        if self.emulate and self.options.emulator_set:
+            extra["emulator_set"] = self.options.emulator_set
+        if self.emulate and self.options.emulator_seed is not None:
+            extra["emulator_seed"] = self.options.emulator_seed
         return RunMeta(
+            **extra,
             run_id=self.run_id,
             scenario_name=s.name,
             scenario_description=s.scenario.description,
@@ -321,7 +332,12 @@ class Runner:
             base_urls = {t.name: t.base_url for t in self.scenario.target}
             if self.emulate:
                 handle = await anyio.to_thread.run_sync(
-                    lambda: start_emulator(seed=self.scenario.load.seed, chunk_log=self.options.emulator_chunk_log)
+                    lambda: start_emulator(
+                        seed=self.scenario.load.seed,
+                        chunk_log=self.options.emulator_chunk_log,
+                        settings=self.options.emulator_set,
+                        seed_salt=self.options.emulator_seed,
+                    )
                 )
                 stack.callback(handle.stop)
                 self._emulator_url = handle.base_url

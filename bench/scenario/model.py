@@ -71,6 +71,15 @@ class EmulatorProfile(_Strict):
     #: Requests the emulated model serves at once; beyond it they wait in a FIFO queue and the
     #: wait is inside their TTFT (a server that saturates). None: no queue, every request at once.
     capacity: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    #: Prompt reading speed: first-token time grows with the prompt (docs/emulator.md).
+    prefill_tokens_per_s: Annotated[float, Field(ge=1, le=1e9)] | None = None
+    #: The prompt cache: chance a cached prefix is found, how much faster cached tokens are
+    #: read, and the shortest prefix cached (docs/emulator.md).
+    cache_hit_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    cache_speedup: Annotated[float, Field(ge=1, le=1e6)] | None = None
+    cache_min_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    #: Share of requests with ``tools`` (tool_choice auto) answered with a tool call.
+    tool_call_share: Annotated[float, Field(ge=0, le=1)] | None = None
 
     @field_validator("faults")
     @classmethod

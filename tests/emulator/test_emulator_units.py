@@ -190,7 +190,10 @@ def test_read_request() -> None:
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nno-colon\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\ncontent-length: x\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\ncontent-length: -1\r\n\r\n", 413),
+        (b"GET / HTTP/1.1\r\ncontent-length: -1\r\n\r\n", 400),  # a negative length is bad, not large
+        (b"GET / HTTP/1.1\r\ncontent-length: +2\r\n\r\n{}", 400),
+        (b"GET / HTTP/1.1\r\ncontent-length: 1_0\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\ncontent-length: 99999999999\r\n\r\n", 413),
         (b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n", 411),
         (b"POST / HTTP/1.1\r\ncontent-length: 10\r\n\r\n{}", 400),
         (b"GET / HTTP/1.1\r\nHost: h", 400),

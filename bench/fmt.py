@@ -1,7 +1,7 @@
 """How bench writes numbers, load levels and JSON values, for every output but the report.
 
 The run summary, the gate's renderers, exports, baselines and the pytest plugin format
-through these, so a level reads ``concurrency=16`` and a missing figure is ``null`` in JSON
+through these, so a level reads as ``schema.LoadLevel`` writes it (``concurrency 16``) and a missing figure is ``null`` in JSON
 everywhere. (The report package keeps its own tables for now; it is to adopt these.)
 """
 
@@ -14,12 +14,6 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError
-
-
-def level_text(load_mode: str, load_level: float) -> str:
-    """``concurrency=16``, ``rate=2.5``: integers without a decimal point, other levels as written."""
-    level = float(load_level)
-    return f"{load_mode}={int(level) if level.is_integer() else level}"
 
 
 def number(value: Any, pattern: str, missing: str = "–") -> str:

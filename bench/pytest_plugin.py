@@ -192,8 +192,8 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
     """
     from bench.analysis.metrics import judge_slos
-    from bench.fmt import level_text
     from bench.scenario.slo import SloSpec, slo_from_table
+    from bench.schema import LoadLevel
 
     __tracebackhide__ = True
     if hasattr(result, "columns") and hasattr(result, "iloc"):  # a DataFrame
@@ -210,7 +210,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     bad = [v for v in outcome.verdicts if v.passed is not True]
     if bad:
         lines = [
-            f"{v.target} @ {level_text(v.load_mode, v.load_level)}: {v.key} measured {v.measured:.4g} "
+            f"{v.target} @ {LoadLevel.of(v.load_mode, v.load_level).text}: {v.key} measured {v.measured:.4g} "
             f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)" + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
         ]

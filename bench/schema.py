@@ -8,7 +8,7 @@ floats with NaN for "does not apply", so vectorised maths never meets ``pd.NA``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, cast, get_args
 
 #: Error kinds a provider answers with an HTTP error status (or an error event naming one):
 #: the emulator injects exactly these as its HTTP faults (``bench.emulator.faults``).
@@ -169,3 +169,43 @@ STREAM_FAULTS: Final[tuple[str, ...]] = ("stream_interrupted", "timeout", "proto
 #: Every fault kind a scenario or the ``x-bench-fault`` header may name, in the (fixed) order
 #: shares are laid out on [0, 1) when one is drawn.
 FAULT_KINDS: Final[tuple[str, ...]] = HTTP_FAULTS + STREAM_FAULTS
+
+
+#: How a level's load is offered: closed loop (``concurrency``: streams held open at once) or
+#: open loop (``rate``: Poisson arrivals per second). docs/scenarios.md.
+LoadMode = Literal["concurrency", "rate"]
+LOAD_MODES: Final[tuple[str, ...]] = get_args(LoadMode)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadLevel:
+    """One load level: its mode and value. ``text`` is the one way a level is written, in
+    every output (summary, report, gate, sweep, plugin): ``concurrency 4``, ``2.5 req/s``."""
+
+    mode: LoadMode
+    value: float
+
+    @classmethod
+    def of(cls, mode: object, value: Any) -> LoadLevel:
+        """A level as read back from results, where the mode is text (a foreign or older file
+        may hold another word: it is printed as written, never refused here)."""
+        return cls(cast(LoadMode, str(mode)), float(value))
+
+    @property
+    def open_loop(self) -> bool:
+        return self.mode == "rate"
+
+    @property
+    def number(self) -> str:
+        """The value alone: whole numbers without a decimal point (``4``, ``2.5``)."""
+        value = float(self.value)
+        return f"{int(value)}" if value.is_integer() else f"{value:g}"
+
+    @property
+    def text(self) -> str:
+        if self.mode == "rate":
+            return f"{self.number} req/s"
+        return f"{self.mode} {self.number}".strip()
+
+    def __str__(self) -> str:
+        return self.text

@@ -233,7 +233,7 @@ def test_a_short_achieved_rate_is_warned_in_summary_and_report(tmp_path: Path) -
     assert rate.short and rate.achieved == pytest.approx(5.0, rel=0.01) and rate.achieved < rate.floor
     lines = notes(frame, read_run_meta(run))
     warning = next(line for line in lines if "achieved" in line)
-    assert warning.startswith("warning: t rate=10: achieved 5.00 req/s of 10 offered (60 requests over 11.8 s")
+    assert warning.startswith("warning: t 10 req/s: achieved 5.00 req/s of 10 offered (60 requests over 11.8 s")
     assert "Poisson noise" in warning
     readme = render_report([run], tmp_path / "report").read_text(encoding="utf-8")
     load = readme.split("## Load behaviour")[1]

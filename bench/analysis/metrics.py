@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
-from bench.fmt import level_text
 from bench.scenario.slo import AggregateSlo, SloSpec
-from bench.schema import TABLE, abbrev, higher_is_better
+from bench.schema import TABLE, LoadLevel, abbrev, higher_is_better
 
 GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
 
@@ -48,7 +47,7 @@ class GroupKey(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"{self.target} @ {level_text(self.load_mode, self.load_level)}"
+        return f"{self.target} @ {LoadLevel.of(self.load_mode, self.load_level).text}"
 
 
 #: Latency columns summarised with p50/p90/p95/p99/mean (``schema.Column.stats``): the

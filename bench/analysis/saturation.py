@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.results.health import Budget, Exceeded, LevelHealth, percentile
+from bench.schema import LoadLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,7 @@ class Finding:
 
     @property
     def where(self) -> str:
-        level = f"{self.load_level:g}"
-        what = {"concurrency": f"concurrency {level}", "rate": f"rate {level}/s"}.get(self.load_mode, f"{self.load_mode} {level}")
-        return f"{self.target} at {what}, worker {self.worker}"
+        return f"{self.target} at {LoadLevel.of(self.load_mode, self.load_level).text}, worker {self.worker}"
 
     @property
     def message(self) -> str:

@@ -38,6 +38,7 @@ from bench.run.stop_signals import StopSignals
 from bench.scenario.model import Scenario
 from bench.scenario.slo import merged_table, slo_for_scenario
 from bench.scenario.writer import scenario_to_toml
+from bench.schema import LoadLevel
 
 Mode = Literal["concurrency", "rate"]
 Verdict = Literal["pass", "fail", "inconclusive", "interrupted"]
@@ -54,14 +55,6 @@ SWEEP_FILE: Final = "sweep.json"
 MARKDOWN_FILE: Final = "sweep.md"
 CHART_FILE: Final = "sweep.png"
 RUNS_DIR: Final = "runs"
-
-
-def level_text(mode: str, level: float) -> str:
-    """``6 streams``, ``1 stream``, ``12.5 requests/s``."""
-    if mode == "concurrency":
-        n = int(level)
-        return f"{n} stream{'' if n == 1 else 's'}"
-    return f"{level:g} requests/s"
 
 
 # --------------------------------------------------------------------------- probes
@@ -177,7 +170,7 @@ class SearchSettings:
 
     def describe(self) -> str:
         text = (
-            f"{self.mode}, from {level_text(self.mode, self.start)}, doubling while every SLO holds (up to {self.ceiling:g}); if the "
+            f"{self.mode}, from {LoadLevel.of(self.mode, self.start).text}, doubling while every SLO holds (up to {self.ceiling:g}); if the "
             f"first level fails, halving until one passes (down to {self.lowest:g}); then bisecting between the highest "
             "passing and the lowest failing level until "
         )
@@ -207,27 +200,27 @@ class TargetSweep:
         return last if last is not None and last.verdict in ("inconclusive", "interrupted") else None
 
     def answer(self) -> str:
-        """One line: ``capacity: 12 streams (13 fails: TTFT p99 140 ms > 120 ms)``."""
+        """One line: ``capacity: concurrency 12 (13 fails: TTFT p99 140 ms > 120 ms)``."""
         mode = self.mode
-        passed = f"passes at {level_text(mode, self.capacity)}" if self.capacity is not None else "no level passed"
+        passed = f"passes at {LoadLevel.of(mode, self.capacity).text}" if self.capacity is not None else "no level passed"
         fail = self.probe_at(self.first_fail)
         if self.outcome == "found" and self.capacity is not None and fail is not None:
             step = "" if mode == "concurrency" else f"; bisected to within {self.precision:.0%}"
-            return f"capacity: {level_text(mode, self.capacity)} ({fail.level:g} fails: {fail.why}{step})"
+            return f"capacity: {LoadLevel.of(mode, self.capacity).text} ({fail.level:g} fails: {fail.why}{step})"
         if self.outcome == "ceiling" and self.capacity is not None:
             flag = "--max-concurrency" if mode == "concurrency" else "--max-rate"
             return (
-                f"capacity: at least {level_text(mode, self.capacity)} (every level passed up to the search's ceiling; "
+                f"capacity: at least {LoadLevel.of(mode, self.capacity).text} (every level passed up to the search's ceiling; "
                 f"raise {flag} to look further)"
             )
         if self.outcome == "none" and fail is not None:
-            return f"capacity: none — fails at {level_text(mode, fail.level)}, the lowest level tried ({fail.why})"
+            return f"capacity: none — fails at {LoadLevel.of(mode, fail.level).text}, the lowest level tried ({fail.why})"
         stop = self.stopped_at
         if self.outcome == "interrupted":
-            where = f" at {level_text(mode, stop.level)}" if stop is not None else ""
+            where = f" at {LoadLevel.of(mode, stop.level).text}" if stop is not None else ""
             return f"interrupted{where}; {passed} so far"
         if stop is not None:
-            return f"inconclusive at {level_text(mode, stop.level)} ({stop.why}); {passed}; the search stopped there"
+            return f"inconclusive at {LoadLevel.of(mode, stop.level).text} ({stop.why}); {passed}; the search stopped there"
         return "inconclusive: no probe ran"
 
 

@@ -33,7 +33,7 @@ _HELP = """Find each target's capacity: the highest concurrency (or request rate
 
 
 def _probe_line(p: Probe) -> str:
-    from bench.campaigns.sweep import level_text
+    from bench.schema import LoadLevel
 
     figures = []
     if p.n:
@@ -47,7 +47,7 @@ def _probe_line(p: Probe) -> str:
             figures.append(f"{name} {value:,.0f}{unit}".strip())
     verdict = {"pass": "pass", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "interrupted": "interrupted"}[p.verdict]
     why = f" — {p.why}" if p.verdict in ("fail", "inconclusive") else ""
-    return f"  {p.target} @ {level_text(p.mode, p.level)}: {verdict} ({', '.join(figures) or 'no data'}){why}"
+    return f"  {p.target} @ {LoadLevel.of(p.mode, p.level).text}: {verdict} ({', '.join(figures) or 'no data'}){why}"
 
 
 @app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))

@@ -37,7 +37,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.typing import RcKeyType
 
 from bench.analysis.metrics import pooled_itl
-from bench.report.data import PALETTE, ReportData, Series, level_text, server_split
+from bench.report.data import PALETTE, ReportData, Series, server_split
+from bench.schema import LoadLevel
 
 DPI = 110
 BACKGROUND = "#ffffff"
@@ -189,7 +190,7 @@ def _headline_level_note(data: ReportData) -> str:
     levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in data.series}
     if len(levels) == 1:
         mode, level = next(iter(levels))
-        return level_text(mode, level)
+        return LoadLevel.of(mode, level).text
     return "each target's lowest load level"
 
 

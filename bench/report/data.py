@@ -307,16 +307,6 @@ def _over_time(data: ReportData) -> list[TimeSeries]:
     return out
 
 
-def level_text(mode: str, level: float) -> str:
-    """'concurrency 4' or '2.5 req/s'."""
-    number = f"{int(level)}" if float(level).is_integer() else f"{level:g}"
-    if mode == "rate":
-        return f"{number} req/s"
-    if mode == "concurrency":
-        return f"concurrency {number}"
-    return f"{mode} {number}".strip()
-
-
 def server_split(s: Series) -> dict[str, float] | None:
     """Mean server-side split of a request (Groq's x_groq.usage), or None when not reported.
 

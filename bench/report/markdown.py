@@ -20,13 +20,13 @@ from bench.analysis.metrics import SloVerdict, arrival_rates, judge_slos, ok_mas
 from bench.analysis.saturation import saturation, summary_lines
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
-from bench.report.data import ReportData, RunView, Series, level_text, server_split
+from bench.report.data import ReportData, RunView, Series, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
 from bench.results.health import Budget, LevelHealth
 from bench.results.run_file import RunMeta
 from bench.scenario.flags import FLAGS_SOURCE
 from bench.scenario.slo import slo_for_scenario
-from bench.schema import ERROR_KINDS, label, unit
+from bench.schema import ERROR_KINDS, LoadLevel, label, unit
 
 
 def _date(iso: object) -> str:
@@ -158,7 +158,7 @@ def _level_note(series: list[Series]) -> str:
     levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in series}
     if len(levels) == 1:
         mode, level = next(iter(levels))
-        return f"At {level_text(mode, level)}, the lowest load level"
+        return f"At {LoadLevel.of(mode, level).text}, the lowest load level"
     return "At each target's lowest load level"
 
 
@@ -334,7 +334,7 @@ def _health_rows(levels: list[LevelHealth], workers: bool) -> list[list[str]]:
     rows = []
     for level in levels:
         rows.append(
-            [level.target, level_text(level.load_mode, float(level.load_level))]
+            [level.target, LoadLevel.of(level.load_mode, float(level.load_level)).text]
             + ([str(level.worker)] if workers else [])
             + [
                 f"{level.cpu_util:.2f}",
@@ -605,7 +605,7 @@ def run_to_run_section(data: ReportData) -> list[str]:
         headers = ["target", "load"] + [heading(m, "p50", unit=False) for m in shown] + ["error rate"]
         rows = []
         for (target, mode, level), cells in by_group.items():
-            row = [target, level_text(mode, level)]
+            row = [target, LoadLevel.of(mode, level).text]
             row += [_change_cell(c) if isinstance(c := cells.get(m), MetricChange) else DASH for m in shown]
             error = cells.get("error_rate")
             row += [_error_cell(error) if isinstance(error, ErrorRateChange) else DASH]
@@ -692,7 +692,7 @@ def slo_section(data: ReportData) -> list[str]:
             own = {k for k in keys if len({v.threshold for v in verdicts if v.key == k}) > 1}
             rows = []
             for target, mode, level in groups:
-                row = [target, level_text(mode, level)]
+                row = [target, LoadLevel.of(mode, level).text]
                 for key in keys:
                     v = by_cell.get((target, mode, level, key))
                     cell = _verdict_cell(v) if v is not None else DASH
@@ -765,7 +765,7 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
         for _, a in s.levels.iterrows():
             row = ([s.run.label] if data.multi else []) + [
                 s.target,
-                level_text(str(a["load_mode"]), float(a["load_level"])),
+                LoadLevel.of(str(a["load_mode"]), float(a["load_level"])).text,
                 count(a["n"]),
                 num(a["ttft_ms_p50"]),
                 num(a["ttft_ms_p99"]),

@@ -9,9 +9,10 @@ from rich.table import Table
 from bench import schema
 from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.analysis.saturation import saturation, summary_lines
-from bench.fmt import level_text, number
+from bench.fmt import number
 from bench.results.run_file import RunMeta
 from bench.scenario.slo import slo_for_scenario
+from bench.schema import LoadLevel
 
 #: Open loop: a p99 start lag beyond this means the client, not the server, set the pace.
 OVERLOAD_LAG_MS = 50.0
@@ -50,7 +51,7 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
     if len(frame):
         agg = aggregate(frame, ci=False)
         for values in agg.to_dict(orient="records"):
-            load = level_text(values["load_mode"], values["load_level"])
+            load = LoadLevel.of(values["load_mode"], values["load_level"]).text
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
             if rates:
                 cells += _rate_cells(
@@ -70,7 +71,7 @@ def _rate_cells(rate: ArrivalRate | None) -> list[str]:
 def rate_warning(rate: ArrivalRate) -> str:
     """The line said when a level's achieved rate fell short beyond Poisson noise."""
     return (
-        f"warning: {rate.target} rate={rate.offered:g}: achieved {rate.achieved:.2f} req/s of {rate.offered:g} "
+        f"warning: {rate.target} {LoadLevel('rate', rate.offered).text}: achieved {rate.achieved:.2f} req/s of {rate.offered:g} "
         f"offered ({rate.n} requests over {rate.span_s:.1f} s; Poisson noise allows down to {rate.floor:.2f}) — "
         "the client fell behind the arrival schedule, so this level did not offer the load it names"
     )
@@ -89,7 +90,7 @@ def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
         lag_p99 = group["start_lag_ms"].quantile(0.99)
         if lag_p99 > OVERLOAD_LAG_MS:
             out.append(
-                f"warning: {target} rate={level:g}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
+                f"warning: {target} {LoadLevel.of('rate', level).text}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
                 "could not keep up with the arrival rate, so this level did not offer the load it names"
             )
     out.extend(rate_warning(r) for r in arrival_rates(frame) if r.short)

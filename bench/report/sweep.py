@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from bench.campaigns.sweep import CHART_FILE, MARKDOWN_FILE, RUNS_DIR, Probe, SweepResult, TargetSweep, level_text
+from bench.campaigns.sweep import CHART_FILE, MARKDOWN_FILE, RUNS_DIR, Probe, SweepResult, TargetSweep
 from bench.report.charts import (
     BACKGROUND,
     DPI,
@@ -33,6 +33,7 @@ from bench.report.charts import (
 )
 from bench.report.data import PALETTE
 from bench.scenario.slo import AggregateSlo, parse_key
+from bench.schema import LoadLevel
 
 _COMMA = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
 _MAX_TICKS = 14
@@ -160,9 +161,9 @@ def draw_sweep_chart(result: SweepResult, path: Path) -> bool:
 def _short_answer(t: TargetSweep) -> str:
 
     if t.outcome == "found" and t.capacity is not None:
-        return f"capacity {level_text(t.mode, t.capacity)}"
+        return f"capacity {LoadLevel.of(t.mode, t.capacity).text}"
     if t.outcome == "ceiling" and t.capacity is not None:
-        return f"capacity ≥ {level_text(t.mode, t.capacity)}"
+        return f"capacity ≥ {LoadLevel.of(t.mode, t.capacity).text}"
     if t.outcome == "none":
         return "no level passed"
     return t.outcome

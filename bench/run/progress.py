@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.results.records import RequestRecord
+from bench.schema import LoadLevel
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from rich.console import Console
@@ -38,7 +39,7 @@ class _LevelState:
     """
 
     def __init__(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
-        self.label = f"{target} {mode}={level:g}"
+        self.label = f"{target} {LoadLevel.of(mode, level).text}"
         self.total = total
         self.warmup_total = warmup
         self.done = 0

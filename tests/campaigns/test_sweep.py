@@ -78,7 +78,7 @@ def test_doubles_then_bisects_to_one_stream() -> None:
     result = search(SearchSettings("concurrency", 1, 256), "t", probe)
     assert seen == [1, 2, 4, 8, 6, 7]
     assert (result.outcome, result.capacity, result.first_fail) == ("found", 6, 7)
-    assert result.answer() == "capacity: 6 streams (7 fails: TTFT p99 120 ms > 75 ms)"
+    assert result.answer() == "capacity: concurrency 6 (7 fails: TTFT p99 120 ms > 75 ms)"
 
 
 @pytest.mark.parametrize("knee", [1, 2, 3, 5, 12, 13, 100, 255])
@@ -99,14 +99,14 @@ def test_fails_at_one_stream_means_no_capacity() -> None:
     probe, seen = _fake(0)
     result = search(SearchSettings("concurrency", 4, 256), "t", probe)
     assert seen == [4, 2, 1] and result.outcome == "none" and result.capacity is None
-    assert result.answer().startswith("capacity: none — fails at 1 stream, the lowest level tried (TTFT p99 120 ms > 75 ms)")
+    assert result.answer().startswith("capacity: none — fails at concurrency 1, the lowest level tried (TTFT p99 120 ms > 75 ms)")
 
 
 def test_passing_up_to_the_ceiling_says_at_least() -> None:
     probe, seen = _fake(1000)
     result = search(SearchSettings("concurrency", 1, 24), "t", probe)
     assert seen == [1, 2, 4, 8, 16, 24] and result.outcome == "ceiling" and result.capacity == 24
-    assert "at least 24 streams" in result.answer() and "--max-concurrency" in result.answer()
+    assert "at least concurrency 24" in result.answer() and "--max-concurrency" in result.answer()
 
 
 def test_an_unjudged_probe_is_no_pass_and_stops_the_search() -> None:
@@ -114,7 +114,7 @@ def test_an_unjudged_probe_is_no_pass_and_stops_the_search() -> None:
     result = search(SearchSettings("concurrency", 1, 256), "t", probe)
     assert seen == [1, 2, 4, 8] and result.outcome == "inconclusive" and result.capacity == 4
     answer = result.answer()
-    assert answer.startswith("inconclusive at 8 streams (ttft_p99_ms: no data); passes at 4 streams")
+    assert answer.startswith("inconclusive at concurrency 8 (ttft_p99_ms: no data); passes at concurrency 4")
 
 
 def test_rates_bisect_to_the_stated_precision() -> None:
@@ -123,7 +123,7 @@ def test_rates_bisect_to_the_stated_precision() -> None:
     assert result.outcome == "found" and result.capacity is not None and result.first_fail is not None
     assert result.capacity <= 10.3 < result.first_fail
     assert (result.first_fail - result.capacity) <= 0.1 * result.first_fail
-    assert "requests/s" in result.answer() and "within 10%" in result.answer()
+    assert "req/s" in result.answer() and "within 10%" in result.answer()
 
 
 def test_verdicts_fail_dominates_and_no_data_is_never_a_pass() -> None:
@@ -213,7 +213,7 @@ def test_fake_sweep_writes_json_markdown_and_chart(tmp_path: Path) -> None:
     assert data["finished"] and data["emulated"] and data["targets"][0]["capacity"] == 6
     assert [p["level"] for p in data["targets"][0]["probes"]] == [1, 2, 4, 8, 6, 7]
     text = (result.sweep_dir / "sweep.md").read_text()
-    assert "EMULATED" in text and "**capacity: 6 streams (7 fails: TTFT p99 120 ms > 75 ms)**" in text
+    assert "EMULATED" in text and "**capacity: concurrency 6 (7 fails: TTFT p99 120 ms > 75 ms)**" in text
     assert "| 6 ◀ knee |" in text and "![" in text
     png = (result.sweep_dir / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG") and b"emulated" in png
@@ -232,7 +232,7 @@ def test_ctrl_c_between_probes_keeps_what_finished(tmp_path: Path) -> None:
     answers: list[str] = []
     result = sweep(scenario, SweepOptions(out=tmp_path / "r", emulate=True), probe_fn=probe_fn,
                    on_target=lambda t: answers.append(t.answer()))  # fmt: skip
-    assert result.interrupted and answers == ["interrupted; passes at 2 streams so far"]
+    assert result.interrupted and answers == ["interrupted; passes at concurrency 2 so far"]
     data = json.loads((result.sweep_dir / "sweep.json").read_text())
     assert data["interrupted"] and not data["finished"]
     assert [p["level"] for p in data["targets"][0]["probes"]] == [1, 2]
@@ -262,7 +262,9 @@ def test_sweep_finds_the_knee_the_emulator_profile_implies(tmp_path: Path, capsy
     assert by_level[1]["ttft_p99_ms"] < 75 < by_level[8]["ttft_p99_ms"]
     assert len(list((sweep_dir / "runs").iterdir())) == len(target["probes"])
     assert f"openai/gpt-4.1: {target['answer']}" in console
-    assert target["answer"].startswith(f"capacity: {target['capacity']:g} streams ({target['capacity'] + 1:g} fails: TTFT p99 ")
+    assert target["answer"].startswith(
+        f"capacity: concurrency {target['capacity']:g} ({target['capacity'] + 1:g} fails: TTFT p99 "
+    )
     assert (sweep_dir / "sweep.png").is_file() and "◀ knee" in (sweep_dir / "sweep.md").read_text()
 
 
@@ -274,7 +276,7 @@ def test_a_probe_without_data_is_inconclusive_not_a_pass(tmp_path: Path, capsys:
     assert run_app(app, ["sweep", str(path), "--emulate", "--client", "fast", "--out", str(tmp_path / "r")]) == 0
     console = capsys.readouterr().out
     assert "INCONCLUSIVE" in console
-    assert "inconclusive at 1 stream (ttft_p99_ms: no successful requests (0 of 3)); no level passed" in console
+    assert "inconclusive at concurrency 1 (ttft_p99_ms: no successful requests (0 of 3)); no level passed" in console
     (sweep_dir,) = list((tmp_path / "r").iterdir())
     (target,) = json.loads((sweep_dir / "sweep.json").read_text())["targets"]
     assert target["outcome"] == "inconclusive" and target["capacity"] is None and len(target["probes"]) == 1
@@ -287,7 +289,7 @@ def test_open_loop_probes_are_rate_runs_up_to_the_ceiling(tmp_path: Path, capsys
     args = ["sweep", str(path), "--emulate", "--client", "fast", "--max-rate", "40", "--out", str(tmp_path / "r")]
     assert run_app(app, args) == 0
     console = capsys.readouterr().out
-    assert "capacity: at least 40 requests/s" in console and "--max-rate" in console
+    assert "capacity: at least 40 req/s" in console and "--max-rate" in console
     (sweep_dir,) = list((tmp_path / "r").iterdir())
     (target,) = json.loads((sweep_dir / "sweep.json").read_text())["targets"]
     assert [p["level"] for p in target["probes"]] == [20.0, 40.0] and target["outcome"] == "ceiling"
@@ -315,4 +317,4 @@ def test_ctrl_c_ends_the_sweep_with_130_and_what_finished(tmp_path: Path) -> Non
     assert data["interrupted"] is True and data["finished"] is False
     (target,) = data["targets"]
     assert target["outcome"] == "interrupted" and target["probes"][-1]["verdict"] == "interrupted"
-    assert "interrupted at 1 stream" in stdout
+    assert "interrupted at concurrency 1" in stdout

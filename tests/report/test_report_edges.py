@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from bench.report import charts
-from bench.report.data import build, level_text
+from bench.report.data import build
 from bench.report.markdown import _date, render_markdown
 from bench.report.tables import DASH, ci, count, num, share, table, with_ci
 from bench.results.records import REQUESTS_FILE
 from bench.results.run_file import RUN_FILE, write_run_meta
+from bench.schema import LoadLevel
 from tests.synthetic import write_synthetic_run
 
 
@@ -46,9 +47,9 @@ def test_table_escapes_pipes_and_newlines() -> None:
 
 
 def test_level_text_and_dates() -> None:
-    assert level_text("concurrency", 4.0) == "concurrency 4"
-    assert level_text("rate", 2.5) == "2.5 req/s"
-    assert level_text("duration", 3.0) == "duration 3"
+    assert LoadLevel.of("concurrency", 4.0).text == "concurrency 4"
+    assert LoadLevel.of("rate", 2.5).text == "2.5 req/s"
+    assert LoadLevel.of("duration", 3.0).text == "duration 3"
     assert _date("2026-09-25T12:00:00+02:00") == "2026-09-25 10:00 UTC"
     assert _date("2026-09-25T12:00:00") == "2026-09-25 12:00 UTC"  # naive: taken as written
     assert _date(None) == "unknown date"

@@ -42,7 +42,7 @@ def test_overloaded_open_loop_and_slo_lines() -> None:
     assert lines[0].startswith("interrupted")
     assert "120 ms late" in lines[1] and "could not keep up" in lines[1]
     # The same sentence bench check prints (one code path decides SLO verdicts everywhere).
-    assert lines[2].startswith("SLO FAILED: 1 of 2 checks failed, 1 passed; failing: t @ rate=8 ttft_p50_ms")
+    assert lines[2].startswith("SLO FAILED: 1 of 2 checks failed, 1 passed; failing: t @ 8 req/s ttft_p50_ms")
     out = io.StringIO()
     print_summary(frame, meta, Console(file=out, width=200))
     assert "could not keep up" in out.getvalue() and "TTFT p50" in out.getvalue()

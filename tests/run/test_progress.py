@@ -27,8 +27,8 @@ def test_plain_progress_reports_quarters_and_the_end() -> None:
         p.advance(_record(i, ok=i != 3))
     p.end_level()
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("groq/x concurrency=4: measured 3 (3/10 in all), 0 errors, TTFT p50 11.0 ms")
-    assert lines[-1] == "groq/x concurrency=4: measured 10 (10/10 in all), 1 errors, TTFT p50 15.0 ms"
+    assert lines[0].startswith("groq/x concurrency 4: measured 3 (3/10 in all), 0 errors, TTFT p50 11.0 ms")
+    assert lines[-1] == "groq/x concurrency 4: measured 10 (10/10 in all), 1 errors, TTFT p50 15.0 ms"
     assert len(lines) == 4
 
 
@@ -38,7 +38,7 @@ def test_plain_progress_without_total_and_without_ttft() -> None:
     p.start_level("t", "rate", 2.5, None)
     p.advance(_record(0, ok=False))
     p.end_level()
-    assert out.getvalue().strip() == "t rate=2.5: measured 1, 1 errors, TTFT p50 –"
+    assert out.getvalue().strip() == "t 2.5 req/s: measured 1, 1 errors, TTFT p50 –"
 
 
 def test_warm_up_is_shown_apart_from_measured() -> None:
@@ -52,7 +52,7 @@ def test_warm_up_is_shown_apart_from_measured() -> None:
     p.end_level()
     last = out.getvalue().splitlines()[-1]
     # The failed warm-up is not a measured error, and its TTFT is not in the median.
-    assert last == "groq/x concurrency=2: measured 4/4, warm-up 2/2 (1 failed), 0 errors, TTFT p50 13.5 ms"
+    assert last == "groq/x concurrency 2: measured 4/4, warm-up 2/2 (1 failed), 0 errors, TTFT p50 13.5 ms"
 
 
 def test_warm_up_counts_without_a_known_warm_up_total() -> None:
@@ -63,7 +63,7 @@ def test_warm_up_counts_without_a_known_warm_up_total() -> None:
     for i in range(1, 4):
         p.advance(_record(i))
     p.end_level()
-    assert out.getvalue().splitlines()[-1] == "t concurrency=1: measured 3, warm-up 1 (4/4 in all), 0 errors, TTFT p50 12.0 ms"
+    assert out.getvalue().splitlines()[-1] == "t concurrency 1: measured 3, warm-up 1 (4/4 in all), 0 errors, TTFT p50 12.0 ms"
 
 
 def test_rich_progress_renders_to_its_console() -> None:
@@ -75,7 +75,7 @@ def test_rich_progress_renders_to_its_console() -> None:
     p.end_level()
     p.close()
     text = buffer.getvalue()
-    assert "groq/x concurrency=1" in text and "3/3" in text and "TTFT p50 11.0 ms" in text
+    assert "groq/x concurrency 1" in text and "3/3" in text and "TTFT p50 11.0 ms" in text
 
 
 def test_rich_progress_shows_warm_up_apart() -> None:

@@ -31,6 +31,7 @@ from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import group_positions, ok_mask
 from bench.results.records import resolve_run_dir
 from bench.results.run_file import RunMeta, read_run_meta
+from bench.schema import LoadLevel
 
 #: Latency columns exported (milliseconds in the frame, seconds in the JSON).
 EXPORTED: Final[tuple[str, ...]] = ("ttft_ms", "ttfa_ms", "e2e_ms", "tpot_ms", "response_100_ms")
@@ -98,10 +99,6 @@ def benchmark_stats(values_s: list[float]) -> dict[str, Any]:
     }
 
 
-def _level_text(level: float) -> str:
-    return str(int(level)) if float(level).is_integer() else f"{level:g}"
-
-
 def _machine_info(meta: RunMeta) -> dict[str, Any]:
     host, versions = meta.host, meta.versions
     uname = platform.uname()
@@ -138,7 +135,7 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
             if values.size == 0:
                 continue
             metric = column.removesuffix("_ms")
-            param = f"{target}-{mode}={_level_text(level)}"
+            param = f"{target}-{mode}={LoadLevel.of(mode, level).number}"
             all_rows = frame[(frame["target"] == target) & (frame["load_mode"] == mode) & (frame["load_level"] == level)]
             benchmarks.append(
                 {

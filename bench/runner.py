@@ -253,6 +253,7 @@ class Runner:
             host=run_meta.host(),
             git_revision=run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
             client=",".join(sorted({t.client for t in s.target})),
+            proxies=self._proxies(),
             event_loop=event_loop_name(),
             prompts_unique=True,
             prompt_note=PROMPT_NOTE,
@@ -261,6 +262,15 @@ class Runner:
             client_health=health_meta(self.health),
             calibration=calibration_meta(self.options.out),
         )
+
+    def _proxies(self) -> dict[str, str | None]:
+        """Which proxy each target's requests go through: the environment as its SDK's HTTP
+        library reads it (both client paths go the same way). The emulator: never one."""
+        if self.emulate:
+            return {t.name: None for t in self.scenario.target}
+        from bench.providers.network import Network, api_url
+
+        return {t.name: Network.for_provider(t.provider).proxy_url(api_url(t.provider, t.base_url)) for t in self.scenario.target}
 
     # ------------------------------------------------------------------ running
 

@@ -64,7 +64,14 @@ async def on_request(request: Any) -> None:
     if timing.attempts == 0:
         timing.t0_ns = now_ns()
         timing.wall_t0_ns = wall_ns()
-    timing.attempts += 1
+    # httpx calls this hook for every redirect hop too: the SDK's own attempt number (which a
+    # redirect keeps) tells a retry from a hop. Without it, every hook call is an attempt.
+    headers = getattr(request, "headers", None)
+    retry = headers.get("x-stainless-retry-count") if headers is not None else None
+    if retry is not None and retry.isdigit():
+        timing.attempts = max(timing.attempts, int(retry) + 1)
+    else:
+        timing.attempts += 1
 
 
 async def on_response(response: Any) -> None:
@@ -88,9 +95,10 @@ def mark_sent() -> None:
 
 
 def mark_connect() -> None:
-    """The first attempt had to open a connection: connecting (and TLS) count as sending."""
+    """The first attempt had to open a connection: connecting (and TLS) count as sending. A
+    connection opened later for the same attempt (to where a redirect leads) does not."""
     timing = _current.get()
-    if timing is not None and timing.attempts <= 1 and not timing.connect_ns:
+    if timing is not None and timing.attempts <= 1 and not (timing.connect_ns or timing.sent_ns or timing.headers_ns):
         timing.connect_ns = now_ns()
 
 
@@ -100,7 +108,7 @@ def mark_connect() -> None:
 
 
 def begin_attempt() -> None:
-    """The lean client is about to send (no retries: one attempt per request)."""
+    """The lean client is about to send a request's first attempt (later calls change nothing)."""
     timing = _current.get()
     if timing is not None and timing.attempts == 0:
         timing.t0_ns = now_ns()
@@ -108,13 +116,12 @@ def begin_attempt() -> None:
         timing.attempts = 1
 
 
-def restart_attempt() -> None:
-    """A reused keep-alive connection had died before the request reached the server: the
-    request goes again on a new connection and is timed from there (as httpx does)."""
+def next_attempt() -> None:
+    """The lean client sends the request again (the SDK's retry policy said so): counted; t0
+    stays at the first attempt."""
     timing = _current.get()
     if timing is not None:
-        timing.connect_ns = timing.sent_ns = 0
-        timing.wall_t0_ns = wall_ns()
+        timing.attempts += 1
 
 
 def mark_response(headers_ns: int, status: int, request_id: str | None) -> None:
@@ -163,9 +170,13 @@ class _StampingBackend:
 
 
 def instrument(http_client: Any) -> Any:
-    """Make ``http_client`` (httpx or httpx2 AsyncClient) stamp the moment a request leaves."""
-    pool = getattr(getattr(http_client, "_transport", None), "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if pool is not None and backend is not None and not isinstance(backend, _StampingBackend):
-        pool._network_backend = _StampingBackend(backend)
+    """Make ``http_client`` (httpx or httpx2 AsyncClient) stamp the moment a request leaves —
+    through its default transport and through each proxy transport it mounted from the
+    environment alike."""
+    mounts = getattr(http_client, "_mounts", None) or {}
+    for transport in (getattr(http_client, "_transport", None), *mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if pool is not None and backend is not None and not isinstance(backend, _StampingBackend):
+            pool._network_backend = _StampingBackend(backend)
     return http_client

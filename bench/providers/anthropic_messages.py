@@ -11,7 +11,8 @@ from typing import Any
 
 from bench.providers import messages_wire
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, with_extras
-from bench.providers.sdk_client import build_sdk
+from bench.providers.network import api_url, note_proxy
+from bench.providers.sdk_client import build_sdk, sdk_proxy
 
 
 class MessagesProvider:
@@ -21,10 +22,15 @@ class MessagesProvider:
         self.provider = provider
         url = messages_wire.base_url(settings.base_url) if settings.base_url else None
         self._sdk: Any = build_sdk("anthropic", settings, url, settings.api_key)
+        self.proxy = sdk_proxy(provider, settings, api_url(provider, settings.base_url))
 
     async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         params, extra_body = messages_wire.params(request)
-        response = await self._sdk.messages.create(**with_extras(params, extra_body, request.extra_headers))
+        try:
+            response = await self._sdk.messages.create(**with_extras(params, extra_body, request.extra_headers))
+        except Exception as exc:
+            note_proxy(exc, self.proxy)
+            raise
         if not request.stream:
             yield messages_wire.whole_event(response)
             return
@@ -45,7 +51,11 @@ class MessagesProvider:
             await response.close()
 
     async def list_models(self) -> list[str]:
-        page = await self._sdk.models.list()
+        try:
+            page = await self._sdk.models.list()
+        except Exception as exc:
+            note_proxy(exc, self.proxy)
+            raise
         return sorted(model.id for model in page.data)
 
     async def aclose(self) -> None:

@@ -68,6 +68,9 @@ class ClientSettings:
     pool_size: int
     timeout_s: float
     max_retries: int
+    #: Never through a proxy from the environment: bench's own servers on loopback (the
+    #: emulator, the warm-up answer), which no proxy elsewhere could reach.
+    direct: bool = False
 
 
 def with_extras(params: dict[str, Any], extra_body: dict[str, Any], extra_headers: dict[str, str]) -> dict[str, Any]:

@@ -10,7 +10,10 @@ looks like a key.
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,7 @@ from bench.providers.errors import (
     ClientResourceError,
     ConnectFailed,
     ProtocolViolation,
+    ProviderFailure,
     StreamCut,
     StreamNotSupported,
 )
@@ -164,13 +168,57 @@ def _client_limit(exc: BaseException) -> OSError | None:
     return None
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first — also past a ``raise … from None``, with
+    which httpcore tidies its tracebacks (and hides the cause)."""
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _cause(exc: BaseException, text: str) -> str | None:
+    """What lies under a wrapper's message ("Connection error."), unless ``text`` says it
+    already: the innermost error that says something — TLS, DNS, an errno by its name, a
+    proxy's answer, a redirect loop with where it led."""
+    for inner in reversed(_chain(exc)[1:]):
+        detail = str(inner)
+        if isinstance(inner, OSError) and not isinstance(inner, ssl.SSLError | socket.gaierror) and inner.errno:
+            name = os.strerror(inner.errno)
+            detail = name if detail in text else f"{name}: {detail}"
+            return None if name in text else detail
+        if type(inner).__name__ in ("TooManyRedirects", "UnsupportedProtocol"):
+            url = getattr(getattr(inner, "_request", None), "url", None)
+            detail = f"{detail} (to {url})" if url is not None else detail
+        if detail:
+            return None if detail in text else detail
+    return None
+
+
+def _message(exc: BaseException, status: int | None, secrets: tuple[str, ...]) -> str:
+    """``Type: message``; for another library's failure without an answer, its cause where the
+    message hides it; any notes (the proxy it went through). The project's own errors say
+    their cause, and an answer's status and body say what went wrong."""
+    text = f"{type(exc).__name__}: {exc}"
+    cause = None if isinstance(exc, ProviderFailure) or status is not None else _cause(exc, text)
+    if cause:
+        text += f" ({cause})"
+    for note in getattr(exc, "__notes__", ()):
+        text += f"; {note}"
+    return scrub(text, secrets)
+
+
 def classify(exc: BaseException, *, streaming_started: bool, secrets: tuple[str, ...] = ()) -> Failure:
     """The error kind for ``exc``; ``streaming_started`` tells a cut stream from a failed connect."""
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
         status = None
-    message = scrub(f"{name}: {exc}", secrets)
+    message = _message(exc, status, secrets)
     codes = _body_codes(exc)
 
     limit = exc if isinstance(exc, ClientResourceError) else _client_limit(exc)

@@ -14,7 +14,8 @@ from typing import Any
 from bench.providers import chat_wire
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent, with_extras
 from bench.providers.errors import StreamNotSupported
-from bench.providers.sdk_client import build_sdk
+from bench.providers.network import api_url, note_proxy
+from bench.providers.sdk_client import build_sdk, sdk_proxy
 
 
 class ChatCompletionsProvider:
@@ -28,13 +29,18 @@ class ChatCompletionsProvider:
         url = chat_wire.base_url(self.flavour, settings.base_url) if settings.base_url else None
         sdk = "groq" if provider == "groq" else "openai"
         self._sdk: Any = build_sdk(sdk, settings, url, settings.api_key or chat_wire.NO_KEY)
+        self.proxy = sdk_proxy(provider, settings, api_url(provider, settings.base_url))
 
     def _params(self, request: ProviderRequest) -> dict[str, Any]:
         params, extra_body = chat_wire.params(self.flavour, request)
         return with_extras(params, extra_body, request.extra_headers)
 
     async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
-        response = await self._sdk.chat.completions.create(**self._params(request))
+        try:
+            response = await self._sdk.chat.completions.create(**self._params(request))
+        except Exception as exc:
+            note_proxy(exc, self.proxy)
+            raise
         if not request.stream:
             yield chat_wire.whole_event(response)
             return
@@ -66,7 +72,11 @@ class ChatCompletionsProvider:
             await response.close()
 
     async def list_models(self) -> list[str]:
-        page = await self._sdk.models.list()
+        try:
+            page = await self._sdk.models.list()
+        except Exception as exc:
+            note_proxy(exc, self.proxy)
+            raise
         return sorted(model.id for model in page.data)
 
     async def aclose(self) -> None:

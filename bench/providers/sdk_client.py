@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from bench.providers.base import ClientSettings
+from bench.providers.network import Network
 from bench.timing import EVENT_HOOKS, instrument
 
 
@@ -40,12 +41,18 @@ def _build(sdk: str, settings: ClientSettings, base_url: str | None, api_key: st
     kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": settings.max_retries, "timeout": settings.timeout_s}
     if base_url:
         kwargs["base_url"] = base_url
+    http: dict[str, Any] = {"event_hooks": EVENT_HOOKS}
+    if settings.direct:
+        # Bench's own server on loopback: mounts that override the environment's proxies and
+        # change nothing else (trust_env=False would also drop SSL_CERT_* and take other code
+        # paths than the measured client's, which the warm-up is there to exercise).
+        http["mounts"] = dict.fromkeys(("all://", "http://", "https://"))
     if sdk == "groq":
         import groq
         import httpx
 
         limits: Any = httpx.Limits(max_connections=settings.pool_size, max_keepalive_connections=settings.pool_size)
-        kwargs["http_client"] = instrument(groq.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+        kwargs["http_client"] = instrument(groq.DefaultAsyncHttpxClient(limits=limits, **http))
         return groq.AsyncGroq(**kwargs)
     import httpx2
 
@@ -53,12 +60,18 @@ def _build(sdk: str, settings: ClientSettings, base_url: str | None, api_key: st
     if sdk == "anthropic":
         import anthropic
 
-        kwargs["http_client"] = instrument(anthropic.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+        kwargs["http_client"] = instrument(anthropic.DefaultAsyncHttpxClient(limits=limits, **http))
         return anthropic.AsyncAnthropic(**kwargs)
     import openai
 
-    kwargs["http_client"] = instrument(openai.DefaultAsyncHttpxClient(limits=limits, event_hooks=EVENT_HOOKS))
+    kwargs["http_client"] = instrument(openai.DefaultAsyncHttpxClient(limits=limits, **http))
     return openai.AsyncOpenAI(**kwargs)
+
+
+def sdk_proxy(provider: str, settings: ClientSettings, url: str) -> str | None:
+    """The proxy the SDK's HTTP library will send requests to ``url`` through (None: direct),
+    so failures can name it: the SDK's own errors do not."""
+    return Network.for_provider(provider, trust_env=not settings.direct).proxy_url(url)
 
 
 def sdk_headers(client: Any) -> dict[str, str]:

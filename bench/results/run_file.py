@@ -79,6 +79,9 @@ class RunMeta(BaseModel):
     git_revision: str | None = None
     #: The client paths used ("fast", "sdk", "fast,sdk").
     client: str | None = None
+    #: Per target, the proxy its requests went through (from HTTP(S)_PROXY/ALL_PROXY, without
+    #: credentials), or None for a direct connection. None as a whole: an old run.json.
+    proxies: dict[str, str | None] | None = None
     event_loop: str | None = None
     prompts_unique: bool = False
     prompt_note: str | None = None

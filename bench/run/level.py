@@ -80,6 +80,7 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
         timeout_s=load.timeout_s,
         max_retries=scenario.request.max_retries,
+        direct=job.emulate,  # the emulator is on this machine's loopback: never through a proxy
     )
     sampler = HealthSampler(
         target=target.name,

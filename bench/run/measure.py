@@ -173,7 +173,8 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     t0 = stamps.connect_ns or stamps.sent_ns or stamps.t0_ns
     record.retries = max(0, stamps.attempts - 1)
     record.request_id = tally.response_id or stamps.request_id
-    if record.http_status is None and stamps.http_status and record.status == "ok":
+    if record.http_status is None and stamps.http_status:
+        # Whenever a status line was read: also for a 200 stream that then carried nothing usable.
         record.http_status = stamps.http_status
     if not t0:  # never reached the transport (e.g. cancelled while queued in the SDK)
         return

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 import anyio
 
 from bench.providers import ClientSettings, make_provider
-from bench.providers.classify import scrub
+from bench.providers.classify import classify
 from bench.scenario.catalogue import load_catalogue
 from bench.scenario.model import Scenario
 
@@ -41,7 +41,8 @@ async def preflight(
             hint = ""
             if target.base_url and "404" in str(exc):
                 hint = "; does base_url point at the API root (e.g. .../v1 for OpenAI-compatible servers)?"
-            warn(f"target {target.name!r}: could not list models ({scrub(str(exc), secrets)}){hint}")
+            what = classify(exc, streaming_started=False, secrets=secrets).message  # with its cause and proxy
+            warn(f"target {target.name!r}: could not list models ({what}){hint}")
             continue
         finally:
             await provider.aclose()

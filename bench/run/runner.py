@@ -27,6 +27,7 @@ from bench.analysis.saturation import saturation
 from bench.emulator.handle import start_emulator
 from bench.errors import BenchError
 from bench.event_loop import event_loop_name, loop_options
+from bench.providers.network import Network, api_url
 from bench.results import provenance
 from bench.results.calibration import calibration_note, latest_calibration
 from bench.results.health import Budget, LevelHealth
@@ -267,6 +268,7 @@ class Runner:
             host=provenance.host(),
             git_revision=provenance.git_revision(Path(s.source_path).parent if s.source_path else None),
             client=",".join(sorted({t.client for t in s.target})),
+            proxies=self._proxies(),
             event_loop=event_loop_name(),
             prompts_unique=True,
             prompt_note=PROMPT_NOTE,
@@ -275,6 +277,13 @@ class Runner:
             client_health=health_meta(self.health),
             calibration=calibration_meta(self.options.out),
         )
+
+    def _proxies(self) -> dict[str, str | None]:
+        """Which proxy each target's requests go through: the environment as its SDK's HTTP
+        library reads it (both client paths go the same way). The emulator: never one."""
+        if self.emulate:
+            return {t.name: None for t in self.scenario.target}
+        return {t.name: Network.for_provider(t.provider).proxy_url(api_url(t.provider, t.base_url)) for t in self.scenario.target}
 
     # ------------------------------------------------------------------ running
 

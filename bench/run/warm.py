@@ -91,7 +91,7 @@ async def warm_client_path(provider: str, client: str) -> bool:
 
     server = await asyncio.start_server(_serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    settings = ClientSettings(_base_url(provider, port), "bench-warm-up", 1, 10.0, 0)
+    settings = ClientSettings(_base_url(provider, port), "bench-warm-up", 1, 10.0, 0, direct=True)
     client_path = make_provider(provider, settings, client)
     request = ProviderRequest(model="m", messages=[{"role": "user", "content": "warm up"}], max_tokens=2)
     record = RequestRecord("warm-up", "warm-up", provider, "m", "concurrency", 1.0, 0, True, True, client)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from bench.errors import ScenarioError
@@ -302,18 +302,6 @@ class Scenario(_Strict):
                 raise ValueError(f"target: two targets are labelled {target.name!r}; give each a unique label")
             seen.add(target.name)
         return self
-
-    @field_validator("request")
-    @classmethod
-    def _fast_client_never_retries(cls, request: RequestSettings, info: ValidationInfo) -> RequestSettings:
-        # A field validator (targets are validated before it), so the error names [request].
-        fast = [t.name for t in info.data.get("target") or [] if t.client == "fast"]
-        if fast and request.max_retries:
-            raise ValueError(
-                f"max_retries = {request.max_retries}, but the fast client never retries (target {fast[0]!r} "
-                'uses client = "fast"); set max_retries = 0, or use the sdk client'
-            )
-        return request
 
     @property
     def name(self) -> str:

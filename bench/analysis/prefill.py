@@ -1,0 +1,151 @@
+"""How first-token time grows with prompt length: a straight-line fit per group, with CIs.
+
+A provider's first-token time is roughly a fixed cost (network, queueing, scheduling) plus
+prefill, which grows with the number of input tokens at the provider's prefill speed::
+
+    ttft_ms ≈ fixed_ms + input_tokens × 1000 / prefill_tokens_per_s
+
+The fit is ordinary least squares over a group's successful measured requests, with the
+provider's own input-token count (``input_tokens``: usage, or the request's estimate when a
+provider reports none) on the x axis, since providers tokenise the same text differently.
+Only requests whose prompt was prefilled in full count: warm-cache requests (prefix served
+from cache) and later conversation turns are left out of the fit, so a cache hit cannot pass
+for a fast prefill. The 95% intervals come from a pairs bootstrap (requests resampled with
+replacement, the line refitted each time); the prefill speed's interval is the slope's,
+inverted, and is open above (``inf``) when the slope's interval reaches zero: no growth could
+be told from noise. Definitions and how to read the fit: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.bootstrap import CONFIDENCE, N_RESAMPLES
+
+#: Requests a fit needs, and distinct prompt lengths, before it says anything.
+MIN_REQUESTS: Final = 8
+MIN_LENGTHS: Final = 2
+#: Above this many requests a group is subsampled (seeded) before the bootstrap: the
+#: resampling works on a requests × resamples matrix.
+MAX_FIT_SAMPLES: Final = 4_000
+
+
+@dataclass(frozen=True, slots=True)
+class PrefillFit:
+    """One group's fitted line: fixed cost and prefill speed, each with its 95% interval.
+
+    ``reason`` is empty when there is a fit, else why there is none (fewer than
+    ``MIN_REQUESTS`` requests, one prompt length only, ...): figures are NaN then.
+    """
+
+    target: str
+    load_mode: str
+    load_level: float
+    n: int
+    tokens_min: float
+    tokens_max: float
+    fixed_ms: float
+    fixed_ms_ci: tuple[float, float]
+    ms_per_token: float
+    prefill_tokens_per_s: float
+    prefill_tokens_per_s_ci: tuple[float, float]
+    reason: str = ""
+
+    @property
+    def fitted(self) -> bool:
+        return not self.reason
+
+
+def _ols(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Intercepts and slopes of weighted least-squares lines, one per row of ``w``."""
+    sw = w.sum(axis=1)
+    mx = (w @ x) / sw
+    my = (w @ y) / sw
+    sxx = (w @ (x * x)) / sw - mx * mx
+    sxy = (w @ (x * y)) / sw - mx * my
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(sxx > 0, sxy / sxx, np.nan)
+    return my - slope * mx, slope
+
+
+def _speed(ms_per_token: float) -> float:
+    return 1000.0 / ms_per_token if ms_per_token > 0 else math.inf
+
+
+def fit_line(
+    tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
+) -> tuple[int, float, tuple[float, float], float, tuple[float, float], str]:
+    """(n, fixed_ms, its CI, ms_per_token, its CI, reason) for paired finite values."""
+    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
+    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
+    nan2 = (math.nan, math.nan)
+    if x.size < MIN_REQUESTS:
+        return x.size, math.nan, nan2, math.nan, nan2, f"{x.size} requests with a token count (a fit needs {MIN_REQUESTS})"
+    if np.unique(x).size < MIN_LENGTHS:
+        return x.size, math.nan, nan2, math.nan, nan2, "one prompt length only: give a ladder or a distribution of input_tokens"
+    rng = np.random.default_rng(seed)
+    if x.size > MAX_FIT_SAMPLES:
+        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
+        x, y = x[pick], y[pick]
+    a, b = _ols(x, y, np.ones((1, x.size)))
+    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
+    boot_a, boot_b = _ols(x, y, weights)
+    ok = np.isfinite(boot_b)
+    alpha = (1.0 - CONFIDENCE) / 2.0
+    a_lo, a_hi = np.quantile(boot_a[ok], [alpha, 1 - alpha])
+    b_lo, b_hi = np.quantile(boot_b[ok], [alpha, 1 - alpha])
+    return x.size, float(a[0]), (float(a_lo), float(a_hi)), float(b[0]), (float(b_lo), float(b_hi)), ""
+
+
+def _full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
+    """Requests whose whole prompt was prefilled: not warm-cache, first turn of a conversation."""
+    mask = pd.Series(True, index=rows.index)
+    if "cache" in rows:
+        mask &= rows["cache"].astype("object").fillna("cold") != "warm"
+    if "turn" in rows:
+        turn = pd.to_numeric(rows["turn"], errors="coerce")
+        mask &= turn.isna() | (turn <= 1)
+    return rows[mask]
+
+
+def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RESAMPLES) -> list[PrefillFit]:
+    """One fit per (target, load level) of successful, measured, streamed requests.
+
+    Rungs of a prompt-length ladder are pooled within their target and level: the fit is
+    across them. Groups whose prompts all have one length get a fit with a ``reason``.
+    """
+    if frame.empty or "ttft_ms" not in frame or "input_tokens" not in frame:
+        return []
+    rows = frame[(frame["status"] == "ok") & ~frame["warmup"].astype(bool)]
+    rows = _full_prefill(rows)
+    out: list[PrefillFit] = []
+    for (target, mode, level), group in rows.groupby(["target", "load_mode", "load_level"], sort=False):
+        tokens = pd.to_numeric(group["input_tokens"], errors="coerce").to_numpy(dtype="float64")
+        ttft = pd.to_numeric(group["ttft_ms"], errors="coerce").to_numpy(dtype="float64")
+        n, fixed, fixed_ci, slope, slope_ci, reason = fit_line(tokens, ttft, seed=seed, n_resamples=n_resamples)
+        finite = tokens[np.isfinite(tokens)]
+        speed = _speed(slope) if not reason else math.nan
+        # The speed falls as the slope rises: the slope's upper bound gives the speed's lower one.
+        speed_ci = (_speed(slope_ci[1]), _speed(slope_ci[0])) if not reason else (math.nan, math.nan)
+        out.append(
+            PrefillFit(
+                target=str(target),
+                load_mode=str(mode),
+                load_level=float(str(level)),
+                n=n,
+                tokens_min=float(finite.min()) if finite.size else math.nan,
+                tokens_max=float(finite.max()) if finite.size else math.nan,
+                fixed_ms=fixed,
+                fixed_ms_ci=fixed_ci,
+                ms_per_token=slope,
+                prefill_tokens_per_s=speed,
+                prefill_tokens_per_s_ci=speed_ci,
+                reason=reason,
+            )
+        )
+    return out

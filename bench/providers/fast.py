@@ -107,7 +107,6 @@ class _LeanProvider:
         self, provider: str, sdk: str, api_key: str | None, base_url: str, settings: ClientSettings, path: str, models_path: str
     ) -> None:
         network = Network.for_provider(provider, trust_env=not settings.direct)
-        network.proxy_for(base_url)  # a proxy setting this client cannot use fails here, in one line
         sdk_client, options_type, headers_type = _sdk_client(sdk, api_key, settings.timeout_s, settings.max_retries)
         headers = _sdk_headers(sdk_client, options_type)
         # The SDK numbers its attempts in a header: sent per attempt, not with the fixed ones.

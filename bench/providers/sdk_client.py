@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from bench.errors import BenchError
 from bench.providers.base import ClientSettings
 from bench.providers.network import Network
 from bench.timing import EVENT_HOOKS, instrument
@@ -33,8 +34,15 @@ def _known_platform(client: Any) -> Any:
 
 
 def build_sdk(sdk: str, settings: ClientSettings, base_url: str | None, api_key: str | None) -> Any:
-    """An ``AsyncGroq``, ``AsyncOpenAI`` or ``AsyncAnthropic`` client for ``settings``."""
-    return _known_platform(_build(sdk, settings, base_url, api_key))
+    """An ``AsyncGroq``, ``AsyncOpenAI`` or ``AsyncAnthropic`` client for ``settings``.
+
+    A client its HTTP library cannot build from the environment (a SOCKS proxy without
+    ``socksio``, a proxy URL of an unknown scheme) is bad input: one line, not a traceback."""
+    try:
+        client = _build(sdk, settings, base_url, api_key)
+    except (ImportError, ValueError) as exc:
+        raise BenchError(f"cannot build the {sdk} SDK client: {exc}") from None
+    return _known_platform(client)
 
 
 def _build(sdk: str, settings: ClientSettings, base_url: str | None, api_key: str | None) -> Any:

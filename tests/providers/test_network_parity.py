@@ -11,6 +11,7 @@ the certificate failure, the Location). Nothing is mocked: the SDKs, httpx, the 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
+from bench.errors import BenchError
 from bench.providers import ClientSettings, lean_http, make_provider
 from bench.providers.classify import classify
 from bench.providers.lean_http import LeanClient
@@ -636,9 +638,24 @@ def test_proxy_refusing_the_tunnel(servers, certs: Certs, monkeypatch: pytest.Mo
 
 def test_socks_proxy_is_refused_in_one_line_by_the_fast_client(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
-    with pytest.raises(Exception, match="HTTP proxies only") as caught:
+    with pytest.raises(BenchError, match="HTTP proxies only"):
         make_provider("openai", ClientSettings("http://127.0.0.1:9/v1", KEY, 1, 5.0, 0), "fast")
-    assert type(caught.value).__name__ == "BenchError"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("socksio") is not None, reason="with socksio the SDK path speaks SOCKS")
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_proxy_no_client_can_use_ends_a_live_run_in_one_line(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    targets = (
+        f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\nclient = "{client}"\n'
+    )
+    code, out, err = cli("run", str(_scenario(tmp_path, targets, emulate=False)), "--out", str(tmp_path / "r"), "--no-report")
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "socks" in err.lower()
 
 
 # ---------------------------------------------------------------------------- TLS

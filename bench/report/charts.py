@@ -485,7 +485,7 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
             if goodput:
                 # Requests/s as a wide pale band, goodput as a thin dark line on top: where every
                 # request met its SLOs the two are equal, and both stay visible.
-                band = {"linewidth": GOODPUT_BAND, "alpha": 0.35, "solid_capstyle": "round", "zorder": 2}
+                band: dict[str, Any] = {"linewidth": GOODPUT_BAND, "alpha": 0.35, "solid_capstyle": "round", "zorder": 2}
                 ax_req.plot(x, rps, linestyle=dash, color=s.colour, **band)
                 gp = lv["goodput_rps"].to_numpy(dtype=float)
                 req_values += gp.tolist()

@@ -13,15 +13,17 @@ today's catalogue (origin ``catalogue-today``), which says so.
 
 Per request::
 
-    cost_usd = (uncached input tokens × input rate
+    cost_usd = (other input tokens × input rate
                 + cached input tokens × cached-input rate (the input rate when none is known)
+                + cache-write input tokens × cache-write rate (the input rate when none is known)
                 + output tokens × output rate) / 1e6
 
 Output tokens include reasoning tokens (usage counts them as completion tokens, and
-providers bill them as output). The request frame has no cached-token column today (usage's
-cached-token counts are not recorded), so every input token is priced at the input rate;
-when a frame carries ``cached_input_tokens`` it is used. A request without a token count
-costs NaN.
+providers bill them as output). Cached and cache-write tokens are parts of ``input_tokens``
+(Anthropic's input is input + cache read + cache creation), read from the frame's
+``cached_input_tokens`` and ``cache_write_input_tokens`` columns where it has them; a frame
+without them prices every input token at the input rate, and the summary says so. A request
+without a token count costs NaN.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bench.scenario.catalogue import Price, load_catalogue
 
 __all__ = [
     "CACHED_INPUT_COLUMN",
+    "CACHE_WRITE_COLUMN",
     "COST_COLUMN",
     "NO_PRICE",
     "SUMMARY_COLUMNS",
@@ -51,12 +54,16 @@ __all__ = [
 
 #: Per-request cost column that :func:`add_cost` adds (US dollars).
 COST_COLUMN: Final = "cost_usd"
-#: Input tokens served from the provider's prompt cache, if a frame has them (not in the schema yet).
+#: Input tokens served from the provider's prompt cache, where a frame has them.
 CACHED_INPUT_COLUMN: Final = "cached_input_tokens"
+#: Input tokens written to the provider's prompt cache (Anthropic's cache creation), where a frame has them.
+CACHE_WRITE_COLUMN: Final = "cache_write_input_tokens"
 #: What a summary row says when its target has no price.
 NO_PRICE: Final = "no price"
 #: What a summary row says when cached input could not be told apart from the rest.
 NO_CACHED_COUNTS: Final = "cached input tokens not recorded: all input priced at the input rate"
+#: The same for tokens written to the prompt cache (a rate Anthropic bills apart).
+NO_CACHE_WRITE_COUNTS: Final = "cache-write input tokens not recorded: priced at the input rate"
 _PER_MTOK: Final = 1e6
 
 #: Columns of :func:`cost_summary`, in order (after the group keys).
@@ -65,6 +72,7 @@ SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
     "price_input_per_mtok_usd",
     "price_output_per_mtok_usd",
     "price_cached_input_per_mtok_usd",
+    "price_cache_write_per_mtok_usd",
     "price_as_of",
     "price_source",
     "price_origin",
@@ -112,23 +120,30 @@ def request_cost_usd(
     output_tokens: np.ndarray,
     price: Price | None,
     cached_input_tokens: np.ndarray | None = None,
+    cache_write_input_tokens: np.ndarray | None = None,
 ) -> np.ndarray:
     """US dollars per request: input and output tokens at their rates (see the module text).
 
-    ``cached_input_tokens`` (a part of ``input_tokens``) is priced at the cached-input rate,
-    or at the input rate when the price has none; missing counts are read as 0. NaN wherever
-    there is no price or a token count is missing.
+    ``cached_input_tokens`` and ``cache_write_input_tokens`` (parts of ``input_tokens``) are
+    priced at the cached-input and cache-write rates, or at the input rate when the price has
+    none; missing counts are read as 0, and together they never exceed the input tokens. NaN
+    wherever there is no price or a token count is missing.
     """
     inputs = np.asarray(input_tokens, dtype="float64")
     outputs = np.asarray(output_tokens, dtype="float64")
     if price is None:
         return np.full(inputs.shape, np.nan)
     cost = inputs * price.input_per_mtok + outputs * price.output_per_mtok
-    if cached_input_tokens is not None:
-        cached = np.nan_to_num(np.asarray(cached_input_tokens, dtype="float64"), nan=0.0)
-        cached = np.minimum(np.maximum(cached, 0.0), np.nan_to_num(inputs, nan=0.0))
-        rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-        cost = cost - cached * price.input_per_mtok + cached * rate
+    room = np.nan_to_num(inputs, nan=0.0)
+    for part, rate in (
+        (cached_input_tokens, price.cached_input_per_mtok),
+        (cache_write_input_tokens, price.cache_write_per_mtok),
+    ):
+        if part is None:
+            continue
+        tokens = np.minimum(np.maximum(np.nan_to_num(np.asarray(part, dtype="float64"), nan=0.0), 0.0), room)
+        room = room - tokens
+        cost = cost + tokens * ((price.input_per_mtok if rate is None else rate) - price.input_per_mtok)
     return cost / _PER_MTOK
 
 
@@ -143,8 +158,8 @@ def _prices(frame: pd.DataFrame, meta: RunMeta) -> dict[str, Price | None]:
     }
 
 
-def _cached(frame: pd.DataFrame) -> np.ndarray | None:
-    return frame[CACHED_INPUT_COLUMN].to_numpy(dtype="float64", na_value=np.nan) if CACHED_INPUT_COLUMN in frame else None
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
+    return frame[name].to_numpy(dtype="float64", na_value=np.nan) if name in frame else None
 
 
 def add_cost(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
@@ -161,15 +176,21 @@ def add_cost(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
         targets = frame["target"].astype("object").to_numpy()
         inputs = frame["input_tokens"].to_numpy(dtype="float64", na_value=np.nan)
         outputs = frame["output_tokens"].to_numpy(dtype="float64", na_value=np.nan)
-        cached = _cached(frame)
+        cached, written = _column(frame, CACHED_INPUT_COLUMN), _column(frame, CACHE_WRITE_COLUMN)
         for target, price in _prices(frame, meta).items():
             rows = targets == target
-            cost[rows] = request_cost_usd(inputs[rows], outputs[rows], price, None if cached is None else cached[rows])
+            cost[rows] = request_cost_usd(
+                inputs[rows],
+                outputs[rows],
+                price,
+                None if cached is None else cached[rows],
+                None if written is None else written[rows],
+            )
     out[COST_COLUMN] = cost
     return out
 
 
-def _summary_row(rows: pd.DataFrame, price: Price | None, has_cached_column: bool) -> dict[str, object]:
+def _summary_row(rows: pd.DataFrame, price: Price | None, columns: frozenset[str]) -> dict[str, object]:
     """Cost figures of one (target, level): successful measured requests that have a cost."""
     row: dict[str, object] = {
         "has_price": price is not None,
@@ -177,6 +198,9 @@ def _summary_row(rows: pd.DataFrame, price: Price | None, has_cached_column: boo
         "price_output_per_mtok_usd": price.output_per_mtok if price else math.nan,
         "price_cached_input_per_mtok_usd": (
             price.cached_input_per_mtok if price and price.cached_input_per_mtok is not None else math.nan
+        ),
+        "price_cache_write_per_mtok_usd": (
+            price.cache_write_per_mtok if price and price.cache_write_per_mtok is not None else math.nan
         ),
         "price_as_of": price.as_of if price else None,
         "price_source": price.source if price else None,
@@ -199,8 +223,10 @@ def _summary_row(rows: pd.DataFrame, price: Price | None, has_cached_column: boo
         missing = len(ok) - n_priced
         if missing:
             notes.append(f"{missing} of {len(ok)} successful requests without token counts: left out")
-        if not has_cached_column and price.cached_input_per_mtok is not None:
+        if CACHED_INPUT_COLUMN not in columns and price.cached_input_per_mtok is not None:
             notes.append(NO_CACHED_COUNTS)
+        if CACHE_WRITE_COLUMN not in columns and price.cache_write_per_mtok is not None:
+            notes.append(NO_CACHE_WRITE_COUNTS)
         if price.origin == "catalogue-today":
             notes.append("the run recorded no price: today's catalogue price")
         sources = ok["token_source"].astype("object").to_numpy()[priced]
@@ -227,11 +253,11 @@ def cost_summary(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     if COST_COLUMN not in m.columns:
         m = add_cost(m, meta)
     prices = _prices(m, meta)
-    has_cached = CACHED_INPUT_COLUMN in m.columns
+    columns = frozenset(m.columns)
     rows: list[dict[str, object]] = []
     for (target, mode, level), idx in group_positions(m):
         row: dict[str, object] = {"target": target, "load_mode": mode, "load_level": level}
-        row.update(_summary_row(m.iloc[idx], prices.get(target), has_cached))
+        row.update(_summary_row(m.iloc[idx], prices.get(target), columns))
         rows.append(row)
     out = pd.DataFrame(rows, columns=[*GROUP_KEYS, *SUMMARY_COLUMNS])
     out["has_price"] = out["has_price"].astype("bool")

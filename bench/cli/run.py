@@ -238,6 +238,7 @@ def run(
             targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers
         ),
     )
+    _warn_deprecated(effective)
     result = run_scenario(
         effective,
         out=out,
@@ -272,6 +273,16 @@ def _emulator_settings(items: list[str], option: str = "--emulator-set") -> dict
         return parse_settings(items, FAULT_KINDS)
     except OverrideError as exc:
         raise BenchError(f"{option} {exc}") from None
+
+
+def _warn_deprecated(scenario: Scenario) -> None:
+    """One line per target whose model's deprecation date is past or near (the catalogue's)."""
+    from bench.scenario.catalogue import deprecation_warning
+
+    for t in scenario.target:
+        warning = deprecation_warning(t.provider, t.model)
+        if warning:
+            typer.echo(f"bench: warning: target {t.name!r}: {warning}", err=True)
 
 
 def _write_report(run_dir: Path) -> None:
@@ -321,7 +332,7 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    from bench.scenario.catalogue import load_catalogue
+    from bench.scenario.catalogue import deprecation_warning, load_catalogue
     from bench.scenario.model import DEFAULT_KEY_ENV
 
     if base_url is not None and provider is None:
@@ -332,14 +343,25 @@ def models(
     known = catalogue.models(provider)
     if known:
         table = Table(title="bench model catalogue")
-        for column in ("provider", "model", "status", "replacement", "emulated TTFT ms", "emulated tokens/s"):
+        columns = ("provider", "model", "status", "replacement", "deprecation", "$/M in / out", "emulated TTFT ms",
+                   "emulated tokens/s")  # fmt: skip
+        for column in columns:
             table.add_column(column)
         for info in known:
             replacement = info.replacement or ""
             if info.decommissioned_on:
                 replacement = f"{replacement} (since {info.decommissioned_on})".strip()
-            table.add_row(info.provider, info.id, info.status, replacement, f"{info.ttft_ms:g}", f"{info.tokens_per_s:g}")
-        Console(width=160).print(table)
+            price = f"{info.price.input_per_mtok:g} / {info.price.output_per_mtok:g}" if info.price else "no price"
+            table.add_row(info.provider, info.id, info.status, replacement, info.deprecation_date or "", price,
+                          f"{info.ttft_ms:g}", f"{info.tokens_per_s:g}")  # fmt: skip
+        Console(width=180).print(table)
+        sources = {(i.price.source, i.price.as_of) for i in known if i.price is not None}
+        for source, as_of in sorted(sources, key=str):
+            typer.echo(f"prices (US dollars per million tokens) and deprecation dates: {source}; read {as_of}")
+        for info in known:
+            warning = deprecation_warning(info.provider, info.id)
+            if warning and not info.retired:
+                typer.echo(f"warning: {warning}")
     if not live:
         return
     skipped: list[str] = []

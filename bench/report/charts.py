@@ -19,6 +19,7 @@ same data gives the same bytes.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,12 @@ ECDF_POINTS = 2000
 TIME_BINS = 60
 #: Gaps shorter than this are drawn at it on the inter-token chart's log axis (0 cannot be).
 ITL_FLOOR_MS = 0.01
+#: Line width of requests/s under goodput (points): wide enough to show around the goodput line.
+GOODPUT_BAND = 6.0
+#: Fewest requests a median bin of the charts over time holds (fewer bins for short levels).
+MIN_PER_BIN = 8
+#: Rows of load-level labels at the top of the chart over time before a label is left out.
+LABEL_ROWS = 3
 
 #: Marks every chart of a run that used the emulator (a PNG travels without its README).
 EMULATED_MARK = "EMULATED: figures from bench's built-in emulator, not from the providers"
@@ -111,7 +118,24 @@ STYLE: dict[RcKeyType, Any] = {
     "svg.hashsalt": "bench",
 }
 
-_COMMA = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:g}")
+
+def _exact(value: float, _pos: object = None) -> str:
+    """A tick label that reads as the tick's value: 2.5 stays 2.5 (never rounded to 2 or 3).
+
+    Whole numbers get thousands separators (1,000); others keep the digits they have, up to
+    12 significant ones (enough for any tick a locator places), never in scientific notation.
+    """
+    if value == 0:
+        return "0"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    text = f"{value:,.12g}"
+    if "e" in text:  # very large or very small: plain decimals, trailing zeros trimmed
+        text = f"{value:,.{max(0, 12 - int(np.floor(np.log10(abs(value)))))}f}".rstrip("0").rstrip(".")
+    return text
+
+
+_COMMA = FuncFormatter(_exact)
 #: Value labels sit on a white box so a reference line behind them never hides the digits.
 _LABEL_BOX = {"boxstyle": "square,pad=0.15", "facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9}
 
@@ -131,6 +155,20 @@ CHART_FILES: dict[str, str] = {
 def _many(data: ReportData) -> bool:
     """More series than colours: markers and line styles must tell them apart too."""
     return len(data.series) > len(PALETTE)
+
+
+#: Hatches that tell the runs of a comparison apart on boxes and bars (run 1 plain).
+HATCHES: tuple[str, ...] = ("", "///", "...", "xxx")
+
+
+def _hatch(data: ReportData, s: Series) -> str:
+    return HATCHES[(s.run.index - 1) % len(HATCHES)] if data.multi else ""
+
+
+def _styled(data: ReportData) -> bool:
+    """Series differ by line style and marker, not colour alone: past 8 series, or when several
+    runs are compared (a target keeps its colour in every run; each run has its own line style)."""
+    return _many(data) or data.multi
 
 
 def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -170,8 +208,25 @@ def _log_note(ax: Axes) -> str:
 
 
 def _legend_below(fig: Figure, handles: Sequence[Artist], labels: list[str]) -> None:
-    ncols = 1 if max((len(x) for x in labels), default=0) > 45 else min(3, len(labels))
-    fig.legend(handles, labels, loc="outside lower center", ncols=max(1, ncols))
+    """The legend under the axes, in as many columns (at most 3) as fit the figure's width.
+
+    Columns are measured with the renderer, not guessed from label lengths: a legend wider
+    than the figure is cut at both edges of the PNG.
+    """
+    ncols = max(1, min(3, len(labels)))
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    limit = fig.bbox.width * 0.98
+    width = max((len(x) for x in labels), default=0)
+    while True:
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols)
+        if legend.get_window_extent(renderer).width <= limit or (ncols == 1 and width <= 20):
+            return
+        legend.remove()
+        if ncols > 1:
+            ncols -= 1
+        else:  # one column still too wide: wrap the longest labels onto more lines
+            width -= 10
+            labels = [textwrap.fill(x, width) for x in labels]
 
 
 def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +261,7 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     spread = []
     for s, v in drawn:
         x, y = _ecdf(v)
-        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
+        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _styled(data) else {}
         ax.step(
             x, y * 100.0, where="post", color=s.colour, linestyle=s.dash, linewidth=1.8, label=f"{s.name} (n={v.size:,})", **extra
         )
@@ -248,6 +303,7 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
         patch.set_facecolor(s.colour)
         patch.set_alpha(0.45)
         patch.set_edgecolor(s.colour)
+        patch.set_hatch(_hatch(data, s))
     for line in parts["medians"]:
         line.set_color(INK)
         line.set_linewidth(2.0)
@@ -300,7 +356,7 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     fig, (ax,) = _figure(8.0, 1.8 + 0.45 * rows)
     y = list(range(rows, 0, -1))
     for (s, p10, p50, p90, _n), pos in zip(drawn, y[: len(drawn)], strict=True):  # the rest of y: reference rows
-        ax.barh(pos, p50, color=s.colour, alpha=0.85, height=0.6)
+        ax.barh(pos, p50, color=s.colour, alpha=0.85, height=0.6, hatch=_hatch(data, s), edgecolor=BACKGROUND)
         ax.errorbar(p50, pos, xerr=[[p50 - p10], [p90 - p50]], color=INK, capsize=3, linewidth=1.0)
         ax.annotate(
             f"{p50:,.0f} ms", (p90, pos), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8.5, bbox=_LABEL_BOX
@@ -369,7 +425,7 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
             for stat, style, marker in (("p50", "-", "o"), ("p99", "--", "s")):
                 yv = lv[f"ttft_ms_{stat}"].to_numpy(dtype=float)
                 values += yv.tolist()
-                if _many(data):  # the series' own marker; p99 hollow
+                if _styled(data):  # the series' own marker; p99 hollow
                     marker = s.marker
                     face = s.colour if stat == "p50" else BACKGROUND
                 else:
@@ -395,7 +451,7 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
 
 
 def _series_handle(data: ReportData, s: Series) -> Line2D:
-    if _many(data):
+    if _styled(data):
         return Line2D([], [], color=s.colour, linestyle=s.dash, marker=s.marker, linewidth=2.0)
     return Line2D([], [], color=s.colour, linewidth=2.5)
 
@@ -425,13 +481,18 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
             rps = lv["rps"].to_numpy(dtype=float)
             tok_values += tok.tolist()
             req_values += rps.tolist()
-            mk, dash = (s.marker, s.dash) if _many(data) else ("o", "-")
+            mk, dash = (s.marker, s.dash) if _styled(data) else ("o", "-")
             ax_tok.plot(x, tok, marker=mk, linestyle=dash, color=s.colour, linewidth=1.6, markersize=4.5)
-            ax_req.plot(x, rps, marker=mk, linestyle=dash, color=s.colour, linewidth=1.6, markersize=4.5)
             if goodput:
+                # Requests/s as a wide pale band, goodput as a thin dark line on top: where every
+                # request met its SLOs the two are equal, and both stay visible.
+                band: dict[str, Any] = {"linewidth": GOODPUT_BAND, "alpha": 0.35, "solid_capstyle": "round", "zorder": 2}
+                ax_req.plot(x, rps, linestyle=dash, color=s.colour, **band)
                 gp = lv["goodput_rps"].to_numpy(dtype=float)
                 req_values += gp.tolist()
-                ax_req.plot(x, gp, marker="^", linestyle=":", color=s.colour, linewidth=1.4, markersize=4.5)
+                ax_req.plot(x, gp, marker="^", linestyle=":", color=s.colour, linewidth=1.5, markersize=4.5, zorder=3)
+            else:
+                ax_req.plot(x, rps, marker=mk, linestyle=dash, color=s.colour, linewidth=1.6, markersize=4.5)
         # Goodput can be zero, which a log axis cannot show: with goodput the panel stays linear.
         for ax, vals in ((ax_tok, tok_values), (ax_req, [] if goodput else req_values)):
             _load_axis(ax, mode, levels)
@@ -448,8 +509,11 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
     handles: list = []
     labels: list[str] = []
     if goodput:
-        handles += [Line2D([], [], color=INK, marker="o"), Line2D([], [], color=INK, linestyle=":", marker="^")]
-        labels += ["requests/s (solid)", "goodput: met every per-request SLO (dotted)"]
+        handles += [
+            Line2D([], [], color=INK, linewidth=GOODPUT_BAND, alpha=0.35),
+            Line2D([], [], color=INK, linestyle=":", marker="^"),
+        ]
+        labels += ["requests/s (wide pale line)", "goodput: met every per-request SLO (dotted, on top)"]
     handles += [_series_handle(data, s) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
     _legend_below(fig, handles, labels)
@@ -465,13 +529,34 @@ SPLIT_PARTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: How a target without server timings is drawn in the time split: its whole request, hatched.
+UNSPLIT = ("not split: the provider reports no server timings", "#dddddd")
+
+
 def time_split_chart(data: ReportData, path: Path) -> bool:
-    splits = [(s, sp) for s in data.series if (sp := server_split(s)) is not None]
-    if not splits:
+    """Mean request time split by the server's own timings; every target is drawn, and those
+    whose provider reports no timings (only Groq's x_groq.usage has them) show their whole
+    request, hatched and labelled so, rather than being left off without a word."""
+    rows = [(s, server_split(s)) for s in data.series]
+    if not any(sp is not None for _, sp in rows):
         return False
-    fig, (ax,) = _figure(8.0, 1.8 + 0.55 * len(splits))
-    y = list(range(len(splits), 0, -1))
-    for (_s, sp), pos in zip(splits, y, strict=True):
+    rows = [(s, sp) for s, sp in rows if sp is not None or s.values("e2e_ms").size]
+    fig, (ax,) = _figure(8.0, 1.8 + 0.55 * len(rows))
+    y = list(range(len(rows), 0, -1))
+    for (s, sp), pos in zip(rows, y, strict=True):
+        if sp is None:
+            whole = float(np.mean(s.values("e2e_ms")))
+            ax.barh(pos, whole, color=UNSPLIT[1], hatch="///", height=0.55, edgecolor="#999999", linewidth=0.6)
+            ax.annotate(
+                f"e2e {whole:,.0f} ms",
+                (whole, pos),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8.5,
+                bbox=_LABEL_BOX,
+            )
+            continue
         left = 0.0
         for key, _label, colour in SPLIT_PARTS:
             width = max(0.0, sp[key])
@@ -486,37 +571,94 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
             fontsize=8.5,
             bbox=_LABEL_BOX,
         )
-    ax.set_yticks(y, [s.name for s, _ in splits])
+    ax.set_yticks(y, [s.name for s, _ in rows])
     ax.grid(axis="y", visible=False)
     lo, hi = ax.get_xlim()
-    ax.set_xlim(0, hi * 1.18)
+    ax.set_xlim(0, hi * 1.22)
     ax.xaxis.set_major_formatter(_COMMA)
     ax.set_xlabel("mean time per request (ms)")
     ax.set_title(f"Where the time went: server timings vs the rest ({_headline_level_note(data)})", loc="left")
     handles = [Patch(facecolor=colour, label=label) for _, label, colour in SPLIT_PARTS]
+    if any(sp is None for _, sp in rows):
+        handles.append(Patch(facecolor=UNSPLIT[1], edgecolor="#999999", hatch="///", label=UNSPLIT[0]))
     _legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
 
-def _binned_median(x: np.ndarray, y: np.ndarray, level_of: np.ndarray, bins: int = TIME_BINS) -> tuple[np.ndarray, np.ndarray]:
-    """Median of ``y`` per equal-width time bin within each load level, over every value (not
-    the drawn sample); NaN between levels and in empty bins, so the line breaks there."""
+def _binned_median(
+    x: np.ndarray, y: np.ndarray, level_of: np.ndarray, bins: int = TIME_BINS, min_span: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A step line of the median of ``y`` over time, level by level, from every value (not the
+    drawn sample).
+
+    Each load level's stretch of time is cut into equal bins holding :data:`MIN_PER_BIN`
+    requests or more on average (at most ``bins``; one bin for a short level), and each bin's
+    median is drawn flat across the bin: a level's median reads as a level, never as a short
+    slash between two neighbouring bins. Bins without a request are skipped (the step
+    carries on); the line breaks (NaN) only between levels. A level whose requests all
+    started at once is drawn ``min_span`` wide, so that its median is seen.
+    """
     xs_out: list[np.ndarray] = []
     ys_out: list[np.ndarray] = []
     for level in np.unique(level_of):
         mine = (level_of == level) & ~np.isnan(y)
         x_l, y_l = x[mine], y[mine]
-        if x_l.size < 2 or x_l.max() <= x_l.min():
+        if x_l.size == 0:
             continue
-        edges = np.linspace(x_l.min(), x_l.max(), bins + 1)
-        idx = np.clip(np.searchsorted(edges, x_l, side="right") - 1, 0, bins - 1)
-        med = pd.Series(y_l).groupby(idx, sort=True).median().reindex(range(bins))
-        xs_out += [(edges[:-1] + edges[1:]) / 2, np.array([np.nan])]
-        ys_out += [med.to_numpy(dtype="float64"), np.array([np.nan])]
+        lo, hi = float(x_l.min()), float(x_l.max())
+        hi = max(hi, lo + min_span, lo + 1e-9)
+        n_bins = int(max(1, min(bins, x_l.size // MIN_PER_BIN)))
+        edges = np.linspace(lo, hi, n_bins + 1)
+        idx = np.clip(np.searchsorted(edges, x_l, side="right") - 1, 0, n_bins - 1)
+        med = pd.Series(y_l).groupby(idx, sort=True).median()
+        used = med.index.to_numpy(dtype=np.int64)
+        left = edges[used]
+        right = edges[np.append(used[1:], n_bins)]  # a bin reaches the next bin that has requests
+        xs_out += [np.column_stack((left, right)).ravel(), np.array([np.nan])]
+        ys_out += [np.repeat(med.to_numpy(dtype="float64"), 2), np.array([np.nan])]
     if not xs_out:
         return np.empty(0), np.empty(0)
     return np.concatenate(xs_out), np.concatenate(ys_out)
+
+
+def _level_label(mode: str, level: float) -> str:
+    return ("c=" if mode == "concurrency" else "") + f"{level:g}" + ("/s" if mode == "rate" else "")
+
+
+def _label_level_starts(fig: Figure, ax: Axes, starts: list[tuple[float, str, str]]) -> int:
+    """Load-level labels along the top of ``ax``, in the series' colours, never overlapping.
+
+    ``starts`` is (seconds, label, colour) per level start. Each label goes in the first of
+    :data:`LABEL_ROWS` rows where it clears the labels already there (measured with the
+    renderer, after the layout is settled); one that fits no row is left out. Returns how
+    many were left out.
+    """
+    fig.canvas.draw()  # settle the constrained layout first: the axes' width is what labels must fit
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    right_edges = [-np.inf] * LABEL_ROWS
+    left_out = 0
+    for sec, text, colour in sorted(starts):
+        for row in range(LABEL_ROWS):
+            label = ax.annotate(
+                text,
+                (sec, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -2 - 10 * row),
+                textcoords="offset points",
+                va="top",
+                fontsize=7.5,
+                color=colour,
+                bbox=_LABEL_BOX,
+            )
+            box = label.get_window_extent(renderer)
+            if box.x0 > right_edges[row] + 2:
+                right_edges[row] = box.x1
+                break
+            label.remove()
+        else:
+            left_out += 1
+    return left_out
 
 
 def over_time_chart(data: ReportData, path: Path) -> bool:
@@ -530,7 +672,9 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
     fig, axes = _figure(8.0, 1.6 + 2.9 * len(panels), nrows=len(panels))
     total = sum(t.seconds.size for t in drawn)
     shown = sum(t.shown.size for t in drawn)
-    many = _many(data)
+    styled = _styled(data)
+    # A level drawn at least 1% of the chart wide (its requests may all have started at once).
+    min_span = 0.01 * max(float(np.nanmax(t.seconds)) for t in drawn)
     for ax, (column, label, title) in zip(axes, panels, strict=True):
         values: list[float] = []
         for t in drawn:
@@ -543,12 +687,13 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
                 color=s.colour,
                 alpha=0.35,
                 linewidths=0,
-                marker=s.marker if many else "o",
+                marker=s.marker if styled else "o",
                 rasterized=True,
             )
-            bx, by = _binned_median(t.seconds, y, t.level_of, max(8, TIME_BINS // max(1, len(t.level_starts))))
+            bins = max(8, TIME_BINS // max(1, len(t.level_starts)))
+            bx, by = _binned_median(t.seconds, y, t.level_of, bins, min_span)
             if bx.size:
-                ax.plot(bx, by, color=s.colour, linewidth=1.6, linestyle=s.dash)
+                ax.plot(bx, by, color=s.colour, linewidth=1.8, linestyle=s.dash, solid_joinstyle="miter")
             finite = y[np.isfinite(y)]
             if finite.size:
                 values += [float(np.quantile(finite, 0.01)), float(np.quantile(finite, 0.99))]
@@ -556,35 +701,34 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
             _plain_log_axis(ax, "y")
         ax.set_ylabel(label + _log_note(ax))
         ax.set_title(title, loc="left")
-    starts = sorted({(sec, mode, level) for t in drawn for sec, mode, level in t.level_starts})
-    if 1 < len(starts) <= 24 and not data.multi:
+    # Level starts: one per (time, level) — targets that start a level together share its label.
+    starts: dict[tuple[float, str], str] = {}
+    for t in drawn:
+        for sec, mode, level in t.level_starts:
+            key = (round(sec, 1), _level_label(mode, level))
+            starts[key] = INK if key in starts and starts[key] != t.series.colour else starts.get(key, t.series.colour)
+    marked = len(starts) > 1 and not data.multi
+    if marked:
         for ax in axes:
-            for sec, _mode, _level in starts[1:]:
+            for sec, _text in sorted(starts)[1:]:
                 ax.axvline(sec, color="#999999", linewidth=0.7, linestyle=":")
-        top = axes[0]
-        for sec, mode, level in starts:
-            top.annotate(
-                ("c=" if mode == "concurrency" else "") + f"{level:g}" + ("/s" if mode == "rate" else ""),
-                (sec, 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(2, -2),
-                textcoords="offset points",
-                va="top",
-                fontsize=7.5,
-                color="#555555",
-            )
     axes[-1].set_xlabel("seconds since the run's first request")
     note = (
         f"each dot one request ({shown:,} of {total:,} drawn: a random sample); " if shown < total else "each dot one request; "
     )
-    note += "line: median per time bin over every request"
-    if 1 < len(starts) <= 24 and not data.multi:
-        note += "; dotted: a new load level starts"
+    note += "line: median per stretch of time over every request"
+    if marked:
+        note += "; dotted: a new load level starts (label in the target's colour)"
     handles = [_series_handle(data, t.series) for t in drawn]
     labels = [t.series.name for t in drawn]
     handles.append(Line2D([], [], color="none"))
     labels.append(note)
     _legend_below(fig, handles, labels)
+    if marked:
+        left_out = _label_level_starts(fig, axes[0], [(sec, text, colour) for (sec, text), colour in starts.items()])
+        if left_out:
+            legend = fig.legends[-1]
+            legend.get_texts()[-1].set_text(f"{note}; {left_out} level label(s) left out for room")
     _save(fig, path, data)
     return True
 
@@ -608,7 +752,7 @@ def itl_chart(data: ReportData, path: Path) -> bool:
         xs = x[n - m]
         floor = floor or bool((xs < ITL_FLOOR_MS).any())
         p99 = float(np.quantile(x, 0.99))
-        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _many(data) else {}
+        extra: dict[str, Any] = {"marker": s.marker, "markevery": 0.1, "markersize": 4} if _styled(data) else {}
         ax.step(
             np.maximum(xs, ITL_FLOOR_MS),
             m / n * 100.0,

@@ -37,6 +37,19 @@ def series_style(i: int) -> tuple[str, str, LineStyle]:
     return PALETTE[i % len(PALETTE)], MARKERS[cycle % len(MARKERS)], DASHES[cycle % len(DASHES)]
 
 
+def compared_style(target_index: int, run_index: int) -> tuple[str, str, LineStyle]:
+    """(colour, marker, line style) of a target in a report comparing runs.
+
+    A target keeps its colour in every run, so the eye pairs run 1 and run 2 of it; each run
+    has its own line style and marker (run 1 solid, run 2 dashed …), so they never look alike.
+    """
+    return (
+        PALETTE[target_index % len(PALETTE)],
+        MARKERS[(run_index - 1) % len(MARKERS)],
+        DASHES[(run_index - 1) % len(DASHES)],
+    )
+
+
 @dataclass
 class RunView:
     """One run (``bench.analysis.loaded.LoadedRun``) as the report sees it: its place among the runs compared,
@@ -213,6 +226,7 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
     runs = [load_run(d, i + 1, seed=seed) for i, d in enumerate(run_dirs)]
     multi = len(runs) > 1
     series: list[Series] = []
+    target_order: dict[str, int] = {}
     for run in runs:
         if multi:
             run.label = f"run {run.index}"
@@ -233,7 +247,8 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
                 & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
             )
             provider, model = _identity(run, target)
-            colour, marker, dash = series_style(len(series))
+            target_order.setdefault(target, len(target_order))
+            colour, marker, dash = compared_style(target_order[target], run.index) if multi else series_style(len(series))
             name = f"{target} · {run.label}" if multi else target
             all_levels = agg.loc[agg["target"] == target].sort_values(["load_mode", "load_level"], kind="stable")
             series.append(

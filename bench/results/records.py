@@ -186,20 +186,26 @@ def _frame_from_jsonl(path: Path) -> pd.DataFrame:
     a full disk, power loss mid-write): such a line is dropped with a warning that says so.
     A bad line anywhere else means the file is not what bench wrote, which is an error.
     A killed run has no Parquet copy and a million rows must still load in seconds, so the
-    file is parsed by Arrow's JSON reader (C++, against the schema's types); a file it refuses
-    is read again line by line, which names the bad line.
+    file is parsed by Arrow's JSON reader (C++, against the schema's types) straight from disk
+    (only the last line is read first, to check it is whole), and the frame is built from
+    Arrow's buffers: within 2x of the Arrow reader alone (``benchmarks/load_speed.py``). A
+    file Arrow refuses is read again line by line, which names the bad line.
     """
     if not path.is_file():
         return frame_from_records([])
     try:
-        data = path.read_bytes()
+        complete, dropped = _complete_length(path)
+        if complete == 0:
+            frame = _arrow_frame(None)
+        else:
+            try:
+                frame = _arrow_frame(path if not dropped else _head(path, complete))
+            except Exception:  # noqa: BLE001 - Arrow refused something: the careful reader says what
+                data = _head(path, complete)
+                lines = enumerate(data.split(b"\n"), 1)
+                frame = frame_from_records([_parse_line(raw, path, n) for n, raw in lines if raw.strip()])
     except OSError as exc:
         raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    data, dropped = _without_torn_tail(data, path)
-    try:
-        frame = _arrow_frame(data)
-    except Exception:  # noqa: BLE001 - Arrow refused something: the careful reader says what
-        frame = frame_from_records([_parse_line(raw, path, n) for n, raw in enumerate(data.split(b"\n"), 1) if raw.strip()])
     if dropped:
         _warn(
             f"{path}: dropped 1 line at the end that was cut short (a request being written when the run stopped); "
@@ -208,34 +214,78 @@ def _frame_from_jsonl(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _without_torn_tail(data: bytes, path: Path) -> tuple[bytes, bool]:
-    """``data`` without a last line that does not parse (only the last line can be torn)."""
-    body = data.rstrip()
-    start = body.rfind(b"\n") + 1
-    if not body[start:]:
-        return b"", False
+def _head(path: Path, size: int) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+#: How much of the file's end is read at a time to find its last line.
+_TAIL_STEP = 1 << 16
+
+
+def _complete_length(path: Path) -> tuple[int, bool]:
+    """(bytes of the file that hold whole lines, whether a torn last line was left out).
+
+    Reads the file's end only: the last line is the one a stopped run can have cut short.
+    0 bytes means the file holds no record at all (empty, or blank lines).
+    """
+    with open(path, "rb") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        tail = b""
+        pos = end
+        # Grow the tail until it holds a newline before the last non-blank line (or the whole file).
+        while pos > 0:
+            step = min(_TAIL_STEP, pos)
+            pos -= step
+            fh.seek(pos)
+            tail = fh.read(step) + tail
+            body = tail.rstrip()
+            if body and b"\n" in body:
+                break
+        body = tail.rstrip()
+        if not body:
+            return 0, False
+        start = body.rfind(b"\n") + 1
+        last = body[start:]
     try:
-        _parse_line(body[start:], path, 0)
+        _parse_line(last, path, 0)
     except BenchError:
-        return body[:start], True
-    return data, False
+        return pos + start, True
+    return end, False
 
 
 _ARROW_TYPES = {"float64": "float64", "int64": "int64", "bool": "bool_", "string": "string"}
 
 
-def _arrow_frame(data: bytes) -> pd.DataFrame:
+def _lists(column: Any) -> pd.Series:
+    """A list<double> column as Python lists, built from Arrow's flat buffer and offsets.
+
+    One ``tolist`` of the flat values and a slice per row: several times faster than Arrow's
+    per-value ``to_pylist``, and a missing list is an empty one.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - Arrow only when a frame is loaded
+
+    chunk = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if chunk.null_count:
+        chunk = chunk.fill_null(pa.scalar([], type=chunk.type))
+    offsets = chunk.offsets.to_numpy()
+    flat = chunk.values.to_numpy(zero_copy_only=False).tolist()
+    bounds = offsets.tolist()
+    return pd.Series([flat[bounds[i] : bounds[i + 1]] for i in range(len(chunk))], dtype="object")
+
+
+def _arrow_frame(source: Path | bytes | None) -> pd.DataFrame:
     import pyarrow as pa  # noqa: PLC0415 - Arrow only when a frame is loaded
     import pyarrow.json as pj  # noqa: PLC0415 - as above
 
-    if not data.strip():
+    if source is None or (isinstance(source, bytes) and not source.strip()):
         return pd.DataFrame({name: [] for name in COLUMNS})
     fields = [
         pa.field(name, pa.list_(pa.float64()) if dtype == "object" else getattr(pa, _ARROW_TYPES[dtype])())
         for name, dtype in COLUMNS.items()
     ]
     options = pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
-    table = pj.read_json(io.BytesIO(data), parse_options=options)
+    table = pj.read_json(str(source) if isinstance(source, Path) else io.BytesIO(source), parse_options=options)
     out: dict[str, Any] = {}
     for name, dtype in COLUMNS.items():
         column = table.column(name)
@@ -245,8 +295,8 @@ def _arrow_frame(data: bytes) -> pd.DataFrame:
             out[name] = column.fill_null(0 if dtype == "int64" else False).to_numpy(zero_copy_only=False)
         elif dtype == "string":
             out[name] = column.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
-        else:  # lists: Python lists straight from Arrow (a missing list is an empty one)
-            out[name] = pd.Series([v or [] for v in column.to_pylist()], dtype="object")
+        else:  # lists: Python lists (a missing list is an empty one)
+            out[name] = _lists(column)
     return pd.DataFrame(out)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -47,7 +48,9 @@ class Price:
     """What a model costs, in US dollars per million tokens (the unit price lists use).
 
     ``cached_input_per_mtok`` is the rate for input tokens the provider served from its prompt
-    cache (None when the source gives none: such tokens are then priced at the input rate).
+    cache, ``cache_write_per_mtok`` the rate for input tokens written to it (Anthropic bills
+    those apart, at more than the input rate); None when the source gives none: such tokens
+    are then priced at the input rate.
     ``as_of`` says when the prices were read (an ISO date where known), ``source`` where (a URL
     or a document), and ``origin`` whether the figure came from the model ``catalogue`` or the
     ``scenario``'s ``[target.price]``.
@@ -59,6 +62,7 @@ class Price:
     as_of: str | None = None
     source: str | None = None
     origin: str = "catalogue"
+    cache_write_per_mtok: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (run.json records the resolved price this way)."""
@@ -99,6 +103,8 @@ class ModelInfo:
     released_on: str | None = None
     #: Price per million tokens, where a source gives one (never guessed: None otherwise).
     price: Price | None = None
+    #: When the price source says the model is (or was) deprecated: it may stop answering then.
+    deprecation_date: str | None = None
 
     @property
     def retired(self) -> bool:
@@ -156,9 +162,17 @@ _TYPES: Final[dict[str, tuple[type, ...]]] = {
     "owned_by": (str,),
     "released_on": (str,),
     "price": (dict,),
+    "deprecation_date": (str,),
 }
 #: Keys of a model's ``price`` table; both rates are required, the rest optional.
-_PRICE_KEYS: Final[tuple[str, ...]] = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "as_of", "source")
+_PRICE_KEYS: Final[tuple[str, ...]] = (
+    "input_per_mtok",
+    "output_per_mtok",
+    "cached_input_per_mtok",
+    "cache_write_per_mtok",
+    "as_of",
+    "source",
+)
 
 
 def _check_types(where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -204,6 +218,7 @@ def _price(where: str, table: dict[str, Any]) -> Price:
     if "source" not in table or "as_of" not in table:
         raise CatalogueError(f"{where}: as_of and source are required (a price says when and where it was read)")
     cached = table.get("cached_input_per_mtok")
+    written = table.get("cache_write_per_mtok")
     return Price(
         input_per_mtok=float(table["input_per_mtok"]),
         output_per_mtok=float(table["output_per_mtok"]),
@@ -211,7 +226,15 @@ def _price(where: str, table: dict[str, Any]) -> Price:
         as_of=table["as_of"],
         source=table["source"],
         origin="catalogue",
+        cache_write_per_mtok=None if written is None else float(written),
     )
+
+
+def _iso_date(where: str, key: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CatalogueError(f"{where}: {key} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
 
 
 def parse_catalogue(data: dict[str, Any]) -> Catalogue:
@@ -248,6 +271,8 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             facts = {k: v for k, v in entry.items() if k not in _PROFILE_KEYS}
             if "price" in facts:
                 facts["price"] = _price(where, facts["price"])
+            if "deprecation_date" in facts:
+                _iso_date(where, "deprecation_date", facts["deprecation_date"])
             info = {f.name: None for f in fields(ModelInfo) if f.name not in _PROFILE_KEYS}
             models.append(ModelInfo(**{**info, **facts, **profile, "provider": provider}))
     if "openai" not in defaults:
@@ -273,3 +298,33 @@ def resolve_price(provider: str, model: str, override: Any = None) -> dict[str, 
         return Price(**{**values, "origin": "scenario"}).to_dict()
     info = load_catalogue().get(provider, model)
     return info.price.to_dict() if info is not None and info.price is not None else None
+
+
+#: A deprecation this close (or past) is worth a warning before a run.
+DEPRECATION_WARN_DAYS: Final = 30
+
+
+def deprecation_warning(provider: str, model: str, today: date | None = None) -> str | None:
+    """One line when the catalogue's deprecation date of ``model`` is past or within 30 days.
+
+    The date comes from the price source (LiteLLM's table): a model past it may no longer
+    answer, and one close to it soon may not, so a run of it says so before it starts rather
+    than leaving the reader to find out from ``model_not_found`` errors.
+    """
+    info = load_catalogue().get(provider, model)
+    if info is None or info.deprecation_date is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    when = date.fromisoformat(info.deprecation_date)
+    days = (when - today).days
+    if days > DEPRECATION_WARN_DAYS:
+        return None
+    source = info.price.source if info.price is not None and info.price.source else "the model catalogue"
+    instead = f"; the catalogue names {info.replacement} instead" if info.replacement else ""
+    if days < 0:
+        state = f"was deprecated on {when.isoformat()}, {-days} days ago: it may no longer answer"
+    elif days == 0:
+        state = f"is deprecated today ({when.isoformat()}): it may stop answering"
+    else:
+        state = f"is deprecated on {when.isoformat()}, in {days} days: it may stop answering then"
+    return f"{provider} model {model} {state}{instead} (date from {source})"

@@ -123,6 +123,8 @@ class TargetPrice(_Strict):
     output_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     #: Input tokens served from the provider's prompt cache (default: the input rate).
     cached_input_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: Input tokens written to the provider's prompt cache (Anthropic; default: the input rate).
+    cache_write_per_mtok: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     #: When the prices were read: an ISO date (a TOML date is accepted and kept as text).
     as_of: Annotated[str, Field(min_length=1)] | None = None
     #: Where they were read: a URL or a document's name.

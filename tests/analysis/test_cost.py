@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from bench.analysis.cost import (
+    CACHE_WRITE_COLUMN,
     CACHED_INPUT_COLUMN,
     COST_COLUMN,
+    NO_CACHE_WRITE_COUNTS,
     NO_CACHED_COUNTS,
     NO_PRICE,
     SUMMARY_COLUMNS,
@@ -34,36 +36,77 @@ from tests.synthetic import write_synthetic_run
 
 GROQ_120B = "groq/openai/gpt-oss-120b"
 OPENAI = "openai/gpt-4-turbo"
+#: A model the catalogue does not know: no price from any source.
+UNKNOWN = "openai-compatible/my-model"
 
-#: Groq's GET /openai/v1/models `pricing` (US dollars per token), as captured.
-GROQ_PER_TOKEN = {
-    "openai/gpt-oss-120b": ("0.00000015", "0.0000006", "0.000000075"),
-    "openai/gpt-oss-20b": ("0.000000075", "0.0000003", "0.0000000375"),
-    "openai/gpt-oss-safeguard-20b": ("0.000000075", "0.0000003", "0.0000000375"),
-    "qwen/qwen3.8-27b": ("0.0000008", "0.000004", "0.0000004"),
+#: LiteLLM's price table (model_prices_and_context_window.json), US dollars per token as it
+#: lists them: input, output, cache read, cache write (None: not listed). Release 1.110.2
+#: (2026-11-20) where it lists the model, else the file at commit 00035b69 (retired models).
+LITELLM_PER_TOKEN: dict[tuple[str, str], tuple[str, str, str | None, str | None]] = {
+    ("groq", "openai/gpt-oss-120b"): ("1.5e-07", "6e-07", "7.5e-08", None),
+    ("groq", "openai/gpt-oss-20b"): ("7.5e-08", "3e-07", "3.75e-08", None),
+    ("groq", "openai/gpt-oss-safeguard-20b"): ("7.5e-08", "3e-07", "3.7e-08", None),
+    ("groq", "qwen/qwen3.8-27b"): ("8e-07", "4e-06", None, None),
+    ("groq", "llama-3.3-70b-versatile"): ("5.9e-07", "7.9e-07", None, None),
+    ("groq", "llama-3.1-8b-instant"): ("5e-08", "8e-08", None, None),
+    ("openai", "gpt-4-turbo"): ("1e-05", "3e-05", None, None),
+    ("openai", "gpt-4.1"): ("2e-06", "8e-06", "5e-07", None),
+    ("openai", "gpt-5.1"): ("1.25e-06", "1e-05", "1.25e-07", None),
+    ("openai", "gpt-5-mini"): ("2.5e-07", "2e-06", "2.5e-08", None),
+    ("anthropic", "claude-opus-5-5"): ("4e-06", "2e-05", "2e-07", "5e-06"),
+    ("anthropic", "claude-sonnet-5-5"): ("2e-06", "1e-05", "1e-07", "2.5e-06"),
+    ("anthropic", "claude-haiku-5-5"): ("1e-07", "5e-07", "1e-08", "1.25e-07"),
+    ("anthropic", "claude-3-opus-20240229"): ("1.5e-05", "7.5e-05", "1.5e-06", "1.875e-05"),
 }
+#: Catalogue models the table has no entry for (Groq's long-retired models, Claude 3.5 Sonnet).
+UNPRICED = {
+    ("groq", "minimaxai/minimax-m2.7"),
+    ("groq", "llama-3.1-70b-versatile"),
+    ("groq", "llama3-70b-8192"),
+    ("groq", "llama3-8b-8192"),
+    ("groq", "mixtral-8x7b-32768"),
+    ("anthropic", "claude-3-5-sonnet-20240620"),
+}
+RELEASE = "LiteLLM model_prices_and_context_window.json, litellm 1.110.2 (2026-11-20)"
+COMMIT = "LiteLLM model_prices_and_context_window.json, BerriAI/litellm commit 00035b69 (2026-04-23 or later)"
 
 
 # --------------------------------------------------------------------------- catalogue
 
 
-def test_catalogue_prices_are_groqs_per_token_figures_per_million() -> None:
+def _per_mtok(per_token: str | None) -> float | None:
+    return None if per_token is None else float(per_token) * 1e6
+
+
+def test_catalogue_prices_are_litellms_per_token_figures_per_million() -> None:
     catalogue = load_catalogue()
-    for model, (prompt, completion, cached) in GROQ_PER_TOKEN.items():
-        info = catalogue.get("groq", model)
+    for (provider, model), (inp, out, cached, written) in LITELLM_PER_TOKEN.items():
+        info = catalogue.get(provider, model)
         assert info is not None and info.price is not None, model
         price = info.price
-        assert price.input_per_mtok == pytest.approx(float(prompt) * 1e6, rel=1e-12)
-        assert price.output_per_mtok == pytest.approx(float(completion) * 1e6, rel=1e-12)
-        assert price.cached_input_per_mtok == pytest.approx(float(cached) * 1e6, rel=1e-12)
-        assert price.origin == "catalogue" and price.as_of and "Groq" in (price.source or "")
+        assert price.input_per_mtok == pytest.approx(_per_mtok(inp), rel=1e-12), model
+        assert price.output_per_mtok == pytest.approx(_per_mtok(out), rel=1e-12), model
+        assert price.cached_input_per_mtok == (None if cached is None else pytest.approx(_per_mtok(cached), rel=1e-12))
+        assert price.cache_write_per_mtok == (None if written is None else pytest.approx(_per_mtok(written), rel=1e-12))
+        # Cited as a reader would cite it: the table, its version and date, and the day it was read.
+        retired = model in ("llama-3.3-70b-versatile", "llama-3.1-8b-instant", "claude-3-opus-20240229")
+        assert (price.origin, price.as_of, price.source) == ("catalogue", "2026-12-04", COMMIT if retired else RELEASE)
 
 
-def test_no_price_is_invented() -> None:
+def test_every_catalogue_model_with_a_published_price_has_it_and_no_price_is_invented() -> None:
     catalogue = load_catalogue()
     priced = {(m.provider, m.id) for m in catalogue.models() if m.price is not None}
-    assert priced == {("groq", model) for model in GROQ_PER_TOKEN}
-    assert all(m.price is None for m in catalogue.models("openai") + catalogue.models("anthropic"))
+    assert priced == set(LITELLM_PER_TOKEN)
+    assert {(m.provider, m.id) for m in catalogue.models()} == priced | UNPRICED
+
+
+@pytest.mark.parametrize("name", ["quickstart", "groq-vs-peers"])
+def test_every_quickstart_and_groq_vs_peers_target_is_priced(name: str) -> None:
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / f"{name}.toml")
+    for target in scenario.resolved()["targets"]:
+        price = target["price"]
+        assert price is not None and price["input_per_mtok"] > 0 and price["output_per_mtok"] > 0, target["label"]
+        assert price["source"] and "/work" not in price["source"] and price["as_of"], target["label"]
 
 
 @pytest.mark.parametrize(
@@ -116,7 +159,7 @@ def test_cached_input_at_the_cached_rate_when_usage_reports_it() -> None:
 
 
 def _run(tmp_path: Path, **kwargs: Any) -> Path:
-    return write_synthetic_run(tmp_path / "runs", targets=(GROQ_120B, OPENAI), n=8, warmup=2, error_share=0.25, **kwargs)
+    return write_synthetic_run(tmp_path / "runs", targets=(GROQ_120B, OPENAI, UNKNOWN), n=8, warmup=2, error_share=0.25, **kwargs)
 
 
 def _set_price(run: Path, label: str, price: dict[str, Any] | None) -> None:
@@ -147,11 +190,11 @@ def test_cost_summary_per_target_and_level(tmp_path: Path) -> None:
     frame = load_results(run)
     summary = cost_summary(frame, read_run_meta(run))
     assert list(summary.columns) == ["target", "load_mode", "load_level", *SUMMARY_COLUMNS]
-    assert len(summary) == 4
+    assert len(summary) == 6
     for _, row in summary.iterrows():
         rows = frame[(frame["target"] == row["target"]) & (frame["load_level"] == row["load_level"])]
         ok = rows[~rows["warmup"] & (rows["status"] == "ok")]  # warm-up and failed requests never count
-        if row["target"] == OPENAI:
+        if row["target"] in (OPENAI, UNKNOWN):
             assert not row["has_price"] and row["cost_note"] == NO_PRICE
             assert math.isnan(row["cost_per_run_usd"]) and math.isnan(row["cost_per_1k_requests_usd"])
             assert math.isnan(row["output_tokens_per_usd"])
@@ -178,12 +221,41 @@ def test_cost_summary_uses_a_cached_token_column_when_there_is_one(tmp_path: Pat
     assert NO_CACHED_COUNTS not in summary.loc[GROQ_120B, "cost_note"]
 
 
+def test_cache_writes_are_priced_at_the_cache_write_rate() -> None:
+    # Anthropic: 1000 input tokens of which 300 read from the cache and 500 written to it.
+    price = Price(input_per_mtok=2.0, output_per_mtok=10.0, cached_input_per_mtok=0.1, cache_write_per_mtok=2.5)
+    cost = request_cost_usd(np.array([1000.0]), np.array([100.0]), price, np.array([300.0]), np.array([500.0]))
+    assert cost[0] == pytest.approx((200 * 2.0 + 300 * 0.1 + 500 * 2.5 + 100 * 10.0) / 1e6)
+    # Without a cache-write rate they cost the input rate; the parts never exceed the input.
+    plain = Price(input_per_mtok=2.0, output_per_mtok=10.0)
+    cost = request_cost_usd(np.array([1000.0]), np.array([0.0]), plain, np.array([300.0]), np.array([500.0]))
+    assert cost[0] == pytest.approx(1000 * 2.0 / 1e6)
+    capped = request_cost_usd(np.array([100.0]), np.array([0.0]), price, np.array([80.0]), np.array([500.0]))
+    assert capped[0] == pytest.approx((80 * 0.1 + 20 * 2.5) / 1e6)
+
+
+def test_cost_summary_uses_a_cache_write_column_and_says_when_there_is_none(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    _set_price(run, GROQ_120B, Price(1.0, 4.0, 0.25, "2026-11-01", "sheet", cache_write_per_mtok=1.25).to_dict())
+    frame = load_results(run)
+    meta = read_run_meta(run)
+    without = cost_summary(frame, meta).set_index("target")
+    assert NO_CACHE_WRITE_COUNTS in without.loc[GROQ_120B, "cost_note"]
+    assert without.loc[GROQ_120B, "price_cache_write_per_mtok_usd"] == 1.25
+    frame[CACHE_WRITE_COLUMN] = np.where(frame["target"] == GROQ_120B, 50.0, np.nan)
+    summary = cost_summary(frame, meta).set_index("target")
+    ok = frame[(frame["target"] == GROQ_120B) & ~frame["warmup"] & (frame["status"] == "ok")]
+    expected = float((((ok["input_tokens"] - 50) * 1.0 + 50 * 1.25 + ok["output_tokens"] * 4.0) / 1e6).sum())
+    assert summary.loc[GROQ_120B, "cost_per_run_usd"] == pytest.approx(expected)
+    assert NO_CACHE_WRITE_COUNTS not in summary.loc[GROQ_120B, "cost_note"]
+
+
 def test_a_run_without_recorded_prices_is_priced_from_todays_catalogue(tmp_path: Path) -> None:
     run = _run(tmp_path)  # synthetic run.json, like runs made before prices: no "price" entries
     meta = read_run_meta(run)
     price = price_for(meta, GROQ_120B)
     assert price is not None and price.origin == "catalogue-today" and price.input_per_mtok == pytest.approx(0.15)
-    assert price_for(meta, OPENAI) is None
+    assert price_for(meta, OPENAI) is not None and price_for(meta, UNKNOWN) is None
     summary = cost_summary(load_results(run), meta).set_index("target")
     assert "today's catalogue price" in summary.loc[GROQ_120B, "cost_note"]
     # A run that recorded "no price" keeps it, even where today's catalogue has one.
@@ -225,7 +297,7 @@ model = "openai/gpt-oss-20b"
 
 [[target]]
 provider = "anthropic"
-model = "claude-haiku-5-5"
+model = "claude-3-5-sonnet-20240620"
 
 [load]
 concurrency = [1]
@@ -248,10 +320,10 @@ def test_target_price_beats_the_catalogue_and_is_recorded(tmp_path: Path) -> Non
     prices = [t["price"] for t in scenario.resolved()["targets"]]
     assert prices[0] == {
         "input_per_mtok": 0.1, "output_per_mtok": 0.5, "cached_input_per_mtok": None,
-        "as_of": "2026-11-01", "source": "contract 42", "origin": "scenario",
+        "as_of": "2026-11-01", "source": "contract 42", "origin": "scenario", "cache_write_per_mtok": None,
     }  # fmt: skip
     assert prices[1]["origin"] == "catalogue" and prices[1]["input_per_mtok"] == pytest.approx(0.075)
-    assert prices[2] is None  # no source at hand for Anthropic: recorded as no price
+    assert prices[2] is None  # the price table has no entry for it: recorded as no price
     json.dumps(scenario.resolved())  # run.json can hold it
     # scenario.toml in the run directory repeats the run with the same price.
     again = tmp_path / "again.toml"

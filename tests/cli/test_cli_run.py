@@ -305,3 +305,32 @@ def test_emulate_on_a_taken_port_is_bad_input(cli) -> None:
         port = taken.getsockname()[1]
         code, out, err = cli("emulate", "--port", str(port))
     assert code == 2 and f"--port {port}" in err and "--port 0" in err and "Traceback" not in out + err
+
+
+def test_models_and_runs_warn_about_a_past_or_near_deprecation_date(cli, tmp_path: Path) -> None:
+    # gpt-4-turbo's deprecation date in the price source (2026-10-23) is past on any day these tests run.
+    code, out, _ = cli("models", "openai", "--no-live")
+    assert code == 0 and "2026-10-23" in out and "10 / 30" in out  # deprecation and price columns
+    assert "warning: openai model gpt-4-turbo was deprecated on 2026-10-23" in out
+    assert "LiteLLM model_prices_and_context_window.json, litellm 1.110.2 (2026-11-20); read 2026-12-04" in out
+    scenario = write(
+        tmp_path,
+        """
+        [scenario]
+        name = "old-model"
+        [[target]]
+        provider = "openai"
+        model = "gpt-4-turbo"
+        [[target]]
+        provider = "groq"
+        model = "openai/gpt-oss-20b"
+        [load]
+        concurrency = [1]
+        requests = 1
+        warmup = 0
+        """,
+    )
+    code, _, err = cli("run", str(scenario), "--emulate", "--out", str(tmp_path / "out"), "--quiet", "--no-report")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "deprecated" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("bench: warning: target 'openai/gpt-4-turbo': openai model")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from bench.run.runner import run_scenario
 from tests.synthetic import write_synthetic_run
 
 #: What ``vllm bench serve --save-result --save-detailed --percentile-metrics ttft,tpot,itl,e2el``
-#: writes (vllm/benchmarks/serve.py, main_async and benchmark, vllm-project/vllm @009e6d4a),
-#: written out here rather than taken from bench, so that a change on either side shows.
+#: writes (vllm/benchmarks/serve.py of vllm 0.34.0, main_async and benchmark), written out here
+#: rather than taken from bench, so that a change on either side shows.
 VLLM_KEYS = [
     "date", "endpoint_type", "backend", "label", "model_id", "tokenizer_id", "num_prompts",
     "request_rate", "burstiness", "max_concurrency",
@@ -76,8 +77,12 @@ def _read(path: Path) -> dict[str, Any]:
 
 def test_emulated_run_has_exactly_vllms_keys_and_units(emulated_run: Path, tmp_path: Path) -> None:
     written = export_run(emulated_run, "vllm", tmp_path)
-    assert [p.name for p in written] == ["vllm-groq-openai-gpt-oss-20b-concurrency-2.json"]
     result = _read(written[0])
+    # vllm/benchmarks/serve.py, compute_result_filename: {label or backend}-{request_rate}qps
+    # [-concurrency{N}]-{model id after its last /}-{date}.json; bench's group after it.
+    assert [p.name for p in written] == [
+        f"openai-chat-infqps-concurrency2-gpt-oss-20b-{result['date']}-groq-openai-gpt-oss-20b.json"
+    ]
     assert list(result) == VLLM_KEYS  # the same keys, in vLLM's order
     assert result_keys() == VLLM_KEYS
 
@@ -115,9 +120,11 @@ def test_emulated_run_has_exactly_vllms_keys_and_units(emulated_run: Path, tmp_p
     assert result["total_token_throughput"] == pytest.approx(
         (ok["output_tokens"].sum() + ok["input_tokens"].sum()) / agg["window_s"]
     )
-    assert 1 <= result["max_concurrent_requests"] <= 2 and result["max_output_tokens_per_s"] > 0
-    # What bench cannot fill, as documented.
-    assert result["generated_texts"] == [""] * 6 and result["tokenizer_id"] is None
+    # vLLM's per-second count (every request active in a 1-second bucket), not the instant peak of 2.
+    assert result["max_concurrent_requests"] == _concurrency_as_vllm(result) >= 2
+    assert result["max_output_tokens_per_s"] > 0
+    # What bench cannot fill, as documented: tokenizer_id is the model id, vLLM's default.
+    assert result["generated_texts"] == [""] * 6 and result["tokenizer_id"] == "openai/gpt-oss-20b"
     assert result["errors"] == [""] * 6 and result["queue_times"] == [0.0] * 6
     assert (result["request_rate"], result["max_concurrency"], result["burstiness"]) == ("inf", 2, 1.0)
     assert (result["backend"], result["endpoint_type"], result["rtfx"]) == ("openai-chat", "openai-chat", 0.0)
@@ -133,8 +140,13 @@ def test_failures_open_loop_goodput_and_percentiles(tmp_path: Path) -> None:
     )  # fmt: skip
     frame = load_results(run)
     results = dict(vllm_results(frame, read_run_meta(run), percentiles=(50, 90, 99.9)))
-    assert list(results) == ["vllm-groq-openai-gpt-oss-120b-rate-2.5.json", "vllm-anthropic-claude-haiku-5-5-rate-2.5.json"]
-    result = results["vllm-groq-openai-gpt-oss-120b-rate-2.5.json"]
+    date = next(iter(results.values()))["date"]
+    groq, claude = (
+        f"openai-chat-2.5qps-gpt-oss-120b-{date}-groq-openai-gpt-oss-120b.json",
+        f"anthropic-messages-2.5qps-claude-haiku-5-5-{date}-anthropic-claude-haiku-5-5.json",
+    )
+    assert list(results) == [groq, claude]  # open loop: no -concurrency part, as vLLM without --max-concurrency
+    result = results[groq]
     assert [k for k in result if k.endswith("_ttft_ms")] == [
         "mean_ttft_ms",
         "median_ttft_ms",
@@ -155,8 +167,14 @@ def test_failures_open_loop_goodput_and_percentiles(tmp_path: Path) -> None:
     np.testing.assert_allclose(np.array(result["queue_times"]) * 1000, rows["start_lag_ms"], rtol=1e-9)
     good = ((rows["status"] == "ok") & (rows["ttft_ms"] <= 150)).sum()
     assert result["request_goodput"] == pytest.approx(good / result["duration"])
-    assert results["vllm-anthropic-claude-haiku-5-5-rate-2.5.json"]["backend"] == "anthropic-messages"
+    assert results[claude]["backend"] == "anthropic-messages"
     json.dumps(result, allow_nan=False)  # valid JSON: no NaN anywhere
+    # A request that failed before its first token has ttft 0.0, vLLM's RequestFuncOutput default
+    # (vllm/benchmarks/lib/endpoint_request_func.py), so plain sum() and statistics.mean work.
+    no_token = rows["ttft_ms"].isna().to_numpy()
+    assert no_token.any() and all(result["ttfts"][i] == 0.0 for i in np.flatnonzero(no_token))
+    assert all(isinstance(v, float) for v in result["ttfts"] + result["latencies"] + result["start_times"])
+    assert statistics.mean(result["ttfts"]) == pytest.approx(sum(result["ttfts"]) / len(rows))
 
 
 def test_no_stream_gives_null_statistics_not_zero(tmp_path: Path) -> None:
@@ -166,15 +184,19 @@ def test_no_stream_gives_null_statistics_not_zero(tmp_path: Path) -> None:
     frame["itl_ms"] = [[] for _ in range(len(frame))]
     result = vllm_results(frame, read_run_meta(run))[0][1]
     assert result["mean_ttft_ms"] is None and result["p99_itl_ms"] is None and result["mean_tpot_ms"] is None
-    assert result["ttfts"] == [None] * 4 and result["mean_e2el_ms"] > 0
+    assert result["ttfts"] == [0.0] * 4 and result["mean_e2el_ms"] > 0
 
 
 def test_colliding_slugs_get_distinct_files(tmp_path: Path) -> None:
     run = write_synthetic_run(
         tmp_path / "runs", n=3, targets=({"provider": "groq", "model": "m", "label": "a/b"}, {"provider": "groq", "model": "m", "label": "a-b"})
     )  # fmt: skip
-    names = [name for name, _ in vllm_results(load_results(run), read_run_meta(run))]
-    assert names == ["vllm-a-b-concurrency-1.json", "vllm-a-b-2-concurrency-1.json"]
+    results = vllm_results(load_results(run), read_run_meta(run))
+    date = results[0][1]["date"]
+    assert [name for name, _ in results] == [
+        f"openai-chat-infqps-concurrency1-m-{date}-a-b.json",
+        f"openai-chat-infqps-concurrency1-m-{date}-a-b-2.json",
+    ]
 
 
 def test_cli_vllm_export(cli, tmp_path: Path) -> None:
@@ -182,7 +204,8 @@ def test_cli_vllm_export(cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, stdout, err = cli("export", str(run), "--format", "vllm", "--out", str(out), "--metric-percentiles", "50,99")
     assert code == 0, err
-    names = ["vllm-groq-openai-gpt-oss-120b-concurrency-1.json", "vllm-groq-openai-gpt-oss-120b-concurrency-8.json"]
+    date = _read_date(run)
+    names = [f"openai-chat-infqps-concurrency{c}-gpt-oss-120b-{date}-groq-openai-gpt-oss-120b.json" for c in (1, 8)]
     assert stdout.splitlines() == [f"wrote {out / n}" for n in names]
     assert "p50_e2el_ms" in _read(out / names[0]) and _read(out / names[1])["max_concurrency"] == 8
     # Exporting again refreshes its own files; a file it did not write is left alone.
@@ -203,12 +226,32 @@ def test_a_run_without_measured_requests_has_nothing_to_write(tmp_path: Path) ->
         export_run(run, "vllm", tmp_path / "out")
 
 
+def _read_date(run: Path) -> str:
+    return vllm_results(load_results(run), read_run_meta(run))[0][1]["date"]
+
+
+def _concurrency_as_vllm(result: dict[str, Any]) -> int:
+    """vllm/benchmarks/serve.py (vllm 0.34.0), calculate_metrics: the per-second count, as vLLM loops."""
+    ok = [i for i, error in enumerate(result["errors"]) if not error]
+    start, latency = result["start_times"], result["latencies"]
+    first = min(start[i] for i in ok)
+    buckets = np.zeros(int(np.ceil(max(start[i] + latency[i] for i in ok) - first)) + 1)
+    for i in ok:
+        for second in range(int(start[i] - first), int(start[i] + latency[i] - first) + 1):
+            buckets[second] += 1
+    return int(buckets.max())
+
+
 def _peaks_as_vllm(start: np.ndarray, ttft: np.ndarray, latency: np.ndarray, itl_ms: list[list[float]]) -> tuple[float, int]:
-    """vLLM's own loops (calculate_metrics), for the vectorised version to agree with."""
+    """vllm/benchmarks/serve.py (vllm 0.34.0), calculate_metrics: vLLM's own loops, for the
+    vectorised version to agree with."""
     idx = [i for i in range(len(start)) if np.isfinite(start[i]) and np.isfinite(latency[i])]
     first = min(start[i] for i in idx)
     buckets = np.zeros(int(np.ceil(max(start[i] + latency[i] for i in idx) - first)) + 1)
+    concurrent = np.zeros(len(buckets))
     for i in idx:
+        for second in range(int(start[i] - first), int(start[i] + latency[i] - first) + 1):
+            concurrent[second] += 1
         if not np.isfinite(ttft[i]):
             continue
         t = start[i] + ttft[i]
@@ -219,12 +262,7 @@ def _peaks_as_vllm(start: np.ndarray, ttft: np.ndarray, latency: np.ndarray, itl
         for x in times:
             if 0 <= int(x - first) < len(buckets):
                 buckets[int(x - first)] += 1
-    events = sorted([(start[i], 1) for i in idx] + [(start[i] + latency[i], -1) for i in idx])
-    now = peak = 0
-    for _, delta in events:
-        now += delta
-        peak = max(peak, now)
-    return float(buckets.max()), peak
+    return float(buckets.max()), int(concurrent.max())
 
 
 def test_peak_tokens_and_concurrency_agree_with_vllms_loops() -> None:
@@ -239,3 +277,19 @@ def test_peak_tokens_and_concurrency_agree_with_vllms_loops() -> None:
     itl = np.empty(n, dtype=object)
     itl[:] = gaps
     assert _peaks(start, ttft, latency, itl) == _peaks_as_vllm(start, ttft, latency, gaps)
+
+
+def test_concurrency_counts_every_request_active_in_a_second_as_vllm_does() -> None:
+    from bench.report.export.vllm import _peaks
+
+    # Five requests one after another within one second: never two in flight at once, but all
+    # five active in second 0 (vllm/benchmarks/serve.py, calculate_metrics: 5, where the
+    # instant peak is 1). A request over a second boundary counts in both seconds.
+    start = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.5])
+    latency = np.array([0.19, 0.19, 0.19, 0.19, 0.3, 0.2])
+    ttft = np.full(6, 0.05)
+    itl = np.empty(6, dtype=object)
+    itl[:] = [[] for _ in range(6)]
+    assert _peaks(start, ttft, latency, itl)[1] == 5
+    assert _peaks_as_vllm(start, ttft, latency, [[]] * 6)[1] == 5
+    assert _peaks(start[4:], ttft[4:], latency[4:], itl[4:])[1] == 2  # [0.8, 1.1) and [1.5, 1.7): both in second 1

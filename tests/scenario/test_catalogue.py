@@ -113,3 +113,30 @@ def test_malformed_data_is_refused_by_name(mutate: Any, message: str) -> None:
     mutate(data)
     with pytest.raises(CatalogueError, match=message):
         parse_catalogue(data)
+
+
+def test_deprecation_warning_when_the_date_is_past_or_within_30_days() -> None:
+    from datetime import date
+
+    from bench.scenario.catalogue import deprecation_warning
+
+    # gpt-5-mini: deprecation date 2026-12-11 in the price source.
+    assert deprecation_warning("openai", "gpt-5-mini", date(2026, 11, 1)) is None  # 40 days away
+    near = deprecation_warning("openai", "gpt-5-mini", date(2026, 12, 4))
+    assert near is not None and "2026-12-11, in 7 days" in near and "litellm 1.110.2" in near
+    assert "today" in (deprecation_warning("openai", "gpt-5-mini", date(2026, 12, 11)) or "")
+    past = deprecation_warning("openai", "gpt-5-mini", date(2026, 12, 21))
+    assert past is not None and "10 days ago" in past and "may no longer answer" in past
+    assert deprecation_warning("groq", "openai/gpt-oss-120b", date(2030, 1, 1)) is None  # no date: no warning
+    assert deprecation_warning("openai", "no-such-model", date(2030, 1, 1)) is None
+
+
+def test_a_malformed_deprecation_date_is_refused_by_name() -> None:
+    data = {
+        "openai": {
+            "defaults": {"ttft_ms": 1.0, "tokens_per_s": 1.0},
+            "models": [{"id": "m", "status": "production", "deprecation_date": "soon"}],
+        }
+    }
+    with pytest.raises(CatalogueError, match=r"\[\[openai.models\]\] m: deprecation_date must be an ISO date"):
+        parse_catalogue(data)

@@ -2,24 +2,35 @@
 
 Tools built around vLLM's serving benchmark (its comparison scripts, dashboards, notebooks)
 read that file by key. vLLM writes one file per run of one model at one request rate or
-concurrency, so bench writes one per (target, load level):
-``vllm-<target slug>-<concurrency|rate>-<level>.json``.
+concurrency, so bench writes one per group of measured requests (target and load level),
+named as vLLM names its own (``compute_result_filename``) with bench's group after it, so no
+two groups' files collide: ``{backend}-{rate}qps[-concurrency{N}]-{model}-{date}-{group}.json``
+(``rate`` is ``inf`` in closed loop, ``model`` the model id after its last ``/``, ``date``
+the run's start, ``group`` the target label's slug and any other grouping value).
 
-The keys, their order and their units are those of vLLM's ``vllm/benchmarks/serve.py``
-(``main_async`` and ``benchmark``; vllm-project/vllm at 009e6d4a) with ``--save-result
---save-detailed --percentile-metrics ttft,tpot,itl,e2el``; ``--metric-percentiles`` is
-``percentiles`` here (vLLM's default: 99). Summary latencies are in milliseconds
-(``*_ms``); per-request lists (``ttfts``, ``itls``, ``latencies``, ``start_times``,
-``queue_times``) are in **seconds**, as vLLM writes them. Statistics follow vLLM's
-definitions over successful requests: numpy mean, median, population std (ddof 0) and
-linear percentiles; ``tpot`` is vLLM's ``(latency − ttft) / (output tokens − 1)`` per request
-with more than one output token (not bench's ``tpot_ms``); ``itl`` pools every gap;
-throughputs divide by ``duration``.
+The keys, their order, their units and the rules of the figures are those of vLLM 0.34.0's
+``vllm/benchmarks/serve.py`` (``main_async``, ``benchmark`` and ``calculate_metrics``) with
+``--save-result --save-detailed --percentile-metrics ttft,tpot,itl,e2el``;
+``--metric-percentiles`` is ``percentiles`` here (vLLM's default: 99). Summary latencies are
+in milliseconds (``*_ms``); per-request lists (``ttfts``, ``itls``, ``latencies``,
+``start_times``, ``queue_times``) are in **seconds**, as vLLM writes them, with vLLM's 0.0
+where a request has no value (a request that failed before its first token has ``ttft``
+0.0, vLLM's default, so ``sum()`` and ``statistics.mean`` work on the lists). Statistics
+follow vLLM's definitions over successful requests: numpy mean, median, population std
+(ddof 0) and linear percentiles; ``tpot`` is vLLM's ``(latency − ttft) / (output tokens −
+1)`` per request with more than one output token (not bench's ``tpot_ms``); ``itl`` pools
+every gap; throughputs divide by ``duration``. ``max_output_tokens_per_s`` is the busiest
+1-second bucket of token times, and ``max_concurrent_requests`` vLLM's per-second count: the
+most successful requests active in one 1-second bucket, a request counting in every bucket
+from the one it started in to the one it ended in (so it can exceed the most in flight at
+one instant).
 
 What is empty or approximated, because bench measures differently:
 
 * ``generated_texts``: one empty string per request (bench does not keep response texts).
-* ``tokenizer_id``: null (bench counts tokens from the provider's usage, not a tokenizer).
+* ``tokenizer_id``: the model id, which is what vLLM records when no ``--tokenizer`` is given;
+  bench itself uses no tokenizer (token counts come from the provider's usage, see
+  ``token_source`` in ``requests.<ext>``).
 * ``input_lens`` / ``output_lens``: the provider's usage counts (``input_tokens``,
   ``output_tokens``; 0 where a request has none, as vLLM gives a failed request 0 output).
 * ``duration``: bench's measured window (first measured request's start to the last one's
@@ -36,8 +47,7 @@ What is empty or approximated, because bench measures differently:
   OpenAI, OpenAI-compatible); ``anthropic-messages`` (not a vLLM backend) for Anthropic.
 * ``rtfx``: 0.0 (audio only).
 * A statistic without data (e.g. TTFT of a run that did not stream) is null, where vLLM
-  writes 0; a missing per-request value (a failed request's TTFT) is null, where vLLM
-  writes 0.0.
+  writes 0 (a 0 ms TTFT would read as a measurement).
 
 Entries of the per-request lists are the level's measured requests (warm-up and cancelled
 ones left out) in the order they were sent (``request_index``). The file has no request
@@ -130,17 +140,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.") or "target"
 
 
-def _level_text(level: float) -> str:
-    return f"{level:g}".replace("+", "")
-
-
 def _num(value: float) -> float | None:
     """A JSON number, or null for NaN (JSON has no NaN)."""
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _nums(values: np.ndarray) -> list[float | None]:
-    return [None if not math.isfinite(v) else v for v in np.asarray(values, dtype="float64").tolist()]
+def _per_request(values: np.ndarray) -> list[float]:
+    """A per-request list as vLLM writes it: 0.0 where a request has no value (its default)."""
+    return np.nan_to_num(np.asarray(values, dtype="float64"), nan=0.0, posinf=0.0, neginf=0.0).tolist()
 
 
 def _stats(values_s: np.ndarray, percentiles: Sequence[float], metric: str) -> dict[str, float | None]:
@@ -169,13 +176,16 @@ def _gaps_s(itl_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _peaks(
     start_s: np.ndarray, ttft_s: np.ndarray, e2e_s: np.ndarray, itl_ms: np.ndarray | tuple[np.ndarray, np.ndarray]
 ) -> tuple[float, int]:
-    """vLLM's ``max_output_tokens_per_s`` and ``max_concurrent_requests``.
+    """vLLM's ``max_output_tokens_per_s`` and ``max_concurrent_requests`` (``calculate_metrics``).
 
     ``itl_ms`` holds each request's gaps (ms), or is the pair :func:`_gaps_s` returns.
     Requests whose start or latency is NaN (the caller blanks failed ones) are left out.
-    Tokens: one at first content (start + ttft) and one after each gap, counted in 1-second
-    buckets from the first start; the busiest bucket. Concurrency: the most requests in
-    flight at once, over half-open intervals [start, start + latency).
+    Both count in 1-second buckets from the first start, over
+    ``ceil(last end − first start) + 1`` buckets. Tokens: one at first content (start + ttft)
+    and one after each gap; the busiest bucket. Concurrency: each request counts in every
+    bucket from ``int(start − first)`` to ``int(end − first)``, both included; the fullest
+    bucket (vLLM 0.34's rule: a request that ends in a second and one that starts later in
+    the same second both count there).
     """
     ok = np.isfinite(start_s) & np.isfinite(e2e_s)
     if not ok.any():
@@ -195,13 +205,13 @@ def _peaks(
     buckets = times[np.isfinite(times)].astype(np.int64)
     buckets = buckets[(buckets >= 0) & (buckets < n_buckets)]
     max_tokens = float(np.bincount(buckets, minlength=n_buckets).max()) if buckets.size else 0.0
-    starts, stops = start_s[ok], start_s[ok] + e2e_s[ok]
-    # Departures before arrivals at the same instant (half-open intervals), as vLLM sorts them.
-    when = np.concatenate((starts, stops))
-    delta = np.concatenate((np.ones(starts.size, np.int64), -np.ones(stops.size, np.int64)))
-    order = np.lexsort((delta, when))
-    peak = int(np.cumsum(delta[order]).max())
-    return max_tokens, max(peak, 0)
+    # Occupied buckets per request: +1 at its first bucket, -1 after its last, then a running sum.
+    first_bucket = (start_s[ok] - origin).astype(np.int64)
+    last_bucket = np.minimum((start_s[ok] + e2e_s[ok] - origin).astype(np.int64), n_buckets - 1)
+    change = np.zeros(n_buckets + 1, dtype=np.int64)
+    np.add.at(change, first_bucket, 1)
+    np.add.at(change, last_bucket + 1, -1)
+    return max_tokens, int(np.cumsum(change)[:n_buckets].max())
 
 
 def _date(meta: RunMeta, start_ns: np.ndarray) -> str:
@@ -276,7 +286,7 @@ def vllm_result(
         "backend": backend,
         "label": target,
         "model_id": str(first["model"]),
-        "tokenizer_id": None,
+        "tokenizer_id": str(first["model"]),
         "num_prompts": int(len(rows)),
         "request_rate": level if mode == "rate" else "inf",
         "burstiness": 1.0,
@@ -292,10 +302,10 @@ def vllm_result(
         "total_token_throughput": _num((total_input + total_output) / duration),
         "input_lens": input_lens.tolist(),
         "output_lens": output_lens.tolist(),
-        "ttfts": _nums(ttft_s),
+        "ttfts": _per_request(ttft_s),
         "itls": itls_s,
-        "latencies": _nums(e2e_s),
-        "start_times": _nums(start_s),
+        "latencies": _per_request(e2e_s),
+        "start_times": _per_request(start_s),
         "queue_times": lag_s.tolist(),
         "generated_texts": [""] * len(rows),
         "errors": errors,
@@ -310,27 +320,42 @@ def vllm_result(
     return result
 
 
+def result_file_name(result: Mapping[str, Any], group: Sequence[str]) -> str:
+    """vLLM's file name for a result (``compute_result_filename``), bench's group after it.
+
+    ``{backend}-{request_rate}qps[-concurrency{N}]-{model after its last /}-{date}``, then
+    ``-{group}`` (slugs of the target label and any other grouping value), ``.json``.
+    """
+    rate = result["request_rate"]
+    concurrency = f"-concurrency{result['max_concurrency']}" if result["max_concurrency"] is not None else ""
+    model = _slug(str(result["model_id"]).split("/")[-1])
+    rate_text = "inf" if rate == "inf" else str(float(rate))
+    tail = "-".join(_slug(part) for part in group if part)
+    return f"{result['backend']}-{rate_text}qps{concurrency}-{model}-{result['date']}" + (f"-{tail}" if tail else "") + ".json"
+
+
 def vllm_results(
     frame: pd.DataFrame, meta: RunMeta, *, percentiles: Sequence[float] = DEFAULT_PERCENTILES
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(file name, result dict) per (target, level) of measured requests, in order of appearance.
+    """(file name, result dict) per group of measured requests, in order of appearance.
 
-    File names are ``vllm-<target slug>-<mode>-<level>.json``; two targets whose slugs
-    collide get ``-2``, ``-3`` … after the slug.
+    File names follow vLLM's pattern with bench's group appended (:func:`result_file_name`):
+    the target label's slug, then any grouping value beyond target and load level. Two
+    groups whose names would still collide (labels that slug alike) get ``-2``, ``-3`` ….
     """
     m = measured(frame)
     out: list[tuple[str, dict[str, Any]]] = []
-    slugs: dict[str, str] = {}
-    for (target, mode, level), idx in group_positions(m):
-        if target not in slugs:
-            base = _slug(target)
-            slug, n = base, 1
-            while slug in slugs.values():
-                n += 1
-                slug = f"{base}-{n}"
-            slugs[target] = slug
-        name = f"vllm-{slugs[target]}-{mode}-{_level_text(level)}.json"
-        out.append((name, vllm_result(m.iloc[idx], meta, percentiles=percentiles)))
+    used: set[str] = set()
+    for key, idx in group_positions(m):
+        result = vllm_result(m.iloc[idx], meta, percentiles=percentiles)
+        extra = [str(v) for v in tuple(key)[3:]]  # grouping values past target, mode and level
+        name = result_file_name(result, [key.target, *extra])
+        n = 1
+        while name in used:
+            n += 1
+            name = result_file_name(result, [key.target, *extra, str(n)])
+        used.add(name)
+        out.append((name, result))
     return out
 
 

@@ -59,6 +59,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from bench.fmt import target_name
 from bench.metrics import group_positions, measured, pooled_itl, request_meets
 from bench.run_file import RunMeta
 from bench.slo import slo_for_scenario
@@ -273,7 +274,7 @@ def vllm_result(
         "date": _date(meta, start_ns),
         "endpoint_type": backend,
         "backend": backend,
-        "label": target,
+        "label": target_name(target, None if pd.isna(first["client"]) else str(first["client"])),
         "model_id": str(first["model"]),
         "tokenizer_id": None,
         "num_prompts": int(len(rows)),
@@ -314,21 +315,23 @@ def vllm_results(
 ) -> list[tuple[str, dict[str, Any]]]:
     """(file name, result dict) per (target, level) of measured requests, in order of appearance.
 
-    File names are ``vllm-<target slug>-<mode>-<level>.json``; two targets whose slugs
+    File names are ``vllm-<target slug>-<mode>-<level>.json`` (the slug ends in ``-sdk`` for a
+    group the SDK path measured); two targets whose slugs
     collide get ``-2``, ``-3`` … after the slug.
     """
     m = measured(frame)
     out: list[tuple[str, dict[str, Any]]] = []
     slugs: dict[str, str] = {}
-    for (target, mode, level), idx in group_positions(m):
-        if target not in slugs:
-            base = _slug(target)
+    for (target, mode, level, client), idx in group_positions(m):
+        shown = target_name(target, client)
+        if shown not in slugs:
+            base = _slug(shown)
             slug, n = base, 1
             while slug in slugs.values():
                 n += 1
                 slug = f"{base}-{n}"
-            slugs[target] = slug
-        name = f"vllm-{slugs[target]}-{mode}-{_level_text(level)}.json"
+            slugs[shown] = slug
+        name = f"vllm-{slugs[shown]}-{mode}-{_level_text(level)}.json"
         out.append((name, vllm_result(m.iloc[idx], meta, percentiles=percentiles)))
     return out
 

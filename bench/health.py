@@ -53,6 +53,7 @@ or ``sampler.start()`` … ``level = sampler.stop()`` from inside the running lo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import time
@@ -63,6 +64,8 @@ from typing import Any, Final
 
 import psutil
 
+from bench.fmt import target_name
+
 #: Seconds between samples. 20 samples a second gives a p99 over ~100 samples in a 5 s level
 #: and costs 0.1-0.2 % of a core (measured; see above).
 DEFAULT_INTERVAL_S: Final = 0.05
@@ -71,6 +74,10 @@ DEFAULT_INTERVAL_S: Final = 0.05
 #: always at start and stop: listing /proc/self/fd costs ~5-30 µs and grows with the count
 #: (a few hundred µs at 1,000 streams), while a leak or a peak lasts far longer than 200 ms.
 FDS_EVERY: Final = 4
+
+#: At most this many CPU/chunk slices are kept per level (consecutive sampling intervals are
+#: merged evenly into them): enough to bootstrap CPU per chunk, few enough for run.json.
+MAX_SLICES: Final = 40
 
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MB: Final = 2**20
@@ -125,6 +132,11 @@ class LevelHealth:
     sampler_ms: float = 0.0
     #: The client path that measured ("sdk", "fast"): the advice differs.
     client: str = ""
+    #: CPU seconds and chunks counted over consecutive slices of the level (at most
+    #: ``MAX_SLICES``, each a whole number of sampling intervals): what an interval of the CPU
+    #: per chunk is bootstrapped from (the report's "What the SDK costs").
+    cpu_slices_s: tuple[float, ...] = ()
+    chunk_slices: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, None)."""
@@ -134,7 +146,8 @@ class LevelHealth:
     def from_dict(cls, data: Mapping[str, Any]) -> LevelHealth:
         """Inverse of :meth:`to_dict`; unknown keys are ignored, missing defaulted ones filled."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+        return cls(**values)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -143,6 +156,18 @@ def percentile(sorted_values: list[float], q: float) -> float:
     low = math.floor(position)
     high = min(low + 1, len(sorted_values) - 1)
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def _slices(marks: list[tuple[float, int]]) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """(CPU seconds, chunks) between consecutive marks, merged evenly into at most MAX_SLICES."""
+    if len(marks) < 2:
+        return (), ()
+    steps = len(marks) - 1
+    count = min(steps, MAX_SLICES)
+    bounds = [round(i * steps / count) for i in range(count + 1)]
+    cpu = tuple(round(marks[b][0] - marks[a][0], 6) for a, b in itertools.pairwise(bounds))
+    chunks = tuple(marks[b][1] - marks[a][1] for a, b in itertools.pairwise(bounds))
+    return cpu, chunks
 
 
 # --- sampler ----------------------------------------------------------------------------------
@@ -189,6 +214,8 @@ class HealthSampler:
         self._cpu_start = 0.0
         self._wall_start_ns = 0
         self._chunks_start = 0
+        # (process CPU seconds, chunks counted) at start and at every probe.
+        self._marks: list[tuple[float, int]] = []
 
     @property
     def samples_taken(self) -> int:
@@ -210,6 +237,7 @@ class HealthSampler:
         self._fds_start = self._fds_peak = self._fds()
         self._chunks_start = _chunks
         self._cpu_start = time.process_time()
+        self._marks.append((self._cpu_start, _chunks))
         self._wall_start_ns = time.perf_counter_ns()
         self._tick()
 
@@ -220,8 +248,10 @@ class HealthSampler:
         if self.result is not None:
             return self.result
         wall_ns = time.perf_counter_ns() - self._wall_start_ns
-        cpu_s = time.process_time() - self._cpu_start
+        cpu_end = time.process_time()
+        cpu_s = cpu_end - self._cpu_start
         chunks = _chunks - self._chunks_start
+        self._marks.append((cpu_end, _chunks))
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -233,6 +263,7 @@ class HealthSampler:
         rss_peak = max(self._rss_peak, rss_end)
         wall_s = wall_ns / 1e9
         lags = sorted(self._lags_ns)
+        cpu_slices, chunk_slices = _slices(self._marks)
         lag_ms = [v / 1e6 for v in lags]
         self.result = LevelHealth(
             target=self.target,
@@ -255,6 +286,8 @@ class HealthSampler:
             streams=self.streams,
             sampler_ms=round(self._own_ns / 1e6, 4),
             client=self.client,
+            cpu_slices_s=cpu_slices,
+            chunk_slices=chunk_slices,
         )
         return self.result
 
@@ -296,6 +329,7 @@ class HealthSampler:
         """Record the probe's lag, read RSS and fds, schedule the next tick."""
         begin = time.perf_counter_ns()
         self._lags_ns.append(begin - stamp)
+        self._marks.append((time.process_time(), _chunks))
         rss = self._rss()
         if rss > self._rss_peak:
             self._rss_peak = rss
@@ -397,12 +431,14 @@ class Finding:
     exceeded: tuple[Exceeded, ...]
     may_be_off: str
     advice: str
+    #: The client path that measured ("" when the sample does not say).
+    client: str = ""
 
     @property
     def where(self) -> str:
         level = f"{self.load_level:g}"
         what = {"concurrency": f"concurrency {level}", "rate": f"rate {level}/s"}.get(self.load_mode, f"{self.load_mode} {level}")
-        return f"{self.target} at {what}, worker {self.worker}"
+        return f"{target_name(self.target, self.client)} at {what}, worker {self.worker}"
 
     @property
     def message(self) -> str:
@@ -433,7 +469,7 @@ def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
     and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in."""
     steps = [] if level.client == "fast" else ["run with --client fast (the lean client path)"]
     cores = os.cpu_count() or 1
-    either = "or " if steps else ""
+    either = "or " if steps else "run with "
     steps.append(f"{either}--workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
     if level.streams > 1 and level.cpu_util > 0:
         fit = max(1, math.floor(level.streams * min(budget.cpu_util, 0.7) / level.cpu_util))
@@ -498,6 +534,7 @@ def saturation(
                 exceeded=tuple(exceeded),
                 may_be_off=_sentence("; ".join(off)),
                 advice=_advice(level, workers, budget),
+                client=level.client,
             )
         )
     return findings
@@ -510,7 +547,7 @@ def summary_lines(findings: list[Finding], levels: list[LevelHealth] | None = No
         return [f"warning: client saturated: {finding.message}" for finding in findings]
     if levels is not None and not levels:
         return ["client health: not sampled"]
-    distinct = len({(level.target, level.load_mode, level.load_level) for level in levels or []})
+    distinct = len({(level.target, level.load_mode, level.load_level, level.client) for level in levels or []})
     counted = "" if not levels else (f" at all {distinct} levels" if distinct > 1 else " at its one level")
     return [
         f"client health: within budget{counted} (CPU below {budget.cpu_util:g} of a core, "

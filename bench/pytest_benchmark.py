@@ -27,6 +27,7 @@ from typing import Any, Final
 import numpy as np
 
 from bench import __version__
+from bench.fmt import target_name
 from bench.metrics import group_positions, ok_mask
 from bench.records import resolve_run_dir
 from bench.run import LoadedRun
@@ -130,7 +131,7 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
     warmup = bool(load.get("warmup")) if isinstance(load, dict) else False
     benchmarks: list[dict[str, Any]] = []
     ok = frame.loc[ok_mask(frame)].sort_values(["started_at_ns", "request_index"], kind="stable")
-    for (target, mode, level), positions in group_positions(ok):
+    for (target, mode, level, client), positions in group_positions(ok):
         part = ok.iloc[positions]
         for column in EXPORTED:
             values = part[column].to_numpy(dtype="float64", na_value=np.nan)
@@ -138,14 +139,19 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
             if values.size == 0:
                 continue
             metric = column.removesuffix("_ms")
-            param = f"{target}-{mode}={_level_text(level)}"
-            all_rows = frame[(frame["target"] == target) & (frame["load_mode"] == mode) & (frame["load_level"] == level)]
+            param = f"{target_name(target, client)}-{mode}={_level_text(level)}"
+            all_rows = frame[
+                (frame["target"] == target)
+                & (frame["load_mode"] == mode)
+                & (frame["load_level"] == level)
+                & (frame["client"].astype("object").fillna("") == client)
+            ]
             benchmarks.append(
                 {
                     "group": f"{scenario}: {metric}",
                     "name": f"{metric}[{param}]",
                     "fullname": f"bench/{scenario}::{metric}[{param}]",
-                    "params": {"target": str(target), "load_mode": str(mode), "load_level": float(level)},
+                    "params": {"target": str(target), "load_mode": str(mode), "load_level": float(level), "client": client},
                     "param": param,
                     "extra_info": {
                         "metric": column,

@@ -191,7 +191,6 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     ``result``: a BenchResult/RunResult, a run directory, or a per-request DataFrame.
     ``slo``: an SloSpec, a raw ``[slo]`` table, or None for the run's own scenario's.
     """
-    from bench.fmt import level_text
     from bench.metrics import judge_slos
     from bench.slo import SloSpec, slo_from_table
 
@@ -210,7 +209,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     bad = [v for v in outcome.verdicts if v.passed is not True]
     if bad:
         lines = [
-            f"{v.target} @ {level_text(v.load_mode, v.load_level)}: {v.key} measured {v.measured:.4g} "
+            f"{v.group.label}: {v.key} measured {v.measured:.4g} "
             f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)" + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
         ]

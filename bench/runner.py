@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from bench import run_meta
 from bench.errors import BenchError
 from bench.event_loop import event_loop_name, loop_options
+from bench.fmt import target_name
 from bench.health import Budget, LevelHealth, saturation
 from bench.level import LevelJob, run_level
 from bench.load import pool_size
@@ -34,7 +35,7 @@ from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
 from bench.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
 from bench.run import LoadedRun
 from bench.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
-from bench.scenario import Scenario, Target, load_scenario
+from bench.scenario import CLIENTS, Scenario, Target, check_retries, load_scenario
 from bench.stop_signals import StopSignals
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
@@ -51,7 +52,8 @@ class RunOptions:
     concurrency: list[int] | None = None
     rate: list[float] | None = None
     quiet: bool = True
-    #: Client path for every target ("sdk" or "fast"); None keeps each target's own.
+    #: Client path for every target: "fast", "sdk", or several comma-separated ("fast,sdk": each
+    #: level runs once per client); None keeps each target's own.
     client: str | None = None
     #: Processes sharing each level's load; None keeps the scenario's ``[load] workers``.
     workers: int | None = None
@@ -85,8 +87,9 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
             raise BenchError(f"--target {unknown[0]!r}: no such target in {scenario.source_path}; targets: {', '.join(labels)}")
         data["target"] = [t for t in data["target"] if Target(**t).name in options.targets]
     if options.client:
+        clients = parse_clients(options.client, "--client")
         for target in data["target"]:
-            target["client"] = options.client
+            target["client"] = clients[0] if len(clients) == 1 else clients
     load = data["load"]
     if options.workers is not None:
         load["workers"] = options.workers
@@ -97,11 +100,24 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
     elif options.rate:
         load["rate"], load["concurrency"] = options.rate, None
     try:
-        return Scenario.model_validate(data)
+        effective = Scenario.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise BenchError(f"command-line override: {where}: {error['msg'].removeprefix('Value error, ')}") from None
+    check_retries(effective)
+    return effective
+
+
+def parse_clients(value: str, option: str) -> list[str]:
+    """``fast``, ``sdk`` or ``fast,sdk`` (the order the clients run in within each level)."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [name for name in names if name not in CLIENTS]
+    if not names or unknown:
+        raise BenchError(f"{option} {value!r}: expected {', '.join(CLIENTS)} or both, comma-separated (e.g. fast,sdk)")
+    if len(set(names)) != len(names):
+        raise BenchError(f"{option} {value!r}: a client appears twice")
+    return names
 
 
 def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
@@ -252,7 +268,7 @@ class Runner:
             versions=run_meta.versions(),
             host=run_meta.host(),
             git_revision=run_meta.git_revision(Path(s.source_path).parent if s.source_path else None),
-            client=",".join(sorted({t.client for t in s.target})),
+            client=",".join(s.clients),
             event_loop=event_loop_name(),
             prompts_unique=True,
             prompt_note=PROMPT_NOTE,
@@ -353,22 +369,26 @@ class Runner:
         async with self._executor() as executor:
             for t_index, target in enumerate(self.scenario.target):
                 for level in load.levels:
-                    total = (load.requests + load.warmup) if load.requests is not None else None
-                    progress.start_level(target.name, load.mode, level, total, warmup=load.warmup)
-                    job = LevelJob(
-                        run_id=self.run_id,
-                        scenario=self.scenario,
-                        t_index=t_index,
-                        level=level,
-                        base_url=base_urls[target.name],
-                        api_key=self.keys[target.name],
-                        emulate=self.emulate,
-                        secrets=self.secrets,
-                    )
-                    try:
-                        self.health.extend(await executor.run_level(job, emit))
-                    finally:
-                        progress.end_level()
+                    # Several clients: one after the other within the level, never side by side,
+                    # so neither's CPU and event-loop time is in the other's figures.
+                    for client in target.clients:
+                        total = (load.requests + load.warmup) if load.requests is not None else None
+                        progress.start_level(target_name(target.name, client), load.mode, level, total, warmup=load.warmup)
+                        job = LevelJob(
+                            run_id=self.run_id,
+                            scenario=self.scenario,
+                            t_index=t_index,
+                            level=level,
+                            base_url=base_urls[target.name],
+                            api_key=self.keys[target.name],
+                            emulate=self.emulate,
+                            secrets=self.secrets,
+                            client=client,
+                        )
+                        try:
+                            self.health.extend(await executor.run_level(job, emit))
+                        finally:
+                            progress.end_level()
 
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from bench.emulator.faults import FAULT_KINDS
@@ -28,10 +28,12 @@ from bench.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
-#: Client paths: the official SDK (the default and the reference) or the lean one (no SDK on
-#: the hot path, for Groq-class speeds at many streams).
-Client = Literal["sdk", "fast"]
-CLIENTS: tuple[str, ...] = ("sdk", "fast")
+#: Client paths: bench's lean HTTP client (the default: no SDK on the hot path, accurate at
+#: Groq-class speeds and many streams) or the provider's official SDK (what an application
+#: using the SDK sees, the SDK's own cost included). See docs/method.md, "Client paths".
+Client = Literal["fast", "sdk"]
+CLIENTS: tuple[str, ...] = ("fast", "sdk")
+DEFAULT_CLIENT: Client = "fast"
 
 #: The variable each SDK reads by default; an openai-compatible server gets no key unless named.
 DEFAULT_KEY_ENV: dict[str, str | None] = {
@@ -129,7 +131,9 @@ class Target(_Strict):
     label: Annotated[str, Field(min_length=1)] | None = None
     base_url: str | None = None
     api_key_env: Annotated[str, Field(min_length=1)] | None = None
-    client: Client = "sdk"
+    #: The client path, or several (``["fast", "sdk"]``): then every level runs once per client,
+    #: one after the other, and each client's requests are a group of their own.
+    client: Client | Annotated[list[Client], Field(min_length=1)] = DEFAULT_CLIENT
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
     #: This target's own SLOs (``[target.slo]``): override and extend the scenario-wide ``[slo]``.
     slo: dict[str, float] = Field(default_factory=dict)
@@ -140,6 +144,23 @@ class Target(_Strict):
     @classmethod
     def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
         return _check_slo_table(table)
+
+    @field_validator("client", mode="before")
+    @classmethod
+    def _known_clients(cls, value: Any) -> Any:
+        expected = " or ".join(f'"{c}"' for c in CLIENTS) + ', or a list of them such as ["fast", "sdk"]'
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"expected {expected} (got {type(value).__name__} {value!r})")
+        for name in names:
+            if "," in name:
+                listed = ", ".join(f'"{part.strip()}"' for part in name.split(","))
+                raise ValueError(f"{name!r}: write several clients as a list, client = [{listed}]")
+            if name not in CLIENTS:
+                raise ValueError(f"unknown client {name!r}{_suggest(name, CLIENTS)}; expected {expected}")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError(f"{value}: a client appears twice (each client is one group of results per level)")
+        return value
 
     @field_validator("api_key_env")
     @classmethod
@@ -183,6 +204,11 @@ class Target(_Strict):
     @property
     def key_env(self) -> str | None:
         return self.api_key_env if self.api_key_env else DEFAULT_KEY_ENV[self.provider]
+
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """The client paths that measure this target, in the order they run within a level."""
+        return (self.client,) if isinstance(self.client, str) else tuple(self.client)
 
 
 class RequestSettings(_Strict):
@@ -292,18 +318,6 @@ class Scenario(_Strict):
             seen.add(target.name)
         return self
 
-    @field_validator("request")
-    @classmethod
-    def _fast_client_never_retries(cls, request: RequestSettings, info: ValidationInfo) -> RequestSettings:
-        # A field validator (targets are validated before it), so the error names [request].
-        fast = [t.name for t in info.data.get("target") or [] if t.client == "fast"]
-        if fast and request.max_retries:
-            raise ValueError(
-                f"max_retries = {request.max_retries}, but the fast client never retries (target {fast[0]!r} "
-                'uses client = "fast"); set max_retries = 0, or use the sdk client'
-            )
-        return request
-
     @property
     def name(self) -> str:
         return self.scenario.name or (Path(self.source_path).stem if self.source_path else "scenario")
@@ -313,12 +327,21 @@ class Scenario(_Strict):
         """Scenario-wide SLOs, and each target's merged with them where it has its own."""
         return slo_for_scenario({"slo": self.slo, "targets": [{"label": t.name, "slo": t.slo} for t in self.target]})
 
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """Every client path some target is measured with, in ``CLIENTS`` order."""
+        used = {c for t in self.target for c in t.clients}
+        return tuple(c for c in CLIENTS if c in used)
+
     def fingerprint(self) -> str:
-        """What makes two runs comparable: request settings, prompt shape and load mode.
+        """What makes two runs comparable: request settings, prompt shape and load mode, then
+        ``+`` and the client paths that measured (``3f…9a+fast``, ``3f…9a+fast,sdk``).
 
         Names, descriptions, SLOs, request counts and emulator profiles are left out on
         purpose: a CI job that raises ``requests`` or injects a slowdown on the emulator still
-        measures the same thing.
+        measures the same thing. The client is in: the SDK path's own cost is part of every
+        figure it measures. Fingerprints written before the client was part of them are the
+        digest alone (see :func:`bench.run_file.split_fingerprint`).
         """
         shape = {
             "request": self.request.model_dump(mode="json"),
@@ -326,7 +349,7 @@ class Scenario(_Strict):
             "load_mode": self.load.mode,
         }
         blob = json.dumps(shape, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return hashlib.sha256(blob.encode()).hexdigest()[:16] + "+" + ",".join(self.clients)
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as run.json records it (reports and the gate read this)."""
@@ -380,6 +403,28 @@ class Scenario(_Strict):
             return None
         path = Path(self.prompts.path)
         return path if path.is_absolute() else Path(self.source_path).parent / path
+
+
+def check_retries(scenario: Scenario) -> None:
+    """Refuse ``max_retries > 0`` for a target the lean client measures: it does not retry, and a
+    run whose failures were silently not retried would time something else than it says.
+
+    Checked on the scenario as it will run (``bench.runner.apply_overrides``) and by ``bench
+    validate``, not when the file is read: ``--client sdk`` on the command line is one of the
+    two ways out, and it must be able to apply first.
+    """
+    retries = scenario.request.max_retries
+    lean = [t.name for t in scenario.target if "fast" in t.clients]
+    if not retries or not lean:
+        return
+    which = f"target {lean[0]!r}" if len(lean) == 1 else f"targets {', '.join(repr(n) for n in lean)}"
+    raise ScenarioError(
+        scenario.source_path or "scenario",
+        "request.max_retries",
+        f"max_retries = {retries}, but the lean client (the default client path, which {which} "
+        f"{'uses' if len(lean) == 1 else 'use'}) does not retry; set max_retries = 0 to see every failure, "
+        'or measure through the SDKs, which retry: --client sdk, or client = "sdk" in each [[target]]',
+    )
 
 
 # --------------------------------------------------------------------------- loading

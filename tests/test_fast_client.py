@@ -1157,9 +1157,9 @@ def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> N
     quirks = "[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\njitter = 0\n"
     targets = (
         f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
-        f'label = "no-usage"\nclient = "fast"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
-        f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\n{quirks}'
-    )
+        f'label = "no-usage"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
+        f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\nclient = "sdk"\n{quirks}'
+    )  # the first target on the default (lean) client, the second on the SDK path it names
     path = emulated(
         tmp_path, targets, load="concurrency = [1]\nrequests = 3", request="max_tokens = 40\nextra_body = { ignore_eos = true }"
     )
@@ -1175,17 +1175,31 @@ def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> N
     assert (reasoning["ttfa_ms"] > reasoning["ttft_ms"]).all() and (reasoning["token_source"] == "usage").all()
 
 
-@pytest.mark.parametrize("how", ["--client fast", 'client = "fast" in the file'])
+@pytest.mark.parametrize("how", ["--client fast", 'client = "fast" in the file', "the default client"])
 def test_max_retries_with_the_fast_client_is_refused_in_one_line(tmp_path: Path, cli, how: str) -> None:
-    client = 'client = "fast"\n' if how.startswith("client") else ""
+    client = 'client = "sdk"\n' if how.startswith("--client") else 'client = "fast"\n' if how.startswith("client") else ""
     targets = f'[[target]]\nprovider = "groq"\nmodel = "llama-3.1-8b-instant"\n{client}'
     path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 1", request="max_tokens = 8\nmax_retries = 2")
-    args = ["run", str(path), "--out", str(tmp_path / "r")] + (["--client", "fast"] if not client else [])
+    args = ["run", str(path), "--out", str(tmp_path / "r")] + (["--client", "fast"] if how.startswith("--client") else [])
     code, out, err = cli(*args)
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert "max_retries = 2" in err and "fast client never retries" in err and "request" in err
+    assert "max_retries = 2" in err and "lean client" in err and "does not retry" in err and "request.max_retries" in err
+    # The message says exactly what to do: both ways out are named.
+    assert "set max_retries = 0" in err and "--client sdk" in err and 'client = "sdk"' in err
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+    code, out, err = cli("validate", str(path))
+    assert (code == 2) == (how != "--client fast"), (out, err)  # validate reads the file as written
+
+
+def test_max_retries_on_the_default_client_runs_with_client_sdk(tmp_path: Path, cli) -> None:
+    """The way out the refusal names works: the same file runs through the SDKs, which retry."""
+    targets = '[[target]]\nprovider = "groq"\nmodel = "llama-3.1-8b-instant"\n'
+    path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 1", request="max_tokens = 8\nmax_retries = 2")
+    code, out, err = cli("run", str(path), "--out", str(tmp_path / "r"), "--client", "sdk", "--no-report", "-q")
+    assert code == 0, (out, err)
+    (run_dir,) = (tmp_path / "r").iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["client"] == "sdk"
 
 
 def test_fast_provider_refuses_retries_itself() -> None:

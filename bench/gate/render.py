@@ -17,7 +17,7 @@ from bench.gate.compare import (
     change_text,
     magnitude,
 )
-from bench.metrics import GroupKey, SloOutcome, SloVerdict
+from bench.metrics import SloOutcome, SloVerdict
 
 Format = Literal["text", "md", "json"]
 FORMATS: Final[tuple[str, ...]] = ("text", "md", "json")
@@ -166,7 +166,7 @@ def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
             verdict += f" ({v.reason})"
         rows.append(
             {
-                "target @ load": GroupKey(v.target, v.load_mode, v.load_level).label,
+                "target @ load": v.group.label,
                 "slo": v.key,
                 "measured": measured,
                 "95% CI": ci,

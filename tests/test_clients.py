@@ -327,3 +327,14 @@ def test_the_summary_names_the_sdk_groups(tmp_path: Path) -> None:
     text = console.export_text()
     assert f"{TARGETS[0]} (sdk)" in text and text.count(TARGETS[0]) == 2
     assert not [line for line in notes(frame, meta) if "saturated" in line]
+
+
+def test_a_report_of_runs_by_different_clients_says_so(tmp_path: Path) -> None:
+    base, cand = _two(tmp_path, "sdk", "fast", levels=(1,))
+    text = render_markdown(build([base, cand]), {})
+    assert "**Measured by different clients** (run 1: sdk; run 2: fast)" in text
+    assert "The CI gate does not compare these runs: runs are not comparable: measured by different clients" in text
+    same = write_synthetic_run(
+        tmp_path / "s", run_id="20260925-100009-same-0000", targets=TARGETS, levels=(1,), n=40, client="sdk"
+    )
+    assert "All runs share one scenario fingerprint" in render_markdown(build([base, same]), {})

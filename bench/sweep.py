@@ -519,6 +519,9 @@ def check_sweepable(scenario: Scenario, targets: list[str] | None, client: str |
             f"{where}: target {several[0]!r} names two client paths; a capacity search measures with one: "
             "pick it with --client fast or --client sdk"
         )
+    from bench.runner import RunOptions, apply_overrides
+
+    apply_overrides(scenario, RunOptions(targets=targets, client=client))  # what a probe would refuse, refused now
     if not spec.has_checks:
         raise BenchError(
             f"{where}: a sweep needs SLOs: add an [slo] table with at least one check (e.g. ttft_p99_ms = 500); "

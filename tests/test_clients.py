@@ -121,6 +121,10 @@ def test_a_sweep_asks_for_one_client(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="pick it with --client fast or --client sdk"):
         check_sweepable(scenario, None)
     assert check_sweepable(scenario, None, "sdk") == ["groq/m"]
+    retrying = parse_scenario({**raw, "request": {"max_retries": 2}}, "s.toml")
+    with pytest.raises(ScenarioError, match="does not retry"):
+        check_sweepable(retrying, None, "fast")
+    assert check_sweepable(retrying, None, "sdk") == ["groq/m"]
 
 
 # --------------------------------------------------------------------------- runs through the emulator

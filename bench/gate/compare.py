@@ -437,8 +437,11 @@ def client_mismatch_text(mismatches: list[tuple[Place, tuple[str, ...], tuple[st
 def _across_clients(groups: dict[GroupKey, _Group], places: set[Place]) -> dict[GroupKey, _Group]:
     """``groups`` with the client left out of the key at ``places`` (a forced comparison of
     one client's groups with the other's)."""
-    return {(GroupKey(k.target, k.load_mode, k.load_level) if (k.target, k.load_mode, k.load_level) in places else k): g
-            for k, g in groups.items()}  # fmt: skip
+    out: dict[GroupKey, _Group] = {}
+    for key, group in groups.items():
+        place = (key.target, key.load_mode, key.load_level)
+        out[GroupKey(*place) if place in places else key] = group
+    return out
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""bench: benchmark LLM inference providers through their official SDKs."""
+"""bench: benchmark LLM inference providers — first token, output speed, load, regressions."""
 
 from __future__ import annotations
 

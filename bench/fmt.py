@@ -16,6 +16,16 @@ import numpy as np
 from bench.errors import BenchError
 
 
+def target_name(target: str, client: str | None) -> str:
+    """A target as a group of results is named: ``groq/llama`` when the default lean client
+    measured it (or nothing says which), ``groq/llama (sdk)`` when the SDK path did.
+
+    SDK figures include the SDK's own cost, so wherever they are named they say so — and a
+    run that measured a target with both clients names its two groups apart.
+    """
+    return f"{target} ({client})" if client and client != "fast" else target
+
+
 def number(value: Any, pattern: str, missing: str = "–") -> str:
     """``pattern.format(value)``, or ``missing`` for None and NaN (never a misleading 0)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

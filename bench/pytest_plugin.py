@@ -193,7 +193,6 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     """
     from bench.analysis.metrics import judge_slos
     from bench.scenario.slo import SloSpec, slo_from_table
-    from bench.schema import LoadLevel
 
     __tracebackhide__ = True
     if hasattr(result, "columns") and hasattr(result, "iloc"):  # a DataFrame
@@ -210,7 +209,7 @@ def assert_slo(result: Any, slo: SloSpec | dict[str, float] | None = None, *, se
     bad = [v for v in outcome.verdicts if v.passed is not True]
     if bad:
         lines = [
-            f"{v.target} @ {LoadLevel.of(v.load_mode, v.load_level).text}: {v.key} measured {v.measured:.4g} "
+            f"{v.group.label}: {v.key} measured {v.measured:.4g} "
             f"({'≥' if v.at_least else '≤'} {v.threshold:g} required)" + (f" — no data: {v.reason}" if v.passed is None else "")
             for v in bad
         ]

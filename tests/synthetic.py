@@ -97,10 +97,12 @@ def synthetic_frame(
     max_tokens: int = 128,
     timeout_s: float = 60.0,
     itl_as_arrays: bool = False,
+    client: str = "fast",
 ) -> pd.DataFrame:
     """The per-request frame (schema columns, schema order), vectorised so a million rows is quick.
 
-    ``itl_as_arrays`` leaves ``itl_ms`` as numpy arrays (cheaper for Parquet at scale).
+    ``itl_as_arrays`` leaves ``itl_ms`` as numpy arrays (cheaper for Parquet at scale);
+    ``client`` is the client path every row names.
     """
     rng = np.random.default_rng(seed)
     parts: list[dict[str, Any]] = []
@@ -204,7 +206,7 @@ def synthetic_frame(
                     "request_index": np.arange(m),
                     "warmup": is_warm,
                     "stream": np.ones(m, dtype=bool),
-                    "client": np.full(m, "sdk", dtype=object),
+                    "client": np.full(m, client, dtype=object),
                     "status": status,
                     "error_kind": error_kind,
                     "error_message": error_message,
@@ -262,6 +264,7 @@ def run_meta(
     max_tokens: int,
     scenario_name: str,
     ended_ns: int,
+    client: str = "fast",
 ) -> dict[str, Any]:
     """run.json as the runner writes it (README.md, "Results"), with fixed versions and host."""
 
@@ -288,7 +291,7 @@ def run_meta(
             },
             "slo": dict(slo or {}),
         },
-        "fingerprint": "0123456789abcdef",
+        "fingerprint": f"0123456789abcdef+{client}",
         "emulated": emulated,
         "started_at": iso(BASE_WALL_NS),
         "ended_at": iso(ended_ns),
@@ -305,7 +308,7 @@ def run_meta(
         },
         "host": {"hostname": "bench-host", "platform": "Linux-6.8-x86_64", "machine": "x86_64", "cpu_count": 2},
         "git_revision": "0000000000000000000000000000000000000000",
-        "client": "sdk",
+        "client": client,
         "prompts_unique": True,
         "prompt_note": "every request's prompt starts with a unique seeded prefix",
         "overhead": {"sdk_prep_ms_p50": 2.4, "sdk_prep_ms_p99": 3.1, "start_lag_ms_p99": 0.9},
@@ -330,6 +333,8 @@ def write_synthetic_run(
     max_tokens: int = 128,
     scenario_name: str = "synthetic",
     parquet: bool = False,
+    client: str | Sequence[str] = "fast",
+    sdk_ttft_scale: float = 1.0,
 ) -> Path:
     """Write ``root/run_id/{run.json,requests.jsonl}`` and return the run directory.
 
@@ -337,21 +342,31 @@ def write_synthetic_run(
     ``error_share`` of measured requests fail; ``ttft_scale``/``tps_scale`` shift every
     target's profile (a slower or faster "candidate" for comparison tests); ``slo`` is the
     scenario's raw ``[slo]`` table; ``parquet`` also writes the columnar copy (fast path for
-    big runs, written straight from the frame).
+    big runs, written straight from the frame). ``client`` names the client path, or several
+    (``("fast", "sdk")``: every target × level once per client, the SDK's first tokens
+    ``sdk_ttft_scale`` times the lean client's).
     """
-    frame = synthetic_frame(
-        run_id=run_id,
-        targets=targets,
-        levels=levels,
-        n=n,
-        seed=seed,
-        error_share=error_share,
-        ttft_scale=ttft_scale,
-        tps_scale=tps_scale,
-        load_mode=load_mode,
-        warmup=warmup,
-        max_tokens=max_tokens,
-        itl_as_arrays=parquet,
+    clients = (client,) if isinstance(client, str) else tuple(client)
+    frame = pd.concat(
+        [
+            synthetic_frame(
+                run_id=run_id,
+                targets=targets,
+                levels=levels,
+                n=n,
+                seed=seed + i,
+                error_share=error_share,
+                ttft_scale=ttft_scale * (sdk_ttft_scale if name == "sdk" else 1.0),
+                tps_scale=tps_scale,
+                load_mode=load_mode,
+                warmup=warmup,
+                max_tokens=max_tokens,
+                itl_as_arrays=parquet,
+                client=name,
+            )
+            for i, name in enumerate(clients)
+        ],
+        ignore_index=True,
     )
     run_dir = Path(root) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -370,6 +385,7 @@ def write_synthetic_run(
             max_tokens=max_tokens,
             scenario_name=scenario_name,
             ended_ns=ended_ns,
+            client=",".join(clients),
         ),
     )
     if parquet:

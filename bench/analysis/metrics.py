@@ -31,23 +31,32 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES, bootstrap_quantile_ci
+from bench.fmt import target_name
 from bench.scenario.slo import AggregateSlo, SloSpec
 from bench.schema import TABLE, LoadLevel, abbrev, higher_is_better
 
-GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level"]
+GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level", "client"]
 
 
 class GroupKey(NamedTuple):
-    """What every statistic is grouped by (GROUP_KEYS): one target at one load level.
-    The metrics, the CI gate and the run summary all key their groups with it."""
+    """What every statistic is grouped by (GROUP_KEYS): one target at one load level, measured
+    by one client path. The metrics, the CI gate and the run summary all key their groups with
+    it, so a target measured with both clients is two groups everywhere, never one mixed.
+    ``client`` is "" where nothing says which client measured."""
 
     target: str
     load_mode: str
     load_level: float
+    client: str = ""
+
+    @property
+    def name(self) -> str:
+        """The target as this group names it: ``groq/llama`` or, measured by the SDK, ``groq/llama (sdk)``."""
+        return target_name(self.target, self.client)
 
     @property
     def label(self) -> str:
-        return f"{self.target} @ {LoadLevel.of(self.load_mode, self.load_level).text}"
+        return f"{self.name} @ {LoadLevel.of(self.load_mode, self.load_level).text}"
 
 
 #: Latency columns summarised with p50/p90/p95/p99/mean (``schema.Column.stats``): the
@@ -116,8 +125,10 @@ def group_positions(frame: pd.DataFrame) -> list[tuple[GroupKey, np.ndarray]]:
     targets = keys["target"].astype("object").fillna("").tolist()
     modes = keys["load_mode"].astype("object").fillna("").tolist()
     levels = _floats(keys["load_level"]).tolist()
+    clients = keys["client"].astype("object").fillna("").tolist()
     return [
-        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g])), order[bounds[g] : bounds[g + 1]]) for g in range(len(counts))
+        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g]), str(clients[g])), order[bounds[g] : bounds[g + 1]])
+        for g in range(len(counts))
     ]
 
 
@@ -219,9 +230,12 @@ def request_meets(frame: pd.DataFrame, slo: SloSpec) -> np.ndarray:
 
 # --------------------------------------------------------------------------- aggregate
 
+#: The aggregate frame's text columns (the rest are numbers).
+_TEXT_COLUMNS: Final[tuple[str, ...]] = ("target", "load_mode", "client")
+
 
 def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0, ci: bool = True) -> pd.DataFrame:
-    """One row per (target, load_mode, load_level) of measured requests, in order of appearance.
+    """One row per (target, load_mode, load_level, client) of measured requests, in order of appearance.
 
     Latency and speed statistics use ok rows only; counts, error rate and the window use
     every measured row. NaN marks a statistic that does not apply (never -1). ``goodput_*``
@@ -231,7 +245,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
     columns = aggregate_columns()
     groups = group_positions(m)
     if not groups:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("target", "load_mode") else "float64") for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in _TEXT_COLUMNS else "float64") for c in columns})
 
     ok_all = ok_mask(m)
     arrays = {col: _floats(m[col]) for col in LATENCY_STAT_COLUMNS if col != "itl_ms"}
@@ -243,7 +257,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
     per_request = slo is not None and slo.has_per_request
 
     rows: list[dict[str, object]] = []
-    for (target, mode, level), idx in groups:
+    for (target, mode, level, client), idx in groups:
         ok = ok_all[idx]
         n = int(idx.size)
         n_ok = int(ok.sum())
@@ -252,6 +266,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
             "target": target,
             "load_mode": mode,
             "load_level": level,
+            "client": client,
             "n": n,
             "ok": n_ok,
             "errors": n - n_ok,
@@ -295,7 +310,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
         rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
     for c in columns:
-        if c not in ("target", "load_mode"):
+        if c not in _TEXT_COLUMNS:
             out[c] = out[c].astype("int64" if c in ("n", "ok", "errors") else "float64")
     return out
 
@@ -321,6 +336,12 @@ class SloVerdict:
     passed: bool | None
     #: Why there is no verdict (empty when there is one): what a reader needs to act on it.
     reason: str = ""
+    #: The client path that measured the group ("" when nothing says).
+    client: str = ""
+
+    @property
+    def group(self) -> GroupKey:
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
 
     @property
     def text(self) -> str:
@@ -382,7 +403,7 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
     ok_all = ok_mask(m)
     verdicts: list[SloVerdict] = []
     cache: dict[str, np.ndarray] = {}
-    for (target, mode, level), idx in group_positions(m):
+    for (target, mode, level, client), idx in group_positions(m):
         rules = slo.for_target(target)
         ok_idx = idx[ok_all[idx]]
         for rule in rules.aggregate:
@@ -405,6 +426,7 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
                     high,
                     passed,
                     "" if passed is not None else _no_data_reason(rule.column, int(idx.size), int(ok_idx.size)),
+                    client,
                 )
             )
         if rules.error_rate_max is not None:
@@ -426,6 +448,7 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
                     low,
                     high,
                     rate <= rules.error_rate_max,
+                    client=client,
                 )
             )
     return verdicts
@@ -499,7 +522,7 @@ class SloOutcome:
 
 
 def _where(v: SloVerdict) -> str:
-    return GroupKey(v.target, v.load_mode, v.load_level).label
+    return v.group.label
 
 
 def judge_slos(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> SloOutcome:
@@ -532,6 +555,12 @@ class ArrivalRate:
     span_s: float
     achieved: float
     short: bool
+    client: str = ""
+
+    @property
+    def name(self) -> str:
+        """The target as its group is named (``groq/llama (sdk)`` when the SDK path measured)."""
+        return target_name(self.target, self.client)
 
     @property
     def floor(self) -> float:
@@ -557,7 +586,7 @@ def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
     """One :class:`ArrivalRate` per open-loop (target, level) of measured requests, in order."""
     m = measured(frame)
     out: list[ArrivalRate] = []
-    for (target, mode, level), idx in group_positions(m):
+    for (target, mode, level, client), idx in group_positions(m):
         if mode != "rate":
             continue
         starts = _start_offsets_ms(m.iloc[idx])
@@ -565,10 +594,10 @@ def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
         n = int(starts.size)
         span_s = float(starts.max() - starts.min()) / 1000.0 if n >= 2 else math.nan
         if not (span_s > 0):
-            out.append(ArrivalRate(target, level, n, math.nan, math.nan, False))
+            out.append(ArrivalRate(target, level, n, math.nan, math.nan, False, client))
             continue
         achieved = (n - 1) / span_s
         expected = level * span_s
         short = (n - 1) < expected - ARRIVAL_SIGMAS * math.sqrt(expected)
-        out.append(ArrivalRate(target, level, n, span_s, achieved, short))
+        out.append(ArrivalRate(target, level, n, span_s, achieved, short, client))
     return out

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.fmt import target_name
 from bench.results.health import Budget, Exceeded, LevelHealth, percentile
 from bench.schema import LoadLevel
 
@@ -28,10 +29,12 @@ class Finding:
     exceeded: tuple[Exceeded, ...]
     may_be_off: str
     advice: str
+    #: The client path that measured ("" when the sample does not say).
+    client: str = ""
 
     @property
     def where(self) -> str:
-        return f"{self.target} at {LoadLevel.of(self.load_mode, self.load_level).text}, worker {self.worker}"
+        return f"{target_name(self.target, self.client)} at {LoadLevel.of(self.load_mode, self.load_level).text}, worker {self.worker}"
 
     @property
     def message(self) -> str:
@@ -62,7 +65,7 @@ def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
     and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in."""
     steps = [] if level.client == "fast" else ["run with --client fast (the lean client path)"]
     cores = os.cpu_count() or 1
-    either = "or " if steps else ""
+    either = "or " if steps else "run with "
     steps.append(f"{either}--workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
     if level.streams > 1 and level.cpu_util > 0:
         fit = max(1, math.floor(level.streams * min(budget.cpu_util, 0.7) / level.cpu_util))
@@ -127,6 +130,7 @@ def saturation(
                 exceeded=tuple(exceeded),
                 may_be_off=_sentence("; ".join(off)),
                 advice=_advice(level, workers, budget),
+                client=level.client,
             )
         )
     return findings
@@ -139,7 +143,7 @@ def summary_lines(findings: list[Finding], levels: list[LevelHealth] | None = No
         return [f"warning: client saturated: {finding.message}" for finding in findings]
     if levels is not None and not levels:
         return ["client health: not sampled"]
-    distinct = len({(level.target, level.load_mode, level.load_level) for level in levels or []})
+    distinct = len({(level.target, level.load_mode, level.load_level, level.client) for level in levels or []})
     counted = "" if not levels else (f" at all {distinct} levels" if distinct > 1 else " at its one level")
     return [
         f"client health: within budget{counted} (CPU below {budget.cpu_util:g} of a core, "

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 from bench.analysis.metrics import SloVerdict, aggregate, judge_slos
 from bench.errors import BenchError
 from bench.results import provenance
-from bench.run.runner import resolve_keys, run_scenario
+from bench.run.runner import RunOptions, apply_overrides, resolve_keys, run_scenario
 from bench.run.stop_signals import StopSignals
 from bench.scenario.model import Scenario
 from bench.scenario.slo import merged_table, slo_for_scenario
@@ -460,8 +460,8 @@ class SweepResult:
         )
 
 
-def check_sweepable(scenario: Scenario, targets: list[str] | None) -> list[str]:
-    """The targets to search; bad input (no SLO checks, unknown target) is a BenchError."""
+def check_sweepable(scenario: Scenario, targets: list[str] | None, client: str | None = None) -> list[str]:
+    """The targets to search; bad input (no SLO checks, unknown target, two client paths) is a BenchError."""
     names = [t.name for t in scenario.target]
     if targets:
         unknown = [t for t in targets if t not in names]
@@ -470,6 +470,14 @@ def check_sweepable(scenario: Scenario, targets: list[str] | None) -> list[str]:
         names = [n for n in names if n in targets]
     spec = scenario.slo_spec
     where = scenario.source_path or "scenario"
+    several = [t.name for t in scenario.target if t.name in names and len(t.clients) > 1]
+    if several and client is None:
+        raise BenchError(
+            f"{where}: target {several[0]!r} names two client paths; a capacity search measures with one: "
+            "pick it with --client fast or --client sdk"
+        )
+
+    apply_overrides(scenario, RunOptions(targets=targets, client=client))  # what a probe would refuse, refused now
     if not spec.has_checks:
         raise BenchError(
             f"{where}: a sweep needs SLOs: add an [slo] table with at least one check (e.g. ttft_p99_ms = 500); "
@@ -524,7 +532,7 @@ def sweep(
     ``probe_fn(target, level, order, sweep_dir)`` replaces the real probe (tests of the logic).
     A Ctrl-C ends the search: what finished is written and ``interrupted`` is set.
     """
-    names = check_sweepable(scenario, options.targets)
+    names = check_sweepable(scenario, options.targets, options.client)
     settings = settings_for(scenario, options)
     emulated = options.emulate or scenario.scenario.emulate
     if not emulated:

@@ -30,6 +30,8 @@ provider = "groq"                  # groq | openai | anthropic | openai-compatib
 model = "openai/gpt-oss-120b"      # `bench models groq` lists the known models
 # label = "groq-120b"              # default "provider/model"; must be unique
 # api_key_env = "GROQ_API_KEY"     # the variable holding the key (this is the default)
+# client = "sdk"                   # measure through the official SDK instead of bench's lean client
+#                                  # (the default); ["fast", "sdk"] measures both and reports what the SDK costs
 
 # A second target, e.g. your own vLLM / llama.cpp / Ollama server:
 # [[target]]
@@ -42,7 +44,7 @@ model = "openai/gpt-oss-120b"      # `bench models groq` lists the known models
 stream = true                      # false: whole responses (end-to-end figures only)
 max_tokens = 256
 temperature = 0.0
-max_retries = 0                    # SDK retries off, so every failure is seen
+max_retries = 0                    # no retries, so every failure is seen (only the SDK path retries)
 
 [prompts]
 source = "synthetic"               # or "file", with path = "prompts.jsonl" (one JSON list of messages per line)

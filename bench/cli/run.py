@@ -42,7 +42,6 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
 
 
 ProviderName = Literal["groq", "openai", "anthropic", "openai-compatible"]
-ClientName = Literal["sdk", "fast"]
 ExecutorName = Literal["local", "ray"]
 SCENARIO_COPY = "scenario.toml"
 _FLAGS_PANEL = "Without a scenario file"
@@ -142,8 +141,13 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the report into the run directory.")] = False,
     client: Annotated[
-        ClientName | None,
-        typer.Option("--client", help="Client path for every target: sdk (official SDKs, default) or fast (lean HTTP client)."),
+        str | None,
+        typer.Option(
+            "--client",
+            metavar="<clients>",
+            help="Client path for every target: fast (lean HTTP client, the default), sdk (official SDKs), "
+            "or fast,sdk (both, one after the other within each level; the report shows what the SDK costs).",
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")
@@ -217,7 +221,7 @@ def run(
     scenario.toml: `bench run results/<run-id>/scenario.toml` repeats the run.
     """
     from bench.report.summary import print_summary
-    from bench.run.runner import RunOptions, apply_overrides, run_scenario
+    from bench.run.runner import RunOptions, apply_overrides, parse_clients, run_scenario
     from bench.run.stop_signals import StopSignals
 
     if concurrency and rate:
@@ -225,6 +229,8 @@ def run(
     if address is not None and executor != "ray":
         raise BenchError("--address: only with --executor ray")
     levels = Levels(_int_list(concurrency, "--concurrency"), _float_list(rate, "--rate"), requests)
+    if client is not None:
+        parse_clients(client, "--client")  # bad input before anything is read
     flags = Flags(base_url, max_tokens, input_tokens, no_stream)
     settings = _emulator_settings(emulator_set or [])
     loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate)
@@ -303,7 +309,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
     for t in loaded.target:
         where = f" at {t.base_url}" if t.base_url else ""
         key = f", key from ${t.key_env}" if t.key_env else ", no key"
-        typer.echo(f"  target {t.name}: {t.provider} {t.model}{where}{key}")
+        typer.echo(f"  target {t.name}: {t.provider} {t.model}{where}{key}; client {' and '.join(t.clients)}")
     typer.echo(f"  load: {load.mode} {levels}; {amount} per level (+{load.warmup} warm-up); timeout {load.timeout_s:g} s")
     if loaded.slo:
         typer.echo("  slo: " + ", ".join(f"{k} = {v:g}" for k, v in loaded.slo.items()))

@@ -14,7 +14,7 @@ from bench.errors import BenchError
 if TYPE_CHECKING:
     from bench.campaigns.sweep import Probe, TargetSweep
 
-ClientName = Literal["sdk", "fast"]
+ClientName = Literal["fast", "sdk"]
 
 _HELP = """Find each target's capacity: the highest concurrency (or request rate) at which the scenario's SLOs hold.
 
@@ -56,7 +56,9 @@ def sweep(
     emulate: Annotated[bool, typer.Option("--emulate", help="Probe the built-in emulator (no keys, no network).")] = False,
     client: Annotated[
         ClientName | None,
-        typer.Option("--client", help="Client path for every target: sdk (official SDKs) or fast (lean HTTP client)."),
+        typer.Option(
+            "--client", help="Client path for every target: fast (lean HTTP client, the default) or sdk (official SDKs)."
+        ),
     ] = None,
     max_concurrency: Annotated[
         int | None,
@@ -108,7 +110,7 @@ def sweep(
 
     from bench.campaigns.sweep import check_sweepable, settings_for
 
-    names = check_sweepable(loaded, target)
+    names = check_sweepable(loaded, target, client)
     settings = settings_for(loaded, options)
     emulated = emulate or loaded.scenario.emulate
     typer.echo(

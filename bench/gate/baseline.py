@@ -4,7 +4,8 @@ Layout::
 
     baselines/<name>/baseline.json   run metadata (run.json as it was), when and from where it
                                      was saved, and the aggregates a reader wants to see
-    baselines/<name>/samples.csv     one line per measured request: group keys, request order,
+    baselines/<name>/samples.csv     one line per measured request: group keys (client included;
+                                     older baselines take it from their run.json), request order,
                                      status and the numeric metric columns — what the gate's
                                      test needs; no prompts, texts, ITL lists or error messages
 
@@ -49,6 +50,7 @@ _KEEP: Final[tuple[str, ...]] = (
     "model",
     "load_mode",
     "load_level",
+    "client",
     "request_index",
     "started_at_ns",
     "status",
@@ -168,7 +170,21 @@ def load_baseline(path: Path) -> tuple[RunMeta, pd.DataFrame]:
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
     samples["warmup"] = False
-    return _run_meta(doc), frame_from_records(samples)
+    meta = _run_meta(doc)
+    if "client" not in samples.columns:
+        samples["client"] = _recorded_clients(meta, samples["target"])
+    return meta, frame_from_records(samples)
+
+
+def _recorded_clients(meta: RunMeta, targets: pd.Series) -> pd.Series:
+    """Per request of a baseline saved before samples kept the client: the client its run.json
+    names for the request's target (each target had one then), else None (unknown)."""
+    by_target: dict[str, str] = {}
+    for target in meta.scenario.get("targets") or []:
+        if isinstance(target, dict) and isinstance(target.get("label"), str) and isinstance(target.get("client"), str):
+            by_target[target["label"]] = target["client"]
+    one = meta.client if meta.client and "," not in meta.client else None
+    return targets.map(lambda t: by_target.get(str(t), one)).astype("object")
 
 
 def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:

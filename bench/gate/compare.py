@@ -19,6 +19,7 @@ detection rates of exactly this procedure; ``docs/ci.md`` gives the figures.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -32,7 +33,7 @@ from bench.analysis.metrics import GroupKey, group_positions, measured, ok_mask,
 from bench.errors import BenchError
 from bench.fmt import json_safe
 from bench.gate.stats import error_rate_test, median_ratio
-from bench.results.run_file import RunMeta
+from bench.results.run_file import RunMeta, split_fingerprint
 from bench.scenario.slo import SLO_COLUMNS
 from bench.schema import higher_is_better
 
@@ -195,10 +196,13 @@ class MetricChange:
     significant: bool
     verdict: Verdict
     reason: str
+    #: The client path that measured the group on both sides ("" when nothing says, or when
+    #: ``--force`` compared groups measured by different clients).
+    client: str = ""
 
     @property
     def group(self) -> GroupKey:
-        return GroupKey(self.target, self.load_mode, self.load_level)
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,11 @@ class ErrorRateChange:
     candidate_error_kinds: dict[str, int]
     verdict: Verdict
     reason: str
+    client: str = ""
 
     @property
     def group(self) -> GroupKey:
-        return GroupKey(self.target, self.load_mode, self.load_level)
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
 
 
 @dataclass(frozen=True)
@@ -358,13 +363,18 @@ class Comparison:
 # --------------------------------------------------------------------------- computing
 
 
-def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool) -> list[str]:
+def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool, clients: str = "") -> list[str]:
     """Raise BenchError when the two sides measure different things (unless ``force``).
 
+    ``clients`` is :func:`client_mismatch_text` of the two sides' groups ("" when they agree).
     Returns notes to print: what was forced, or what could not be checked.
     """
-    problems: list[str] = []
-    if baseline.fingerprint and candidate.fingerprint and baseline.fingerprint != candidate.fingerprint:
+    problems: list[str] = [clients] if clients else []
+    # The fingerprint's first part is the request shape; its client part is checked group by
+    # group (:func:`client_mismatches`), where it can say which target and level differ.
+    b_shape = split_fingerprint(baseline.fingerprint)[0] if baseline.fingerprint else None
+    c_shape = split_fingerprint(candidate.fingerprint)[0] if candidate.fingerprint else None
+    if b_shape and c_shape and b_shape != c_shape:
         problems.append(
             f"scenario fingerprints differ ({baseline.fingerprint} vs {candidate.fingerprint}): "
             "request settings, prompts or load mode changed"
@@ -380,6 +390,58 @@ def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool) ->
     if not (baseline.fingerprint and candidate.fingerprint):
         notes.append("a scenario fingerprint is missing: could not check that both runs measure the same thing")
     return notes
+
+
+#: Where a group is, whatever client measured it: (target, load mode, load level).
+Place = tuple[str, str, float]
+
+
+def client_mismatches(
+    baseline: Iterable[GroupKey], candidate: Iterable[GroupKey]
+) -> list[tuple[Place, tuple[str, ...], tuple[str, ...]]]:
+    """Target levels both sides measured, but with no client in common: (place, baseline's
+    clients, candidate's clients). A level measured with both clients on one side and one of
+    them on the other is no mismatch: the shared client's groups compare."""
+    mine: dict[Place, set[str]] = {}
+    theirs: dict[Place, set[str]] = {}
+    for keys, into in ((baseline, mine), (candidate, theirs)):
+        for k in keys:
+            into.setdefault((k.target, k.load_mode, k.load_level), set()).add(k.client)
+    return [
+        (place, tuple(sorted(mine[place])), tuple(sorted(theirs[place])))
+        for place in mine
+        if place in theirs and mine[place].isdisjoint(theirs[place])
+    ]
+
+
+def client_mismatch_text(mismatches: list[tuple[Place, tuple[str, ...], tuple[str, ...]]], limit: int = 3) -> str:
+    """'measured by different clients (sdk in the baseline, fast in the candidate)'; the target
+    levels are named when they do not all differ the same way."""
+    if not mismatches:
+        return ""
+
+    def names(clients: tuple[str, ...]) -> str:
+        return ",".join(c or "an unrecorded client" for c in clients)
+
+    pairs = {(b, c) for _, b, c in mismatches}
+    if len(pairs) == 1:
+        ((b, c),) = pairs
+        return f"measured by different clients ({names(b)} in the baseline, {names(c)} in the candidate)"
+    items = [
+        f"{GroupKey(*place).label}: {names(b)} in the baseline, {names(c)} in the candidate" for place, b, c in mismatches[:limit]
+    ]
+    more = len(mismatches) - limit
+    return "measured by different clients (" + "; ".join(items) + (f"; {more} more" if more > 0 else "") + ")"
+
+
+def _across_clients(groups: dict[GroupKey, _Group], places: set[Place]) -> dict[GroupKey, _Group]:
+    """``groups`` with the client left out of the key at ``places`` (a forced comparison of
+    one client's groups with the other's)."""
+    out: dict[GroupKey, _Group] = {}
+    for key, group in groups.items():
+        place = (key.target, key.load_mode, key.load_level)
+        out[GroupKey(*place) if place in places else key] = group
+    return out
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -461,6 +523,7 @@ def _metric_change(
         target=key.target,
         load_mode=key.load_mode,
         load_level=key.load_level,
+        client=key.client,
         metric=metric,
         higher_is_better=better_up,
         n_baseline=int(b.size),
@@ -561,15 +624,20 @@ def _error_change(
         candidate_error_kinds=c_group.error_kinds() if ec else {},
         verdict=verdict,
         reason=reason,
+        client=key.client,
     )
 
 
 def compare_sides(baseline: Side, candidate: Side, settings: CompareSettings | None = None, *, force: bool = False) -> Comparison:
     """Compare two loaded sides. Raises BenchError when they are not comparable or share nothing."""
     settings = settings or CompareSettings()
-    notes = check_comparable(baseline.info, candidate.info, force=force)
     b_groups = _groups(_ordered(baseline.frame))
     c_groups = _groups(_ordered(candidate.frame))
+    mismatches = client_mismatches(b_groups, c_groups)
+    notes = check_comparable(baseline.info, candidate.info, force=force, clients=client_mismatch_text(mismatches))
+    if mismatches:  # forced: each side's one client at such a level is compared with the other's
+        places = {place for place, b, c in mismatches if len(b) == 1 and len(c) == 1}
+        b_groups, c_groups = _across_clients(b_groups, places), _across_clients(c_groups, places)
     if settings.targets is not None:
         known = {k.target for k in (*b_groups, *c_groups)}
         unknown = [t for t in settings.targets if t not in known]

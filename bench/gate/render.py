@@ -10,7 +10,7 @@ from typing import Final, Literal
 from tabulate import tabulate
 
 from bench import schema
-from bench.analysis.metrics import GroupKey, SloOutcome, SloVerdict
+from bench.analysis.metrics import SloOutcome, SloVerdict
 from bench.fmt import json_safe
 from bench.gate.compare import (
     Comparison,
@@ -166,7 +166,7 @@ def _slo_rows(verdicts: list[SloVerdict]) -> list[dict[str, str]]:
             verdict += f" ({v.reason})"
         rows.append(
             {
-                "target @ load": GroupKey(v.target, v.load_mode, v.load_level).label,
+                "target @ load": v.group.label,
                 "slo": v.key,
                 "measured": measured,
                 "95% CI": ci,

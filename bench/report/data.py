@@ -1,4 +1,5 @@
-"""What a report is drawn from: runs, their aggregates, and one *series* per run × target.
+"""What a report is drawn from: runs, their aggregates, and one *series* per run × target ×
+client path (a target measured with both clients is two series).
 
 Everything here is computed once per report and read by the tables and the charts, so the
 markdown and the PNGs can never disagree. Ordering is deterministic: runs in the order
@@ -16,6 +17,7 @@ import pandas as pd
 
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import SloVerdict, aggregate, evaluate_slo, ok_mask, percentiles
+from bench.fmt import target_name
 from bench.results.run_file import RunMeta, read_run_meta
 from bench.scenario.slo import SloSpec, slo_from_table
 
@@ -129,7 +131,7 @@ class RunView:
 
 @dataclass
 class Series:
-    """One target within one run: the unit of every table row and chart line."""
+    """One target within one run, as one client path measured it: the unit of every table row and chart line."""
 
     run: RunView
     target: str
@@ -142,6 +144,20 @@ class Series:
     rows: pd.DataFrame = field(repr=False)  # measured rows at the headline level
     marker: str = "o"  # differs from other series sharing the colour (past 8 series)
     dash: LineStyle = "-"
+    #: The client path that measured this series ("" when the run does not say): a target
+    #: measured with both clients is two series.
+    client: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The target as tables name it: ``groq/llama``, or ``groq/llama (sdk)`` when the SDK path measured."""
+        return target_name(self.target, self.client)
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per row of ``frame``: is it this series' target, measured by this series' client."""
+        return (frame["target"] == self.target).to_numpy(dtype=bool, na_value=False) & (
+            frame["client"].astype("object").fillna("") == self.client
+        ).to_numpy(dtype=bool)
 
     @property
     def ok_rows(self) -> pd.DataFrame:
@@ -226,31 +242,35 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
     runs = [load_run(d, i + 1, seed=seed) for i, d in enumerate(run_dirs)]
     multi = len(runs) > 1
     series: list[Series] = []
-    target_order: dict[str, int] = {}
+    target_order: dict[tuple[str, str], int] = {}
     for run in runs:
         if multi:
             run.label = f"run {run.index}"
         agg = run.agg
         if agg.empty:
             continue
-        targets = list(dict.fromkeys(agg["target"].tolist()))
+        pairs = list(dict.fromkeys(zip(agg["target"].tolist(), agg["client"].tolist(), strict=True)))
         m = run.measured
-        for target in targets:
-            levels = agg.loc[agg["target"] == target]
-            first_mode = levels["load_mode"].iloc[0]
-            levels = levels.loc[levels["load_mode"] == first_mode].sort_values("load_level", kind="stable")
+        for target, client in pairs:
+            mine = agg.loc[(agg["target"] == target).to_numpy(dtype=bool) & (agg["client"] == client).to_numpy(dtype=bool)]
+            first_mode = mine["load_mode"].iloc[0]
+            levels = mine.loc[mine["load_mode"] == first_mode].sort_values("load_level", kind="stable")
             headline = levels.iloc[0]
             level = float(headline["load_level"])
             rows_mask = (
                 (m["target"] == target).to_numpy(dtype=bool, na_value=False)
+                & (m["client"].astype("object").fillna("") == client).to_numpy(dtype=bool)
                 & (m["load_mode"] == first_mode).to_numpy(dtype=bool, na_value=False)
                 & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
             )
             provider, model = _identity(run, target)
-            target_order.setdefault(target, len(target_order))
-            colour, marker, dash = compared_style(target_order[target], run.index) if multi else series_style(len(series))
-            name = f"{target} · {run.label}" if multi else target
-            all_levels = agg.loc[agg["target"] == target].sort_values(["load_mode", "load_level"], kind="stable")
+            target_order.setdefault((target, client), len(target_order))
+            colour, marker, dash = (
+                compared_style(target_order[(target, client)], run.index) if multi else series_style(len(series))
+            )
+            shown = target_name(target, client)
+            name = f"{shown} · {run.label}" if multi else shown
+            all_levels = mine.sort_values(["load_mode", "load_level"], kind="stable")
             series.append(
                 Series(
                     run,
@@ -264,6 +284,7 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
                     m.loc[rows_mask],
                     marker,
                     dash,
+                    client,
                 )
             )
     return ReportData(runs, series)
@@ -279,7 +300,7 @@ def _over_time(data: ReportData) -> list[TimeSeries]:
         if np.isnan(start).all():
             continue
         first = np.nanmin(start)
-        mine = m.loc[(m["target"] == s.target).to_numpy(dtype=bool, na_value=False)]
+        mine = m.loc[s.mask(m)]
         ok = mine.loc[ok_mask(mine)]
         seconds = (ok["started_at_ns"].to_numpy(dtype="float64", na_value=np.nan) - first) / 1e9
         have = ~np.isnan(seconds)

@@ -16,14 +16,16 @@ import pandas as pd
 
 from bench.analysis.bootstrap import CONFIDENCE, MAX_SAMPLES, N_RESAMPLES
 from bench.analysis.cost import cost_summary
-from bench.analysis.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
+from bench.analysis.metrics import GroupKey, SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.analysis.saturation import saturation, summary_lines
+from bench.analysis.sdk_cost import Difference, sdk_costs
 from bench.errors import BenchError
+from bench.fmt import target_name
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
 from bench.report.data import ReportData, RunView, Series, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
 from bench.results.health import Budget, LevelHealth
-from bench.results.run_file import RunMeta
+from bench.results.run_file import RunMeta, split_fingerprint
 from bench.scenario.flags import FLAGS_SOURCE
 from bench.scenario.slo import slo_for_scenario
 from bench.schema import ERROR_KINDS, LoadLevel, label, unit
@@ -122,13 +124,23 @@ def runs_compared(data: ReportData) -> list[str]:
                 count(len(run.measured)),
             ]
         )
-    prints = {str(r.meta.fingerprint) for r in data.runs}
-    if len(prints) == 1 and "None" not in prints:
-        note = "All runs share one scenario fingerprint (same request settings, prompt shape and load mode): their figures are comparable."
-    else:
+    shapes = {split_fingerprint(r.meta.fingerprint)[0] if r.meta.fingerprint else None for r in data.runs}
+    clients = [sorted({c for cs in _clients_by_target(r).values() for c in cs}) for r in data.runs]
+    if len(shapes) != 1 or None in shapes:
         note = (
             "**The scenario fingerprints differ:** the runs did not measure the same request shape, "
             "so a difference below is not only the providers' doing."
+        )
+    elif len({tuple(c) for c in clients}) > 1:
+        which = "; ".join(f"{r.label}: {', '.join(c) or 'not recorded'}" for r, c in zip(data.runs, clients, strict=True))
+        note = (
+            f"**Measured by different clients** ({which}): the runs sent the same requests, but the SDK path's own "
+            "cost is in some runs' figures and not in others', so a difference below is not only the providers' doing."
+        )
+    else:
+        note = (
+            "All runs share one scenario fingerprint (same request settings, prompt shape, load mode and client "
+            "paths): their figures are comparable."
         )
     return [
         "## Runs compared",
@@ -235,7 +247,7 @@ def headline(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     rows = []
     for s in data.series:
         h = s.headline
-        row = ([s.run.label] if data.multi else []) + [s.target] + ([s.model] if show_model else [])
+        row = ([s.run.label] if data.multi else []) + [s.shown] + ([s.model] if show_model else [])
         if streaming:
             row += [with_ci(h["ttft_ms_p50"], h["ttft_ms_p50_ci_low"], h["ttft_ms_p50_ci_high"]), num(h["ttft_ms_p90"])]
             if reasoning:
@@ -334,7 +346,7 @@ def _health_rows(levels: list[LevelHealth], workers: bool) -> list[list[str]]:
     rows = []
     for level in levels:
         rows.append(
-            [level.target, LoadLevel.of(level.load_mode, float(level.load_level)).text]
+            [target_name(level.target, level.client), LoadLevel.of(level.load_mode, float(level.load_level)).text]
             + ([str(level.worker)] if workers else [])
             + [
                 f"{level.cpu_util:.2f}",
@@ -423,13 +435,13 @@ def usd(value: object) -> str:
     return f"${v:.{decimals}f}"
 
 
-def _cost_by_target(run: RunView) -> dict[str, dict[str, Any]]:
-    """Per target, over every load level: bench.analysis.cost's per-level summary, summed."""
+def _cost_by_target(run: RunView) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (target, client path), over every load level: bench.analysis.cost's per-level summary, summed."""
     if not len(run.frame):
         return {}
     summary = cost_summary(run.frame, run.meta)
-    out: dict[str, dict[str, Any]] = {}
-    for target, part in summary.groupby("target", sort=False):
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for (target, client), part in summary.groupby(["target", "client"], sort=False, dropna=False):
         cost = part["cost_per_run_usd"].to_numpy(dtype="float64")
         n = part["priced_requests"].to_numpy(dtype="int64")
         per_usd = part["output_tokens_per_usd"].to_numpy(dtype="float64")
@@ -438,7 +450,7 @@ def _cost_by_target(run: RunView) -> dict[str, dict[str, Any]]:
         tokens = float(np.nansum(per_usd[priced] * cost[priced])) if priced.any() else math.nan
         first = part.iloc[0]
         notes = [str(x) for x in dict.fromkeys(part["cost_note"].tolist()) if x]
-        out[str(target)] = {
+        out[(str(target), client if isinstance(client, str) else "")] = {
             "has_price": bool(first["has_price"]),
             "input": first["price_input_per_mtok_usd"],
             "output": first["price_output_per_mtok_usd"],
@@ -468,10 +480,10 @@ def cost_section(data: ReportData) -> list[str]:
     rows: list[list[str]] = []
     sources: dict[tuple[str, str, str], list[str]] = {}
     for s in data.series:
-        c = costs[s.run.index].get(s.target)
+        c = costs[s.run.index].get((s.target, s.client))
         if c is None:
             continue
-        base = ([s.run.label] if data.multi else []) + [s.target]
+        base = ([s.run.label] if data.multi else []) + [s.shown]
         speed = num(s.headline["output_tps_p50"]) if _streamed(s) else num(_e2e_tps(s))
         if not c["has_price"]:
             rows.append(base + ["no price", "no price", "no price", "no price", speed, "no price"])
@@ -488,7 +500,7 @@ def cost_section(data: ReportData) -> list[str]:
             ]
         )
         key = (str(c["source"] or "source not recorded"), str(c["as_of"] or "date not recorded"), str(c["origin"]))
-        sources.setdefault(key, []).append(s.target)
+        sources.setdefault(key, []).append(s.shown)
     if not rows:
         return []
     headers = (["run"] if data.multi else []) + [
@@ -516,13 +528,13 @@ def cost_section(data: ReportData) -> list[str]:
         lines.append(f"- Prices of {who}: {source}; read {as_of}; from {ORIGINS.get(origin, origin)}.")
     notes: dict[str, list[str]] = {}
     for s in data.series:
-        c = costs[s.run.index].get(s.target)
+        c = costs[s.run.index].get((s.target, s.client))
         for note in (c or {}).get("notes", []):
             for part in note.split("; "):
                 if part != "no price":
                     notes.setdefault(part, [])
-                    if s.target not in notes[part]:
-                        notes[part].append(s.target)
+                    if s.shown not in notes[part]:
+                        notes[part].append(s.shown)
     lines += [f"- {_join(targets)}: {part}." for part, targets in notes.items()]
     if sources or notes:
         lines.append("")
@@ -592,11 +604,11 @@ def run_to_run_section(data: ReportData) -> list[str]:
             lines += [f"The CI gate does not compare these runs: {exc}.", ""]
             continue
         lines += [f"**Gate:** {comparison.headline}.", ""]
-        by_group: dict[tuple[str, str, float], dict[str, MetricChange | ErrorRateChange]] = {}
+        by_group: dict[GroupKey, dict[str, MetricChange | ErrorRateChange]] = {}
         for change in comparison.metrics:
-            by_group.setdefault((change.target, change.load_mode, change.load_level), {})[change.metric] = change
+            by_group.setdefault(change.group, {})[change.metric] = change
         for err in comparison.errors:
-            by_group.setdefault((err.target, err.load_mode, err.load_level), {})["error_rate"] = err
+            by_group.setdefault(err.group, {})["error_rate"] = err
         shown = [
             m
             for m in metrics
@@ -604,8 +616,8 @@ def run_to_run_section(data: ReportData) -> list[str]:
         ]
         headers = ["target", "load"] + [heading(m, "p50", unit=False) for m in shown] + ["error rate"]
         rows = []
-        for (target, mode, level), cells in by_group.items():
-            row = [target, LoadLevel.of(mode, level).text]
+        for group, cells in by_group.items():
+            row = [group.name, LoadLevel.of(group.load_mode, group.load_level).text]
             row += [_change_cell(c) if isinstance(c := cells.get(m), MetricChange) else DASH for m in shown]
             error = cells.get("error_rate")
             row += [_error_cell(error) if isinstance(error, ErrorRateChange) else DASH]
@@ -685,16 +697,16 @@ def slo_section(data: ReportData) -> list[str]:
                 "",
             ]
             keys = list(dict.fromkeys(v.key for v in verdicts))
-            groups = list(dict.fromkeys((v.target, v.load_mode, v.load_level) for v in verdicts))
-            by_cell = {(v.target, v.load_mode, v.load_level, v.key): v for v in verdicts}
+            groups = list(dict.fromkeys(v.group for v in verdicts))
+            by_cell = {(v.group, v.key): v for v in verdicts}
             first = {v.key: v for v in reversed(verdicts)}
             # A key whose threshold differs between targets ([target.slo]) shows it in each cell.
             own = {k for k in keys if len({v.threshold for v in verdicts if v.key == k}) > 1}
             rows = []
-            for target, mode, level in groups:
-                row = [target, LoadLevel.of(mode, level).text]
+            for group in groups:
+                row = [group.name, LoadLevel.of(group.load_mode, group.load_level).text]
                 for key in keys:
-                    v = by_cell.get((target, mode, level, key))
+                    v = by_cell.get((group, key))
                     cell = _verdict_cell(v) if v is not None else DASH
                     if v is not None and key in own:
                         bound = share(v.threshold) if v.column == "error_rate" else num(v.threshold)
@@ -728,7 +740,7 @@ def slo_section(data: ReportData) -> list[str]:
 def _level_rows(s: Series, mode: str, level: float) -> pd.DataFrame:
     m = s.run.measured
     mask = (
-        (m["target"] == s.target).to_numpy(dtype=bool, na_value=False)
+        s.mask(m)
         & (m["load_mode"] == mode).to_numpy(dtype=bool, na_value=False)
         & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
     )
@@ -759,12 +771,14 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     headers += ["error rate"]
     if open_loop:
         headers += [heading("start_lag_ms", "p99"), "offered req/s", "achieved req/s"]
-    rates = {(r.index, a.target, a.offered): a for r in data.runs for a in arrival_rates(r.measured)} if open_loop else {}
+    rates = (
+        {(r.index, a.target, a.client, a.offered): a for r in data.runs for a in arrival_rates(r.measured)} if open_loop else {}
+    )
     rows = []
     for s in data.series:
         for _, a in s.levels.iterrows():
             row = ([s.run.label] if data.multi else []) + [
-                s.target,
+                s.shown,
                 LoadLevel.of(str(a["load_mode"]), float(a["load_level"])).text,
                 count(a["n"]),
                 num(a["ttft_ms_p50"]),
@@ -782,7 +796,7 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             if open_loop:
                 lag = _level_rows(s, str(a["load_mode"]), float(a["load_level"]))["start_lag_ms"]
                 row += [num(percentiles(lag.to_numpy(dtype="float64", na_value=np.nan), [99])[0])]
-                rate = rates.get((s.run.index, s.target, float(a["load_level"]))) if a["load_mode"] == "rate" else None
+                rate = rates.get((s.run.index, s.target, s.client, float(a["load_level"]))) if a["load_mode"] == "rate" else None
                 row += [f"{rate.offered:g}", num(rate.achieved) + (" ⚠️" if rate.short else "")] if rate else [DASH, DASH]
             rows.append(row)
     align = ["left"] * (3 if data.multi else 2) + ["right"] * (len(headers) - (3 if data.multi else 2))
@@ -811,7 +825,7 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     ]
     for rate in (r for r in rates.values() if r.short):
         lines += [
-            f"⚠️ {rate.target} at {rate.offered:g} req/s offered: {num(rate.achieved)} req/s achieved over "
+            f"⚠️ {rate.name} at {rate.offered:g} req/s offered: {num(rate.achieved)} req/s achieved over "
             f"{num(rate.span_s)} s ({rate.n} requests; Poisson noise allows down to {num(rate.floor)}): the client "
             "fell behind the arrival schedule, so this level did not offer the load it names.",
             "",
@@ -828,6 +842,75 @@ def load_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             f"![Inter-token gaps: the tail]({charts['itl']})",
             "",
         ]
+    return lines
+
+
+# --------------------------------------------------------------------------- what the SDK costs
+
+
+def _signed(value: float) -> str:
+    text = num(value)
+    return text if text == DASH or text.startswith("-") or text == "0" else "+" + text
+
+
+def _difference_cell(d: Difference | None) -> str:
+    """'lean → SDK: +Δ [low, high]', Δ in bold when its interval excludes no difference."""
+    if d is None or not (math.isfinite(d.lean) and math.isfinite(d.sdk)):
+        return DASH
+    change = _signed(d.change)
+    text = f"{num(d.lean)} → {num(d.sdk)}: " + (f"**{change}**" if d.firm else change)
+    if math.isfinite(d.ci_low):
+        text += f" [{_signed(d.ci_low)}, {_signed(d.ci_high)}]"
+    return text
+
+
+def sdk_cost_section(data: ReportData) -> list[str]:
+    """Targets measured by both client paths: what the SDK path adds, per level (bench.analysis.sdk_cost)."""
+    per_run = [(run, sdk_costs(run.frame, run.meta.client_health.levels if run.meta.client_health else ())) for run in data.runs]
+    per_run = [(run, costs) for run, costs in per_run if costs]
+    if not per_run:
+        return []
+    lines = [
+        "## What the SDK costs",
+        "",
+        "Targets measured by both client paths, one after the other within each load level (neither's work was "
+        "in the other's figures): the lean client's figure → the SDK path's, and the difference (SDK − lean) "
+        f"with its bootstrap {CONFIDENCE:.0%} interval; bold where the interval excludes no difference. First token: "
+        "the difference of the two medians (and p99s), resampling requests. Inter-token time: the mean gap between "
+        "content events (streaming time after the first content event ÷ gaps), resampling requests. CPU per chunk: "
+        "the measuring process's CPU time ÷ the chunks it handled, in µs, all-in (client library, harness, health "
+        "sampler), resampling the health sampler's time slices of the level. Where the SDK path reads time "
+        "differently, the lean path's figure is the closer one to the provider's: see `docs/method.md`, "
+        '"Client paths".',
+        "",
+    ]
+    headers = [
+        "target",
+        "load",
+        "n (lean / SDK)",
+        "first token p50 (ms)",
+        "first token p99 (ms)",
+        "inter-token mean (ms)",
+        "CPU per chunk (µs)",
+    ]
+    for run, costs in per_run:
+        if data.multi:
+            lines += [f"### {run.label.capitalize()} ({code(run.run_id)})", ""]
+        rows = [
+            [
+                c.target,
+                LoadLevel.of(c.load_mode, c.load_level).text,
+                f"{count(c.n_lean)} / {count(c.n_sdk)}",
+                _difference_cell(c.ttft_p50_ms),
+                _difference_cell(c.ttft_p99_ms),
+                _difference_cell(c.itl_mean_ms),
+                _difference_cell(c.cpu_us_per_chunk),
+            ]
+            for c in costs
+        ]
+        lines += [table(headers, rows, ["left", "left"] + ["right"] * (len(headers) - 2)), ""]
+        if any(c.cpu_us_per_chunk is None for c in costs):
+            lines += ["CPU per chunk needs the health sampler's slices of both paths, which this run did not record.", ""]
     return lines
 
 
@@ -876,7 +959,7 @@ def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             rows.append(
                 ([s.run.label] if data.multi else [])
                 + [
-                    s.target,
+                    s.shown,
                     count(sp["n"]),
                     num(sp["queue_ms"]),
                     num(sp["prompt_ms"]),
@@ -924,7 +1007,7 @@ def time_section(data: ReportData, charts: Mapping[str, str]) -> list[str]:
             rows.append(
                 ([s.run.label] if data.multi else [])
                 + [
-                    s.target,
+                    s.shown,
                     num(h["ttft_ms_p50"]),
                     num(h["ttfa_ms_p50"]),
                     num(thinking),
@@ -967,8 +1050,8 @@ def errors_section(data: ReportData) -> list[str]:
     lines = ["## Errors", ""]
     rows = []
     for s in data.series:
-        m = s.run.measured[["target", "status", "error_kind", "error_message", "http_status"]]
-        mine = m.loc[(m["target"] == s.target).to_numpy(dtype=bool, na_value=False)]
+        m = s.run.measured[["target", "client", "status", "error_kind", "error_message", "http_status"]]
+        mine = m.loc[s.mask(m)]
         bad = mine.loc[~ok_mask(mine)]
         if bad.empty:
             continue
@@ -980,7 +1063,7 @@ def errors_section(data: ReportData) -> list[str]:
             rows.append(
                 ([s.run.label] if data.multi else [])
                 + [
-                    s.target,
+                    s.shown,
                     code(kind),
                     count(len(these)),
                     share(len(these) / len(mine)),
@@ -1125,7 +1208,10 @@ def _overhead(run: RunView) -> str:
         prep = percentiles(m["sdk_prep_ms"].to_numpy(dtype="float64", na_value=np.nan), [50, 99])
         if not math.isnan(prep[0]):
             covered.add("sdk_prep_ms")
-            parts.append(f"SDK preparation before t0 p50 {num(prep[0])} ms, p99 {num(prep[1])} ms (not billed to the provider)")
+            parts.append(
+                f"client preparation before t0 (`sdk_prep_ms`) p50 {num(prep[0])} ms, p99 {num(prep[1])} ms "
+                "(not billed to the provider)"
+            )
         lag = percentiles(m["start_lag_ms"].to_numpy(dtype="float64", na_value=np.nan), [50, 99])
         if not math.isnan(lag[0]):
             covered.add("start_lag_ms")
@@ -1150,16 +1236,46 @@ def _token_sources(run: RunView) -> str:
 
 #: What each client path is, for the method table.
 CLIENT_NOTES: dict[str, str] = {
-    "sdk": "each provider's official SDK, connection pool sized to the level's concurrency",
-    "fast": "bench's lean HTTP client: no SDK on the hot path, one write per request, stamps per socket read",
+    "fast": "bench's lean HTTP client, the default: no SDK on the hot path, one write per request, stamps per socket read",
+    "sdk": "each provider's official SDK, connection pool sized to the level's concurrency: what an application using the SDK sees, the SDK's own cost included",
 }
 
 
+def _clients_by_target(run: RunView) -> dict[str, list[str]]:
+    """Which client paths measured each target: from its requests, else from run.json."""
+    m = run.measured
+    out: dict[str, list[str]] = {}
+    if len(m):
+        pairs = zip(m["target"].astype("object").tolist(), m["client"].astype("object").tolist(), strict=True)
+        for target, client in dict.fromkeys(pairs):
+            if isinstance(client, str) and client:
+                out.setdefault(str(target), []).append(client)
+    if out:
+        return {target: sorted(clients, key=lambda c: (c != "fast", c)) for target, clients in out.items()}
+    for target in run.scenario.get("targets") or []:
+        if isinstance(target, dict) and target.get("label"):
+            client = target.get("client")
+            out[str(target["label"])] = [str(c) for c in client] if isinstance(client, list) else [str(client)] if client else []
+    if not any(out.values()) and run.meta.client:
+        return {"": run.meta.client.split(",")}
+    return out
+
+
 def _clients(run: RunView) -> str:
-    clients = sorted({str(c) for c in run.measured["client"].dropna().unique()})
-    if not clients and run.meta.client:
-        clients = [run.meta.client]
-    return ", ".join(f"{c} ({CLIENT_NOTES[c]})" if c in CLIENT_NOTES else c for c in clients) or DASH
+    """Which client measured each target (one line when every target had the same)."""
+    by_target = {target: clients for target, clients in _clients_by_target(run).items() if clients}
+    if not by_target:
+        return DASH
+    used = sorted({c for clients in by_target.values() for c in clients}, key=lambda c: (c != "fast", c))
+    sets = {tuple(clients) for clients in by_target.values()}
+    if len(used) == 1:
+        return f"{used[0]} ({CLIENT_NOTES[used[0]]})" if used[0] in CLIENT_NOTES else used[0]
+    notes = "; ".join(f"{c} is {CLIENT_NOTES[c]}" if c in CLIENT_NOTES else c for c in used)
+    if len(sets) == 1:
+        which = " and ".join(next(iter(sets))) + " for every target, one after the other within each load level"
+    else:
+        which = "; ".join(f"{target}: {' and '.join(clients)}" for target, clients in by_target.items())
+    return f"{which} ({notes})"
 
 
 def _execution(run: RunView) -> str:
@@ -1259,6 +1375,7 @@ def render_markdown(data: ReportData, charts: Mapping[str, str]) -> str:
     lines += cost_section(data)
     lines += slo_section(data)
     lines += load_section(data, charts)
+    lines += sdk_cost_section(data)
     lines += over_time_section(data, charts)
     lines += time_section(data, charts)
     lines += errors_section(data)

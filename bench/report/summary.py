@@ -9,7 +9,7 @@ from rich.table import Table
 from bench import schema
 from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.analysis.saturation import saturation, summary_lines
-from bench.fmt import number
+from bench.fmt import number, target_name
 from bench.results.run_file import RunMeta
 from bench.scenario.slo import slo_for_scenario
 from bench.schema import LoadLevel
@@ -44,7 +44,7 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
     table.add_column("load")
     for _, header, _ in _COLUMNS:
         table.add_column(header, justify="right")
-    rates = {(r.target, r.offered): r for r in arrival_rates(frame)} if len(frame) else {}
+    rates = {(r.target, r.client, r.offered): r for r in arrival_rates(frame)} if len(frame) else {}
     if rates:
         table.add_column("offered req/s", justify="right")
         table.add_column("achieved req/s", justify="right")
@@ -53,11 +53,12 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
         for values in agg.to_dict(orient="records"):
             load = LoadLevel.of(values["load_mode"], values["load_level"]).text
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
+            target, client = str(values["target"]), str(values["client"])
             if rates:
                 cells += _rate_cells(
-                    rates.get((str(values["target"]), float(values["load_level"]))) if values["load_mode"] == "rate" else None
+                    rates.get((target, client, float(values["load_level"]))) if values["load_mode"] == "rate" else None
                 )
-            table.add_row(str(values["target"]), load, *cells)
+            table.add_row(target_name(target, client), load, *cells)
     return table
 
 
@@ -71,7 +72,7 @@ def _rate_cells(rate: ArrivalRate | None) -> list[str]:
 def rate_warning(rate: ArrivalRate) -> str:
     """The line said when a level's achieved rate fell short beyond Poisson noise."""
     return (
-        f"warning: {rate.target} {LoadLevel('rate', rate.offered).text}: achieved {rate.achieved:.2f} req/s of {rate.offered:g} "
+        f"warning: {rate.name} {LoadLevel('rate', rate.offered).text}: achieved {rate.achieved:.2f} req/s of {rate.offered:g} "
         f"offered ({rate.n} requests over {rate.span_s:.1f} s; Poisson noise allows down to {rate.floor:.2f}) — "
         "the client fell behind the arrival schedule, so this level did not offer the load it names"
     )
@@ -86,11 +87,12 @@ def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
         return out
     rows = measured(frame)
     open_loop = rows[rows["load_mode"] == "rate"]
-    for (target, level), group in open_loop.groupby(["target", "load_level"], sort=False):
+    for (target, level, client), group in open_loop.groupby(["target", "load_level", "client"], sort=False, dropna=False):
         lag_p99 = group["start_lag_ms"].quantile(0.99)
         if lag_p99 > OVERLOAD_LAG_MS:
+            name = target_name(str(target), client if isinstance(client, str) else None)
             out.append(
-                f"warning: {target} {LoadLevel.of('rate', level).text}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
+                f"warning: {name} {LoadLevel.of('rate', level).text}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
                 "could not keep up with the arrival rate, so this level did not offer the load it names"
             )
     out.extend(rate_warning(r) for r in arrival_rates(frame) if r.short)

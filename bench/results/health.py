@@ -43,6 +43,11 @@ class LevelHealth:
     sampler_ms: float = 0.0
     #: The client path that measured ("sdk", "fast"): the advice differs.
     client: str = ""
+    #: CPU seconds and chunks counted over consecutive slices of the level (at most
+    #: ``bench.run.health.MAX_SLICES``, each a whole number of sampling intervals): what an
+    #: interval of the CPU per chunk is bootstrapped from (the report's "What the SDK costs").
+    cpu_slices_s: tuple[float, ...] = ()
+    chunk_slices: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, None)."""
@@ -52,7 +57,8 @@ class LevelHealth:
     def from_dict(cls, data: Mapping[str, Any]) -> LevelHealth:
         """Inverse of :meth:`to_dict`; unknown keys are ignored, missing defaulted ones filled."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+        return cls(**values)
 
 
 # --- budget ------------------------------------------------------------------------

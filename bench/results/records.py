@@ -49,7 +49,7 @@ class RequestRecord:
     request_index: int
     warmup: bool
     stream: bool
-    client: str = "sdk"
+    client: str = "fast"
     status: str = "ok"
     error_kind: str | None = None
     error_message: str | None = None

@@ -115,6 +115,14 @@ class RunMeta(BaseModel):
         return table if isinstance(table, dict) else None
 
 
+def split_fingerprint(fingerprint: str) -> tuple[str, tuple[str, ...] | None]:
+    """(settings digest, client paths) of a recorded fingerprint. Fingerprints recorded before
+    the client was part of them have no ``+``: their clients are None (unknown from the
+    fingerprint; run.json's ``client`` says which)."""
+    digest, sep, clients = fingerprint.partition("+")
+    return digest, (tuple(c for c in clients.split(",") if c) if sep else None)
+
+
 def read_run_meta(run_dir: Path) -> RunMeta:
     """A run directory's run.json; a run without one (killed before it was written) is known by its directory's name."""
     path = run_dir / RUN_FILE

@@ -53,6 +53,7 @@ or ``sampler.start()`` … ``level = sampler.stop()`` from inside the running lo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 from types import TracebackType
@@ -73,6 +74,10 @@ DEFAULT_INTERVAL_S: Final = 0.05
 #: always at start and stop: listing /proc/self/fd costs ~5-30 µs and grows with the count
 #: (a few hundred µs at 1,000 streams), while a leak or a peak lasts far longer than 200 ms.
 FDS_EVERY: Final = 4
+
+#: At most this many CPU/chunk slices are kept per level (consecutive sampling intervals are
+#: merged evenly into them): enough to bootstrap CPU per chunk, few enough for run.json.
+MAX_SLICES: Final = 40
 
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MB: Final = 2**20
@@ -95,6 +100,18 @@ def chunks_counted() -> int:
 
 
 # --- results ----------------------------------------------------------------------------------
+
+
+def _slices(marks: list[tuple[float, int]]) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """(CPU seconds, chunks) between consecutive marks, merged evenly into at most MAX_SLICES."""
+    if len(marks) < 2:
+        return (), ()
+    steps = len(marks) - 1
+    count = min(steps, MAX_SLICES)
+    bounds = [round(i * steps / count) for i in range(count + 1)]
+    cpu = tuple(round(marks[b][0] - marks[a][0], 6) for a, b in itertools.pairwise(bounds))
+    chunks = tuple(marks[b][1] - marks[a][1] for a, b in itertools.pairwise(bounds))
+    return cpu, chunks
 
 
 # --- sampler ----------------------------------------------------------------------------------
@@ -141,6 +158,8 @@ class HealthSampler:
         self._cpu_start = 0.0
         self._wall_start_ns = 0
         self._chunks_start = 0
+        # (process CPU seconds, chunks counted) at start and at every probe.
+        self._marks: list[tuple[float, int]] = []
 
     @property
     def samples_taken(self) -> int:
@@ -162,6 +181,7 @@ class HealthSampler:
         self._fds_start = self._fds_peak = self._fds()
         self._chunks_start = _chunks
         self._cpu_start = time.process_time()
+        self._marks.append((self._cpu_start, _chunks))
         self._wall_start_ns = time.perf_counter_ns()
         self._tick()
 
@@ -172,8 +192,10 @@ class HealthSampler:
         if self.result is not None:
             return self.result
         wall_ns = time.perf_counter_ns() - self._wall_start_ns
-        cpu_s = time.process_time() - self._cpu_start
+        cpu_end = time.process_time()
+        cpu_s = cpu_end - self._cpu_start
         chunks = _chunks - self._chunks_start
+        self._marks.append((cpu_end, _chunks))
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -185,6 +207,7 @@ class HealthSampler:
         rss_peak = max(self._rss_peak, rss_end)
         wall_s = wall_ns / 1e9
         lags = sorted(self._lags_ns)
+        cpu_slices, chunk_slices = _slices(self._marks)
         lag_ms = [v / 1e6 for v in lags]
         self.result = LevelHealth(
             target=self.target,
@@ -207,6 +230,8 @@ class HealthSampler:
             streams=self.streams,
             sampler_ms=round(self._own_ns / 1e6, 4),
             client=self.client,
+            cpu_slices_s=cpu_slices,
+            chunk_slices=chunk_slices,
         )
         return self.result
 
@@ -248,6 +273,7 @@ class HealthSampler:
         """Record the probe's lag, read RSS and fds, schedule the next tick."""
         begin = time.perf_counter_ns()
         self._lags_ns.append(begin - stamp)
+        self._marks.append((time.process_time(), _chunks))
         rss = self._rss()
         if rss > self._rss_peak:
             self._rss_peak = rss

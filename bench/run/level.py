@@ -57,6 +57,13 @@ class LevelJob:
     workers: int = 1
     #: perf_counter_ns at which every worker starts (same clock in every process on one host).
     start_ns: int | None = None
+    #: The client path this run of the level measures with (a target may name several, which
+    #: run one after the other); "" means the target's first.
+    client: str = ""
+
+    @property
+    def client_path(self) -> str:
+        return self.client or self.target.clients[0]
 
     @property
     def target(self) -> Any:
@@ -73,7 +80,7 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     scenario, target, load = job.scenario, job.target, job.scenario.load
     prompts = prompts or job.prompts()
     streams = streams_of(load.mode, job.level, job.worker, job.workers)
-    await warm_client_path(target.provider, target.client)
+    await warm_client_path(target.provider, job.client_path)
     settings = ClientSettings(
         base_url=job.base_url,
         api_key=job.api_key,
@@ -88,11 +95,11 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         load_level=job.level,
         streams=streams,
         worker=job.worker,
-        client=target.client,
+        client=job.client_path,
     )
     # The client is built before sampling starts: an SDK client loads its TLS certificates
     # (10–20 ms, blocking) when it is made, which is no lag any request waits through.
-    provider = make_provider(target.provider, settings, target.client)
+    provider = make_provider(target.provider, settings, job.client_path)
     sampler.start()
     try:
         profile = profile_for(
@@ -114,10 +121,20 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     return health
 
 
+def prompt_key(job: LevelJob) -> str:
+    """What a level's prompts are drawn from (plus the request's index): unique per run, target
+    and level — and per client when a target is measured with several, so a provider's prompt
+    cache never favours the client that runs second. (The emulator's seeded timings stay the
+    same request for request, so on the emulator the two differ only by the client.)"""
+    key = f"{job.run_id}:{job.t_index}:{job.level}"
+    return key + (f":{job.client_path}" if len(job.target.clients) > 1 else "")
+
+
 def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -> Callable[[Slot], Any]:
     scenario, target = job.scenario, job.target
     req, load = scenario.request, scenario.load
     emulator_profile = target.emulator.header_payload() if job.emulate else None
+    key = prompt_key(job)
 
     async def send(slot: Slot) -> None:
         headers: dict[str, str] = {}
@@ -126,7 +143,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -
             headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
         request = ProviderRequest(
             model=target.model,
-            messages=prompts.for_request(f"{job.run_id}:{job.t_index}:{job.level}:{slot.index}"),
+            messages=prompts.for_request(f"{key}:{slot.index}"),
             max_tokens=req.max_tokens,
             stream=req.stream,
             temperature=req.temperature,

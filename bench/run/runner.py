@@ -27,6 +27,7 @@ from bench.analysis.saturation import saturation
 from bench.emulator.handle import start_emulator
 from bench.errors import BenchError
 from bench.event_loop import event_loop_name, loop_options
+from bench.fmt import target_name
 from bench.providers.network import Network, api_url
 from bench.results import provenance
 from bench.results.calibration import calibration_note, latest_calibration
@@ -40,7 +41,7 @@ from bench.run.load import pool_size
 from bench.run.preflight import preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
-from bench.scenario.model import Scenario, Target, load_scenario
+from bench.scenario.model import CLIENTS, Scenario, Target, load_scenario
 from bench.scenario.prompts import PROMPT_NOTE, PromptSet, prompt_set
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
@@ -57,7 +58,8 @@ class RunOptions:
     concurrency: list[int] | None = None
     rate: list[float] | None = None
     quiet: bool = True
-    #: Client path for every target ("sdk" or "fast"); None keeps each target's own.
+    #: Client path for every target: "fast", "sdk", or several comma-separated ("fast,sdk": each
+    #: level runs once per client); None keeps each target's own.
     client: str | None = None
     #: Processes sharing each level's load; None keeps the scenario's ``[load] workers``.
     workers: int | None = None
@@ -96,8 +98,9 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
             raise BenchError(f"--target {unknown[0]!r}: no such target in {scenario.source_path}; targets: {', '.join(labels)}")
         data["target"] = [t for t in data["target"] if Target(**t).name in options.targets]
     if options.client:
+        clients = parse_clients(options.client, "--client")
         for target in data["target"]:
-            target["client"] = options.client
+            target["client"] = clients[0] if len(clients) == 1 else clients
     load = data["load"]
     if options.workers is not None:
         load["workers"] = options.workers
@@ -108,11 +111,23 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
     elif options.rate:
         load["rate"], load["concurrency"] = options.rate, None
     try:
-        return Scenario.model_validate(data)
+        effective = Scenario.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise BenchError(f"command-line override: {where}: {error['msg'].removeprefix('Value error, ')}") from None
+    return effective
+
+
+def parse_clients(value: str, option: str) -> list[str]:
+    """``fast``, ``sdk`` or ``fast,sdk`` (the order the clients run in within each level)."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [name for name in names if name not in CLIENTS]
+    if not names or unknown:
+        raise BenchError(f"{option} {value!r}: expected {', '.join(CLIENTS)} or both, comma-separated (e.g. fast,sdk)")
+    if len(set(names)) != len(names):
+        raise BenchError(f"{option} {value!r}: a client appears twice")
+    return names
 
 
 def resolve_keys(scenario: Scenario, emulate: bool) -> dict[str, str | None]:
@@ -267,7 +282,7 @@ class Runner:
             versions=provenance.versions(),
             host=provenance.host(),
             git_revision=provenance.git_revision(Path(s.source_path).parent if s.source_path else None),
-            client=",".join(sorted({t.client for t in s.target})),
+            client=",".join(s.clients),
             proxies=self._proxies(),
             event_loop=event_loop_name(),
             prompts_unique=True,
@@ -379,22 +394,26 @@ class Runner:
         async with self._executor() as executor:
             for t_index, target in enumerate(self.scenario.target):
                 for level in load.levels:
-                    total = (load.requests + load.warmup) if load.requests is not None else None
-                    progress.start_level(target.name, load.mode, level, total, warmup=load.warmup)
-                    job = LevelJob(
-                        run_id=self.run_id,
-                        scenario=self.scenario,
-                        t_index=t_index,
-                        level=level,
-                        base_url=base_urls[target.name],
-                        api_key=self.keys[target.name],
-                        emulate=self.emulate,
-                        secrets=self.secrets,
-                    )
-                    try:
-                        self.health.extend(await executor.run_level(job, emit))
-                    finally:
-                        progress.end_level()
+                    # Several clients: one after the other within the level, never side by side,
+                    # so neither's CPU and event-loop time is in the other's figures.
+                    for client in target.clients:
+                        total = (load.requests + load.warmup) if load.requests is not None else None
+                        progress.start_level(target_name(target.name, client), load.mode, level, total, warmup=load.warmup)
+                        job = LevelJob(
+                            run_id=self.run_id,
+                            scenario=self.scenario,
+                            t_index=t_index,
+                            level=level,
+                            base_url=base_urls[target.name],
+                            api_key=self.keys[target.name],
+                            emulate=self.emulate,
+                            secrets=self.secrets,
+                            client=client,
+                        )
+                        try:
+                            self.health.extend(await executor.run_level(job, emit))
+                        finally:
+                            progress.end_level()
 
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers

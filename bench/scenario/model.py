@@ -30,10 +30,12 @@ from bench.schema import FAULT_KINDS
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
 PROVIDERS: tuple[str, ...] = ("groq", "openai", "anthropic", "openai-compatible")
-#: Client paths: the official SDK (the default and the reference) or the lean one (no SDK on
-#: the hot path, for Groq-class speeds at many streams).
-Client = Literal["sdk", "fast"]
-CLIENTS: tuple[str, ...] = ("sdk", "fast")
+#: Client paths: bench's lean HTTP client (the default: no SDK on the hot path, accurate at
+#: Groq-class speeds and many streams) or the provider's official SDK (what an application
+#: using the SDK sees, the SDK's own cost included). See docs/method.md, "Client paths".
+Client = Literal["fast", "sdk"]
+CLIENTS: tuple[str, ...] = ("fast", "sdk")
+DEFAULT_CLIENT: Client = "fast"
 
 #: The variable each SDK reads by default; an openai-compatible server gets no key unless named.
 DEFAULT_KEY_ENV: dict[str, str | None] = {
@@ -142,7 +144,9 @@ class Target(_Strict):
     label: Annotated[str, Field(min_length=1)] | None = None
     base_url: str | None = None
     api_key_env: Annotated[str, Field(min_length=1)] | None = None
-    client: Client = "sdk"
+    #: The client path, or several (``["fast", "sdk"]``): then every level runs once per client,
+    #: one after the other, and each client's requests are a group of their own.
+    client: Client | Annotated[list[Client], Field(min_length=1)] = DEFAULT_CLIENT
     emulator: EmulatorProfile = Field(default_factory=EmulatorProfile)
     #: This target's own SLOs (``[target.slo]``): override and extend the scenario-wide ``[slo]``.
     slo: dict[str, float] = Field(default_factory=dict)
@@ -153,6 +157,23 @@ class Target(_Strict):
     @classmethod
     def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
         return _check_slo_table(table)
+
+    @field_validator("client", mode="before")
+    @classmethod
+    def _known_clients(cls, value: Any) -> Any:
+        expected = " or ".join(f'"{c}"' for c in CLIENTS) + ', or a list of them such as ["fast", "sdk"]'
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(name, str) for name in names):
+            raise ValueError(f"expected {expected} (got {type(value).__name__} {value!r})")
+        for name in names:
+            if "," in name:
+                listed = ", ".join(f'"{part.strip()}"' for part in name.split(","))
+                raise ValueError(f"{name!r}: write several clients as a list, client = [{listed}]")
+            if name not in CLIENTS:
+                raise ValueError(f"unknown client {name!r}{_suggest(name, CLIENTS)}; expected {expected}")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError(f"{value}: a client appears twice (each client is one group of results per level)")
+        return value
 
     @field_validator("api_key_env")
     @classmethod
@@ -196,6 +217,11 @@ class Target(_Strict):
     @property
     def key_env(self) -> str | None:
         return self.api_key_env if self.api_key_env else DEFAULT_KEY_ENV[self.provider]
+
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """The client paths that measure this target, in the order they run within a level."""
+        return (self.client,) if isinstance(self.client, str) else tuple(self.client)
 
 
 class RequestSettings(_Strict):
@@ -314,12 +340,21 @@ class Scenario(_Strict):
         """Scenario-wide SLOs, and each target's merged with them where it has its own."""
         return slo_for_scenario({"slo": self.slo, "targets": [{"label": t.name, "slo": t.slo} for t in self.target]})
 
+    @property
+    def clients(self) -> tuple[str, ...]:
+        """Every client path some target is measured with, in ``CLIENTS`` order."""
+        used = {c for t in self.target for c in t.clients}
+        return tuple(c for c in CLIENTS if c in used)
+
     def fingerprint(self) -> str:
-        """What makes two runs comparable: request settings, prompt shape and load mode.
+        """What makes two runs comparable: request settings, prompt shape and load mode, then
+        ``+`` and the client paths that measured (``3f…9a+fast``, ``3f…9a+fast,sdk``).
 
         Names, descriptions, SLOs, request counts and emulator profiles are left out on
         purpose: a CI job that raises ``requests`` or injects a slowdown on the emulator still
-        measures the same thing.
+        measures the same thing. The client is in: the SDK path's own cost is part of every
+        figure it measures. Fingerprints written before the client was part of them are the
+        digest alone (see :func:`bench.results.run_file.split_fingerprint`).
         """
         shape = {
             "request": self.request.model_dump(mode="json"),
@@ -327,7 +362,7 @@ class Scenario(_Strict):
             "load_mode": self.load.mode,
         }
         blob = json.dumps(shape, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return hashlib.sha256(blob.encode()).hexdigest()[:16] + "+" + ",".join(self.clients)
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as run.json records it (reports and the gate read this)."""

@@ -217,7 +217,12 @@ def _help(cli, *args: str) -> str:  # type: ignore[no-untyped-def]
 def test_help_shows_choices_and_flags_without_types(cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     text = _help(cli, "run")
-    assert "<sdk|fast>" in text and "<local|ray>" in text and "<groq|openai|anthropic|openai-compatible>" in text
+    assert (
+        "--client" in text
+        and "fast,sdk" in text
+        and "<local|ray>" in text
+        and "<groq|openai|anthropic|openai-compatible>" in text
+    )
     assert "<bool>" not in text
     assert "'.[ray]'" in text  # rich markup must not eat the extra's name
     for command in ("report", "export", "compare", "check", "validate", "models", "emulate", "init"):

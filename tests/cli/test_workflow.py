@@ -58,3 +58,23 @@ def test_the_committed_baseline_is_what_the_workflow_compares_with() -> None:
     if not baseline.is_dir():
         pytest.skip("baselines/quickstart is not committed yet")
     assert (baseline / "baseline.json").is_file() and (baseline / "samples.csv").is_file()
+
+
+def test_the_committed_baseline_was_measured_by_the_client_the_workflow_runs() -> None:
+    """Else every CI run would stop at "not comparable: measured by different clients"."""
+    from bench.gate.baseline import load_side
+    from bench.results.run_file import split_fingerprint
+    from bench.scenario.model import DEFAULT_CLIENT
+
+    (run,) = [c for c in _bench_commands() if c[0] == "run"]
+    client = run[run.index("--client") + 1] if "--client" in run else DEFAULT_CLIENT
+    root = WORKFLOW.parent.parent.parent / "baselines"
+    if not (root / "quickstart").is_dir():
+        pytest.skip("baselines/quickstart is not committed yet")
+    side = load_side("quickstart", root=root)
+    assert side.info.fingerprint is not None and split_fingerprint(side.info.fingerprint)[1] == (client,)
+    assert set(side.frame["client"]) == {client}
+    text = WORKFLOW.read_text(encoding="utf-8")
+    concurrency = text.split('BENCH_CONCURRENCY: "', 1)[1].split('"', 1)[0]
+    assert run[run.index("--concurrency") + 1] == '"$BENCH_CONCURRENCY"'
+    assert sorted(set(side.frame["load_level"])) == sorted(float(level) for level in concurrency.split(","))

@@ -45,7 +45,7 @@ def test_save_list_and_compare_against_a_name(cli: Cli, tmp_path: Path) -> None:
 def test_a_baseline_keeps_what_the_gate_needs(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path / "results", error_share=0.1)
     info = save_baseline("b1", run_dir, root=tmp_path / "baselines")
-    assert info.requests == 240 and info.emulated is True and info.fingerprint == "0123456789abcdef"
+    assert info.requests == 240 and info.emulated is True and info.fingerprint == "0123456789abcdef+fast"
     run_side = load_side(str(run_dir))
     base_side = load_side("b1", root=tmp_path / "baselines")
     assert base_side.info.kind == "baseline" and base_side.info.fingerprint == run_side.info.fingerprint

@@ -1137,9 +1137,9 @@ def test_client_column_and_emulator_quirks_with_client_fast(tmp_path: Path) -> N
     quirks = "[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\njitter = 0\n"
     targets = (
         f'[[target]]\nprovider = "openai-compatible"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n'
-        f'label = "no-usage"\nclient = "fast"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
-        f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\n{quirks}'
-    )
+        f'label = "no-usage"\n{quirks}omit_usage = true\nomit_done = true\nempty_chunk_share = 0.2\n'
+        f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\nlabel = "reasoning"\nclient = "sdk"\n{quirks}'
+    )  # the first target on the default (lean) client, the second on the SDK path it names
     path = emulated(
         tmp_path, targets, load="concurrency = [1]\nrequests = 3", request="max_tokens = 40\nextra_body = { ignore_eos = true }"
     )

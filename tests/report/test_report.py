@@ -88,7 +88,7 @@ def test_report_content(golden_report: Path) -> None:
         "aiperf and guidellm call ITL",
         "subsampled to 10,000",
         "warm-up",
-        "SDK preparation before t0",
+        "client preparation before t0",
         "openai 3.57.0",
         "bench-host",
     ):

@@ -96,7 +96,7 @@ def test_sparse_meta_warmup_failures_and_reasoning_without_server_timings(tmp_pa
 
 
 def test_run_without_rows_uses_meta_client(tmp_path: Path) -> None:
-    run = write_synthetic_run(tmp_path, n=1, targets=("openai/gpt-4-turbo",))
+    run = write_synthetic_run(tmp_path, n=1, targets=("openai/gpt-4-turbo",), client="sdk")
     (run / REQUESTS_FILE).write_text("")
     meta = json.loads((run / RUN_FILE).read_text())
     meta["host"] = {}

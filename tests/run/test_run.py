@@ -1,6 +1,7 @@
-"""End to end: scenario → real SDKs → emulator over loopback HTTP → results on disk → frame.
+"""End to end: scenario → a real client path → emulator over loopback HTTP → results on disk → frame.
 
-No mocks: every request goes through the unmodified official SDK and a real socket.
+No mocks: every request goes through a real socket, by the default lean client or, where a test
+names it, the unmodified official SDK.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ base_url = "http://127.0.0.1:9/v1"
 """
 
 
+@pytest.mark.parametrize("client", ["fast", "sdk"])
 @pytest.mark.parametrize("stream", [True, False])
-def test_all_provider_kinds(tmp_path: Path, stream: bool) -> None:
-    result = run_scenario(scenario(tmp_path, ALL_KINDS, stream=stream), out=tmp_path / "results")
+def test_all_provider_kinds(tmp_path: Path, stream: bool, client: str) -> None:
+    result = run_scenario(scenario(tmp_path, ALL_KINDS, stream=stream), out=tmp_path / "results", client=client)
     frame = result.frame
     assert list(frame.columns) == list(COLUMNS)
     for name, dtype in COLUMNS.items():
@@ -97,7 +99,7 @@ def test_all_provider_kinds(tmp_path: Path, stream: bool) -> None:
     assert (frame["e2e_ms"] > 10).all()
     assert (frame["sdk_prep_ms"] >= 0).all() and (frame["ttfb_ms"] > 0).all()
     assert frame["request_id"].notna().all()
-    assert (frame["client"] == "sdk").all()
+    assert (frame["client"] == client).all()
     groq = frame[frame["provider"] == "groq"]
     assert groq["queue_ms"].notna().all() and groq["completion_ms"].notna().all()
     assert groq["server_output_tps"].gt(0).all()
@@ -167,7 +169,8 @@ def test_every_fault_is_one_error_row_and_the_run_goes_on(
 
 
 def test_retries_are_counted_and_t0_stays_at_first_attempt(tmp_path: Path) -> None:
-    targets = '[[target]]\nprovider = "openai"\nmodel = "gpt-4.1"\n'
+    # The SDK path retries (with the SDK's own semantics); the lean client does not yet.
+    targets = '[[target]]\nprovider = "openai"\nmodel = "gpt-4.1"\nclient = "sdk"\n'
     targets += "[target.emulator]\nttft_ms = 10\ntokens_per_s = 2000\nfaults = { rate_limited = 1.0 }\nretry_after_s = 0\n"
     path = scenario(tmp_path, targets, load="concurrency = [1]\nrequests = 1")
     path.write_text(path.read_text().replace("max_tokens = 12", "max_tokens = 12\nmax_retries = 2"))

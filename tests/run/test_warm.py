@@ -145,14 +145,15 @@ def _excess(run_dir: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def test_first_measured_request_is_not_an_outlier(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["fast", "sdk"])
+def test_first_measured_request_is_not_an_outlier(tmp_path: Path, client: str) -> None:
     path = tmp_path / "s.toml"
     path.write_text(textwrap.dedent(FIRST_REQUEST))
     seen: dict[str, list[tuple[float, float]]] = {}
     for attempt in range(PROCESSES):
         out = tmp_path / f"r{attempt}"
         proc = subprocess.run(
-            [sys.executable, "-m", "bench", "run", str(path), "--out", str(out), "--quiet", "--no-report"],
+            [sys.executable, "-m", "bench", "run", str(path), "--out", str(out), "--quiet", "--no-report", "--client", client],
             capture_output=True,
             text=True,
             timeout=180,

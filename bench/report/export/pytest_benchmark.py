@@ -29,6 +29,7 @@ import numpy as np
 from bench import __version__
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import group_positions, ok_mask
+from bench.fmt import target_name
 from bench.results.records import resolve_run_dir
 from bench.results.run_file import RunMeta, read_run_meta
 from bench.schema import LoadLevel
@@ -127,7 +128,7 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
     warmup = bool(load.get("warmup")) if isinstance(load, dict) else False
     benchmarks: list[dict[str, Any]] = []
     ok = frame.loc[ok_mask(frame)].sort_values(["started_at_ns", "request_index"], kind="stable")
-    for (target, mode, level), positions in group_positions(ok):
+    for (target, mode, level, client), positions in group_positions(ok):
         part = ok.iloc[positions]
         for column in EXPORTED:
             values = part[column].to_numpy(dtype="float64", na_value=np.nan)
@@ -135,14 +136,19 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
             if values.size == 0:
                 continue
             metric = column.removesuffix("_ms")
-            param = f"{target}-{mode}={LoadLevel.of(mode, level).number}"
-            all_rows = frame[(frame["target"] == target) & (frame["load_mode"] == mode) & (frame["load_level"] == level)]
+            param = f"{target_name(target, client)}-{mode}={LoadLevel.of(mode, level).number}"
+            all_rows = frame[
+                (frame["target"] == target)
+                & (frame["load_mode"] == mode)
+                & (frame["load_level"] == level)
+                & (frame["client"].astype("object").fillna("") == client)
+            ]
             benchmarks.append(
                 {
                     "group": f"{scenario}: {metric}",
                     "name": f"{metric}[{param}]",
                     "fullname": f"bench/{scenario}::{metric}[{param}]",
-                    "params": {"target": str(target), "load_mode": str(mode), "load_level": float(level)},
+                    "params": {"target": str(target), "load_mode": str(mode), "load_level": float(level), "client": client},
                     "param": param,
                     "extra_info": {
                         "metric": column,

@@ -71,6 +71,7 @@ import orjson
 import pandas as pd
 
 from bench.analysis.metrics import group_positions, measured, pooled_itl, request_meets
+from bench.fmt import target_name
 from bench.results.run_file import RunMeta
 from bench.scenario.slo import slo_for_scenario
 
@@ -284,7 +285,7 @@ def vllm_result(
         "date": _date(meta, start_ns),
         "endpoint_type": backend,
         "backend": backend,
-        "label": target,
+        "label": target_name(target, None if pd.isna(first["client"]) else str(first["client"])),
         "model_id": str(first["model"]),
         "tokenizer_id": str(first["model"]),
         "num_prompts": int(len(rows)),

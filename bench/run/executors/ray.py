@@ -71,7 +71,7 @@ class LevelActor:
         self._scope: anyio.CancelScope | None = None
 
     async def prepare(self, job: LevelJob) -> str:
-        await warm_client_path(job.target.provider, job.target.client)
+        await warm_client_path(job.target.provider, job.client_path)
         return os.uname().nodename
 
     async def run(self, job: LevelJob, start_wall_ns: int) -> AsyncIterator[tuple[str, Any]]:

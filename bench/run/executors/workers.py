@@ -182,7 +182,7 @@ def _send_loop(conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | Non
 
 async def _level(job: LevelJob, conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | None], prompts: PromptSet) -> None:
     target = job.target
-    await warm_client_path(target.provider, target.client)
+    await warm_client_path(target.provider, job.client_path)
     outbox.put(("ready", None))
     kind, start_ns = await anyio.to_thread.run_sync(conn.recv)
     if kind != "go":

@@ -27,16 +27,21 @@ main process share two cores, and the figures say so.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.calibrate import CalibrationCell, read_chunk_log, summarize_cell
 from bench.records import load_results
@@ -172,6 +177,85 @@ def measure(binary: Path, work: Path, provider: str, client: str, cell: Cell, ar
     return summarize_cell(provider, client, cell.streams, cell.tokens_per_s, frame, read_chunk_log(log))
 
 
+class _RawStream(asyncio.Protocol):
+    """The reference client: one keep-alive connection, a stamp per read, nothing else."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.stamps: list[int] = []
+        self.response_id = ""
+        self.done: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        self.buf += data
+        while (end := self.buf.find(b"\n\n")) >= 0:
+            event, self.buf = self.buf[:end], self.buf[end + 2 :]
+            if b'" tok"' in event:
+                self.stamps.append(now)
+            elif not self.response_id and (found := re.search(rb'"id":"([^"]+)"', event)):
+                self.response_id = found[1].decode()
+        if self.buf.endswith(b"0\r\n\r\n") and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
+async def _raw_client(port: int, provider: str, cell: Cell, requests: int, tokens: int) -> list[dict[str, Any]]:
+    """``cell.streams`` closed-loop streams, warm-up first, as few lines as a client can be."""
+    path = "/v1/messages" if provider == "anthropic" else "/v1/chat/completions"
+    body = f'{{"model":"truth","max_tokens":{tokens},"stream":true}}'
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    rows: list[dict[str, Any]] = []
+
+    async def stream(count: int, warmup: bool) -> None:
+        _, conn = await loop.create_connection(_RawStream, "127.0.0.1", port)
+        for _ in range(count):
+            conn.stamps, conn.response_id, conn.buf = [], "", b""
+            conn.done = loop.create_future()
+            t0 = time.perf_counter_ns()
+            assert conn.transport is not None
+            conn.transport.write(request)
+            await conn.done
+            s = conn.stamps
+            rows.append(
+                {
+                    "warmup": warmup,
+                    "status": "ok",
+                    "request_id": conn.response_id,
+                    "ttft_ms": (s[0] - t0) / 1e6,
+                    "itl_ms": [(b - a) / 1e6 for a, b in itertools.pairwise(s)],
+                    "content_chunks": len(s),
+                }  # fmt: skip
+            )
+        assert conn.transport is not None
+        conn.transport.close()
+
+    await asyncio.gather(*(stream(1, True) for _ in range(cell.streams)))
+    share = [requests // cell.streams + (i < requests % cell.streams) for i in range(cell.streams)]
+    await asyncio.gather(*(stream(n, False) for n in share if n))
+    return rows
+
+
+def measure_raw(binary: Path, work: Path, provider: str, cell: Cell, args: argparse.Namespace) -> CalibrationCell:
+    import pandas as pd
+    import uvloop
+
+    log = work / f"chunks-{provider}-raw-{cell.name.replace('/', '-')}.jsonl"
+    server = Server(binary, log, args.ttft_ms, cell.tokens_per_s, _cpus(args.server_cpus))
+    try:
+        rows = uvloop.run(_raw_client(server.port, provider, cell, args.requests, args.tokens))
+    finally:
+        server.stop()
+    frame = pd.DataFrame(rows)
+    return summarize_cell(provider, "raw", cell.streams, cell.tokens_per_s, frame, read_chunk_log(log))
+
+
 def _mark(value: float, bound: float) -> str:
     if not math.isfinite(value):
         return "–"
@@ -181,7 +265,9 @@ def _mark(value: float, bound: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", default=",".join(c.name for c in DEFAULT_CELLS), help="e.g. 1x800,16x800,64x800/w2")
-    parser.add_argument("--client", default="fast,sdk", help="client paths, comma-separated")
+    parser.add_argument(
+        "--client", default="fast,sdk", help="client paths, comma-separated; raw = a minimal asyncio client on uvloop (the floor)"
+    )
     parser.add_argument("--provider", default="openai-compatible", choices=["openai-compatible", "anthropic"])
     parser.add_argument("--requests", type=int, default=400, help="measured requests per cell")
     parser.add_argument("--tokens", type=int, default=120, help="content chunks per request (one token each)")
@@ -205,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         binary = build_server(work)
         for cell in cells:
             for client in clients:  # load by load, each path in turn: background load hits both alike
-                row = measure(binary, work, args.provider, client, cell, args)
+                if client == "raw":
+                    row = measure_raw(binary, work, args.provider, cell, args)
+                else:
+                    row = measure(binary, work, args.provider, client, cell, args)
                 p50, p99, itl = cell.targets
                 flags = []
                 if row.n_failed:

@@ -208,7 +208,10 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     record.ttft_ms = _ms(t0, content[0])
     if tally.first_answer_ns:
         record.ttfa_ms = _ms(t0, tally.first_answer_ns)
-    record.itl_ms = [round((b - a) / 1e6, 4) for a, b in pairwise(content)]
+    # Gaps to 0.1 µs, rounded (half up) on the integer nanoseconds: the same values as
+    # round(gap_ms, 4) bar exact ties, at a third of its cost — this runs on the measuring loop
+    # once per request, for every chunk, while other streams' reads wait.
+    record.itl_ms = [((b - a + 50) // 100) / 1e4 for a, b in pairwise(content)]
     if len(content) < 2 or record.output_tokens is None:
         return
     streamed = float(record.output_tokens)

@@ -12,13 +12,17 @@ used only when it holds exactly as many rows as the JSONL has lines.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import io
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -110,6 +114,90 @@ class ResultsWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+class BackgroundResultsWriter(ResultsWriter):
+    """A :class:`ResultsWriter` for the measuring event loop: ``write`` hands the record to a
+    thread of its own, which serialises, writes and flushes it.
+
+    Inline, that took 40-90 µs a request (more on a busy disk), and with N streams of equal
+    length the streams end together: N records written back to back while the other streams'
+    last chunks waited to be stamped — the inter-token and TTFT tail. The thread holds the GIL
+    only while it encodes one record (~10 µs) and lets go at each write.
+
+    The contract is the inline writer's: a record is counted — ``count``, and ``on_written``,
+    which runs in the loop's thread — only once it is on disk (written and flushed), in the
+    order written; :meth:`close` returns once every record handed over is on disk and counted.
+    A crash of this process loses only requests not yet counted. A write that fails (a full
+    disk) is raised by the next :meth:`write` and by :meth:`close`, as the inline writer would.
+    """
+
+    def __init__(self, run_dir: Path, on_written: Callable[[RequestRecord], None] | None = None) -> None:
+        super().__init__(run_dir)
+        self.on_written = on_written
+        self._queue: queue.SimpleQueue[RequestRecord | None] = queue.SimpleQueue()
+        self._written: collections.deque[RequestRecord] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: OSError | None = None
+        self._raised = False
+        self._handed = 0
+        self._thread = threading.Thread(target=self._write_lines, name="bench-results-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, record: RequestRecord) -> None:
+        if self._error is not None:
+            self._raised = True
+            raise self._error
+        self._handed += 1
+        if self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a plain caller): counted at close
+                pass
+        self._queue.put(record)
+
+    def _write_lines(self) -> None:
+        """The writer thread: one line per record, flushed, then counted in the loop's thread."""
+        while (record := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # the disk failed: drop the rest, as the inline writer's caller would
+            try:
+                self._file.write(record.to_json() + "\n")
+                self._file.flush()
+            except OSError as exc:
+                self._error = exc
+                continue
+            self._written.append(record)
+            loop = self._loop
+            if loop is not None:
+                try:
+                    loop.call_soon_threadsafe(self._count_written)
+                except RuntimeError:  # the loop closed: close() counts the rest
+                    pass
+
+    def _count_written(self) -> None:
+        while self._written:
+            record = self._written.popleft()
+            self.count += 1
+            if self.on_written is not None:
+                self.on_written(record)
+
+    async def drain(self) -> None:
+        """Until every record handed over is on disk and counted (between levels, so each
+        level's display counts its own records)."""
+        while self.count < self._handed and self._error is None and self._thread.is_alive():
+            await asyncio.sleep(0.001)
+        self._count_written()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._count_written()
+        self._file.close()
+        if self._error is not None and not self._raised:
+            self._raised = True
+            raise self._error
 
 
 def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> tuple[str, Path]:

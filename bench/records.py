@@ -185,9 +185,11 @@ class BackgroundResultsWriter(ResultsWriter):
     async def drain(self) -> None:
         """Until every record handed over is on disk and counted (between levels, so each
         level's display counts its own records)."""
-        while self.count < self._handed and self._error is None and self._thread.is_alive():
+        while True:
+            self._count_written()
+            if self.count >= self._handed or self._error is not None or not self._thread.is_alive():
+                return
             await asyncio.sleep(0.001)
-        self._count_written()
 
     def close(self) -> None:
         if self._thread.is_alive():

@@ -38,9 +38,9 @@ import truth_accuracy as ta  # noqa: E402
 ITEMS = (
     ("bench.measure", "_fill", "record: timings and counts (_fill)"),
     ("bench.records", "RequestRecord.to_json", "record: JSON line"),
-    ("bench.records", "ResultsWriter.write", "results: write (+ flush when inline)"),
-    ("bench.records", "ResultsWriter._write_lines", "results: write + flush (writer thread)"),
-    ("bench.records", "ResultsWriter._count_written", "results: count what is on disk"),
+    ("bench.records", "ResultsWriter.write", "results: write + flush (inline)"),
+    ("bench.records", "BackgroundResultsWriter.write", "results: hand-off to the writer thread"),
+    ("bench.records", "BackgroundResultsWriter._count_written", "results: count what is on disk"),
     ("bench.prompts", "PromptSet.for_request", "next request: prompt"),
     ("bench.providers.fast", "FastChatProvider._body", "next request: body (params + JSON)"),
     ("bench.providers.lean_http", "LeanClient._head", "next request: head"),

@@ -51,24 +51,26 @@ ITEMS = (
 )
 
 samples: dict[tuple[str, bool], list[int]] = collections.defaultdict(list)
-#: Only what happens while a level runs counts (not imports, nor writing Parquet at the end).
+#: Only what happens while a level's requests run counts — from its health sampler's start to
+#: its stop — not imports, the warm-up, the heap settled before it, nor Parquet at the end.
 in_level = [False]
 
 
 def _level_window() -> None:
-    import bench.level
-    import bench.runner
+    from bench.health import HealthSampler
 
-    original = bench.level.run_level
+    start, stop = HealthSampler.start, HealthSampler.stop
 
-    async def run_level(*args: Any, **kwargs: Any) -> Any:
+    def started(self: HealthSampler) -> None:
+        start(self)
         in_level[0] = True
-        try:
-            return await original(*args, **kwargs)
-        finally:
-            in_level[0] = False
 
-    bench.runner.run_level = run_level  # type: ignore[attr-defined]
+    def stopped(self: HealthSampler) -> Any:
+        in_level[0] = False
+        return stop(self)
+
+    HealthSampler.start = started  # type: ignore[method-assign]
+    HealthSampler.stop = stopped  # type: ignore[method-assign]
 
 
 def _wrap(module_name: str, path: str, label: str) -> None:
@@ -160,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {requests} requests at {cell.name}, {args.client} client"
     )
+    health = result.meta.client_health.levels[0]
     print(
         f"TTFT error p50 {row.ttft_err_p50_ms:.3f} ms, p99 {row.ttft_err_p99_ms:.3f} ms; "
-        f"mean inter-token error {row.itl_err_mean_pct:+.3f} %"
+        f"mean inter-token error {row.itl_err_mean_pct:+.3f} %; event-loop lag p99 {health.loop_lag_ms_p99} ms"
     )
     print(f"{'item':42} {'where':8} {'calls':>6} {'µs p50':>8} {'µs p99':>8} {'µs max':>8} {'µs/request':>11}")
     for (label, on_loop), values in sorted(samples.items(), key=lambda kv: (not kv[0][1], -sum(kv[1]))):

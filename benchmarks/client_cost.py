@@ -3,15 +3,19 @@
 The same chunked SSE body (one Chat Completions chunk per HTTP chunk, as Groq sends them) is
 fed from memory through each path's real code, and the measuring loop consumes it:
 
-- fast: ``lean_http`` protocol (httptools) → SSE split → orjson → ``chat_wire`` → measure loop;
+- fast: ``lean_http`` protocol (httptools) → SSE split → orjson → ``chat_wire`` →
+  ``FastChatProvider.events`` → measure loop;
 - sdk: httpx2 response stream → openai SDK's ``AsyncStream`` (SSE decoder, JSON, pydantic
   chunk models) → ``ChatCompletionsProvider``'s translation → measure loop.
 
 No sockets: this is the client's own cost per chunk, which bounds how many chunks a second one
-event loop can stamp on time (syscalls and the loop's own work come on top).
+event loop can stamp on time (syscalls come on top). Both paths run on the event loop a run
+uses (``bench.event_loop``: uvloop where installed); the feeding task's wake-ups and the loop's
+own work per chunk are in the figure, for both paths alike.
 
     python benchmarks/client_cost.py                  # 20,000 chunks, best of 5
     python benchmarks/client_cost.py --chunks 2000 --repeat 1
+    BENCH_EVENT_LOOP=asyncio python benchmarks/client_cost.py   # on asyncio's own loop
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from typing import Any
 
 import orjson
 
-from bench.providers.base import ClientSettings
-from bench.providers.fast import _decode_chat
+from bench.event_loop import event_loop_name
+from bench.providers.base import ClientSettings, ProviderRequest
+from bench.providers.fast import FastChatProvider
 from bench.providers.lean_http import Response, _Connection
 from bench.run.measure import StreamTally, _consume
 
@@ -57,7 +62,8 @@ def http_chunks(events: list[bytes]) -> list[bytes]:
 
 
 async def fast_path(events: list[bytes]) -> StreamTally:
-    """Feed one HTTP chunk per read into the lean client's protocol; consume its events."""
+    """One HTTP chunk per read into the lean client's protocol, read by ``FastChatProvider``'s
+    own ``events`` (what a run drives); only the socket is left out."""
 
     class _Transport:
         def is_closing(self) -> bool:
@@ -66,21 +72,28 @@ async def fast_path(events: list[bytes]) -> StreamTally:
         def abort(self) -> None:
             pass
 
+    provider = FastChatProvider("openai", ClientSettings("http://127.0.0.1:9/v1", "k", 1, 60.0, 0))
     conn = _Connection()
     conn.transport = _Transport()  # type: ignore[assignment]
-    response = Response(_decode_chat)
+    response = Response(provider._decoder())
     conn.response = response
-    pieces = [HEAD, *http_chunks(events)]
-    tally = StreamTally(content_ns=[])
+    feeding: list[asyncio.Future[None]] = []
 
     async def feed() -> None:
-        for piece in pieces:
+        for piece in http_chunks(events):
             conn.data_received(piece)
             await asyncio.sleep(0)
 
-    feeder = asyncio.ensure_future(feed())
-    await _consume(response.stream(), tally)
-    await feeder
+    async def open_(*_: Any) -> tuple[_Connection, Response]:
+        conn.data_received(HEAD)
+        feeding.append(asyncio.ensure_future(feed()))
+        return conn, response
+
+    provider._client.open = open_  # type: ignore[method-assign]
+    request = ProviderRequest(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=len(events))
+    tally = StreamTally(content_ns=[])
+    await _consume(provider.events(request), tally)
+    await feeding[0]
     return tally
 
 
@@ -118,13 +131,22 @@ async def sdk_path(events: list[bytes]) -> StreamTally:
     return tally
 
 
+def _run(main: Any) -> Any:
+    """``main`` to completion on the loop a run uses."""
+    if event_loop_name() == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
+
 def cpu_per_chunk(path: Callable[[list[bytes]], Any], n: int, repeat: int) -> float:
     """Best-of-``repeat`` CPU seconds per content chunk (process time: this core's work only)."""
     events = sse_events(n)
     best = float("inf")
     for _ in range(repeat):
         start = time.process_time()
-        tally = asyncio.run(path(events))
+        tally = _run(path(events))
         best = min(best, (time.process_time() - start) / n)
         assert len(tally.content_ns) == n, f"{path.__name__}: {len(tally.content_ns)} of {n} chunks"
     return best
@@ -137,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fast = cpu_per_chunk(fast_path, args.chunks, args.repeat)
     sdk = cpu_per_chunk(sdk_path, args.chunks, args.repeat)
+    print(f"event loop: {event_loop_name()}")
     print(f"{'path':6} {'µs CPU / chunk':>15} {'chunks/s on one core':>21}")
     for name, cost in (("fast", fast), ("sdk", sdk)):
         print(f"{name:6} {cost * 1e6:15.1f} {1 / cost:21,.0f}")

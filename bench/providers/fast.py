@@ -11,6 +11,7 @@ outcome.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -192,8 +193,19 @@ class _LeanProvider:
                         "set [request] stream = false for this server"
                     )
                 raise ProtocolViolation(f"expected an event stream, got content-type {content_type or '(none)'}")
-            async for event in response.stream():
-                yield event
+            # Response.stream()'s loop, inlined with its wait: no async generator or coroutine of
+            # its own to create and resume per read.
+            events = response.events
+            loop = asyncio.get_running_loop()
+            while True:
+                while events:
+                    yield events.popleft()
+                if response.error is not None and not response.done:  # after its end event the stream is whole
+                    raise response.error
+                if response.finished:
+                    break
+                waiter = response._waiter = loop.create_future()
+                await waiter
             if not response.complete:
                 # The stream ended with its end event; the body's end only decides whether the
                 # connection can be kept, so a connection lost meanwhile fails nothing.
@@ -246,12 +258,19 @@ class FastChatProvider(_LeanProvider):
 
 
 def _decode_chat(name: bytes | None, data: bytes, received_ns: int) -> StreamEvent | None:
+    """Runs per chunk: orjson straight in, no helper layers."""
     if data == b"[DONE]":
         return DONE
-    chunk = _json(data)
-    if not isinstance(chunk, dict):
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolViolation(f"malformed JSON from the server: {exc}") from None
+    if type(chunk) is not dict:
         raise ProtocolViolation(f"expected a JSON object in the stream, got {type(chunk).__name__}")
-    return chat_wire.chunk_event(chunk, received_ns)
+    return _chunk_event(chunk, received_ns)
+
+
+_chunk_event = chat_wire.chunk_event
 
 
 class FastMessagesProvider(_LeanProvider):

@@ -103,16 +103,31 @@ class Response:
             # SSE allows CRLF and CR line ends; hold a trailing CR back in case LF follows.
             held = buf.endswith(b"\r")
             buf = (buf[:-1] if held else buf).replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if held else b"")
+        end = buf.find(b"\n\n")
+        if end >= 0 and end == len(buf) - 2:  # the common case: one whole event in this piece
+            self._buf = b""
+            if not buf.startswith(b"data: ") or buf.find(b"\n", 6) != end:
+                self._event(buf[:end])
+                return
+            # One data line (every chat chunk): decoded here, without _event's general parse.
+            try:
+                event = self._decoder(None, buf[6:end], self.read_ns)  # type: ignore[misc] # an event stream has a decoder
+            except Exception as exc:  # noqa: BLE001 - as in _event
+                self.error = exc
+                return
+            if event is DONE:
+                self.finished = self.done = True
+                self.end_ns = self.read_ns
+            elif event is not None:
+                self.events.append(event)
+            return
         start = 0
-        find = buf.find
-        while True:
-            end = find(b"\n\n", start)
-            if end < 0:
-                break
+        while end >= 0:
             self._event(buf[start:end])
             start = end + 2
             if self.finished or self.error is not None:
                 return
+            end = buf.find(b"\n\n", start)
         self._buf = buf[start:]
 
     def _event(self, block: bytes) -> None:
@@ -124,11 +139,8 @@ class Response:
             name, data = _parse_block(block)
             if data is None:
                 return
-        decoder = self._decoder
-        if decoder is None:  # pragma: no cover - only an event stream (which has a decoder) is parsed into events
-            return
         try:
-            event = decoder(name, data, self.read_ns)
+            event = self._decoder(name, data, self.read_ns)  # type: ignore[misc] # only an event stream (which has a decoder) gets here
         except Exception as exc:  # noqa: BLE001 - an error event or a malformed one ends the stream
             self.error = exc
             return
@@ -230,7 +242,9 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             response.fail(ProtocolViolation(f"not valid HTTP/1.1 from the server: {exc}"))
             self.close()
-        response.wake()
+        waiter = response._waiter  # response.wake(), inlined: this runs for every read
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

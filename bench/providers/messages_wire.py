@@ -4,7 +4,13 @@ Quirks handled here: SDK 2.x takes no ``temperature`` argument (it travels as an
 field); system text is a top-level field, not a message; ``message_delta.usage`` holds running
 totals that replace earlier ones; input tokens are input + cache read + cache creation;
 ``redacted_thinking`` blocks are reasoning the stream never shows (their tokens are billed in
-``output_tokens`` but never streamed, so they must not count towards output speed).
+``output_tokens`` but never streamed, so they must not count towards output speed); a
+``compaction`` block (context management) opens the answer with the whole summary in one
+``compaction_delta``: context for the next request, not content of this one (its tokens are
+in ``usage.iterations``, not ``output_tokens``), so it is read as nothing, like the blocks of
+server tools, tool use and citations (docs/metrics.md). Every shape here is also in the
+warm-up's canned answer (``bench.run.warm``), so the SDK path never meets one first
+mid-stream.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ class EventReader:
             block = get(ev, "content_block")
             if get(block, "type") == "redacted_thinking":
                 return StreamEvent(hidden_reasoning=True, received_ns=received_ns)
-            return None
+            return None  # text and thinking come as deltas; compaction, tool and server-tool blocks are no content
         usage = self.usage
         if kind == "message_start":
             message = get(ev, "message")

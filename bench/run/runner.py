@@ -32,7 +32,7 @@ from bench.providers.network import Network, api_url
 from bench.results import provenance
 from bench.results.calibration import calibration_note, latest_calibration
 from bench.results.health import Budget, LevelHealth
-from bench.results.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
+from bench.results.records import BackgroundResultsWriter, RequestRecord, claim_run_dir, write_parquet
 from bench.results.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.run.executors.ray import RayExecutor
 from bench.run.executors.workers import ProcessExecutor
@@ -306,13 +306,14 @@ class Runner:
         raise_open_file_limit(self.scenario, self.options.warn)
         try:
             self.run_id, self.run_dir = claim_run_dir(self.options.out, self.scenario.name, self.run_id)
-            writer = ResultsWriter(self.run_dir)
+            writer = BackgroundResultsWriter(self.run_dir)
         except OSError as exc:
             raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
         started_at = provenance.utc_now()
         self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
         write_run_meta(self.run_dir, self.meta)
         progress = make_progress(self.options.quiet)
+        writer.on_written = progress.advance  # counted once on disk
         self._emulator_url: str | None = None
         work = anyio.CancelScope()
         # Signals are watched from the first moment to the last write: Ctrl-C while the emulator
@@ -337,8 +338,10 @@ class Runner:
                 raise
             finally:
                 with anyio.CancelScope(shield=True):
-                    progress.close()
-                    writer.close()
+                    try:
+                        writer.close()  # every finished request on disk, and counted
+                    finally:
+                        progress.close()
                     write_parquet(self.run_dir)
                     self.meta = self._meta(
                         started_at, finished=not self.interrupted, ended_at=provenance.utc_now(), emulator_url=self._emulator_url
@@ -351,7 +354,7 @@ class Runner:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
         return RunResult(self.run_dir, self.meta, interrupted=self.interrupted)
 
-    async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
+    async def _work(self, started_at: str, writer: BackgroundResultsWriter, progress: ProgressSink) -> None:
         async with AsyncExitStack() as stack:
             base_urls = {t.name: t.base_url for t in self.scenario.target}
             if self.emulate:
@@ -384,12 +387,13 @@ class Runner:
                 else:  # more signals while stopping: the records and run.json are still written
                     self.options.warn("already stopping: writing what finished")
 
-    async def _run_targets(self, base_urls: dict[str, str | None], writer: ResultsWriter, progress: ProgressSink) -> None:
+    async def _run_targets(
+        self, base_urls: dict[str, str | None], writer: BackgroundResultsWriter, progress: ProgressSink
+    ) -> None:
         load = self.scenario.load
 
         def emit(record: RequestRecord) -> None:
-            writer.write(record)  # on disk before it is counted
-            progress.advance(record)
+            writer.write(record)  # off the loop; counted (progress) once it is on disk
 
         async with self._executor() as executor:
             for t_index, target in enumerate(self.scenario.target):
@@ -413,6 +417,8 @@ class Runner:
                         try:
                             self.health.extend(await executor.run_level(job, emit))
                         finally:
+                            with anyio.CancelScope(shield=True):
+                                await writer.drain()  # the level's records counted in the level's display
                             progress.end_level()
 
     def _executor(self) -> Executor:

@@ -11,9 +11,10 @@ the load is spread over N processes (``multiprocessing``, spawned: no forked thr
   instant. ``perf_counter_ns`` is CLOCK_MONOTONIC on Linux — one clock for every process on
   the host — so due times and latencies are comparable across workers (and with the
   emulator's chunk log); ``started_at_ns`` is wall clock, only for joining logs;
-- each finished record goes to the main process over a pipe (from a sender thread, so a
-  slow reader never stalls a worker's event loop) and is written there, on disk before it is
-  counted; the ``worker`` column says which process measured it.
+- each finished record goes to the main process over a pipe (serialised and sent by a sender
+  thread, so neither the encoding nor a slow reader holds up a worker's event loop) and is
+  written there, on disk before it is counted; the ``worker`` column says which process
+  measured it.
 
 Ctrl-C reaches every process of the group: workers ignore SIGINT and the main process tells
 them to stop (SIGTERM), then collects their in-flight requests, recorded as cancelled.
@@ -39,7 +40,7 @@ from bench.errors import BenchError
 from bench.event_loop import loop_options
 from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
-from bench.run.level import LevelJob, run_level
+from bench.run.level import LevelJob, run_level, settle_heap
 from bench.run.warm import warm_client_path
 from bench.scenario.prompts import PromptSet
 from bench.timing import now_ns
@@ -174,8 +175,11 @@ def _worker_main(conn: Connection, index: int, prompts: PromptSet) -> None:
 
 def _send_loop(conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | None]) -> None:
     while (message := outbox.get()) is not None:
+        kind, payload = message
+        if kind == "record":
+            payload = payload.to_json()  # here, not on the worker's measuring loop
         try:
-            conn.send(message)
+            conn.send((kind, payload))
         except OSError:
             return
 
@@ -183,13 +187,14 @@ def _send_loop(conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | Non
 async def _level(job: LevelJob, conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | None], prompts: PromptSet) -> None:
     target = job.target
     await warm_client_path(target.provider, job.client_path)
+    settle_heap()  # the long collection before "ready": the level's own call then has little left to walk
     outbox.put(("ready", None))
     kind, start_ns = await anyio.to_thread.run_sync(conn.recv)
     if kind != "go":
         return
 
     def emit(record: RequestRecord) -> None:
-        outbox.put(("record", record.to_json()))
+        outbox.put(("record", record))  # serialised and sent by the sender thread
 
     health: LevelHealth | None = None
     with anyio.CancelScope() as scope:

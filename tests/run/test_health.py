@@ -352,7 +352,7 @@ def test_start_lag_budget_and_keys() -> None:
     assert saturation([open_loop], {("groq/llama", 20.0): 50.0}) == []
     (finding,) = saturation([open_loop], {("groq/llama", 20.0): 50.1})
     assert [(e.what, e.measured, e.budget) for e in finding.exceeded] == [("start_lag", 50.1, 50.0)]
-    assert "rate 20/s, worker 1" in finding.message
+    assert "20 req/s, worker 1" in finding.message
     assert "offered load was below the stated rate" in finding.message
     # the worker's own figure wins over the level's
     assert saturation([open_loop], {("groq/llama", 20.0, 1): 10.0, ("groq/llama", 20.0): 90.0}) == []

@@ -349,12 +349,13 @@ def vllm_results(
     used: set[str] = set()
     for key, idx in group_positions(m):
         result = vllm_result(m.iloc[idx], meta, percentiles=percentiles)
-        extra = [str(v) for v in tuple(key)[3:]]  # grouping values past target, mode and level
-        name = result_file_name(result, [key.target, *extra])
+        # The group's name (``target (sdk)`` for the SDK path), then values past the client.
+        extra = [key.name, *(str(v) for v in tuple(key)[4:])]
+        name = result_file_name(result, extra)
         n = 1
         while name in used:
             n += 1
-            name = result_file_name(result, [key.target, *extra, str(n)])
+            name = result_file_name(result, [*extra, str(n)])
         used.add(name)
         out.append((name, result))
     return out

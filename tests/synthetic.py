@@ -97,14 +97,16 @@ def synthetic_frame(
     max_tokens: int = 128,
     timeout_s: float = 60.0,
     itl_as_arrays: bool = False,
+    started_ns: int = BASE_WALL_NS,
 ) -> pd.DataFrame:
     """The per-request frame (schema columns, schema order), vectorised so a million rows is quick.
 
-    ``itl_as_arrays`` leaves ``itl_ms`` as numpy arrays (cheaper for Parquet at scale).
+    ``itl_as_arrays`` leaves ``itl_ms`` as numpy arrays (cheaper for Parquet at scale);
+    ``started_ns`` is the wall clock of the first request (weekly runs for a trend differ in it).
     """
     rng = np.random.default_rng(seed)
     parts: list[dict[str, Any]] = []
-    wall_ns = BASE_WALL_NS
+    wall_ns = started_ns
     for target in map(_parse_target, targets):
         ttft_med, tps_med, sigma = PROFILES.get(target["provider"], PROFILES["openai-compatible"])
         reasoning = _is_reasoning(target["model"])
@@ -262,6 +264,7 @@ def run_meta(
     max_tokens: int,
     scenario_name: str,
     ended_ns: int,
+    started_ns: int = BASE_WALL_NS,
 ) -> dict[str, Any]:
     """run.json as the runner writes it (README.md, "Results"), with fixed versions and host."""
 
@@ -290,7 +293,7 @@ def run_meta(
         },
         "fingerprint": "0123456789abcdef",
         "emulated": emulated,
-        "started_at": iso(BASE_WALL_NS),
+        "started_at": iso(started_ns),
         "ended_at": iso(ended_ns),
         "finished": True,
         "interrupted": False,
@@ -330,6 +333,7 @@ def write_synthetic_run(
     max_tokens: int = 128,
     scenario_name: str = "synthetic",
     parquet: bool = False,
+    started_ns: int = BASE_WALL_NS,
 ) -> Path:
     """Write ``root/run_id/{run.json,requests.jsonl}`` and return the run directory.
 
@@ -352,10 +356,11 @@ def write_synthetic_run(
         warmup=warmup,
         max_tokens=max_tokens,
         itl_as_arrays=parquet,
+        started_ns=started_ns,
     )
     run_dir = Path(root) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    ended_ns = int((frame["started_at_ns"] + frame["e2e_ms"].fillna(0) * 1e6).max()) if len(frame) else BASE_WALL_NS
+    ended_ns = int((frame["started_at_ns"] + frame["e2e_ms"].fillna(0) * 1e6).max()) if len(frame) else started_ns
     write_run_meta(
         run_dir,
         run_meta(
@@ -370,6 +375,7 @@ def write_synthetic_run(
             max_tokens=max_tokens,
             scenario_name=scenario_name,
             ended_ns=ended_ns,
+            started_ns=started_ns,
         ),
     )
     if parquet:

@@ -309,6 +309,7 @@ def _arrow_frame(source: Path | bytes | None, columns: list[str] | None = None) 
     fields = [
         pa.field(name, pa.list_(pa.float64()) if dtype == "object" else getattr(pa, _ARROW_TYPES[dtype])())
         for name, dtype in COLUMNS.items()
+        if columns is None or name in columns  # fields not asked for are skipped, not converted
     ]
     options = pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
     table = pj.read_json(str(source) if isinstance(source, Path) else io.BytesIO(source), parse_options=options)

@@ -215,7 +215,7 @@ def run(
             targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers
         ),
     )
-    _warn_deprecated(effective)
+    warn_deprecated(effective)
     result = run_scenario(
         effective,
         out=out,
@@ -239,7 +239,7 @@ def run(
         raise typer.Exit(1)
 
 
-def _warn_deprecated(scenario: Scenario) -> None:
+def warn_deprecated(scenario: Scenario) -> None:
     """One line per target whose model's deprecation date is past or near (the catalogue's)."""
     from bench.scenario.catalogue import deprecation_warning
 

@@ -98,15 +98,17 @@ def synthetic_frame(
     timeout_s: float = 60.0,
     itl_as_arrays: bool = False,
     client: str = "fast",
+    started_ns: int = BASE_WALL_NS,
 ) -> pd.DataFrame:
     """The per-request frame (schema columns, schema order), vectorised so a million rows is quick.
 
     ``itl_as_arrays`` leaves ``itl_ms`` as numpy arrays (cheaper for Parquet at scale);
     ``client`` is the client path every row names.
+    ``started_ns`` is the wall clock of the first request (weekly runs for a trend differ in it).
     """
     rng = np.random.default_rng(seed)
     parts: list[dict[str, Any]] = []
-    wall_ns = BASE_WALL_NS
+    wall_ns = started_ns
     for target in map(_parse_target, targets):
         ttft_med, tps_med, sigma = PROFILES.get(target["provider"], PROFILES["openai-compatible"])
         reasoning = _is_reasoning(target["model"])
@@ -265,6 +267,7 @@ def run_meta(
     scenario_name: str,
     ended_ns: int,
     client: str = "fast",
+    started_ns: int = BASE_WALL_NS,
 ) -> dict[str, Any]:
     """run.json as the runner writes it (README.md, "Results"), with fixed versions and host."""
 
@@ -293,7 +296,7 @@ def run_meta(
         },
         "fingerprint": f"0123456789abcdef+{client}",
         "emulated": emulated,
-        "started_at": iso(BASE_WALL_NS),
+        "started_at": iso(started_ns),
         "ended_at": iso(ended_ns),
         "finished": True,
         "interrupted": False,
@@ -335,6 +338,7 @@ def write_synthetic_run(
     parquet: bool = False,
     client: str | Sequence[str] = "fast",
     sdk_ttft_scale: float = 1.0,
+    started_ns: int = BASE_WALL_NS,
 ) -> Path:
     """Write ``root/run_id/{run.json,requests.jsonl}`` and return the run directory.
 
@@ -363,6 +367,7 @@ def write_synthetic_run(
                 max_tokens=max_tokens,
                 itl_as_arrays=parquet,
                 client=name,
+                started_ns=started_ns,
             )
             for i, name in enumerate(clients)
         ],
@@ -370,7 +375,7 @@ def write_synthetic_run(
     )
     run_dir = Path(root) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    ended_ns = int((frame["started_at_ns"] + frame["e2e_ms"].fillna(0) * 1e6).max()) if len(frame) else BASE_WALL_NS
+    ended_ns = int((frame["started_at_ns"] + frame["e2e_ms"].fillna(0) * 1e6).max()) if len(frame) else started_ns
     write_run_meta(
         run_dir,
         run_meta(
@@ -386,6 +391,7 @@ def write_synthetic_run(
             scenario_name=scenario_name,
             ended_ns=ended_ns,
             client=",".join(clients),
+            started_ns=started_ns,
         ),
     )
     if parquet:

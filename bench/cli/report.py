@@ -87,3 +87,63 @@ def export(
         raise BenchError(f"--metric-percentiles {metric_percentiles!r}: each must be between 0 and 100")
     for path in export_run(run, format, out, force=force, percentiles=percentiles):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def trend(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Run directories, or a results root meaning every run in it. Put in time order whatever order they come in.",
+            show_default=False,
+            metavar="RUN",
+        ),
+    ],
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", "-b", help="A saved baseline (name or directory) to mark, and to judge the newest run against."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("reports/trend"),
+    format: Annotated[  # noqa: A002 - the user-facing option is --format
+        list[str] | None,
+        typer.Option("--format", "-f", help="md (README.md + trend.png), html (report.html) or json (trend.json); repeatable."),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", help='Also append the markdown, without the chart, to FILE (e.g. "$GITHUB_STEP_SUMMARY").'),
+    ] = None,
+    threshold: Annotated[
+        str, typer.Option("--threshold", "-t", help="Smallest change of a median that counts, e.g. 10% (as bench compare).")
+    ] = "10%",
+    min_samples: Annotated[
+        int | None, typer.Option("--min-samples", help="Successful requests a side needed for a verdict (as bench compare).")
+    ] = None,
+    baselines: Annotated[Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")] = Path(
+        "baselines"
+    ),
+) -> None:
+    """Each headline figure (TTFT p50/p99, output tokens/s p50, end-to-end p50, error rate) per
+    target and level over many runs in time order, as a table and a chart, with the CI gate's
+    verdict on every step (the code of bench compare) and the baseline marked."""
+    from bench.fmt import parse_fraction
+    from bench.gate.baseline import load_side
+    from bench.gate.compare import DEFAULT_MIN_SAMPLES, CompareSettings
+    from bench.gate.trend import GATE_METRICS, compute_trend, load_runs
+    from bench.report.trend import append_summary, render_trend
+
+    settings = CompareSettings(
+        metrics=GATE_METRICS,
+        threshold=parse_fraction(threshold),
+        min_samples=DEFAULT_MIN_SAMPLES if min_samples is None else min_samples,
+    )
+    sides = load_runs(runs)
+    base = load_side(baseline, root=baselines) if baseline is not None else None
+    result = compute_trend(sides, baseline=base, settings=settings)
+    for path in render_trend(result, out, tuple(dict.fromkeys(format or ["md"]))).values():
+        typer.echo(f"trend: {path}")
+    if summary is not None:
+        append_summary(result, summary)
+    latest = result.latest
+    typer.echo(f"newest step: {latest.headline}" if latest is not None else "one run: nothing to compare yet")

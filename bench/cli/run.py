@@ -244,7 +244,7 @@ def run(
             targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers
         ),
     )
-    _warn_deprecated(effective)
+    warn_deprecated(effective)
     result = run_scenario(
         effective,
         out=out,
@@ -281,7 +281,7 @@ def _emulator_settings(items: list[str], option: str = "--emulator-set") -> dict
         raise BenchError(f"{option} {exc}") from None
 
 
-def _warn_deprecated(scenario: Scenario) -> None:
+def warn_deprecated(scenario: Scenario) -> None:
     """One line per target whose model's deprecation date is past or near (the catalogue's)."""
     from bench.scenario.catalogue import deprecation_warning
 

@@ -99,6 +99,9 @@ def sweep(
     if max_rate is not None and max_rate <= 0:
         raise BenchError(f"--max-rate {max_rate:g}: must be greater than 0")
     ceiling = max_concurrency if mode == "concurrency" else max_rate
+    from bench.cli.run import warn_deprecated
+
+    warn_deprecated(loaded)
     options = SweepOptions(
         out=out, emulate=emulate, client=client, targets=target, requests=requests, start=start,
         max_level=float(ceiling) if ceiling is not None else None, precision=precision,

@@ -628,11 +628,32 @@ def _error_change(
     )
 
 
+@dataclass(frozen=True)
+class PreparedSide:
+    """A side's measured requests split into groups, in request order: what every comparison
+    of it reads. A trend compares each run twice (with the run before and the run after), so
+    it prepares each once."""
+
+    info: SideInfo
+    groups: dict[GroupKey, _Group]
+
+
+def prepare_side(side: Side) -> PreparedSide:
+    return PreparedSide(side.info, _groups(_ordered(side.frame)))
+
+
 def compare_sides(baseline: Side, candidate: Side, settings: CompareSettings | None = None, *, force: bool = False) -> Comparison:
     """Compare two loaded sides. Raises BenchError when they are not comparable or share nothing."""
+    return compare_prepared(prepare_side(baseline), prepare_side(candidate), settings, force=force)
+
+
+def compare_prepared(
+    baseline: PreparedSide, candidate: PreparedSide, settings: CompareSettings | None = None, *, force: bool = False
+) -> Comparison:
+    """:func:`compare_sides` on sides already split into groups (the same verdicts)."""
     settings = settings or CompareSettings()
-    b_groups = _groups(_ordered(baseline.frame))
-    c_groups = _groups(_ordered(candidate.frame))
+    b_groups = baseline.groups
+    c_groups = candidate.groups
     mismatches = client_mismatches(b_groups, c_groups)
     notes = check_comparable(baseline.info, candidate.info, force=force, clients=client_mismatch_text(mismatches))
     if mismatches:  # forced: each side's one client at such a level is compared with the other's

@@ -136,6 +136,8 @@ def _exact(value: float, _pos: object = None) -> str:
 
 
 _COMMA = FuncFormatter(_exact)
+#: Tick labels that read as their values (shared with the trend chart).
+TICK_FORMATTER = _COMMA
 #: Value labels sit on a white box so a reference line behind them never hides the digits.
 _LABEL_BOX = {"boxstyle": "square,pad=0.15", "facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9}
 
@@ -178,13 +180,18 @@ def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tupl
     return fig, [ax for row in axes for ax in row]
 
 
-def _save(fig: Figure, path: Path, data: ReportData) -> None:
-    """Write the PNG; an emulated run's charts carry the mark on the image itself."""
+def save_figure(fig: Figure, path: Path, *, emulated: bool) -> None:
+    """Write the PNG (no timestamp, no software tag: same figure, same bytes); charts of
+    emulated runs carry the mark on the image itself (a PNG travels without its README)."""
     metadata: dict[str, str | None] = {"Software": None}
-    if data.emulated:
+    if emulated:
         fig.suptitle(EMULATED_MARK, x=0.01, ha="left", color=EMULATED_INK, fontsize=9.5, fontweight="bold")
         metadata["Description"] = "emulated"
     fig.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
+
+
+def _save(fig: Figure, path: Path, data: ReportData) -> None:
+    save_figure(fig, path, emulated=data.emulated)
 
 
 def _wants_log(values: list[float]) -> bool:
@@ -207,7 +214,7 @@ def _log_note(ax: Axes) -> str:
     return ", log scale" if ax.get_yscale() == "log" else ""
 
 
-def _legend_below(fig: Figure, handles: Sequence[Artist], labels: list[str]) -> None:
+def legend_below(fig: Figure, handles: Sequence[Artist], labels: list[str]) -> None:
     """The legend under the axes, in as many columns (at most 3) as fit the figure's width.
 
     Columns are measured with the renderer, not guessed from label lengths: a legend wider
@@ -278,7 +285,7 @@ def ttft_chart(data: ReportData, path: Path) -> bool:
     ax.set_ylabel("requests at or below (%)")
     ax.set_title(f"Time to first token, per target ({_headline_level_note(data)})", loc="left")
     handles, labels = ax.get_legend_handles_labels()
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     _save(fig, path, data)
     return True
 
@@ -336,7 +343,7 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
     handles: list[Artist] = [Patch(facecolor="#bbbbbb", edgecolor="#888888", label="box p25–p75, line p50, whiskers p1–p99")]
     if ref is not None:
         handles.append(Line2D([], [], color=REFERENCE, linestyle="--", label=f"{ref.name}: > {ref.tps:g} tokens/s"))
-    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
+    legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -383,7 +390,7 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time to a 100-token answer (ms): lower is better")
     ax.set_title(f"Time to a 100-token answer ({_headline_level_note(data)})", loc="left")
-    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
+    legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -445,7 +452,7 @@ def latency_vs_load_chart(data: ReportData, path: Path) -> bool:
     labels = ["p50 (solid)", "p99 (dashed)"]
     handles += [_series_handle(data, s) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     _save(fig, path, data)
     return True
 
@@ -516,7 +523,7 @@ def throughput_vs_load_chart(data: ReportData, path: Path) -> bool:
         labels += ["requests/s (wide pale line)", "goodput: met every per-request SLO (dotted, on top)"]
     handles += [_series_handle(data, s) for s in _unique(by_mode)]
     labels += [s.name for s in _unique(by_mode)]
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     _save(fig, path, data)
     return True
 
@@ -581,7 +588,7 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
     handles = [Patch(facecolor=colour, label=label) for _, label, colour in SPLIT_PARTS]
     if any(sp is None for _, sp in rows):
         handles.append(Patch(facecolor=UNSPLIT[1], edgecolor="#999999", hatch="///", label=UNSPLIT[0]))
-    _legend_below(fig, handles, [str(h.get_label()) for h in handles])
+    legend_below(fig, handles, [str(h.get_label()) for h in handles])
     _save(fig, path, data)
     return True
 
@@ -723,7 +730,7 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
     labels = [t.series.name for t in drawn]
     handles.append(Line2D([], [], color="none"))
     labels.append(note)
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     if marked:
         left_out = _label_level_starts(fig, axes[0], [(sec, text, colour) for (sec, text), colour in starts.items()])
         if left_out:
@@ -786,7 +793,7 @@ def itl_chart(data: ReportData, path: Path) -> bool:
     ax.set_ylabel("gaps at least this long (%), log scale")
     ax.set_title(f"Inter-token gaps: stalls show as a long tail ({_headline_level_note(data)})", loc="left")
     handles, labels = ax.get_legend_handles_labels()
-    _legend_below(fig, handles, labels)
+    legend_below(fig, handles, labels)
     _save(fig, path, data)
     return True
 

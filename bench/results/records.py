@@ -250,6 +250,19 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_FILE).is_file() or (path / REQUESTS_FILE).is_file()
 
 
+def run_dirs_under(path: str | os.PathLike[str]) -> list[Path]:
+    """Every run of a results root, oldest first (run ids sort by time); a run directory alone."""
+    p = Path(path)
+    if not p.is_dir():
+        raise BenchError(f"{p}: no such run directory or results root")
+    if is_run_dir(p):
+        return [p]
+    runs = sorted(child for child in p.iterdir() if child.is_dir() and is_run_dir(child))
+    if not runs:
+        raise BenchError(f"{p}: no runs found (expected {RUN_FILE} and {REQUESTS_FILE})")
+    return runs
+
+
 def resolve_run_dir(path: str | os.PathLike[str]) -> Path:
     """A run directory as given, or the newest run (greatest run id) under a results root."""
     p = Path(path)
@@ -291,7 +304,7 @@ def _parse_line(raw: bytes, path: Path, lineno: int) -> dict[str, Any]:
     return row
 
 
-def _frame_from_jsonl(path: Path) -> pd.DataFrame:
+def _frame_from_jsonl(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """Every complete line of ``requests.jsonl`` as a frame.
 
     Lines are appended whole and flushed, so only the *last* line can be cut short (SIGKILL,
@@ -311,7 +324,7 @@ def _frame_from_jsonl(path: Path) -> pd.DataFrame:
             frame = _arrow_frame(None)
         else:
             try:
-                frame = _arrow_frame(path if not dropped else _head(path, complete))
+                frame = _arrow_frame(path if not dropped else _head(path, complete), columns)
             except Exception:  # noqa: BLE001 - Arrow refused something: the careful reader says what
                 data = _head(path, complete)
                 lines = enumerate(data.split(b"\n"), 1)
@@ -386,7 +399,20 @@ def _lists(column: Any) -> pd.Series:
     return pd.Series([flat[bounds[i] : bounds[i + 1]] for i in range(len(chunk))], dtype="object")
 
 
-def _arrow_frame(source: Path | bytes | None) -> pd.DataFrame:
+def _empty(dtype: str, n: int) -> Any:
+    """A column that was not asked for: NaN, 0, False, missing text or empty lists."""
+    if dtype == "float64":
+        return np.full(n, np.nan)
+    if dtype == "int64":
+        return np.zeros(n, dtype=np.int64)
+    if dtype == "bool":
+        return np.zeros(n, dtype=bool)
+    if dtype == "string":
+        return pd.array([None] * n, dtype="string")
+    return pd.Series([[] for _ in range(n)], dtype="object")
+
+
+def _arrow_frame(source: Path | bytes | None, columns: list[str] | None = None) -> pd.DataFrame:
     import pyarrow as pa  # noqa: PLC0415 - Arrow only when a frame is loaded
     import pyarrow.json as pj  # noqa: PLC0415 - as above
 
@@ -395,11 +421,15 @@ def _arrow_frame(source: Path | bytes | None) -> pd.DataFrame:
     fields = [
         pa.field(name, pa.list_(pa.float64()) if dtype == "object" else getattr(pa, _ARROW_TYPES[dtype])())
         for name, dtype in COLUMNS.items()
+        if columns is None or name in columns  # fields not asked for are skipped, not converted
     ]
     options = pj.ParseOptions(explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore")
     table = pj.read_json(str(source) if isinstance(source, Path) else io.BytesIO(source), parse_options=options)
     out: dict[str, Any] = {}
     for name, dtype in COLUMNS.items():
+        if columns is not None and name not in columns:
+            out[name] = _empty(dtype, table.num_rows)
+            continue
         column = table.column(name)
         if dtype == "float64":
             out[name] = column.to_numpy(zero_copy_only=False)  # nulls → NaN
@@ -424,10 +454,16 @@ def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.Data
     if not isinstance(rows, pd.DataFrame):
         return _frame_from_dicts(list(rows))
     frame = rows
-    out: dict[str, pd.Series] = {}
+    out: dict[str, Any] = {}
     n = len(frame)
     for name, dtype in COLUMNS.items():
-        col = frame[name] if name in frame.columns else pd.Series([None] * n, dtype="object")
+        if name not in frame.columns:
+            out[name] = _empty(dtype, n)  # built empty at once: no per-cell conversion
+            continue
+        col = frame[name]
+        if dtype != "object" and str(col.dtype) == dtype:  # already the schema's type (a Parquet copy): as it is
+            out[name] = col.reset_index(drop=True)
+            continue
         if dtype == "float64":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
         elif dtype == "int64":
@@ -467,19 +503,22 @@ def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+def load_results(path: str | os.PathLike[str], columns: Iterable[str] | None = None) -> pd.DataFrame:
     """One DataFrame, one row per request (warm-up rows included, flagged in ``warmup``).
 
     ``path`` is a run directory or a results root (then the newest run is loaded).
+    ``columns`` (schema column names) loads only those: the frame still has every schema
+    column, the others empty (what a trend over many runs needs is a few columns of each).
     """
     run_dir = resolve_run_dir(path)
     jsonl = run_dir / REQUESTS_FILE
     parquet = run_dir / PARQUET_FILE
+    wanted = None if columns is None else [c for c in COLUMNS if c in set(columns)]
     if parquet.is_file() and jsonl.is_file():
         try:
-            frame = pd.read_parquet(parquet)
+            frame = pd.read_parquet(parquet, columns=wanted)
         except (OSError, ValueError):  # an unreadable copy: the JSONL is the source of truth
             frame = None
         if frame is not None and len(frame) == _count_lines(jsonl):
             return frame_from_records(frame)
-    return _frame_from_jsonl(jsonl)
+    return _frame_from_jsonl(jsonl, wanted)

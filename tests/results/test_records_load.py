@@ -61,3 +61,18 @@ def test_an_empty_or_blank_file_is_an_empty_frame(tmp_path: Path) -> None:
         (run / REQUESTS_FILE).write_bytes(text)
         frame = load_results(run)
         assert len(frame) == 0 and list(frame.columns) == list(COLUMNS)
+
+
+@pytest.mark.parametrize("parquet", [False, True])
+def test_loading_some_columns_gives_those_values_and_the_rest_empty(tmp_path: Path, parquet: bool) -> None:
+    from tests.synthetic import write_synthetic_run
+
+    run = write_synthetic_run(tmp_path, n=6, error_share=0.34, parquet=parquet)
+    whole = load_results(run)
+    some = load_results(run, columns=["target", "ttft_ms", "status", "warmup", "request_index"])
+    assert list(some.columns) == list(COLUMNS) and len(some) == len(whole)
+    for name in ("target", "ttft_ms", "status", "warmup", "request_index"):
+        pd.testing.assert_series_equal(some[name], whole[name], check_dtype=True)
+    assert some["e2e_ms"].isna().all() and some["provider"].isna().all()
+    assert (some["retries"] == 0).all() and some["itl_ms"].map(len).eq(0).all()
+    assert str(some["e2e_ms"].dtype) == "float64" and str(some["provider"].dtype) == "string"

@@ -9,6 +9,7 @@ process's streams, drive the load profile, time each request, sample this proces
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +40,9 @@ def request_seed(*parts: Any) -> int:
 class LevelJob:
     """Everything a process needs to run its share of one level (picklable, for workers).
 
-    The API key travels only in memory (a pipe to a local worker); Ray actors are given the
-    variable's name instead and read their own environment (see ``bench.ray_executor``).
+    The API key travels only in memory (a pipe to a local worker); Ray actors are given no key
+    and read their own environment by the target's variable name (:meth:`key`). There is no
+    list of secrets here: whatever key a process ends up using is the one it redacts.
     """
 
     run_id: str
@@ -50,7 +52,6 @@ class LevelJob:
     base_url: str | None
     api_key: str | None
     emulate: bool
-    secrets: tuple[str, ...] = ()
     worker: int = 0
     workers: int = 1
     #: perf_counter_ns at which every worker starts (same clock in every process on one host).
@@ -59,6 +60,14 @@ class LevelJob:
     @property
     def target(self) -> Any:
         return self.scenario.target[self.t_index]
+
+    def key(self) -> str | None:
+        """The API key this process sends: the job's, else this process's own environment
+        variable named by the target (a Ray actor on another host reads its host's)."""
+        if self.api_key is not None or self.emulate:
+            return self.api_key
+        env = self.target.key_env
+        return os.environ.get(env) if env else None
 
     def prompts(self) -> PromptSet:
         p = self.scenario.prompts
@@ -72,9 +81,10 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     prompts = prompts or job.prompts()
     streams = streams_of(load.mode, job.level, job.worker, job.workers)
     await warm_client_path(target.provider, target.client)
+    api_key = job.key()
     settings = ClientSettings(
         base_url=job.base_url,
-        api_key=job.api_key,
+        api_key=api_key,
         pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
         timeout_s=load.timeout_s,
         max_retries=scenario.request.max_retries,
@@ -103,7 +113,10 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
             workers=job.workers,
             start_ns=job.start_ns,
         )
-        await profile.drive(_sender(job, provider, prompts, emit))
+        # Redaction is bound to the client here, where every executor builds it: the key this
+        # process sends is the key scrubbed from what it records, whoever handed it over.
+        secrets = redaction_for(api_key, emulated=job.emulate)
+        await profile.drive(_sender(job, provider, prompts, emit, secrets))
     finally:
         health = sampler.stop()
         with anyio.CancelScope(shield=True):
@@ -111,7 +124,13 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     return health
 
 
-def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -> Callable[[Slot], Any]:
+def redaction_for(api_key: str | None, *, emulated: bool) -> tuple[str, ...]:
+    """The strings a process must never record: the key its client sends (none against the
+    emulator, which is sent a fixed placeholder)."""
+    return (api_key,) if api_key and not emulated else ()
+
+
+def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, secrets: tuple[str, ...]) -> Callable[[Slot], Any]:
     scenario, target = job.scenario, job.target
     req, load = scenario.request, scenario.load
     emulator_profile = target.emulator.header_payload() if job.emulate else None
@@ -149,7 +168,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -
             record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
             record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
         try:
-            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=job.secrets)
+            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=secrets)
         finally:
             emit(record)  # also on cancellation: the in-flight request is recorded as cancelled
 

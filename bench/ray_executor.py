@@ -76,8 +76,6 @@ class LevelActor:
 
     async def run(self, job: LevelJob, start_wall_ns: int) -> AsyncIterator[tuple[str, Any]]:
         """Yield ``("record", json)`` as requests finish, then ``("done", health)``."""
-        if job.api_key is None and job.target.key_env:
-            job = replace(job, api_key=os.environ.get(job.target.key_env))
         start_ns = now_ns() + (start_wall_ns - time.time_ns())
         job = replace(job, start_ns=start_ns)
         records: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -150,7 +148,7 @@ class RayExecutor:
     async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
         ray = self._ray
         jobs = [
-            replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None, secrets=())
+            replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None)
             for i in range(self.workers)
         ]
         await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs, strict=True)])

@@ -363,7 +363,6 @@ class Runner:
                         base_url=base_urls[target.name],
                         api_key=self.keys[target.name],
                         emulate=self.emulate,
-                        secrets=self.secrets,
                     )
                     try:
                         self.health.extend(await executor.run_level(job, emit))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -144,3 +146,115 @@ def test_keys_echoed_in_401_bodies_never_reach_disk(executor: str, echo_url: str
     assert (tmp_path / "report" / "report.html").is_file()
     assert _leaks(tmp_path) == []
     assert not [name for name, key in KEYS.items() if key in proc.stdout + proc.stderr]
+
+
+# ------------------------------------------------------------------------------ cancellation
+
+
+@pytest.fixture(scope="module")
+def counting_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``bench emulate`` with a chunk log: one line for every request the server saw."""
+    log = tmp_path_factory.mktemp("emulator") / "chunks.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "emulate", "--port", "0", "--chunk-log", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    try:
+        assert "http://127.0.0.1:" in line, line
+        yield line.strip().split()[-1], log
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+def _served(log: Path, marker: str) -> int:
+    """Chat requests of one run the emulator answered or saw cut off (its log names the path)."""
+    if not log.is_file():
+        return 0
+    return sum(1 for line in log.read_text().splitlines() if marker in line and "/chat/completions" in line)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Processes (any session: Ray detaches some) whose environment carries ``marker``."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", ["SIGINT", "SIGINT SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_ctrl_c_records_every_request_in_flight(
+    executor: str, signals: str, counting_emulator: tuple[str, Path], tmp_path: Path
+) -> None:
+    if executor == "ray":
+        pytest.importorskip("ray")
+    url, log = counting_emulator
+    marker = f"bench-cancel-{executor}-{signals.replace(' ', '-')}-{os.getpid()}"
+    path = tmp_path / "s.toml"
+    # Every request streams for ~2 s, so at any moment all four streams have one in flight.
+    path.write_text(
+        f'[scenario]\nname = "cancel"\n\n[[target]]\nprovider = "openai-compatible"\nmodel = "{marker}"\n'
+        f'base_url = "{url}/v1"\n\n[request]\nmax_tokens = 150\nextra_body = {{ ignore_eos = true }}\n\n'
+        "[load]\nconcurrency = [4]\nrequests = 400\ntimeout_s = 60\n"
+    )
+    out = tmp_path / "results"
+    env = {**os.environ, "BENCH_TEST_MARK": marker}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", str(path), "--out", str(out), "--quiet", "--no-report", *EXECUTORS[executor]],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,  # its own process group: Ctrl-C in a terminal reaches the whole group
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            files = list(out.rglob("requests.jsonl"))
+            if files and files[0].read_text().count("\n") >= 4:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the run did not get going")
+        time.sleep(0.5)  # mid-stream for every stream
+        for name in signals.split():  # to the group, as a terminal's Ctrl-C; SIGTERM as a service manager sends it
+            if name == "SIGINT":
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    run_dir = files[0].parent
+    frame = load_results(run_dir)
+    kinds = frame["error_kind"].fillna("ok").value_counts().to_dict()
+    assert set(kinds) <= {"ok", "cancelled"}, kinds
+    assert kinds.get("cancelled") == 4, kinds  # every stream's request in flight, recorded
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["interrupted"] is True and meta["finished"] is False and meta["ended_at"]
+    # Every request the server saw is a row: nothing in flight vanished.
+    deadline = time.monotonic() + 10
+    while _served(log, marker) < len(frame) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _served(log, marker) == len(frame)
+    # No process of the run outlives it (workers, Ray's actors and its local cluster).
+    deadline = time.monotonic() + 30
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == []

@@ -35,6 +35,7 @@ means the client merged or lost chunks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench import run_meta
-from bench.errors import BenchError
+from bench.errors import BenchError, cannot_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -251,13 +252,15 @@ class CalibrationResult:
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
             tmp.replace(path)
         except OSError as exc:
-            raise BenchError(f"--save {path}: cannot write there ({exc.strerror})") from None
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise BenchError(f"--save {path}: cannot write there ({cannot_write(exc).problem})") from None
         return path
 
     @classmethod

@@ -12,6 +12,7 @@ used only when it holds exactly as many rows as the JSONL has lines.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -99,16 +100,21 @@ class ResultsWriter:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        self.path = run_dir / REQUESTS_FILE
         run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(run_dir / REQUESTS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.count = 0
 
     def write(self, record: RequestRecord) -> None:
+        """Append one line, flushed; an OSError (a full disk) leaves at most that line cut short,
+        which loading drops with a warning."""
         self._file.write(record.to_json() + "\n")
         self._file.flush()
         self.count += 1
 
     def close(self) -> None:
+        """Close the file. After a failed write the line that did not fit is still buffered:
+        closing tries it once more and raises again, but the descriptor is released either way."""
         self._file.close()
 
 
@@ -131,7 +137,15 @@ def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> t
 def write_parquet(run_dir: Path) -> None:
     """The columnar copy that makes loading a million rows fast."""
     frame = _frame_from_jsonl(run_dir / REQUESTS_FILE)
-    frame.to_parquet(run_dir / PARQUET_FILE, index=False)
+    # Under a temporary name, then renamed: a disk that fills half-way leaves no half a copy
+    # (loading would skip it anyway, but it would hold the space the JSONL may need).
+    tmp = run_dir / f".{PARQUET_FILE}.tmp"
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, run_dir / PARQUET_FILE)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def is_run_dir(path: Path) -> bool:

@@ -14,6 +14,7 @@ scenario format was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -86,6 +87,9 @@ class RunMeta(BaseModel):
     executor: str | None = None
     client_health: ClientHealth | None = None
     calibration: Calibration | None = None
+    #: Why the run stopped before its end when something failed (a results file that could not
+    #: be written, a worker that died): the line the command printed. None otherwise.
+    error: str | None = None
     #: The client's measured overhead per request, when a run recorded it.
     overhead: dict[str, Any] = Field(default_factory=dict)
 
@@ -136,5 +140,9 @@ def write_run_meta(run_dir: Path, meta: RunMeta | Mapping[str, Any]) -> None:
     if not isinstance(meta, RunMeta):
         meta = RunMeta.from_json(dict(meta))
     tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / RUN_FILE)
+    try:
+        tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, run_dir / RUN_FILE)
+    finally:
+        with contextlib.suppress(OSError):  # a full disk leaves the previous run.json, not half a new one
+            tmp.unlink(missing_ok=True)

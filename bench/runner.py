@@ -23,7 +23,7 @@ import anyio.to_thread
 from pydantic import ValidationError
 
 from bench import run_meta
-from bench.errors import BenchError
+from bench.errors import BenchError, WriteError, cannot_write, is_write_error
 from bench.event_loop import event_loop_name, loop_options
 from bench.health import Budget, LevelHealth, saturation
 from bench.level import LevelJob, run_level
@@ -31,9 +31,9 @@ from bench.load import pool_size
 from bench.preflight import preflight
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
-from bench.records import RequestRecord, ResultsWriter, claim_run_dir, write_parquet
+from bench.records import PARQUET_FILE, REQUESTS_FILE, RequestRecord, ResultsWriter, claim_run_dir, write_parquet
 from bench.run import LoadedRun
-from bench.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
+from bench.run_file import RUN_FILE, Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.scenario import Scenario, Target, load_scenario
 from bench.stop_signals import StopSignals
 
@@ -171,6 +171,18 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
     return None
 
 
+def _write_error_in(exc: BaseException) -> WriteError | None:
+    """A write that failed where the run had no handler for it, as one line naming the path."""
+    if is_write_error(exc):
+        return cannot_write(exc)  # type: ignore[arg-type]  # is_write_error checked it is an OSError
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _write_error_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def calibration_meta(results_root: Path) -> Calibration | None:
     """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
     report: how accurate this machine's client paths measured themselves to be, and when."""
@@ -229,12 +241,17 @@ class Runner:
             scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
         )
         self.interrupted = False
+        #: The first results write that failed (a full disk): the run stops and says so.
+        self._lost: WriteError | None = None
+        self._work_scope: anyio.CancelScope | None = None  # made when the run starts, in its event loop
         self.meta = RunMeta(run_id=self.run_id)
         self.health: list[LevelHealth] = []
 
     # ------------------------------------------------------------------ metadata
 
-    def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> RunMeta:
+    def _meta(
+        self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None, error: str | None = None
+    ) -> RunMeta:
         s = self.scenario
         return RunMeta(
             run_id=self.run_id,
@@ -260,6 +277,7 @@ class Runner:
             executor=self.options.executor,
             client_health=health_meta(self.health),
             calibration=calibration_meta(self.options.out),
+            error=error,
         )
 
     # ------------------------------------------------------------------ running
@@ -269,14 +287,14 @@ class Runner:
         try:
             self.run_id, self.run_dir = claim_run_dir(self.options.out, self.scenario.name, self.run_id)
             writer = ResultsWriter(self.run_dir)
+            started_at = run_meta.utc_now()
+            self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
+            write_run_meta(self.run_dir, self.meta)
         except OSError as exc:
-            raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
-        started_at = run_meta.utc_now()
-        self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
-        write_run_meta(self.run_dir, self.meta)
+            raise BenchError(f"--out {self.options.out}: cannot write results there ({cannot_write(exc).problem})") from None
         progress = make_progress(self.options.quiet)
         self._emulator_url: str | None = None
-        work = anyio.CancelScope()
+        work = self._work_scope = anyio.CancelScope()
         # Signals are watched from the first moment to the last write: Ctrl-C while the emulator
         # starts, mid-request or while results are being finalised ends the same way — the
         # first cancels the work, later ones are absorbed until run.json is final.
@@ -289,29 +307,68 @@ class Runner:
             try:
                 with work:
                     await self._work(started_at, writer, progress)
-                if work.cancelled_caught:
+                if self._lost is not None:
+                    failure = self._lost
+                elif work.cancelled_caught:
                     self.interrupted = True
             except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group
-                self.interrupted = True
-                failure = _bench_error_in(exc) or exc
+                failure = self._lost or _bench_error_in(exc) or _write_error_in(exc) or exc
             except BaseException:
                 self.interrupted = True
                 raise
             finally:
                 with anyio.CancelScope(shield=True):
                     progress.close()
-                    writer.close()
-                    write_parquet(self.run_dir)
-                    self.meta = self._meta(
-                        started_at, finished=not self.interrupted, ended_at=run_meta.utc_now(), emulator_url=self._emulator_url
-                    )
-                    write_run_meta(self.run_dir, self.meta)
+                    failure = self._finalise(writer, started_at, failure)
                 if self.options.stop_signals is not None:
                     self.options.stop_signals.detach()
                 guard.cancel_scope.cancel()
         if failure is not None:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
         return RunResult(self.run_dir, self.meta, interrupted=self.interrupted)
+
+    def _finalise(self, writer: ResultsWriter, started_at: str, failure: BaseException | None) -> BaseException | None:
+        """Close the results, write the Parquet copy and the final run.json — each as far as the
+        disk lets it. What is on disk stays; a write that fails becomes the run's one-line error
+        (recorded in run.json's ``error`` when run.json itself can still be written)."""
+        try:
+            writer.close()
+        except OSError as exc:
+            self._lose(cannot_write(exc, self.run_dir / REQUESTS_FILE))
+        failure = self._lost or failure
+        if self._lost is None:  # after a failed write the JSONL is the whole record; nothing more to fill a disk with
+            try:
+                write_parquet(self.run_dir)
+            except OSError as exc:
+                failure = failure or cannot_write(exc, self.run_dir / PARQUET_FILE)
+        error = str(failure) if failure is not None else None
+        self.meta = self._meta(
+            started_at,
+            finished=failure is None and not self.interrupted,
+            ended_at=run_meta.utc_now(),
+            emulator_url=self._emulator_url,
+            error=error,
+        )
+        unfinalised: WriteError | None = None
+        try:
+            write_run_meta(self.run_dir, self.meta)
+        except OSError as exc:
+            unfinalised = cannot_write(exc, self.run_dir / RUN_FILE)
+        failure = failure or unfinalised
+        kept = f"{writer.count} request{'' if writer.count == 1 else 's'} kept in {self.run_dir}"
+        if failure is unfinalised and unfinalised is not None:
+            return WriteError(unfinalised.path, unfinalised.problem, f"{kept}, but {RUN_FILE} says the run did not finish")
+        if isinstance(failure, WriteError):
+            also = f"; {RUN_FILE} could not be finalised either" if unfinalised is not None else ""
+            return WriteError(failure.path, failure.problem, f"the run stopped: {kept}{also}")
+        return failure
+
+    def _lose(self, error: WriteError) -> None:
+        """A results write failed: remember the first failure and stop the run (nothing more can be kept)."""
+        if self._lost is None:
+            self._lost = error
+        if self._work_scope is not None:
+            self._work_scope.cancel()
 
     async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
         async with AsyncExitStack() as stack:
@@ -347,7 +404,13 @@ class Runner:
         load = self.scenario.load
 
         def emit(record: RequestRecord) -> None:
-            writer.write(record)  # on disk before it is counted
+            if self._lost is not None:
+                return  # the results file cannot be written: the run is stopping
+            try:
+                writer.write(record)  # on disk before it is counted
+            except OSError as exc:
+                self._lose(cannot_write(exc, writer.path))
+                return
             progress.advance(record)
 
         async with self._executor() as executor:

@@ -79,7 +79,9 @@ def rate_warning(rate: ArrivalRate) -> str:
 def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
     """What a reader of the table must not miss: an overloaded client, a short arrival rate, the SLO verdicts."""
     out: list[str] = []
-    if meta.interrupted:
+    if meta.error:
+        out.append(f"stopped early ({meta.error}): the table covers the requests recorded before")
+    elif meta.interrupted:
         out.append("interrupted: the table covers the requests that finished before the run was stopped")
     if not len(frame):
         return out

@@ -21,6 +21,7 @@ service can pass a level above one it failed, and the probe table shows every fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from bench import run_meta
-from bench.errors import BenchError
+from bench.errors import BenchError, writing
 from bench.scenario import Scenario
 from bench.schema import abbrev
 from bench.stop_signals import StopSignals
@@ -604,6 +605,11 @@ def sweep(
             if current.outcome == "interrupted":
                 result.interrupted = True
                 break
+    except BenchError:  # a probe that could not run or write (a full disk): keep the sweep's record of what finished
+        result.ended_at = run_meta.utc_now()
+        with contextlib.suppress(BenchError):
+            write_outputs(result)
+        raise
     except KeyboardInterrupt:  # between probes (a probe's own Ctrl-C ends it as "interrupted")
         result.interrupted = True
         current = result.targets[-1]
@@ -625,9 +631,10 @@ def write_outputs(result: SweepResult) -> None:
     from bench.sweep_chart import draw_sweep_chart
 
     path = result.sweep_dir / SWEEP_FILE
-    path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
-    (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")
+    with writing(result.sweep_dir):
+        path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
+        (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")
 
 
 def _cell(value: float, pattern: str = "{:,.1f}") -> str:

@@ -226,11 +226,19 @@ def run(
     _keep_scenario(result.run_dir, effective, bool(result.meta.emulated))
     frame = result.frame
     print_summary(frame, result.meta)
+    unwritten: BenchError | None = None
     if not no_report and len(frame):
-        _write_report(result.run_dir)
+        try:
+            _write_report(result.run_dir)
+        except BenchError as exc:
+            unwritten = exc
     typer.echo(f"results: {result.run_dir}")
+    if unwritten is not None:  # the results are safe; only the report is missing
+        typer.echo(f"bench: error: report: {unwritten} (`bench report {result.run_dir} -o DIR` writes it elsewhere)", err=True)
     if result.interrupted:
         raise typer.Exit(130)
+    if unwritten is not None:
+        raise typer.Exit(2)
     measured = frame[~frame["warmup"]]
     if not (measured["status"] == "ok").any():
         typer.echo("bench: no measured request succeeded", err=True)

@@ -85,7 +85,13 @@ def header(data: ReportData) -> list[str]:
         lines.append(" · ".join(parts) + ("  " if data.multi and run is not runs[-1] else ""))
     lines.append("")
     for run in runs:
-        if run.meta.interrupted or run.meta.finished is False:
+        if run.meta.error:
+            who = run.label.capitalize() if data.multi else "This run"
+            lines += [
+                f"> **Incomplete:** {who} stopped early ({run.meta.error}); the figures cover the requests recorded before.",
+                "",
+            ]
+        elif run.meta.interrupted or run.meta.finished is False:
             who = f"{run.label.capitalize()} was" if data.multi else "This run was"
             lines += [
                 f"> **Incomplete:** {who} interrupted before the end; the figures cover the requests that finished.",

@@ -28,6 +28,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from bench import row_checks
 from bench.errors import BenchError
 from bench.run_file import RUN_FILE
 from bench.schema import COLUMNS
@@ -210,10 +211,13 @@ def _frame_from_jsonl(path: Path) -> pd.DataFrame:
     except OSError as exc:
         raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
     data, dropped = _without_torn_tail(data, path)
+    problems: dict[int, str] = {}
     try:
         frame = _arrow_frame(data)
-    except Exception:  # noqa: BLE001 - Arrow refused something: the careful reader says what
-        frame = frame_from_records([_parse_line(raw, path, n) for n, raw in enumerate(data.split(b"\n"), 1) if raw.strip()])
+    except Exception:  # noqa: BLE001 - Arrow refused something (text where a number belongs …): the careful reader says what
+        rows = [_parse_line(raw, path, n) for n, raw in enumerate(data.split(b"\n"), 1) if raw.strip()]
+        frame = frame_from_records(rows, problems)
+    frame = row_checks.drop_impossible(frame, problems, source=str(path))
     if dropped:
         _warn(
             f"{path}: dropped 1 line at the end that was cut short (a request being written when the run stopped); "
@@ -271,52 +275,85 @@ def _as_list(value: Any) -> list[Any]:
     return value.tolist() if hasattr(value, "tolist") else list(value)
 
 
-def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Give any row source the schema's columns, order and dtypes."""
+def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame, problems: dict[int, str] | None = None) -> pd.DataFrame:
+    """Give any row source the schema's columns, order and dtypes.
+
+    A value that is no number where the schema wants one reads as missing; with ``problems``
+    given, each such row is also noted there (position -> what is wrong) so that loading can
+    set it aside (:mod:`bench.row_checks`) instead of silently counting it as "no value".
+    """
     if not isinstance(rows, pd.DataFrame):
-        return _frame_from_dicts(list(rows))
+        return _frame_from_dicts(list(rows), problems)
     frame = rows
     out: dict[str, pd.Series] = {}
     n = len(frame)
     for name, dtype in COLUMNS.items():
         col = frame[name] if name in frame.columns else pd.Series([None] * n, dtype="object")
-        if dtype == "float64":
-            col = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif dtype == "int64":
-            col = pd.to_numeric(col, errors="coerce").fillna(0).astype("int64")
+        col = col.reset_index(drop=True)
+        if dtype in ("float64", "int64"):
+            numbers = pd.to_numeric(col, errors="coerce") if col.dtype.kind not in "biuf" else col
+            if problems is not None and col.dtype.kind not in "iuf":
+                for row in np.flatnonzero((numbers.isna() & col.notna()).to_numpy() | (col.dtype.kind == "b")):
+                    problems.setdefault(int(row), row_checks.numeric_problem(name, col.iloc[row]) or f"{name}: not a number")
+            col = numbers.astype("float64") if dtype == "float64" else numbers.fillna(0).astype("int64")
         elif dtype == "bool":
             col = col.fillna(False).astype("bool")
         elif dtype == "string":
             col = col.astype("string")
         else:  # lists
             col = col.map(_as_list)
-        out[name] = col.reset_index(drop=True)
+        out[name] = col
     return pd.DataFrame(out)
 
 
-def _number(value: Any) -> float:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+_INT64_MAX = 2**63 - 1
 
 
-def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows as parsed from JSON → typed columns, one pass per column (no per-cell pandas work)."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _frame_from_dicts(rows: list[dict[str, Any]], problems: dict[int, str] | None = None) -> pd.DataFrame:
+    """Rows as parsed from JSON → typed columns, one pass per column (no per-cell pandas work).
+
+    Text, booleans or lists where a number belongs read as missing (0 for whole-number
+    columns) and are noted in ``problems`` by row, when given."""
     out: dict[str, Any] = {}
+    noted = problems if problems is not None else {}
     for name, dtype in COLUMNS.items():
         values = [row.get(name) for row in rows]
-        if dtype == "float64":
-            try:
+        if dtype in ("float64", "int64"):
+            if not all(v is None or type(v) is float or type(v) is int for v in values):  # noqa: E721 - bool is no number here
+                for row, v in enumerate(values):
+                    if v is not None and not _is_number(v):
+                        noted.setdefault(row, row_checks.numeric_problem(name, v) or f"{name}: not a number")
+                values = [v if _is_number(v) else None for v in values]
+            if dtype == "float64":
                 out[name] = np.array(values, dtype="float64")  # None → NaN
-            except (TypeError, ValueError):
-                out[name] = np.array([_number(v) for v in values], dtype="float64")
-        elif dtype == "int64":
-            out[name] = np.array([int(v) if isinstance(v, (int, float)) and v == v else 0 for v in values], dtype="int64")
+            else:
+                for row, v in enumerate(values):
+                    if v is not None and not (math.isfinite(v) and abs(v) <= _INT64_MAX):
+                        noted.setdefault(row, row_checks.numeric_problem(name, v) or f"{name}: out of range")
+                out[name] = np.array(
+                    [int(v) if v is not None and math.isfinite(v) and abs(v) <= _INT64_MAX else 0 for v in values], dtype="int64"
+                )
         elif dtype == "bool":
             out[name] = np.array([bool(v) for v in values], dtype="bool")
         elif dtype == "string":
             out[name] = pd.array([v if isinstance(v, str) else (None if v is None else str(v)) for v in values], dtype="string")
         else:  # lists
-            out[name] = pd.Series([v if isinstance(v, list) else [] for v in values], dtype="object")
+            for row, v in enumerate(values):
+                if v is not None and (not isinstance(v, list) or not all(_is_number(x) for x in v)):
+                    noted.setdefault(row, f"{name} = {_short(v)}: not a list of numbers")
+            out[name] = pd.Series(
+                [v if isinstance(v, list) and all(_is_number(x) for x in v) else [] for v in values], dtype="object"
+            )
     return pd.DataFrame(out)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -333,5 +370,7 @@ def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
         except (OSError, ValueError):  # an unreadable copy: the JSONL is the source of truth
             frame = None
         if frame is not None and len(frame) == _count_lines(jsonl):
-            return frame_from_records(frame)
+            problems: dict[int, str] = {}
+            typed = frame_from_records(frame, problems)
+            return row_checks.drop_impossible(typed, problems, source=str(jsonl))
     return _frame_from_jsonl(jsonl)

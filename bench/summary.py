@@ -10,6 +10,7 @@ from bench import schema
 from bench.fmt import level_text, number
 from bench.health import saturation, summary_lines
 from bench.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
+from bench.row_checks import set_aside
 from bench.run_file import RunMeta
 from bench.slo import slo_for_scenario
 
@@ -83,6 +84,9 @@ def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
         out.append(f"stopped early ({meta.error}): the table covers the requests recorded before")
     elif meta.interrupted:
         out.append("interrupted: the table covers the requests that finished before the run was stopped")
+    aside = set_aside(frame)
+    if aside is not None:
+        out.append(f"{aside.describe()}: the table leaves them out")
     if not len(frame):
         return out
     rows = measured(frame)

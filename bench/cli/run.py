@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from bench import run_file
 from bench.cli.app import app
 from bench.errors import BenchError
 from bench.scenario import Scenario, load_scenario
@@ -42,7 +43,7 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
 ProviderName = Literal["groq", "openai", "anthropic", "openai-compatible"]
 ClientName = Literal["sdk", "fast"]
 ExecutorName = Literal["local", "ray"]
-SCENARIO_COPY = "scenario.toml"
+SCENARIO_COPY = run_file.SCENARIO_COPY
 _FLAGS_PANEL = "Without a scenario file"
 
 

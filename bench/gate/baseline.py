@@ -34,6 +34,7 @@ from bench.fmt import json_safe
 from bench.gate.compare import Side, SideInfo
 from bench.metrics import aggregate, measured
 from bench.records import frame_from_records, is_run_dir, resolve_run_dir
+from bench.row_checks import drop_impossible
 from bench.run import LoadedRun
 from bench.run_file import RUN_FILE, RunMeta, read_run_meta
 from bench.slo import SLO_COLUMNS, slo_from_table
@@ -147,7 +148,7 @@ def _read_doc(path: Path) -> dict[str, Any]:
 
 
 def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> BaselineInfo:
-    run = _run_meta(doc)
+    run = _run_meta(doc, path)
     return BaselineInfo(
         name=name,
         path=path,
@@ -160,10 +161,10 @@ def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> Baseline
     )
 
 
-def _run_meta(doc: dict[str, Any]) -> RunMeta:
-    """The run.json saved with a baseline."""
+def _run_meta(doc: dict[str, Any], path: Path) -> RunMeta:
+    """The run.json saved with a baseline (in its ``run`` key)."""
     run = doc.get("run")
-    return RunMeta.from_json(run if isinstance(run, dict) else {})
+    return RunMeta.from_json(run if isinstance(run, dict) else {}, f"{path / META_FILE}: run")
 
 
 def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
@@ -187,7 +188,9 @@ def load_baseline(path: Path) -> tuple[RunMeta, pd.DataFrame]:
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
     samples["warmup"] = False
-    return _run_meta(doc), frame_from_records(samples)
+    problems: dict[int, str] = {}
+    frame = frame_from_records(samples, problems)
+    return _run_meta(doc, path), drop_impossible(frame, problems, source=str(path / SAMPLES_FILE), first_line=2)
 
 
 def load_side(spec: str, *, root: Path = DEFAULT_ROOT) -> Side:

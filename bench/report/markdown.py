@@ -22,7 +22,8 @@ from bench.health import Budget, LevelHealth, saturation, summary_lines
 from bench.metrics import SloVerdict, arrival_rates, judge_slos, ok_mask, percentiles
 from bench.report.data import ReportData, RunView, Series, level_text, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
-from bench.run_file import RunMeta
+from bench.row_checks import set_aside
+from bench.run_file import RUN_FILE, RunMeta
 from bench.scenario_toml import FLAGS_SOURCE
 from bench.schema import ERROR_KINDS, label, unit
 from bench.slo import slo_for_scenario
@@ -97,6 +98,21 @@ def header(data: ReportData) -> list[str]:
                 f"> **Incomplete:** {who} interrupted before the end; the figures cover the requests that finished.",
                 "",
             ]
+    for run in runs:
+        if not (run.run_dir / RUN_FILE).is_file():
+            who = run.label.capitalize() if data.multi else "This run"
+            known = (
+                "it ran against bench's emulator (its scenario.toml says so)"
+                if run.meta.emulated
+                else "it ran against real providers (its scenario.toml says so)"
+                if run.meta.emulated is False
+                else "bench cannot tell whether it ran against the emulator or against real providers"
+            )
+            lines += [f"> **No run.json:** {who} has no run.json (killed at its start, or removed); {known}.", ""]
+        aside = set_aside(run.run.frame)
+        if aside is not None:
+            who = f"{run.label.capitalize()}: " if data.multi else ""
+            lines += [f"> **Values set aside:** {who}{aside.describe()} in {code(aside.source)}; no figure includes them.", ""]
     if data.multi:
         lines += runs_compared(data)
     return lines

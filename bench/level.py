@@ -124,6 +124,27 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     return health
 
 
+def _emulator_takes_provider() -> bool:
+    """Whether this install's emulator reads ``provider`` from the per-request header (it
+    rejects keys it does not know, so the run sends it only to an emulator that does)."""
+    from dataclasses import fields
+
+    from bench.emulator.profiles import Override
+
+    return "provider" in {f.name for f in fields(Override)}
+
+
+def emulator_payload(target: Any) -> dict[str, Any]:
+    """What the emulator is told about a target with each request (``x-bench-emulator``): the
+    scenario's ``[target.emulator]`` profile and the target's provider kind — openai and
+    openai-compatible share the emulator's ``/v1`` route, and only openai's own API refuses a
+    model it does not serve."""
+    payload = target.emulator.header_payload()
+    if _emulator_takes_provider():
+        payload["provider"] = target.provider
+    return dict(payload)
+
+
 def redaction_for(api_key: str | None, *, emulated: bool) -> tuple[str, ...]:
     """The strings a process must never record: the key its client sends (none against the
     emulator, which is sent a fixed placeholder)."""
@@ -133,7 +154,7 @@ def redaction_for(api_key: str | None, *, emulated: bool) -> tuple[str, ...]:
 def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, secrets: tuple[str, ...]) -> Callable[[Slot], Any]:
     scenario, target = job.scenario, job.target
     req, load = scenario.request, scenario.load
-    emulator_profile = target.emulator.header_payload() if job.emulate else None
+    emulator_profile = emulator_payload(target) if job.emulate else None
 
     async def send(slot: Slot) -> None:
         headers: dict[str, str] = {}

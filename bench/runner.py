@@ -28,7 +28,7 @@ from bench.event_loop import event_loop_name, loop_options
 from bench.health import Budget, LevelHealth, saturation
 from bench.level import LevelJob, run_level
 from bench.load import pool_size
-from bench.preflight import preflight
+from bench.preflight import model_warnings, preflight
 from bench.progress import ProgressSink, make_progress
 from bench.prompts import PROMPT_NOTE, PromptSet, prompt_set
 from bench.records import PARQUET_FILE, REQUESTS_FILE, RequestRecord, ResultsWriter, claim_run_dir, write_parquet
@@ -371,6 +371,8 @@ class Runner:
             self._work_scope.cancel()
 
     async def _work(self, started_at: str, writer: ResultsWriter, progress: ProgressSink) -> None:
+        for warning in model_warnings(self.scenario):
+            self.options.warn(warning)
         async with AsyncExitStack() as stack:
             base_urls = {t.name: t.base_url for t in self.scenario.target}
             if self.emulate:

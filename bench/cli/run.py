@@ -255,12 +255,20 @@ def _write_report(run_dir: Path) -> None:
 
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")]) -> None:
-    """Check a scenario file without sending anything."""
+    """Check a scenario file without sending anything (model names against bench's catalogue too)."""
+    from bench.preflight import model_warnings
+
     loaded = load_scenario(scenario)
     load = loaded.load
     amount = f"{load.requests} requests" if load.requests is not None else f"{load.duration_s:g} s"
     levels = ", ".join(f"{level:g}" for level in load.levels)
-    typer.echo(f"{scenario}: ok — scenario {loaded.name!r}")
+    # Warnings, not errors: the catalogue is edited by hand and a provider's new model is real
+    # before the catalogue lists it; `bench run` asks the provider's own list before it starts.
+    warnings = model_warnings(loaded)
+    for warning in warnings:
+        typer.echo(f"bench: warning: {warning}", err=True)
+    said = f" ({len(warnings)} warning{'' if len(warnings) == 1 else 's'}, on stderr)" if warnings else ""
+    typer.echo(f"{scenario}: ok{said} — scenario {loaded.name!r}")
     for t in loaded.target:
         where = f" at {t.base_url}" if t.base_url else ""
         key = f", key from ${t.key_env}" if t.key_env else ", no key"

@@ -21,6 +21,7 @@ service can pass a level above one it failed, and the probe table shows every fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from bench.analysis.metrics import SloVerdict, aggregate, judge_slos
-from bench.errors import BenchError
+from bench.errors import BenchError, writing
 from bench.results import provenance
 from bench.run.runner import RunOptions, apply_overrides, resolve_keys, run_scenario
 from bench.run.stop_signals import StopSignals
@@ -571,6 +572,13 @@ def sweep(
             if current.outcome == "interrupted":
                 result.interrupted = True
                 break
+    except BenchError:  # a probe that could not run or write (a full disk): keep the sweep's record of what finished
+        result.ended_at = provenance.utc_now()
+        with contextlib.suppress(BenchError):
+            write_sweep_json(result)
+            if write_report is not None:
+                write_report(result)
+        raise
     except KeyboardInterrupt:  # between probes (a probe's own Ctrl-C ends it as "interrupted")
         result.interrupted = True
         current = result.targets[-1]
@@ -592,4 +600,5 @@ def sweep(
 def write_sweep_json(result: SweepResult) -> None:
     """sweep.json, rewritten after each target (a crash keeps the rest)."""
     path = result.sweep_dir / SWEEP_FILE
-    path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with writing(result.sweep_dir):
+        path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

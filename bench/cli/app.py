@@ -1,7 +1,8 @@
 """The Typer app and the one place that turns errors into exit codes.
 
 Exit status: 0 success, 1 "the thing measured failed" (no successful request, SLO or
-regression), 2 bad input (one line, no traceback), 130 interrupted.
+regression), 2 bad input or a place that cannot be written (one line, no traceback),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typer.core import TyperOption
 from typer.exceptions import Abort, Exit, TyperException
 
 import bench
-from bench.errors import BenchError
+from bench.errors import BenchError, cannot_write, is_write_error
 
 
 def _hide_flag_types() -> None:
@@ -89,6 +90,11 @@ def run_app(application: typer.Typer, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("bench: interrupted", err=True)
         return 130
+    except OSError as exc:  # a write no command caught: still one line naming the path (exit 2)
+        if not is_write_error(exc):
+            raise
+        typer.echo(f"bench: error: {cannot_write(exc)}", err=True)
+        return 2
     return result if isinstance(result, int) else 0
 
 

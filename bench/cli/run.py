@@ -13,6 +13,7 @@ import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
+from bench.results import run_file
 from bench.scenario.model import Scenario, load_scenario
 from bench.scenario.writer import scenario_to_toml
 
@@ -43,7 +44,7 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
 
 ProviderName = Literal["groq", "openai", "anthropic", "openai-compatible"]
 ExecutorName = Literal["local", "ray"]
-SCENARIO_COPY = "scenario.toml"
+SCENARIO_COPY = run_file.SCENARIO_COPY
 _FLAGS_PANEL = "Without a scenario file"
 
 
@@ -259,11 +260,19 @@ def run(
     _keep_scenario(result.run_dir, effective, bool(result.meta.emulated))
     frame = result.frame
     print_summary(frame, result.meta)
+    unwritten: BenchError | None = None
     if not no_report and len(frame):
-        _write_report(result.run_dir)
+        try:
+            _write_report(result.run_dir)
+        except BenchError as exc:
+            unwritten = exc
     typer.echo(f"results: {result.run_dir}")
+    if unwritten is not None:  # the results are safe; only the report is missing
+        typer.echo(f"bench: error: report: {unwritten} (`bench report {result.run_dir} -o DIR` writes it elsewhere)", err=True)
     if result.interrupted:
         raise typer.Exit(130)
+    if unwritten is not None:
+        raise typer.Exit(2)
     measured = frame[~frame["warmup"]]
     if not (measured["status"] == "ok").any():
         typer.echo("bench: no measured request succeeded", err=True)
@@ -300,12 +309,20 @@ def _write_report(run_dir: Path) -> None:
 
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")]) -> None:
-    """Check a scenario file without sending anything."""
+    """Check a scenario file without sending anything (model names against bench's catalogue too)."""
+    from bench.run.preflight import model_warnings
+
     loaded = load_scenario(scenario)
     load = loaded.load
     amount = f"{load.requests} requests" if load.requests is not None else f"{load.duration_s:g} s"
     levels = ", ".join(f"{level:g}" for level in load.levels)
-    typer.echo(f"{scenario}: ok — scenario {loaded.name!r}")
+    # Warnings, not errors: the catalogue is edited by hand and a provider's new model is real
+    # before the catalogue lists it; `bench run` asks the provider's own list before it starts.
+    warnings = model_warnings(loaded)
+    for warning in warnings:
+        typer.echo(f"bench: warning: {warning}", err=True)
+    said = f" ({len(warnings)} warning{'' if len(warnings) == 1 else 's'}, on stderr)" if warnings else ""
+    typer.echo(f"{scenario}: ok{said} — scenario {loaded.name!r}")
     for t in loaded.target:
         where = f" at {t.base_url}" if t.base_url else ""
         key = f", key from ${t.key_env}" if t.key_env else ", no key"

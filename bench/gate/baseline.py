@@ -20,6 +20,7 @@ the baselines root.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -31,10 +32,11 @@ import pandas as pd
 
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import aggregate, measured
-from bench.errors import BenchError
+from bench.errors import BenchError, writing
 from bench.fmt import json_safe
 from bench.gate.compare import Side, SideInfo
 from bench.results.records import frame_from_records, is_run_dir, resolve_run_dir
+from bench.results.row_checks import drop_impossible
 from bench.results.run_file import RUN_FILE, RunMeta, read_run_meta
 from bench.scenario.slo import SLO_COLUMNS, slo_from_table
 
@@ -98,11 +100,8 @@ def save_baseline(name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, over
     if samples.empty:
         raise BenchError(f"{run_dir}: no measured requests to save")
     target = root / name
-    if target.exists():
-        if not overwrite:
-            raise BenchError(f"baseline {name!r} already exists in {root} (--force replaces it)")
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    if target.exists() and not overwrite:
+        raise BenchError(f"baseline {name!r} already exists in {root} (--force replaces it)")
     slo = slo_from_table(meta.slo_table)
     aggregates = aggregate(frame, slo, ci=False)
     keep = [c for c in aggregates.columns if aggregates[c].notna().any()]
@@ -114,9 +113,30 @@ def save_baseline(name: str, run: str | Path, *, root: Path = DEFAULT_ROOT, over
         "run": meta.to_json(),
         "aggregates": json_safe(aggregates[keep].round(4).to_dict(orient="records")),
     }
-    (target / META_FILE).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    samples.to_csv(target / SAMPLES_FILE, index=False, lineterminator="\n")
+    _write_atomically(target, doc, samples)
     return _info(name, target, doc, len(samples))
+
+
+def _write_atomically(target: Path, doc: dict[str, Any], samples: pd.DataFrame) -> None:
+    """Write the baseline beside ``target`` and move it into place whole: a full or read-only
+    disk leaves no half a baseline, and ``--force`` never loses the old one to a failed save."""
+    staging = target.with_name(f".{target.name}.saving-{os.getpid()}")
+    replaced = target.with_name(f".{target.name}.replaced-{os.getpid()}")
+    try:
+        with writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            (staging / META_FILE).write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+            samples.to_csv(staging / SAMPLES_FILE, index=False, lineterminator="\n")
+            if target.exists():
+                target.rename(replaced)
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if replaced.exists() and not target.exists():  # put the old one back
+            replaced.rename(target)
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _read_doc(path: Path) -> dict[str, Any]:
@@ -130,7 +150,7 @@ def _read_doc(path: Path) -> dict[str, Any]:
 
 
 def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> BaselineInfo:
-    run = _run_meta(doc)
+    run = _run_meta(doc, path)
     return BaselineInfo(
         name=name,
         path=path,
@@ -143,10 +163,10 @@ def _info(name: str, path: Path, doc: dict[str, Any], requests: int) -> Baseline
     )
 
 
-def _run_meta(doc: dict[str, Any]) -> RunMeta:
-    """The run.json saved with a baseline."""
+def _run_meta(doc: dict[str, Any], path: Path) -> RunMeta:
+    """The run.json saved with a baseline (in its ``run`` key)."""
     run = doc.get("run")
-    return RunMeta.from_json(run if isinstance(run, dict) else {})
+    return RunMeta.from_json(run if isinstance(run, dict) else {}, f"{path / META_FILE}: run")
 
 
 def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
@@ -154,7 +174,7 @@ def list_baselines(root: Path = DEFAULT_ROOT) -> list[BaselineInfo]:
         return []
     out = []
     for child in sorted(root.iterdir()):
-        if child.is_dir() and is_baseline_dir(child):
+        if child.is_dir() and _NAME.match(child.name) and is_baseline_dir(child):  # not a save in progress
             doc = _read_doc(child)
             with open(child / SAMPLES_FILE, encoding="utf-8") as fh:
                 requests = max(0, sum(1 for _ in fh) - 1)
@@ -170,10 +190,12 @@ def load_baseline(path: Path) -> tuple[RunMeta, pd.DataFrame]:
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
     samples["warmup"] = False
-    meta = _run_meta(doc)
+    meta = _run_meta(doc, path)
     if "client" not in samples.columns:
         samples["client"] = _recorded_clients(meta, samples["target"])
-    return meta, frame_from_records(samples)
+    problems: dict[int, str] = {}
+    frame = frame_from_records(samples, problems)
+    return meta, drop_impossible(frame, problems, source=str(path / SAMPLES_FILE), first_line=2)
 
 
 def _recorded_clients(meta: RunMeta, targets: pd.Series) -> pd.Series:

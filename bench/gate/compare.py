@@ -136,6 +136,8 @@ def incomplete_reason(meta: RunMeta, *, has_run_file: bool = True) -> str:
     """
     if not has_run_file:
         return "no run.json (the run never started properly or was killed)"
+    if meta.error:
+        return f"stopped early ({meta.error})"
     if meta.interrupted:
         return "interrupted before it finished"
     if meta.finished is False:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, cannot_write, writing
 from bench.report.data import ReportData, build
 
 REPORT_FILE = "README.md"
@@ -78,11 +78,11 @@ def render_reports(run_dirs: list[Path], out_dir: Path, formats: Iterable[str] =
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BenchError(f"{out_dir}: cannot create the report directory ({exc.strerror})") from None
+        raise BenchError(f"{out_dir}: cannot create the report directory ({cannot_write(exc).problem})") from None
     if not out_dir.is_dir():  # pragma: no cover - mkdir(exist_ok) raises for files already
         raise BenchError(f"{out_dir}: not a directory")
     written: dict[str, Path] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
+    with writing(out_dir), tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         chart_dir = out_dir if "md" in formats else Path(scratch)
         charts = render_charts(data, chart_dir)
         text = render_markdown(data, charts)

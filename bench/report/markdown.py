@@ -25,7 +25,8 @@ from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, S
 from bench.report.data import ReportData, RunView, Series, server_split
 from bench.report.tables import DASH, as_float, ci, code, count, heading, num, share, table, with_ci
 from bench.results.health import Budget, LevelHealth
-from bench.results.run_file import RunMeta, split_fingerprint
+from bench.results.row_checks import set_aside
+from bench.results.run_file import RUN_FILE, RunMeta, split_fingerprint
 from bench.scenario.flags import FLAGS_SOURCE
 from bench.scenario.slo import slo_for_scenario
 from bench.schema import ERROR_KINDS, LoadLevel, label, unit
@@ -88,12 +89,33 @@ def header(data: ReportData) -> list[str]:
         lines.append(" · ".join(parts) + ("  " if data.multi and run is not runs[-1] else ""))
     lines.append("")
     for run in runs:
-        if run.meta.interrupted or run.meta.finished is False:
+        if run.meta.error:
+            who = run.label.capitalize() if data.multi else "This run"
+            lines += [
+                f"> **Incomplete:** {who} stopped early ({run.meta.error}); the figures cover the requests recorded before.",
+                "",
+            ]
+        elif run.meta.interrupted or run.meta.finished is False:
             who = f"{run.label.capitalize()} was" if data.multi else "This run was"
             lines += [
                 f"> **Incomplete:** {who} interrupted before the end; the figures cover the requests that finished.",
                 "",
             ]
+    for run in runs:
+        if not (run.run_dir / RUN_FILE).is_file():
+            who = run.label.capitalize() if data.multi else "This run"
+            known = (
+                "it ran against bench's emulator (its scenario.toml says so)"
+                if run.meta.emulated
+                else "it ran against real providers (its scenario.toml says so)"
+                if run.meta.emulated is False
+                else "bench cannot tell whether it ran against the emulator or against real providers"
+            )
+            lines += [f"> **No run.json:** {who} has no run.json (killed at its start, or removed); {known}.", ""]
+        aside = set_aside(run.run.frame)
+        if aside is not None:
+            who = f"{run.label.capitalize()}: " if data.multi else ""
+            lines += [f"> **Values set aside:** {who}{aside.describe()} in {code(aside.source)}; no figure includes them.", ""]
     if data.multi:
         lines += runs_compared(data)
     return lines

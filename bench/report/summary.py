@@ -10,6 +10,7 @@ from bench import schema
 from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.analysis.saturation import saturation, summary_lines
 from bench.fmt import number, target_name
+from bench.results.row_checks import set_aside
 from bench.results.run_file import RunMeta
 from bench.scenario.slo import slo_for_scenario
 from bench.schema import LoadLevel
@@ -81,8 +82,13 @@ def rate_warning(rate: ArrivalRate) -> str:
 def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
     """What a reader of the table must not miss: an overloaded client, a short arrival rate, the SLO verdicts."""
     out: list[str] = []
-    if meta.interrupted:
+    if meta.error:
+        out.append(f"stopped early ({meta.error}): the table covers the requests recorded before")
+    elif meta.interrupted:
         out.append("interrupted: the table covers the requests that finished before the run was stopped")
+    aside = set_aside(frame)
+    if aside is not None:
+        out.append(f"{aside.describe()}: the table leaves them out")
     if not len(frame):
         return out
     rows = measured(frame)

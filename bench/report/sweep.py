@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from bench.campaigns.sweep import CHART_FILE, MARKDOWN_FILE, RUNS_DIR, Probe, SweepResult, TargetSweep
+from bench.errors import writing
 from bench.report.charts import (
     BACKGROUND,
     DPI,
@@ -252,5 +253,6 @@ def render_markdown(result: SweepResult, chart: bool) -> str:
 
 def write_outputs(result: SweepResult) -> None:
     """sweep.md and the chart beside the search's sweep.json, rewritten after each target."""
-    chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
-    (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")
+    with writing(result.sweep_dir):
+        chart = draw_sweep_chart(result, result.sweep_dir / CHART_FILE)
+        (result.sweep_dir / MARKDOWN_FILE).write_text(render_markdown(result, chart), encoding="utf-8")

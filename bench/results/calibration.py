@@ -8,6 +8,7 @@ error are in that module's docstring and docs/scale.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, cannot_write
 from bench.scenario.model import CLIENTS
 
 if TYPE_CHECKING:
@@ -236,13 +237,15 @@ class CalibrationResult:
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
             tmp.replace(path)
         except OSError as exc:
-            raise BenchError(f"--save {path}: cannot write there ({exc.strerror})") from None
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise BenchError(f"--save {path}: cannot write there ({cannot_write(exc).problem})") from None
         return path
 
     @classmethod

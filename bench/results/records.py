@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import io
 import json
 import math
@@ -31,6 +32,7 @@ import orjson
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.results import row_checks
 from bench.results.provenance import new_run_id
 from bench.results.run_file import RUN_FILE
 from bench.schema import COLUMNS
@@ -103,16 +105,21 @@ class ResultsWriter:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
+        self.path = run_dir / REQUESTS_FILE
         run_dir.mkdir(parents=True, exist_ok=True)
-        self._file = open(run_dir / REQUESTS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.count = 0
 
     def write(self, record: RequestRecord) -> None:
+        """Append one line, flushed; an OSError (a full disk) leaves at most that line cut short,
+        which loading drops with a warning."""
         self._file.write(record.to_json() + "\n")
         self._file.flush()
         self.count += 1
 
     def close(self) -> None:
+        """Close the file. After a failed write the line that did not fit is still buffered:
+        closing tries it once more and raises again, but the descriptor is released either way."""
         self._file.close()
 
 
@@ -243,7 +250,15 @@ def claim_run_dir(out: Path, scenario_name: str, run_id: str | None = None) -> t
 def write_parquet(run_dir: Path) -> None:
     """The columnar copy that makes loading a million rows fast."""
     frame = _frame_from_jsonl(run_dir / REQUESTS_FILE)
-    frame.to_parquet(run_dir / PARQUET_FILE, index=False)
+    # Under a temporary name, then renamed: a disk that fills half-way leaves no half a copy
+    # (loading would skip it anyway, but it would hold the space the JSONL may need).
+    tmp = run_dir / f".{PARQUET_FILE}.tmp"
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, run_dir / PARQUET_FILE)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -318,6 +333,7 @@ def _frame_from_jsonl(path: Path, columns: list[str] | None = None) -> pd.DataFr
     """
     if not path.is_file():
         return frame_from_records([])
+    problems: dict[int, str] = {}
     try:
         complete, dropped = _complete_length(path)
         if complete == 0:
@@ -328,9 +344,10 @@ def _frame_from_jsonl(path: Path, columns: list[str] | None = None) -> pd.DataFr
             except Exception:  # noqa: BLE001 - Arrow refused something: the careful reader says what
                 data = _head(path, complete)
                 lines = enumerate(data.split(b"\n"), 1)
-                frame = frame_from_records([_parse_line(raw, path, n) for n, raw in lines if raw.strip()])
+                frame = frame_from_records([_parse_line(raw, path, n) for n, raw in lines if raw.strip()], problems)
     except OSError as exc:
         raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    frame = row_checks.drop_impossible(frame, problems, source=str(path))
     if dropped:
         _warn(
             f"{path}: dropped 1 line at the end that was cut short (a request being written when the run stopped); "
@@ -449,10 +466,15 @@ def _as_list(value: Any) -> list[Any]:
     return value.tolist() if hasattr(value, "tolist") else list(value)
 
 
-def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Give any row source the schema's columns, order and dtypes."""
+def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame, problems: dict[int, str] | None = None) -> pd.DataFrame:
+    """Give any row source the schema's columns, order and dtypes.
+
+    A value that is no number where the schema wants one reads as missing; with ``problems``
+    given, each such row is also noted there (position -> what is wrong) so that loading can
+    set it aside (:mod:`bench.results.row_checks`) instead of silently counting it as "no value".
+    """
     if not isinstance(rows, pd.DataFrame):
-        return _frame_from_dicts(list(rows))
+        return _frame_from_dicts(list(rows), problems)
     frame = rows
     out: dict[str, Any] = {}
     n = len(frame)
@@ -464,43 +486,71 @@ def frame_from_records(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.Data
         if dtype != "object" and str(col.dtype) == dtype:  # already the schema's type (a Parquet copy): as it is
             out[name] = col.reset_index(drop=True)
             continue
-        if dtype == "float64":
-            col = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif dtype == "int64":
-            col = pd.to_numeric(col, errors="coerce").fillna(0).astype("int64")
+        col = col.reset_index(drop=True)
+        if dtype in ("float64", "int64"):
+            numbers = pd.to_numeric(col, errors="coerce") if col.dtype.kind not in "biuf" else col
+            if problems is not None and col.dtype.kind not in "iuf":
+                for row in np.flatnonzero((numbers.isna() & col.notna()).to_numpy() | (col.dtype.kind == "b")):
+                    problems.setdefault(int(row), row_checks.numeric_problem(name, col.iloc[row]) or f"{name}: not a number")
+            col = numbers.astype("float64") if dtype == "float64" else numbers.fillna(0).astype("int64")
         elif dtype == "bool":
             col = col.fillna(False).astype("bool")
         elif dtype == "string":
             col = col.astype("string")
         else:  # lists
             col = col.map(_as_list)
-        out[name] = col.reset_index(drop=True)
+        out[name] = col
     return pd.DataFrame(out)
 
 
-def _number(value: Any) -> float:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+_INT64_MAX = 2**63 - 1
 
 
-def _frame_from_dicts(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows as parsed from JSON → typed columns, one pass per column (no per-cell pandas work)."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _frame_from_dicts(rows: list[dict[str, Any]], problems: dict[int, str] | None = None) -> pd.DataFrame:
+    """Rows as parsed from JSON → typed columns, one pass per column (no per-cell pandas work).
+
+    Text, booleans or lists where a number belongs read as missing (0 for whole-number
+    columns) and are noted in ``problems`` by row, when given."""
     out: dict[str, Any] = {}
+    noted = problems if problems is not None else {}
     for name, dtype in COLUMNS.items():
         values = [row.get(name) for row in rows]
-        if dtype == "float64":
-            try:
+        if dtype in ("float64", "int64"):
+            if not all(v is None or type(v) is float or type(v) is int for v in values):  # noqa: E721 - bool is no number here
+                for row, v in enumerate(values):
+                    if v is not None and not _is_number(v):
+                        noted.setdefault(row, row_checks.numeric_problem(name, v) or f"{name}: not a number")
+                values = [v if _is_number(v) else None for v in values]
+            if dtype == "float64":
                 out[name] = np.array(values, dtype="float64")  # None → NaN
-            except (TypeError, ValueError):
-                out[name] = np.array([_number(v) for v in values], dtype="float64")
-        elif dtype == "int64":
-            out[name] = np.array([int(v) if isinstance(v, (int, float)) and v == v else 0 for v in values], dtype="int64")
+            else:
+                for row, v in enumerate(values):
+                    if v is not None and not (math.isfinite(v) and abs(v) <= _INT64_MAX):
+                        noted.setdefault(row, row_checks.numeric_problem(name, v) or f"{name}: out of range")
+                out[name] = np.array(
+                    [int(v) if v is not None and math.isfinite(v) and abs(v) <= _INT64_MAX else 0 for v in values], dtype="int64"
+                )
         elif dtype == "bool":
             out[name] = np.array([bool(v) for v in values], dtype="bool")
         elif dtype == "string":
             out[name] = pd.array([v if isinstance(v, str) else (None if v is None else str(v)) for v in values], dtype="string")
         else:  # lists
-            out[name] = pd.Series([v if isinstance(v, list) else [] for v in values], dtype="object")
+            for row, v in enumerate(values):
+                if v is not None and (not isinstance(v, list) or not all(_is_number(x) for x in v)):
+                    noted.setdefault(row, f"{name} = {_short(v)}: not a list of numbers")
+            out[name] = pd.Series(
+                [v if isinstance(v, list) and all(_is_number(x) for x in v) else [] for v in values], dtype="object"
+            )
     return pd.DataFrame(out)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def load_results(path: str | os.PathLike[str], columns: Iterable[str] | None = None) -> pd.DataFrame:
@@ -520,5 +570,7 @@ def load_results(path: str | os.PathLike[str], columns: Iterable[str] | None = N
         except (OSError, ValueError):  # an unreadable copy: the JSONL is the source of truth
             frame = None
         if frame is not None and len(frame) == _count_lines(jsonl):
-            return frame_from_records(frame)
+            problems: dict[int, str] = {}
+            typed = frame_from_records(frame, problems)
+            return row_checks.drop_impossible(typed, problems, source=str(jsonl))
     return _frame_from_jsonl(jsonl, wanted)

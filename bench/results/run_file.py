@@ -2,10 +2,12 @@
 
 The runner writes it at the start and the end of a run; the report, the gate, exports,
 baselines, the summary and the pytest plugin read it. Every key has a default, so a run.json
-written by an older bench (or cut short) still loads, and a key holding the wrong type reads
-as missing rather than failing the report. Keys this version does not know are kept
-(``extra="allow"``) and written back unchanged. A file is rewritten with the keys it had
-(``exclude_unset``): reading and writing never adds defaults a run did not record.
+written by an older bench (or cut short) still loads, and keys this version does not know are
+kept (``extra="allow"``) and written back unchanged. A key this version knows must hold its
+type, strictly: ``"finished": "yes"`` is not a finished run and ``"scenario": "oops"`` is not a
+scenario without SLOs, so reading such a file is an error naming the file and the key (exit 2)
+rather than a guess. A file is rewritten with the keys it had (``exclude_unset``): reading and
+writing never adds defaults a run did not record.
 
 ``scenario`` stays the resolved scenario as a plain table (``Scenario.resolved()``): the
 scenario model validates it where it is loaded, and old runs must load whatever their
@@ -14,8 +16,10 @@ scenario format was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,7 @@ class Calibration(BaseModel):
 class RunMeta(BaseModel):
     """Where, how and of what a run was made, so two runs can be judged comparable (README.md, "Results")."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     run_id: str | None = None
     scenario_name: str | None = None
@@ -89,17 +93,25 @@ class RunMeta(BaseModel):
     executor: str | None = None
     client_health: ClientHealth | None = None
     calibration: Calibration | None = None
+    #: Why the run stopped before its end when something failed (a results file that could not
+    #: be written, a worker that died): the line the command printed. None otherwise.
+    error: str | None = None
     #: The client's measured overhead per request, when a run recorded it.
     overhead: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunMeta:
-        """Tolerant: a top-level key of the wrong type reads as missing (its default)."""
+    def from_json(cls, data: dict[str, Any], source: str = RUN_FILE) -> RunMeta:
+        """Checked: a known key holding the wrong type is a BenchError naming ``source`` and the key."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
-            return cls.model_validate({k: v for k, v in data.items() if k not in bad})
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            got = error.get("input")
+            shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:39] + "…"
+            more = len(exc.errors()) - 1
+            tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            raise BenchError(f"{source}: {where}: {error['msg'].lower()}, got {type(got).__name__} {shown}{tail}") from None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -127,7 +139,7 @@ def read_run_meta(run_dir: Path) -> RunMeta:
     """A run directory's run.json; a run without one (killed before it was written) is known by its directory's name."""
     path = run_dir / RUN_FILE
     if not path.is_file():
-        return RunMeta(run_id=run_dir.name)
+        return RunMeta(run_id=run_dir.name, emulated=_emulated_from_scenario_copy(run_dir))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -138,7 +150,22 @@ def read_run_meta(run_dir: Path) -> RunMeta:
         raise BenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise BenchError(f"{path}: not a bench run.json (expected a JSON object)")
-    return RunMeta.from_json(data)
+    return RunMeta.from_json(data, str(path))
+
+
+#: The scenario as it ran, kept beside the results by ``bench run`` (``[scenario] emulate`` says where).
+SCENARIO_COPY = "scenario.toml"
+
+
+def _emulated_from_scenario_copy(run_dir: Path) -> bool | None:
+    """Whether a run without run.json ran on the emulator, from the scenario copy beside it;
+    None when there is none (or it does not say): the report then says it cannot tell."""
+    try:
+        header = tomllib.loads((run_dir / SCENARIO_COPY).read_text(encoding="utf-8")).get("scenario")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    value = header.get("emulate") if isinstance(header, dict) else None
+    return value if isinstance(value, bool) else None
 
 
 def write_run_meta(run_dir: Path, meta: RunMeta | Mapping[str, Any]) -> None:
@@ -147,5 +174,9 @@ def write_run_meta(run_dir: Path, meta: RunMeta | Mapping[str, Any]) -> None:
     if not isinstance(meta, RunMeta):
         meta = RunMeta.from_json(dict(meta))
     tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / RUN_FILE)
+    try:
+        tmp.write_text(json.dumps(meta.to_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, run_dir / RUN_FILE)
+    finally:
+        with contextlib.suppress(OSError):  # a full disk leaves the previous run.json, not half a new one
+            tmp.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ def request_seed(*parts: Any) -> int:
 class LevelJob:
     """Everything a process needs to run its share of one level (picklable, for workers).
 
-    The API key travels only in memory (a pipe to a local worker); Ray actors are given the
-    variable's name instead and read their own environment (see ``bench.run.executors.ray``).
+    The API key travels only in memory (a pipe to a local worker); Ray actors are given no key
+    and read their own environment by the target's variable name (:meth:`key`). There is no
+    list of secrets here: whatever key a process ends up using is the one it redacts.
     """
 
     run_id: str
@@ -53,7 +55,6 @@ class LevelJob:
     base_url: str | None
     api_key: str | None
     emulate: bool
-    secrets: tuple[str, ...] = ()
     worker: int = 0
     workers: int = 1
     #: perf_counter_ns at which every worker starts (same clock in every process on one host).
@@ -69,6 +70,14 @@ class LevelJob:
     @property
     def target(self) -> Any:
         return self.scenario.target[self.t_index]
+
+    def key(self) -> str | None:
+        """The API key this process sends: the job's, else this process's own environment
+        variable named by the target (a Ray actor on another host reads its host's)."""
+        if self.api_key is not None or self.emulate:
+            return self.api_key
+        env = self.target.key_env
+        return os.environ.get(env) if env else None
 
     def prompts(self) -> PromptSet:
         p = self.scenario.prompts
@@ -96,9 +105,10 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     prompts = prompts or job.prompts()
     streams = streams_of(load.mode, job.level, job.worker, job.workers)
     await warm_client_path(target.provider, job.client_path)
+    api_key = job.key()
     settings = ClientSettings(
         base_url=job.base_url,
-        api_key=job.api_key,
+        api_key=api_key,
         pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
         timeout_s=load.timeout_s,
         max_retries=scenario.request.max_retries,
@@ -129,7 +139,10 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
             workers=job.workers,
             start_ns=job.start_ns,
         )
-        await profile.drive(_sender(job, provider, prompts, emit))
+        # Redaction is bound to the client here, where every executor builds it: the key this
+        # process sends is the key scrubbed from what it records, whoever handed it over.
+        secrets = redaction_for(api_key, emulated=job.emulate)
+        await profile.drive(_sender(job, provider, prompts, emit, secrets))
     finally:
         health = sampler.stop()
         gc.unfreeze()
@@ -147,10 +160,26 @@ def prompt_key(job: LevelJob) -> str:
     return key + (f":{job.client_path}" if len(job.target.clients) > 1 else "")
 
 
-def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -> Callable[[Slot], Any]:
+def emulator_payload(target: Any) -> dict[str, Any]:
+    """What the emulator is told about a target with each request (``x-bench-emulator``): the
+    scenario's ``[target.emulator]`` profile and the target's provider kind — openai and
+    openai-compatible share the emulator's ``/v1`` route, and only openai's own API refuses a
+    model it does not serve."""
+    payload = dict(target.emulator.header_payload())
+    payload["provider"] = target.provider
+    return payload
+
+
+def redaction_for(api_key: str | None, *, emulated: bool) -> tuple[str, ...]:
+    """The strings a process must never record: the key its client sends (none against the
+    emulator, which is sent a fixed placeholder)."""
+    return (api_key,) if api_key and not emulated else ()
+
+
+def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, secrets: tuple[str, ...]) -> Callable[[Slot], Any]:
     scenario, target = job.scenario, job.target
     req, load = scenario.request, scenario.load
-    emulator_profile = target.emulator.header_payload() if job.emulate else None
+    emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
 
     async def send(slot: Slot) -> None:
@@ -186,7 +215,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -
             record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
             record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
         try:
-            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=job.secrets)
+            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=secrets)
         finally:
             emit(record)  # also on cancellation: the in-flight request is recorded as cancelled
 

@@ -1,4 +1,5 @@
-"""Before a live run: is each target's model retired (the catalogue), and does the provider list it?
+"""Before a run: does the catalogue know each target's model (all runs), and does the provider
+list it (live runs)?
 
 Advisory only: every finding is a warning, and a provider whose models list cannot be read
 (an auth error, a server without /models) does not stop the run — its requests will say more.
@@ -12,8 +13,20 @@ import anyio
 
 from bench.providers import ClientSettings, make_provider
 from bench.providers.classify import classify
-from bench.scenario.catalogue import load_catalogue
+from bench.scenario.catalogue import load_catalogue, model_warning
 from bench.scenario.model import Scenario
+
+
+def model_warnings(scenario: Scenario) -> list[str]:
+    """Every target whose model the catalogue does not know or knows as retired, said as a
+    warning (see :func:`bench.scenario.catalogue.model_warning`), for live and emulated runs alike."""
+    catalogue = load_catalogue()
+    out = []
+    for target in scenario.target:
+        found = model_warning(target.provider, target.model, catalogue)
+        if found is not None:
+            out.append(f"target {target.name!r}: {found}")
+    return out
 
 
 async def preflight(
@@ -23,14 +36,9 @@ async def preflight(
     secrets: tuple[str, ...],
     warn: Callable[[str], None],
 ) -> None:
-    """Warn about retired models and check each model against the provider's list."""
-    catalogue = load_catalogue()
+    """Check each model against the provider's own list (the catalogue's word comes first:
+    :func:`model_warnings`, for every run)."""
     for target in scenario.target:
-        info = catalogue.get(target.provider, target.model)
-        if info is not None and info.retired:
-            when = f" on {info.decommissioned_on}" if info.decommissioned_on else ""
-            instead = f"; use {info.replacement}" if info.replacement else ""
-            warn(f"target {target.name!r}: model {target.model} was {info.status.replace('_', ' ')}{when}{instead}")
         timeout_s = scenario.load.timeout_s  # a slow models list must not cost more than a request may
         settings = ClientSettings(base_urls[target.name], keys[target.name], 1, timeout_s, 0)
         provider = make_provider(target.provider, settings)

@@ -25,20 +25,27 @@ from pydantic import ValidationError
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.saturation import saturation
 from bench.emulator.handle import start_emulator
-from bench.errors import BenchError
+from bench.errors import BenchError, WriteError, cannot_write, is_write_error
 from bench.event_loop import event_loop_name, loop_options
 from bench.fmt import target_name
 from bench.providers.network import Network, api_url
 from bench.results import provenance
 from bench.results.calibration import calibration_note, latest_calibration
 from bench.results.health import Budget, LevelHealth
-from bench.results.records import BackgroundResultsWriter, RequestRecord, claim_run_dir, write_parquet
-from bench.results.run_file import Calibration, ClientHealth, RunMeta, write_run_meta
+from bench.results.records import (
+    PARQUET_FILE,
+    REQUESTS_FILE,
+    BackgroundResultsWriter,
+    RequestRecord,
+    claim_run_dir,
+    write_parquet,
+)
+from bench.results.run_file import RUN_FILE, Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.run.executors.ray import RayExecutor
 from bench.run.executors.workers import ProcessExecutor
 from bench.run.level import LevelJob, run_level
 from bench.run.load import pool_size
-from bench.run.preflight import preflight
+from bench.run.preflight import model_warnings, preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
 from bench.scenario.model import CLIENTS, Scenario, Target, load_scenario
@@ -197,6 +204,18 @@ def _bench_error_in(exc: BaseException) -> BenchError | None:
     return None
 
 
+def _write_error_in(exc: BaseException) -> WriteError | None:
+    """A write that failed where the run had no handler for it, as one line naming the path."""
+    if is_write_error(exc):
+        return cannot_write(exc)  # type: ignore[arg-type]  # is_write_error checked it is an OSError
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _write_error_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def calibration_meta(results_root: Path) -> Calibration | None:
     """The newest ``bench calibrate --save`` verdict under the results root, as a note for the
     report: how accurate this machine's client paths measured themselves to be, and when."""
@@ -253,12 +272,17 @@ class Runner:
             scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
         )
         self.interrupted = False
+        #: The first results write that failed (a full disk): the run stops and says so.
+        self._lost: WriteError | None = None
+        self._work_scope: anyio.CancelScope | None = None  # made when the run starts, in its event loop
         self.meta = RunMeta(run_id=self.run_id)
         self.health: list[LevelHealth] = []
 
     # ------------------------------------------------------------------ metadata
 
-    def _meta(self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None) -> RunMeta:
+    def _meta(
+        self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None, error: str | None = None
+    ) -> RunMeta:
         s = self.scenario
         extra: dict[str, Any] = {}
         if self.emulate and self.options.emulator_set:
@@ -291,6 +315,7 @@ class Runner:
             executor=self.options.executor,
             client_health=health_meta(self.health),
             calibration=calibration_meta(self.options.out),
+            error=error,
         )
 
     def _proxies(self) -> dict[str, str | None]:
@@ -307,15 +332,15 @@ class Runner:
         try:
             self.run_id, self.run_dir = claim_run_dir(self.options.out, self.scenario.name, self.run_id)
             writer = BackgroundResultsWriter(self.run_dir)
+            started_at = provenance.utc_now()
+            self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
+            write_run_meta(self.run_dir, self.meta)
         except OSError as exc:
-            raise BenchError(f"--out {self.options.out}: cannot write results there ({exc.strerror})") from None
-        started_at = provenance.utc_now()
-        self.meta = self._meta(started_at, finished=False, ended_at=None, emulator_url=None)
-        write_run_meta(self.run_dir, self.meta)
+            raise BenchError(f"--out {self.options.out}: cannot write results there ({cannot_write(exc).problem})") from None
         progress = make_progress(self.options.quiet)
         writer.on_written = progress.advance  # counted once on disk
         self._emulator_url: str | None = None
-        work = anyio.CancelScope()
+        work = self._work_scope = anyio.CancelScope()
         # Signals are watched from the first moment to the last write: Ctrl-C while the emulator
         # starts, mid-request or while results are being finalised ends the same way — the
         # first cancels the work, later ones are absorbed until run.json is final.
@@ -328,25 +353,21 @@ class Runner:
             try:
                 with work:
                     await self._work(started_at, writer, progress)
-                if work.cancelled_caught:
+                if self._lost is not None:
+                    failure = self._lost
+                elif work.cancelled_caught:
                     self.interrupted = True
             except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group
-                self.interrupted = True
-                failure = _bench_error_in(exc) or exc
+                failure = self._lost or _bench_error_in(exc) or _write_error_in(exc) or exc
             except BaseException:
                 self.interrupted = True
                 raise
             finally:
                 with anyio.CancelScope(shield=True):
                     try:
-                        writer.close()  # every finished request on disk, and counted
+                        failure = self._finalise(writer, started_at, failure)  # every finished request on disk, and counted
                     finally:
                         progress.close()
-                    write_parquet(self.run_dir)
-                    self.meta = self._meta(
-                        started_at, finished=not self.interrupted, ended_at=provenance.utc_now(), emulator_url=self._emulator_url
-                    )
-                    write_run_meta(self.run_dir, self.meta)
                 if self.options.stop_signals is not None:
                     self.options.stop_signals.detach()
                 guard.cancel_scope.cancel()
@@ -354,7 +375,53 @@ class Runner:
             raise failure  # as itself, not wrapped in the task group's ExceptionGroup
         return RunResult(self.run_dir, self.meta, interrupted=self.interrupted)
 
+    def _finalise(self, writer: BackgroundResultsWriter, started_at: str, failure: BaseException | None) -> BaseException | None:
+        """Close the results, write the Parquet copy and the final run.json — each as far as the
+        disk lets it. What is on disk stays; a write that fails becomes the run's one-line error
+        (recorded in run.json's ``error`` when run.json itself can still be written)."""
+        try:
+            writer.close()
+        except OSError as exc:
+            self._lose(cannot_write(exc, self.run_dir / REQUESTS_FILE))
+        failure = self._lost or failure
+        if self._lost is None:  # after a failed write the JSONL is the whole record; nothing more to fill a disk with
+            try:
+                write_parquet(self.run_dir)
+            except OSError as exc:
+                failure = failure or cannot_write(exc, self.run_dir / PARQUET_FILE)
+        error = str(failure) if failure is not None else None
+        self.meta = self._meta(
+            started_at,
+            finished=failure is None and not self.interrupted,
+            ended_at=provenance.utc_now(),
+            emulator_url=self._emulator_url,
+            error=error,
+        )
+        unfinalised: WriteError | None = None
+        try:
+            write_run_meta(self.run_dir, self.meta)
+        except OSError as exc:
+            unfinalised = cannot_write(exc, self.run_dir / RUN_FILE)
+        failure = failure or unfinalised
+        kept = f"{writer.count} request{'' if writer.count == 1 else 's'} kept in {self.run_dir}"
+        if failure is unfinalised and unfinalised is not None:
+            return WriteError(unfinalised.path, unfinalised.problem, f"{kept}, but {RUN_FILE} says the run did not finish")
+        if isinstance(failure, WriteError):
+            also = f"; {RUN_FILE} could not be finalised either" if unfinalised is not None else ""
+            return WriteError(failure.path, failure.problem, f"the run stopped: {kept}{also}")
+        return failure
+
+    def _lose(self, error: WriteError) -> None:
+        """A results write failed: remember the first failure and stop the run (nothing more can be kept)."""
+        if self._lost is None:
+            self._lost = error
+        if self._work_scope is not None:
+            self._work_scope.cancel()
+
     async def _work(self, started_at: str, writer: BackgroundResultsWriter, progress: ProgressSink) -> None:
+        for warning in model_warnings(self.scenario):
+            self.options.warn(warning)
+
         async with AsyncExitStack() as stack:
             base_urls = {t.name: t.base_url for t in self.scenario.target}
             if self.emulate:
@@ -393,7 +460,12 @@ class Runner:
         load = self.scenario.load
 
         def emit(record: RequestRecord) -> None:
-            writer.write(record)  # off the loop; counted (progress) once it is on disk
+            if self._lost is not None:
+                return  # the results file cannot be written: the run is stopping
+            try:
+                writer.write(record)  # off the loop; counted (progress) once it is on disk
+            except OSError as exc:
+                self._lose(cannot_write(exc, writer.path))
 
         async with self._executor() as executor:
             for t_index, target in enumerate(self.scenario.target):
@@ -411,7 +483,6 @@ class Runner:
                             base_url=base_urls[target.name],
                             api_key=self.keys[target.name],
                             emulate=self.emulate,
-                            secrets=self.secrets,
                             client=client,
                         )
                         try:

@@ -11,6 +11,7 @@ and the emulator reads the latency profile (``ttft_ms``, ``tokens_per_s``, ``jit
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -136,6 +137,38 @@ class Catalogue:
             return self._defaults[provider]
         base = self._defaults["openai"]
         return _replace(base, provider=provider)
+
+
+#: Providers whose model line-up the catalogue lists; an openai-compatible server serves whatever it loaded.
+CATALOGUED: Final[tuple[str, ...]] = ("groq", "openai", "anthropic")
+
+
+def model_warning(provider: str, model: str, catalogue: Catalogue | None = None) -> str | None:
+    """What a user should hear before running ``model`` on ``provider``, or None.
+
+    A retired model is named with the date and its replacement; a model the catalogue does
+    not list gets the closest ids it does list and a pointer to ``bench models``. Only a
+    warning: the catalogue is edited by hand and goes stale as providers add models, so a
+    live run still asks the provider's own models list, and the provider has the last word.
+    """
+    if provider not in CATALOGUED:
+        return None
+    catalogue = catalogue or load_catalogue()
+    info = catalogue.get(provider, model)
+    if info is not None:
+        if not info.retired:
+            return None
+        when = f" on {info.decommissioned_on}" if info.decommissioned_on else ""
+        instead = f"; use {info.replacement}" if info.replacement else ""
+        return f"model {model} was {info.status.replace('_', ' ')}{when}{instead}"
+    known = [m.id for m in catalogue.models(provider)]
+    current = [m.id for m in catalogue.models(provider) if not m.retired]
+    close = difflib.get_close_matches(model, current, n=2, cutoff=0.6) or difflib.get_close_matches(model, known, n=2, cutoff=0.6)
+    guess = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return (
+        f"model {model!r} is not in bench's catalogue of {provider} models{guess}; `bench models {provider}` lists "
+        f"them — {provider} answers model_not_found for a model it does not serve"
+    )
 
 
 def _replace(info: ModelInfo, **changes: Any) -> ModelInfo:

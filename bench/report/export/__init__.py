@@ -16,6 +16,7 @@ exporting again to the same place just refreshes them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ import pandas as pd
 from bench.analysis.cost import add_cost, cost_summary
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import GROUP_KEYS, aggregate
-from bench.errors import BenchError
+from bench.errors import BenchError, cannot_write
 from bench.report.export.pytest_benchmark import write_pytest_benchmark
 from bench.report.export.vllm import DEFAULT_PERCENTILES, vllm_results, write_result
 from bench.results.records import PARQUET_FILE, is_run_dir, resolve_run_dir
@@ -67,8 +68,9 @@ def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         _write_format(frame, tmp, fmt)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise cannot_write(exc, path) from None
 
 
 def _write_format(frame: pd.DataFrame, path: Path, fmt: str) -> None:
@@ -106,7 +108,7 @@ def _remember(out: Path, names: list[str]) -> None:
     try:
         (out / MANIFEST).write_text(json.dumps({"files": files}, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise BenchError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc})") from None
+        raise cannot_write(exc, out / MANIFEST) from None
 
 
 def check_destination(run_dir: Path, out: Path, names: list[str], *, force: bool = False) -> None:
@@ -140,7 +142,7 @@ def _prepare_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BenchError(f"{out}: cannot create the output directory ({exc.strerror})") from None
+        raise BenchError(f"{out}: cannot create the output directory ({cannot_write(exc).problem})") from None
 
 
 def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, *, force: bool) -> list[Path]:
@@ -161,8 +163,9 @@ def _export_vllm(run_dir: Path, out: Path, percentiles: Sequence[float] | None, 
             write_result(result, tmp)
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise BenchError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise cannot_write(exc, path) from None
         paths.append(path)
     _remember(out, names)
     return paths
@@ -194,7 +197,7 @@ def export_run(
         try:
             return [write_pytest_benchmark(run_dir, out)]
         except OSError as exc:
-            raise BenchError(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+            raise cannot_write(exc, out) from None
     if fmt == "vllm":
         return _export_vllm(run_dir, out, percentiles, force=force)
     names = [f"requests.{fmt}", f"aggregates.{fmt}"]

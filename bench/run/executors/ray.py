@@ -14,21 +14,28 @@ turns it into its own monotonic clock, so actors on other hosts start together o
 as their clocks agree (NTP: typically within a few ms). ``started_at_ns`` is wall clock too.
 
 Keys never travel: an actor reads the API key from its own environment by the variable's
-name (set it on every node of a cluster); against the emulator no key is needed.
+name (set it on every node of a cluster); against the emulator no key is needed. Whatever key
+an actor's client sends is the key it scrubs from its records (``bench.run.level.run_level``).
+
+Stopping (Ctrl-C, SIGTERM) works as with local workers: each actor is told to stop, records
+its requests in flight as ``cancelled`` and streams them back; they are written before the
+run ends (docs/executors.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
+import signal
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 
 from bench.errors import BenchError
@@ -69,23 +76,27 @@ class LevelActor:
     def __init__(self, prompts: PromptSet) -> None:
         self.prompts = prompts
         self._scope: anyio.CancelScope | None = None
+        self._stop = False
 
     async def prepare(self, job: LevelJob) -> str:
         await warm_client_path(job.target.provider, job.client_path)
         return os.uname().nodename
 
     async def run(self, job: LevelJob, start_wall_ns: int) -> AsyncIterator[tuple[str, Any]]:
-        """Yield ``("record", json)`` as requests finish, then ``("done", health)``."""
-        if job.api_key is None and job.target.key_env:
-            job = replace(job, api_key=os.environ.get(job.target.key_env))
+        """Yield ``("record", json)`` as requests finish (also each request in flight when the
+        level is stopped, as ``cancelled``), then ``("done", health)``."""
         start_ns = now_ns() + (start_wall_ns - time.time_ns())
         job = replace(job, start_ns=start_ns)
         records: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._stop = False
 
         async def drive() -> None:
             health: LevelHealth | None = None
             with anyio.CancelScope() as self._scope:
+                if self._stop:  # stopped before this task got to run
+                    self._scope.cancel()
                 health = await run_level(job, lambda r: records.put_nowait(("record", r.to_json())), self.prompts)
+            self._scope = None
             records.put_nowait(("done", health.to_dict() if health else None))
 
         task = asyncio.ensure_future(drive())
@@ -99,6 +110,9 @@ class LevelActor:
             await task
 
     async def stop(self) -> None:
+        """Cancel the level under way: its in-flight requests are recorded as cancelled and
+        still streamed back by :meth:`run`."""
+        self._stop = True
         if self._scope is not None:
             self._scope.cancel()
 
@@ -129,10 +143,16 @@ class RayExecutor:
                 if why is not None:
                     raise BenchError(f"--address {self.address}: no Ray cluster reachable there ({why})")
                 kwargs["address"] = self.address
+            # ray.init replaces the SIGTERM handler with one that exits at once (code 15): the
+            # command's own handler goes back, so SIGTERM stops a Ray run as it stops a local one.
+            sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
             try:
                 ray.init(**kwargs)  # in the main thread (Ray's signal handlers); nothing is measured yet
             except Exception as exc:  # noqa: BLE001 - any failure to reach Ray is one line for the user
                 raise BenchError(f"--executor ray: could not start or reach Ray ({type(exc).__name__}: {exc})") from None
+            finally:
+                if sigterm is not None:
+                    signal.signal(signal.SIGTERM, sigterm)
             self._started_ray = True
         actor_class = ray.remote(num_cpus=0)(LevelActor)
         self._actors = [actor_class.options(name=None).remote(self.prompts) for _ in range(self.workers)]
@@ -150,7 +170,7 @@ class RayExecutor:
     async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
         ray = self._ray
         jobs = [
-            replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None, secrets=())
+            replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None)
             for i in range(self.workers)
         ]
         await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs, strict=True)])
@@ -158,41 +178,64 @@ class RayExecutor:
         streams = [
             a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs, strict=True)
         ]
-        send, receive = anyio.create_memory_object_stream[tuple[int, tuple[str, Any]]](max_buffer_size=10_000)
+        # One plain thread per actor moves its streamed results into a queue. They are not tied
+        # to this task's cancellation: when the run is stopped, the actors' cancelled records
+        # still arrive through them, and are written, before the level gives up.
+        inbox: queue.SimpleQueue[tuple[int, tuple[str, Any]]] = queue.SimpleQueue()
+        for index, stream in enumerate(streams):
+            threading.Thread(target=self._pump, args=(index, stream, inbox), name=f"bench-ray-{index}", daemon=True).start()
+        pending = set(range(self.workers))
         health: list[LevelHealth] = []
         try:
-            async with anyio.create_task_group() as tg:
-                for index, stream in enumerate(streams):
-                    tg.start_soon(self._pump, index, stream, send.clone())
-                send.close()
-                async with receive:
-                    async for _worker, (kind, payload) in receive:
-                        if kind == "record":
-                            emit(RequestRecord.from_json(payload))
-                        elif kind == "done" and payload is not None:
-                            health.append(LevelHealth.from_dict(payload))
+            await self._collect(inbox, pending, emit, health, stopping=False)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True), anyio.move_on_after(_DRAIN_S):
-                await anyio.to_thread.run_sync(ray.get, [a.stop.remote() for a in self._actors])
+                stops = [a.stop.remote() for a in self._actors]
+                await anyio.to_thread.run_sync(lambda: ray.wait(stops, num_returns=len(stops), timeout=_DRAIN_S))
+                await self._collect(inbox, pending, emit, health, stopping=True)
             raise
         return health
 
-    async def _pump(self, index: int, stream: Any, send: Any) -> None:
-        """Move one actor's streamed results into the shared channel (a thread blocks on Ray)."""
-        ray = self._ray
+    async def _collect(
+        self,
+        inbox: queue.SimpleQueue[tuple[int, tuple[str, Any]]],
+        pending: set[int],
+        emit: Callable[[RequestRecord], None],
+        health: list[LevelHealth],
+        *,
+        stopping: bool,
+    ) -> None:
+        """Write records as they come until every actor's stream has ended."""
+        while pending:
+            for index, (kind, payload) in await anyio.to_thread.run_sync(_take, inbox, 0.1):
+                if kind == "record":
+                    emit(RequestRecord.from_json(payload))
+                elif kind == "done" and payload is not None:
+                    health.append(LevelHealth.from_dict(payload))
+                elif kind == "failed" and not stopping:
+                    raise BenchError(f"Ray worker {index} failed: {payload}")
+                elif kind == "end":
+                    pending.discard(index)
 
-        def next_item() -> Any:
-            try:
-                return ray.get(next(stream))
-            except StopIteration:
-                return None
+    def _pump(self, index: int, stream: Any, inbox: queue.SimpleQueue[tuple[int, tuple[str, Any]]]) -> None:
+        """Move one actor's streamed results into ``inbox`` (a thread: it blocks on Ray)."""
+        try:
+            for ref in stream:
+                inbox.put((index, self._ray.get(ref)))
+        except Exception as exc:  # noqa: BLE001 - an actor's failure ends the run, said plainly
+            inbox.put((index, ("failed", f"{type(exc).__name__}: {exc}")))
+        finally:
+            inbox.put((index, ("end", None)))
 
-        async with send:
-            while True:
-                try:
-                    item = await anyio.to_thread.run_sync(next_item, abandon_on_cancel=True)
-                except Exception as exc:  # noqa: BLE001 - an actor's failure ends the run, said plainly
-                    raise BenchError(f"Ray worker {index} failed: {type(exc).__name__}: {exc}") from None
-                if item is None:
-                    return
-                await send.send((index, item))
+
+def _take(inbox: queue.SimpleQueue[tuple[int, tuple[str, Any]]], timeout_s: float) -> list[tuple[int, tuple[str, Any]]]:
+    """Everything in ``inbox``, waiting up to ``timeout_s`` for the first item (a thread's wait)."""
+    try:
+        items = [inbox.get(timeout=timeout_s)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            items.append(inbox.get_nowait())
+        except queue.Empty:
+            return items

@@ -167,6 +167,8 @@ class SearchSettings:
     floor: float | None = None
 
     def __post_init__(self) -> None:
+        if not 0 < self.precision < 1:  # NaN too; checked in closed loop as well, where it is unused
+            raise BenchError(f"--precision {self.precision:g}: must be between 0 and 1 (e.g. 0.1 for 10 %)")
         if self.mode == "concurrency":
             if self.start < 1 or not float(self.start).is_integer():
                 raise BenchError(f"start level {self.start:g}: streams must be a whole number, 1 or more")
@@ -177,8 +179,6 @@ class SearchSettings:
                 raise BenchError(f"start rate {self.start:g}: must be greater than 0")
             if not (self.ceiling >= self.start and math.isfinite(self.ceiling)):
                 raise BenchError(f"--max-rate {self.ceiling:g}: must be ≥ the start rate {self.start:g}")
-            if not 0 < self.precision < 1:
-                raise BenchError(f"--precision {self.precision:g}: must be between 0 and 1 (e.g. 0.1 for 10 %)")
 
     @property
     def lowest(self) -> float:

@@ -184,8 +184,9 @@ def run(
         typer.Option(
             "--ray-init",
             metavar="<key=value>",
-            help="With --executor ray: a ray.init keyword (repeatable; value as JSON, else text), e.g. dashboard_port=8266 "
-            "or _temp_dir=/scratch/ray. To pin every port, start Ray yourself (ray start --head --port ...) and give --address.",
+            help="With --executor ray: a ray.init keyword (repeatable; value as JSON, else text), e.g. "
+            "_metrics_export_port=8090 or _temp_dir=/scratch/ray. To pin every port, start Ray yourself "
+            "(ray start --head --port ...) and give --address; see docs/executors.md.",
         ),
     ] = None,
     provider: Annotated[

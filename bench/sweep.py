@@ -580,6 +580,13 @@ def sweep(
     except OSError as exc:
         options.warn(f"could not write {sweep_dir / 'scenario.toml'} ({exc.strerror})")
     order = 0
+    said: set[str] = set()
+
+    def warn_once(message: str) -> None:
+        """Each probe is a run and checks its targets again: a warning is said once per sweep."""
+        if message not in said:
+            said.add(message)
+            options.warn(message)
 
     def probe_for(target: str) -> ProbeFn:
         def probe(level: float) -> Probe:
@@ -589,7 +596,7 @@ def sweep(
                 return probe_fn(target, level, order, sweep_dir)
             return run_probe(
                 scenario, target, settings.mode, level, order=order, sweep_dir=sweep_dir, emulate=emulated,
-                client=options.client, requests=options.requests, warn=options.warn, stop_signals=options.stop_signals,
+                client=options.client, requests=options.requests, warn=warn_once, stop_signals=options.stop_signals,
             )  # fmt: skip
 
         return probe

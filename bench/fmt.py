@@ -49,15 +49,26 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+#: The largest change a threshold may name (10000 %, a hundredfold): past it, a typo.
+MAX_FRACTION = 100.0
+
+
 def parse_fraction(text: str, what: str = "threshold") -> float:
-    """``10%`` or ``0.1`` → 0.1; a bare number of 1 or more is refused as ambiguous."""
+    """``10%`` or ``0.1`` → 0.1; a bare number of 1 or more is refused as ambiguous, and the
+    suggestion offered is always one this function accepts."""
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
         raise BenchError(f"{what}: expected a percentage like 10% or a fraction like 0.1, got {text!r}") from None
+    if not math.isfinite(value):
+        raise BenchError(f"{what}: must be a finite number, got {text!r}")
     if not raw.endswith("%") and value >= 1:
-        raise BenchError(f"{what}: {text!r} is ambiguous; write {value:g}% or {value / 100:g}")
-    if not math.isfinite(value) or value <= 0:
+        if value / 100 < 1:
+            raise BenchError(f"{what}: {text!r} is ambiguous; write {value:g}% or {value / 100:g}")
+        raise BenchError(f"{what}: {text!r} is ambiguous; write {value:g}% (a change of {value / 100:g} times the baseline)")
+    if value <= 0:
         raise BenchError(f"{what}: must be greater than 0, got {text!r}")
+    if value > MAX_FRACTION:
+        raise BenchError(f"{what}: at most {MAX_FRACTION:.0%}, got {text!r}")
     return value

@@ -130,6 +130,8 @@ class SearchSettings:
     floor: float | None = None
 
     def __post_init__(self) -> None:
+        if not 0 < self.precision < 1:  # NaN too; checked in closed loop as well, where it is unused
+            raise BenchError(f"--precision {self.precision:g}: must be between 0 and 1 (e.g. 0.1 for 10 %)")
         if self.mode == "concurrency":
             if self.start < 1 or not float(self.start).is_integer():
                 raise BenchError(f"start level {self.start:g}: streams must be a whole number, 1 or more")
@@ -140,8 +142,6 @@ class SearchSettings:
                 raise BenchError(f"start rate {self.start:g}: must be greater than 0")
             if not (self.ceiling >= self.start and math.isfinite(self.ceiling)):
                 raise BenchError(f"--max-rate {self.ceiling:g}: must be ≥ the start rate {self.start:g}")
-            if not 0 < self.precision < 1:
-                raise BenchError(f"--precision {self.precision:g}: must be between 0 and 1 (e.g. 0.1 for 10 %)")
 
     @property
     def lowest(self) -> float:
@@ -545,6 +545,13 @@ def sweep(
     except OSError as exc:
         options.warn(f"could not write {sweep_dir / 'scenario.toml'} ({exc.strerror})")
     order = 0
+    said: set[str] = set()
+
+    def warn_once(message: str) -> None:
+        """Each probe is a run and checks its targets again: a warning is said once per sweep."""
+        if message not in said:
+            said.add(message)
+            options.warn(message)
 
     def probe_for(target: str) -> ProbeFn:
         def probe(level: float) -> Probe:
@@ -554,7 +561,7 @@ def sweep(
                 return probe_fn(target, level, order, sweep_dir)
             return run_probe(
                 scenario, target, settings.mode, level, order=order, sweep_dir=sweep_dir, emulate=emulated,
-                client=options.client, requests=options.requests, warn=options.warn, stop_signals=options.stop_signals,
+                client=options.client, requests=options.requests, warn=warn_once, stop_signals=options.stop_signals,
             )  # fmt: skip
 
         return probe

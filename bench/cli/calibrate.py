@@ -10,11 +10,15 @@ import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
+from bench.scenario.model import MAX_CONCURRENCY_LEVEL
 
 if TYPE_CHECKING:  # the command imports bench.campaigns.calibrate (numpy, pandas) only when it runs; the grid is a results record
     from bench.results.calibration import CalibrationGrid
 
 DEFAULT_SAVE = Path("results") / "calibration.json"
+#: A cell's requests and tokens at most as a scenario's [load] requests and [request] max_tokens.
+MAX_REQUESTS = 10_000_000
+MAX_TOKENS = 1_000_000
 
 
 def _ints(value: str, option: str) -> list[int]:
@@ -24,6 +28,8 @@ def _ints(value: str, option: str) -> list[int]:
         raise BenchError(f"{option} {value!r}: expected whole numbers separated by commas, e.g. 1,8,16") from None
     if not out or any(v < 1 for v in out):
         raise BenchError(f"{option} {value!r}: streams must be 1 or more")
+    if any(v > MAX_CONCURRENCY_LEVEL for v in out):
+        raise BenchError(f"{option} {value!r}: streams must be at most {MAX_CONCURRENCY_LEVEL}")
     return sorted(set(out))
 
 
@@ -117,6 +123,10 @@ def calibrate(
         raise BenchError(f"--requests {requests}: must be 1 or more")
     if tokens is not None and tokens < 2:
         raise BenchError(f"--tokens {tokens}: must be 2 or more (inter-token error needs two chunks)")
+    if tokens is not None and tokens > MAX_TOKENS:
+        raise BenchError(f"--tokens {tokens}: at most {MAX_TOKENS} (a request's max_tokens)")
+    if requests is not None and requests > MAX_REQUESTS:
+        raise BenchError(f"--requests {requests}: at most {MAX_REQUESTS} per cell")
     grid = CalibrationGrid.default(quick)
     grid.providers = _names(providers, "--providers", list(MODELS))
     grid.clients = _names(client, "--client", CLIENTS)

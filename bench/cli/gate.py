@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 baseline_app = typer.Typer(help="Save and list baselines (small, meant to be committed).", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 
+#: Bootstrap seeds are 32-bit, as numpy's legacy seeding and most tools take them.
+MAX_SEED = 2**32 - 1
+
 BaselinesOption = Annotated[Path, typer.Option("--baselines", help="Where saved baselines live.", envvar="BENCH_BASELINES")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="text | md | json")]
 OutputOption = Annotated[
@@ -83,6 +86,8 @@ def compare(
     from bench.gate.render import render
 
     checked = _check_format(fmt)
+    if not 0 <= seed <= MAX_SEED:  # numpy's generators take no negative seed
+        raise fail(f"--seed {seed}: must be a whole number from 0 to {MAX_SEED}")
     settings = CompareSettings(
         metrics=tuple(metric) if metric else DEFAULT_METRICS,
         threshold=parse_fraction(threshold),

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -37,8 +37,8 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
         levels = [float(part) for part in value.split(",") if part.strip()]
     except ValueError:
         raise BenchError(f"{option} {value!r}: expected numbers separated by commas, e.g. 2,8") from None
-    if not levels or any(level <= 0 for level in levels):
-        raise BenchError(f"{option} {value!r}: rates must be greater than 0")
+    if not levels or not all(math.isfinite(level) and level > 0 for level in levels):
+        raise BenchError(f"{option} {value!r}: rates must be finite numbers greater than 0")
     return levels
 
 
@@ -79,6 +79,7 @@ def _scenario_for_run(
     flags: Flags,
     levels: Levels,
     emulate: bool,
+    client: str | None = None,
 ) -> Scenario:
     """Exactly one of a scenario file or --provider/--model; flags are validated like a file."""
     from bench.scenario.flags import scenario_from_flags
@@ -106,7 +107,27 @@ def _scenario_for_run(
     given = flags.given()
     if given:
         raise BenchError(f"{given[0]}: only without a scenario file ({scenario} sets its targets, [request] and [prompts])")
-    return load_scenario(scenario)
+    return load_scenario(scenario, client=client)
+
+
+def _ray_init(pairs: list[str]) -> dict[str, Any]:
+    """``--ray-init KEY=VALUE`` pairs as ``ray.init`` keywords: the value as JSON where it reads
+    as JSON (numbers, true/false, objects), else as text. Ray itself judges the names."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise BenchError(f"--ray-init {pair!r}: expected KEY=VALUE with a ray.init keyword, e.g. dashboard_port=8266")
+        if key == "address":
+            raise BenchError("--ray-init address=...: give the cluster with --address")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
 
 
 def _keep_scenario(run_dir: Path, scenario: Scenario, emulated: bool) -> None:
@@ -161,6 +182,16 @@ def run(
         str | None,
         typer.Option(
             "--address", metavar="<address>", help="With --executor ray: the Ray cluster address (default: start a local Ray)."
+        ),
+    ] = None,
+    ray_init: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ray-init",
+            metavar="<key=value>",
+            help="With --executor ray: a ray.init keyword (repeatable; value as JSON, else text), e.g. "
+            "_metrics_export_port=8090 or _temp_dir=/scratch/ray. To pin every port, start Ray yourself "
+            "(ray start --head --port ...) and give --address; see docs/executors.md.",
         ),
     ] = None,
     provider: Annotated[
@@ -229,12 +260,15 @@ def run(
         raise BenchError("--concurrency and --rate: give one or the other")
     if address is not None and executor != "ray":
         raise BenchError("--address: only with --executor ray")
+    if ray_init and executor != "ray":
+        raise BenchError("--ray-init: only with --executor ray")
+    init_options = _ray_init(ray_init or [])
     levels = Levels(_int_list(concurrency, "--concurrency"), _float_list(rate, "--rate"), requests)
     if client is not None:
         parse_clients(client, "--client")  # bad input before anything is read
     flags = Flags(base_url, max_tokens, input_tokens, no_stream)
     settings = _emulator_settings(emulator_set or [])
-    loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate)
+    loaded = _scenario_for_run(scenario, provider, model, flags, levels, emulate, client)
     if (settings or emulator_seed is not None) and not (emulate or loaded.scenario.emulate):
         option = "--emulator-set" if settings else "--emulator-seed"
         raise BenchError(f"{option}: only for emulated runs; add --emulate (or emulate = true in the scenario)")
@@ -255,6 +289,7 @@ def run(
         address=address,
         emulator_set=settings,
         emulator_seed=emulator_seed,
+        ray_init=init_options,
         stop_signals=StopSignals(lambda message: typer.echo(f"bench: warning: {message}", err=True)).install(),
     )
     _keep_scenario(result.run_dir, effective, bool(result.meta.emulated))

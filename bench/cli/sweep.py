@@ -50,6 +50,26 @@ def _probe_line(p: Probe) -> str:
     return f"  {p.target} @ {LoadLevel.of(p.mode, p.level).text}: {verdict} ({', '.join(figures) or 'no data'}){why}"
 
 
+def check_levels(mode: str, *, start: float | None, max_rate: float | None, precision: float) -> None:
+    """NaN, infinities and magnitudes no scenario may hold are refused here, before the sweep
+    prints its plan (a level of 1e308 would print as 309 digits first)."""
+    from bench.scenario.model import MAX_CONCURRENCY_LEVEL, MAX_RATE_LEVEL
+
+    for option, value in (("--start", start), ("--max-rate", max_rate)):
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            raise BenchError(f"{option} {value:g}: must be a finite number")
+        if value <= 0:
+            raise BenchError(f"{option} {value:g}: must be greater than 0")
+        if mode == "concurrency" and value > MAX_CONCURRENCY_LEVEL:
+            raise BenchError(f"{option} {value:g}: at most {MAX_CONCURRENCY_LEVEL} streams")
+        if mode == "rate" and value > MAX_RATE_LEVEL:
+            raise BenchError(f"{option} {value:g}: at most {MAX_RATE_LEVEL:g} requests/s")
+    if not (math.isfinite(precision) and 0 < precision < 1):
+        raise BenchError(f"--precision {precision:g}: must be between 0 and 1 (e.g. 0.1 for 10 %)")
+
+
 @app.command(help="\n\n".join(" ".join(part.split()) for part in _HELP.split("\n\n")))
 def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with an \\[slo] table.", show_default=False)],
@@ -66,7 +86,7 @@ def sweep(
     ] = None,
     max_rate: Annotated[
         float | None,
-        typer.Option("--max-rate", min=0.0, help="Open loop: highest request rate the search may try (default 256)."),
+        typer.Option("--max-rate", help="Open loop: highest request rate the search may try (default 256)."),
     ] = None,
     start: Annotated[
         float | None, typer.Option("--start", help="First level to probe (default: the scenario's first level).")
@@ -88,16 +108,15 @@ def sweep(
     from bench.run.stop_signals import StopSignals
     from bench.scenario.model import load_scenario
 
-    loaded = load_scenario(scenario)
+    loaded = load_scenario(scenario, client=client)
     mode = loaded.load.mode
+    check_levels(mode, start=start, max_rate=max_rate, precision=precision)
     if mode == "concurrency" and max_rate is not None:
         raise BenchError(f"--max-rate: {scenario} runs closed loop ([load] concurrency); use --max-concurrency")
     if mode == "rate" and max_concurrency is not None:
         raise BenchError(f"--max-concurrency: {scenario} runs open loop ([load] rate); use --max-rate")
     if mode == "concurrency" and start is not None and not float(start).is_integer():
         raise BenchError(f"--start {start:g}: concurrency is a whole number of streams")
-    if max_rate is not None and max_rate <= 0:
-        raise BenchError(f"--max-rate {max_rate:g}: must be greater than 0")
     ceiling = max_concurrency if mode == "concurrency" else max_rate
     from bench.cli.run import warn_deprecated
 

@@ -74,6 +74,8 @@ class RunOptions:
     executor: str = "local"
     #: Ray cluster address for executor "ray" (None starts a local Ray instance).
     address: str | None = None
+    #: Extra keywords for ``ray.init`` with executor "ray" (e.g. ``dashboard_port``, ``_temp_dir``).
+    ray_init: dict[str, Any] = field(default_factory=dict)
     #: The command's own SIGINT/SIGTERM handlers, installed for its whole life (``bench run``):
     #: the run attaches to them instead of watching signals itself, so later signals never
     #: find Python's default handler while results, summary and report are written.
@@ -495,7 +497,7 @@ class Runner:
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers
         if self.options.executor == "ray":
-            return RayExecutor(workers, self.options.address, self.prompts)
+            return RayExecutor(workers, self.options.address, self.prompts, self.options.ray_init)
         if workers > 1:
             return ProcessExecutor(workers, self.prompts)
         return InProcessExecutor(self.prompts)

@@ -247,9 +247,18 @@ class Prompts(_Strict):
         return self
 
 
+#: The longest a level may take (a day): also the most duration_s and timeout_s may be.
+MAX_LEVEL_S = 86_400
+
+
+#: The most streams, and the highest request rate, a level may have.
+MAX_CONCURRENCY_LEVEL = 10_000
+MAX_RATE_LEVEL = 100_000.0
+
+
 class Load(_Strict):
-    concurrency: list[Annotated[int, Field(ge=1, le=10_000)]] | None = None
-    rate: list[Annotated[float, Field(gt=0, le=100_000)]] | None = None
+    concurrency: list[Annotated[int, Field(ge=1, le=MAX_CONCURRENCY_LEVEL)]] | None = None
+    rate: list[Annotated[float, Field(gt=0, le=MAX_RATE_LEVEL)]] | None = None
     requests: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     duration_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
     warmup: Annotated[int, Field(ge=0, le=100_000)] = 0
@@ -278,6 +287,16 @@ class Load(_Strict):
             raise ValueError("give requests = N (per level) or duration_s = S")
         if self.requests is not None and self.duration_s is not None:
             raise ValueError("give requests or duration_s, not both")
+        if self.rate and self.requests is not None:
+            # An open-loop level of N requests lasts about N / rate: past a day it is a typo
+            # (1e-9 for 1e9), and the run would wait for an arrival that never comes.
+            slowest = min(self.rate)
+            seconds = (self.requests + self.warmup) / slowest
+            if seconds > MAX_LEVEL_S:
+                raise ValueError(
+                    f"rate: level {slowest:g}/s would take about {seconds:.3g} s to start its {self.requests + self.warmup} "
+                    f"requests (more than a day); raise the rate, or give duration_s"
+                )
         return self
 
     @property
@@ -479,10 +498,17 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str
     return field, msg
 
 
-def parse_scenario(raw: dict[str, Any], path: str) -> Scenario:
-    """Validate an already-parsed TOML table."""
+def parse_scenario(raw: dict[str, Any], path: str, *, client: str | None = None) -> Scenario:
+    """Validate an already-parsed TOML table.
+
+    ``client`` (the command line's ``--client``) replaces every target's client path *before*
+    the table is checked, so a check that depends on it (the fast client never retries) judges
+    the scenario that will run, not the one the file describes.
+    """
     if "targets" in raw and "target" not in raw:
         raise ScenarioError(path, "targets", "unknown key (did you mean 'target'? write each one as [[target]])")
+    if client is not None and isinstance(raw.get("target"), list):
+        raw = {**raw, "target": [{**t, "client": client} if isinstance(t, dict) else t for t in raw["target"]]}
     try:
         scenario = Scenario.model_validate({**raw, "source_path": path})
     except ValidationError as exc:
@@ -491,14 +517,16 @@ def parse_scenario(raw: dict[str, Any], path: str) -> Scenario:
         more = len(errors) - 1
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        if client is not None:
+            problem += f" (with --client {client})"
         raise ScenarioError(path, field, problem) from None
     _check_prompt_file(scenario, path)
     _check_slo_data(scenario, path)
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every failure is a ScenarioError."""
+def load_scenario(path: str | Path, *, client: str | None = None) -> Scenario:
+    """Read and validate a scenario file (``client``: see :func:`parse_scenario`); every failure is a ScenarioError."""
     p = Path(path)
     shown = str(path)
     if not p.exists():
@@ -515,7 +543,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(shown, None, f"not valid TOML: {exc}") from None
-    return parse_scenario(raw, shown)
+    return parse_scenario(raw, shown, client=client)
 
 
 def _check_prompt_file(scenario: Scenario, path: str) -> None:

@@ -30,7 +30,7 @@ emulate = true
 
 [[target]]
 provider = "groq"
-model = "llama-3.1-8b-instant"
+model = "openai/gpt-oss-20b"
 [target.emulator]
 ttft_ms = 5
 tokens_per_s = 20000
@@ -95,7 +95,7 @@ def ray_run(tmp_path_factory: pytest.TempPathFactory) -> RayRun:
 @pytest.mark.slow
 def test_two_ray_actors_write_one_run(ray_run: RayRun, tmp_path: Path) -> None:
     assert ray_run.code == 0, ray_run.stderr[-3000:]
-    assert "TTFT p50" in ray_run.stdout and "groq/llama-3.1-8b-instant" in ray_run.stdout  # the summary
+    assert "TTFT p50" in ray_run.stdout and "groq/openai/gpt-oss-20b" in ray_run.stdout  # the summary
     assert "results:" in ray_run.stdout and "Traceback" not in ray_run.stderr
     run_dir = ray_run.run_dir
     assert run_dir is not None  # one run directory

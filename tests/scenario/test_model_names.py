@@ -122,3 +122,26 @@ def test_the_emulator_is_told_each_target_s_provider_kind(monkeypatch: pytest.Mo
     )
     assert level.emulator_payload(scenario.target[0]) == {"ttft_ms": 5.0, "faults": {}, "provider": "openai-compatible"}
     assert level.emulator_payload(scenario.target[1])["provider"] == "openai"
+
+
+def test_a_sweep_names_a_retired_model_once(cli: Cli, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        [scenario]
+        emulate = true
+        [[target]]
+        provider = "groq"
+        model = "llama-3.3-70b-versatile"
+        [target.emulator]
+        ttft_ms = 2
+        tokens_per_s = 20000
+        jitter = 0
+        [slo]
+        ttft_p50_ms = 5000
+        """,
+    )
+    code, out, err = cli("sweep", str(path), "--max-concurrency", "4", "-n", "2", "--out", str(tmp_path / "s"))
+    assert code == 0, err
+    assert out.count(" @ ") >= 3  # several probes ran
+    assert err.count("model llama-3.3-70b-versatile was shut down") == 1, err

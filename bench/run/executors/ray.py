@@ -120,10 +120,12 @@ class LevelActor:
 class RayExecutor:
     """Ray actors, one per worker, kept for the whole run."""
 
-    def __init__(self, workers: int, address: str | None, prompts: PromptSet) -> None:
+    def __init__(self, workers: int, address: str | None, prompts: PromptSet, init: dict[str, Any] | None = None) -> None:
         self.workers = workers
         self.address = address
         self.prompts = prompts
+        #: Extra ``ray.init`` keywords (``--ray-init KEY=VALUE``): ports, temp dir, namespace …
+        self.init = dict(init or {})
         self._ray: Any = None
         self._actors: list[Any] = []
         self._started_ray = False
@@ -143,6 +145,7 @@ class RayExecutor:
                 if why is not None:
                     raise BenchError(f"--address {self.address}: no Ray cluster reachable there ({why})")
                 kwargs["address"] = self.address
+            kwargs.update(self.init)
             # ray.init replaces the SIGTERM handler with one that exits at once (code 15): the
             # command's own handler goes back, so SIGTERM stops a Ray run as it stops a local one.
             sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None

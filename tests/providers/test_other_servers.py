@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -92,6 +93,11 @@ class Handler(BaseHTTPRequestHandler):
             parts += [_chunk({"content": w}) for w in ["A", "", "B", "C"]]
             parts += [_chunk({}, finish="stop", extra={"timings": {"predicted_ms": 3.0}})]
         for part in parts:
+            if self.mode == "vllm" and part is parts[3]:
+                # The answer starts a few ms after the reasoning, as on a real server: events
+                # written back to back can arrive in one read, and the lean client rightly
+                # stamps them alike (they did arrive together), so TTFA could not exceed TTFT.
+                time.sleep(0.005)
             self.wfile.write(part)
             self.wfile.flush()
         self.close_connection = True
@@ -130,9 +136,10 @@ def _scenario(tmp_path: Path, url: str, stream: bool = True) -> Path:
     return path
 
 
-def test_vllm_shapes(server: type[Handler], tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["fast", "sdk"])
+def test_vllm_shapes(server: type[Handler], tmp_path: Path, client: str) -> None:
     server.mode = "vllm"
-    frame = run_scenario(_scenario(tmp_path, server.url), out=tmp_path / "r", warn=lambda m: None).frame  # type: ignore[attr-defined]
+    frame = run_scenario(_scenario(tmp_path, server.url), out=tmp_path / "r", warn=lambda m: None, client=client).frame  # type: ignore[attr-defined]
     assert (frame["status"] == "ok").all(), frame["error_message"].tolist()
     assert (frame["output_tokens"] == 5).all() and (frame["token_source"] == "usage").all()
     assert (frame["content_chunks"] == 5).all()

@@ -508,7 +508,10 @@ def parse_scenario(raw: dict[str, Any], path: str, *, client: str | None = None)
     if "targets" in raw and "target" not in raw:
         raise ScenarioError(path, "targets", "unknown key (did you mean 'target'? write each one as [[target]])")
     if client is not None and isinstance(raw.get("target"), list):
-        raw = {**raw, "target": [{**t, "client": client} if isinstance(t, dict) else t for t in raw["target"]]}
+        # "fast,sdk" on the command line is the list a file writes as client = ["fast", "sdk"].
+        names = [c.strip() for c in client.split(",")]
+        value: str | list[str] = names[0] if len(names) == 1 else names
+        raw = {**raw, "target": [{**t, "client": value} if isinstance(t, dict) else t for t in raw["target"]]}
     try:
         scenario = Scenario.model_validate({**raw, "source_path": path})
     except ValidationError as exc:

@@ -1160,7 +1160,7 @@ def test_max_retries_with_the_fast_client_retries_like_the_sdk(tmp_path: Path, c
     """Every answer a 429 with a short retry-after: both paths try max_retries more times and say so."""
     client = 'client = "fast"\n' if how.startswith("client") else ""
     emulator = "[target.emulator]\nttft_ms = 5\njitter = 0\nretry_after_s = 0.01\nfaults = { rate_limited = 1.0 }\n"
-    targets = f'[[target]]\nprovider = "groq"\nmodel = "llama-3.1-8b-instant"\n{client}{emulator}'
+    targets = f'[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\n{client}{emulator}'
     targets += f'[[target]]\nprovider = "anthropic"\nmodel = "claude-haiku-5-5"\n{client}{emulator}'
     path = emulated(tmp_path, targets, load="concurrency = [1]\nrequests = 2", request="max_tokens = 8\nmax_retries = 2")
     args = ["run", str(path), "--out", str(tmp_path / "r")] + (["--client", "fast"] if not client else [])

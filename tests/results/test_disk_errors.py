@@ -384,7 +384,9 @@ def test_a_real_full_disk_and_a_real_read_only_one(tiny_tmpfs: Path, tmp_path: P
     assert "cannot write (No space left on device)" in line and "the run stopped:" in line, line
     (run_dir,) = list((tiny_tmpfs / "results").iterdir())
     kept = int(line.split("the run stopped: ")[1].split()[0])
-    assert kept > 0 and len(load_results(run_dir)) == kept
+    # Counted means on disk and flushed; the batch whose flush failed may still have left whole
+    # lines behind, which load too: the count never overstates what is kept.
+    assert kept > 0 and kept <= len(load_results(run_dir)) <= kept + 64
     for args in (
         ["report", str(finished_run), "--out", str(tiny_tmpfs / "report")],
         ["baseline", "save", "b", str(finished_run), "--baselines", str(tiny_tmpfs / "baselines")],

@@ -71,14 +71,16 @@ def test_user_docs_cite_shipped_documents_not_internal_ones() -> None:
 def test_code_cites_only_what_a_maintainer_can_open() -> None:
     # Docstrings and comments point at docs/*.md; never at a design note, an issue number or a
     # path outside the repository, none of which ships with the code.
-    pattern = re.compile(r"DESIGN §|DESIGN\.md|/shared/|\b[Ii]ssue [0-9]+|/work/")
+    # Spelled in pieces so this line does not match itself.
+    design, issue, shared, work = "DESIGN" + " §", "[Ii]ss" + "ue [0-9]+", "/sha" + "red/", "/wo" + "rk/"
+    pattern = re.compile(rf"{design}|DESIGN\.md|{shared}|\b{issue}|{work}")
     offenders = [
         f"{path.relative_to(REPO)}:{number}"
         for folder in ("bench", "tests", "benchmarks")
         for path in sorted((REPO / folder).rglob("*"))
         if path.suffix in {".py", ".toml", ".md", ".c"} and path.is_file()
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if pattern.search(line) and path.name != "test_docs.py"
+        if pattern.search(line)
     ]
     assert not offenders, offenders
     for cited in sorted(

@@ -542,11 +542,11 @@ class ArrivalRate:
 
     ``achieved`` is (n − 1) gaps over the span from the first measured request's start to
     the last one's, where a start is when the client actually sent it (its due time plus
-    its start lag). Under the offered Poisson process the number of gaps in that span is
-    Poisson with mean ``offered · span_s``; ``short`` says the count fell more than
-    :data:`ARRIVAL_SIGMAS` standard deviations below it, i.e.
-    ``achieved < offered − 3·sqrt(offered·span_s)/span_s`` — a client or event loop that
-    could not keep up, not chance.
+    its start lag). ``scheduled`` is the rate the schedule itself offered over its own span
+    (the due times: a ramp or bursty gaps make it differ from ``offered``; without due
+    times it is ``offered``). Counted as a Poisson count with mean ``scheduled · span_s``,
+    ``short`` says the gaps fell more than :data:`ARRIVAL_SIGMAS` standard deviations below
+    it — a client or event loop that could not keep up with its schedule, not chance.
     """
 
     target: str
@@ -556,6 +556,7 @@ class ArrivalRate:
     achieved: float
     short: bool
     client: str = ""
+    scheduled: float = math.nan
 
     @property
     def name(self) -> str:
@@ -564,10 +565,11 @@ class ArrivalRate:
 
     @property
     def floor(self) -> float:
-        """The lowest achieved rate that is still within Poisson noise of the offered one."""
+        """The lowest achieved rate that is still within Poisson noise of the scheduled one."""
         if not (self.span_s > 0):
             return math.nan
-        return self.offered - ARRIVAL_SIGMAS * math.sqrt(self.offered * self.span_s) / self.span_s
+        rate = self.scheduled if math.isfinite(self.scheduled) else self.offered
+        return rate - ARRIVAL_SIGMAS * math.sqrt(rate * self.span_s) / self.span_s
 
 
 def _start_offsets_ms(rows: pd.DataFrame) -> np.ndarray:
@@ -582,6 +584,14 @@ def _start_offsets_ms(rows: pd.DataFrame) -> np.ndarray:
     return sent
 
 
+def _scheduled_rate(rows: pd.DataFrame, offered: float) -> float:
+    """Arrivals per second the due times themselves set (the offered rate where none were kept)."""
+    due = _floats(rows["scheduled_ms"])
+    due = due[np.isfinite(due)]
+    span_s = float(due.max() - due.min()) / 1000.0 if due.size >= 2 else 0.0
+    return (due.size - 1) / span_s if span_s > 0 else offered
+
+
 def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
     """One :class:`ArrivalRate` per open-loop (target, level) of measured requests, in order."""
     m = measured(frame)
@@ -589,15 +599,17 @@ def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
     for (target, mode, level, client), idx in group_positions(m):
         if mode != "rate":
             continue
-        starts = _start_offsets_ms(m.iloc[idx])
+        rows = m.iloc[idx]
+        starts = _start_offsets_ms(rows)
         starts = starts[np.isfinite(starts)]
         n = int(starts.size)
         span_s = float(starts.max() - starts.min()) / 1000.0 if n >= 2 else math.nan
         if not (span_s > 0):
             out.append(ArrivalRate(target, level, n, math.nan, math.nan, False, client))
             continue
+        scheduled = _scheduled_rate(rows, level)
         achieved = (n - 1) / span_s
-        expected = level * span_s
+        expected = scheduled * span_s
         short = (n - 1) < expected - ARRIVAL_SIGMAS * math.sqrt(expected)
-        out.append(ArrivalRate(target, level, n, span_s, achieved, short, client))
+        out.append(ArrivalRate(target, level, n, span_s, achieved, short, client, scheduled))
     return out

@@ -138,6 +138,8 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
             worker=job.worker,
             workers=job.workers,
             start_ns=job.start_ns,
+            burstiness=load.burstiness,
+            ramp_up_s=load.ramp_up_s,
         )
         # Redaction is bound to the client here, where every executor builds it: the key this
         # process sends is the key scrubbed from what it records, whoever handed it over.

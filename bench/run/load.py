@@ -5,7 +5,9 @@
   the cold start.
 - Open loop (``rate = λ``): Poisson arrivals, seeded, sent at their due time whether or not
   earlier requests finished. How late each one actually started is recorded, so a saturated
-  client (coordinated omission) shows in the data instead of hiding in it.
+  client (coordinated omission) shows in the data instead of hiding in it. ``burstiness``
+  makes the gaps gamma-distributed (vLLM's rule) and ``ramp_up_s`` raises the rate linearly
+  from 0 over the level's first seconds (docs/scenarios.md).
 """
 
 from __future__ import annotations
@@ -92,10 +94,22 @@ async def _wait_until(start_ns: int | None) -> None:
             await anyio.sleep(delay)
 
 
+def ramped(t: float, ramp_up_s: float) -> float:
+    """When an arrival due at ``t`` on a steady clock is due once the rate ramps up linearly
+    from 0 over ``ramp_up_s``: the time at which the ramped process has offered as many
+    arrivals as the steady one by ``t`` (equal integrated rate). The first ``ramp_up_s / 2``
+    steady seconds fill the ramp (``t' = sqrt(2·ramp·t)``), every later one is shifted by half
+    the ramp, so after it the level runs at its full rate."""
+    if t < ramp_up_s / 2:
+        return math.sqrt(2 * ramp_up_s * t)
+    return t + ramp_up_s / 2
+
+
 @dataclass(frozen=True)
 class OpenLoop:
-    """Poisson arrivals at ``rate``; with workers, every ``workers``-th arrival of the one
-    seeded process from ``worker`` on, so together they offer exactly the single-process load."""
+    """Arrivals at ``rate`` (Poisson, or gamma gaps of shape ``burstiness``, optionally ramped);
+    with workers, every ``workers``-th arrival of the one seeded process from ``worker`` on, so
+    together they offer exactly the single-process load."""
 
     rate: float
     requests: int | None
@@ -105,19 +119,31 @@ class OpenLoop:
     worker: int = 0
     workers: int = 1
     start_ns: int | None = None
+    burstiness: float = 1.0
+    ramp_up_s: float = 0.0
 
     def arrivals_s(self) -> list[float]:
-        """Due times in seconds from the level's start: exponential gaps (Poisson process)."""
+        """Due times in seconds from the level's start.
+
+        Gaps are exponential (a Poisson process) at burstiness 1 — drawn as before, so a seed
+        gives the same schedule it always gave — else gamma with shape ``burstiness`` and
+        scale ``1 / (rate · burstiness)``: the same mean gap, a coefficient of variation of
+        ``1 / sqrt(burstiness)`` (vLLM's ``--burstiness``). A ramp moves each due time by
+        :func:`ramped`; ``duration_s`` bounds the ramped times.
+        """
         rng = random.Random(self.seed)
         times: list[float] = []
         t = 0.0
         limit = self.warmup + self.requests if self.requests is not None else math.inf
         horizon = (self.duration_s or math.inf) + self.warmup / self.rate
+        poisson = self.burstiness == 1.0
+        scale = 1.0 / (self.rate * self.burstiness)
         while len(times) < limit:
-            t += rng.expovariate(self.rate)
-            if t > horizon:
+            t += rng.expovariate(self.rate) if poisson else rng.gammavariate(self.burstiness, scale)
+            due = ramped(t, self.ramp_up_s) if self.ramp_up_s else t
+            if due > horizon:
                 break
-            times.append(t)
+            times.append(due)
         return times
 
     async def drive(self, send: Send) -> None:
@@ -158,6 +184,8 @@ def profile_for(
     worker: int = 0,
     workers: int = 1,
     start_ns: int | None = None,
+    burstiness: float = 1.0,
+    ramp_up_s: float = 0.0,
 ) -> LoadProfile:
     """The level's load profile, or ``worker``'s share of it when ``workers`` processes share it."""
     if mode == "concurrency":
@@ -175,7 +203,7 @@ def profile_for(
             warmup_first=sum(warm[:worker]),
             request_first=warmup + (sum(split[:worker]) if split is not None else worker),
         )
-    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns)
+    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns, burstiness, ramp_up_s)
 
 
 def streams_of(mode: str, level: float, worker: int = 0, workers: int = 1) -> int:

@@ -266,6 +266,12 @@ class Load(_Strict):
     seed: int = 0
     #: Processes that share each level's load (closed-loop streams split, open-loop arrivals dealt out).
     workers: Annotated[int, Field(ge=1, le=256)] = 1
+    #: Open loop: the shape of the gaps between arrivals, as vLLM's ``--burstiness`` — gamma
+    #: with this shape and the level's mean rate; 1 is Poisson, below 1 burstier, above 1 more
+    #: even (docs/scenarios.md).
+    burstiness: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
+    #: Open loop: seconds over which each level's rate rises linearly from 0 to its full rate.
+    ramp_up_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 0.0
 
     @field_validator("concurrency", "rate", mode="before")
     @classmethod
@@ -283,6 +289,10 @@ class Load(_Strict):
             raise ValueError(f"{self.mode}: a level appears twice ({levels}); each level is one block of results")
         if self.rate and not all(math.isfinite(r) for r in self.rate):
             raise ValueError("rate: levels must be finite numbers")
+        if self.concurrency is not None and self.burstiness != 1.0:
+            raise ValueError("burstiness: shapes open-loop arrivals only; give rate = [...] or leave burstiness out")
+        if self.concurrency is not None and self.ramp_up_s:
+            raise ValueError("ramp_up_s: ramps an open-loop rate only; give rate = [...] or leave ramp_up_s out")
         if self.requests is None and self.duration_s is None:
             raise ValueError("give requests = N (per level) or duration_s = S")
         if self.requests is not None and self.duration_s is not None:
@@ -291,7 +301,7 @@ class Load(_Strict):
             # An open-loop level of N requests lasts about N / rate: past a day it is a typo
             # (1e-9 for 1e9), and the run would wait for an arrival that never comes.
             slowest = min(self.rate)
-            seconds = (self.requests + self.warmup) / slowest
+            seconds = (self.requests + self.warmup) / slowest + self.ramp_up_s / 2  # a ramp loses half its span
             if seconds > MAX_LEVEL_S:
                 raise ValueError(
                     f"rate: level {slowest:g}/s would take about {seconds:.3g} s to start its {self.requests + self.warmup} "
@@ -380,6 +390,10 @@ class Scenario(_Strict):
             "prompts": self.prompts.model_dump(mode="json", exclude={"path"}),
             "load_mode": self.load.mode,
         }
+        if self.load.burstiness != 1.0 or self.load.ramp_up_s:
+            # The arrival shape is part of what is measured; left out when it is the default
+            # (Poisson, no ramp) so fingerprints written before it existed still match.
+            shape["arrivals"] = {"burstiness": self.load.burstiness, "ramp_up_s": self.load.ramp_up_s}
         blob = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16] + "+" + ",".join(self.clients)
 
@@ -414,6 +428,8 @@ class Scenario(_Strict):
                 "timeout_s": self.load.timeout_s,
                 "seed": self.load.seed,
                 "workers": self.load.workers,
+                "burstiness": self.load.burstiness,
+                "ramp_up_s": self.load.ramp_up_s,
             },
             "slo": dict(self.slo),
             "report": self.report.model_dump(mode="json", exclude_none=True),

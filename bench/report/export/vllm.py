@@ -40,7 +40,8 @@ What is empty or approximated, because bench measures differently:
   (``start_lag_ms``); closed loop, 0 (bench's streams never wait for a slot).
 * ``request_rate``: the level in open loop; ``"inf"`` in closed loop, where
   ``max_concurrency`` is the level (vLLM's way of saying "N streams, no rate limit").
-  ``burstiness`` 1.0: bench's arrivals are Poisson.
+  ``burstiness``: the scenario's ``[load] burstiness`` (1.0, Poisson, unless it set one —
+  the same gamma rule as vLLM's); a ``ramp_up_s`` ramp has no field of its own in vLLM's file.
 * ``request_goodput``: bench's goodput (requests meeting every per-request SLO of the
   scenario ÷ duration), null without per-request SLOs, as in vLLM without ``--goodput``.
 * ``endpoint_type`` / ``backend``: ``openai-chat`` for chat-completions providers (Groq,
@@ -215,6 +216,13 @@ def _peaks(
     return max_tokens, int(np.cumsum(change)[:n_buckets].max())
 
 
+def _burstiness(meta: RunMeta) -> float:
+    """The run's arrival shape (runs written before it could be set were Poisson: 1.0)."""
+    load = meta.scenario.get("load") if isinstance(meta.scenario, dict) else None
+    value = load.get("burstiness") if isinstance(load, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 1.0
+
+
 def _date(meta: RunMeta, start_ns: np.ndarray) -> str:
     """vLLM's ``%Y%m%d-%H%M%S`` of when the run started (UTC)."""
     started = meta.started_at
@@ -290,7 +298,7 @@ def vllm_result(
         "tokenizer_id": str(first["model"]),
         "num_prompts": int(len(rows)),
         "request_rate": level if mode == "rate" else "inf",
-        "burstiness": 1.0,
+        "burstiness": _burstiness(meta),
         "max_concurrency": int(level) if mode == "concurrency" else None,
         "duration": _num(duration),
         "completed": completed,

@@ -125,6 +125,9 @@ TABLE: Final[tuple[Column, ...]] = (
     # When an open-loop request was due: a schedule, not a measurement.
     Column("scheduled_ms", "float64", "ms"),
     _latency("start_lag_ms", "start lag", abbrev="start lag"),
+    # What the request asked for (the provider's count of the prompt is input_tokens).
+    Column("input_tokens_asked", "float64", "tokens"),
+    Column("max_tokens_asked", "float64", "tokens"),
     Column("worker", "int64"),
 )
 

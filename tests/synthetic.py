@@ -237,6 +237,8 @@ def synthetic_frame(
                     "server_output_tps": server_out,
                     "scheduled_ms": scheduled,
                     "start_lag_ms": start_lag,
+                    "input_tokens_asked": np.full(m, 128.0),
+                    "max_tokens_asked": np.full(m, float(max_tokens)),
                     "worker": np.zeros(m, dtype=np.int64),
                 }
             )

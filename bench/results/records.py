@@ -83,6 +83,10 @@ class RequestRecord:
     server_output_tps: float | None = None
     scheduled_ms: float | None = None
     start_lag_ms: float | None = None
+    #: The prompt length and the response cap this request asked for (a scenario's lengths
+    #: may be drawn per request); ``input_tokens`` is the provider's own count of the prompt.
+    input_tokens_asked: int | None = None
+    max_tokens_asked: int | None = None
     #: Which process measured it (0 without --workers): with workers, the client's own state
     #: (health, clock) is per process.
     worker: int = 0

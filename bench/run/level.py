@@ -26,6 +26,7 @@ from bench.run.health import HealthSampler
 from bench.run.load import Slot, pool_size, profile_for, streams_of
 from bench.run.measure import measure_request
 from bench.run.warm import warm_client_path
+from bench.scenario.lengths import length_for
 from bench.scenario.model import Scenario
 from bench.scenario.prompts import PromptSet, prompt_set
 from bench.timing import now_ns
@@ -189,10 +190,14 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
         if emulator_profile is not None:
             payload = dict(emulator_profile, seed=request_seed(load.seed, job.t_index, job.level, slot.index))
             headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+        # Lengths are drawn per request, the same for every client path that measures it.
+        length_key = f"{job.run_id}:{job.t_index}:{job.level}:{slot.index}"
+        max_tokens = length_for(req.max_tokens, load.seed, length_key)
+        input_tokens = prompts.asked(length_key)
         request = ProviderRequest(
             model=target.model,
-            messages=prompts.for_request(f"{key}:{slot.index}"),
-            max_tokens=req.max_tokens,
+            messages=prompts.for_request(f"{key}:{slot.index}", input_tokens),
+            max_tokens=max_tokens,
             stream=req.stream,
             temperature=req.temperature,
             include_usage=req.include_usage,
@@ -212,6 +217,8 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
             stream=req.stream,
             client=provider.client,
             worker=job.worker,
+            input_tokens_asked=input_tokens,
+            max_tokens_asked=max_tokens,
         )
         if slot.due_ns is not None and slot.level_start_ns is not None:
             record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6

@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from bench.errors import ScenarioError
 from bench.scenario.catalogue import resolve_price
+from bench.scenario.lengths import MAX_TOKENS_ASKED, LengthDistribution, as_length
 from bench.scenario.prompts import read_prompt_file
 from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
 from bench.schema import FAULT_KINDS
@@ -226,19 +227,25 @@ class Target(_Strict):
 
 class RequestSettings(_Strict):
     stream: bool = True
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 256
+    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 256
     temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     include_usage: bool = True
     system: str | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
+    _no_ladder = field_validator("max_tokens", mode="before")(as_length)
+
 
 class Prompts(_Strict):
     source: Literal["synthetic", "file"] = "synthetic"
-    input_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 128
+    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
+    input_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 128
     seed: int = 42
     path: str | None = None
+
+    _no_ladder = field_validator("input_tokens", mode="before")(as_length)
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> Prompts:

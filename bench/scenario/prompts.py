@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ScenarioError
+from bench.scenario.lengths import Length, LengthDistribution, length_for
 
 #: Common short English words: each is about one token in the GPT/Llama tokenizers, so
 #: ``input_tokens`` words make a prompt of roughly that many tokens.
@@ -158,14 +159,31 @@ Messages = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class PromptSet:
-    """Base message lists; ``for_request`` makes each one unique."""
+    """Base message lists; ``for_request`` makes each one unique.
+
+    ``lengths`` (synthetic prompts drawn from a distribution): each request's text is made for
+    it, at its own seeded length, instead of taken from ``bases``. ``input_tokens`` is the
+    length every synthetic prompt asks for when it is one number.
+    """
 
     bases: tuple[tuple[dict[str, Any], ...], ...]
     seed: int
+    lengths: LengthDistribution | None = None
+    input_tokens: int | None = None
 
-    def for_request(self, key: str) -> Messages:
-        """A unique prompt for the request identified by ``key`` (deterministic)."""
+    def asked(self, key: str) -> int | None:
+        """The prompt length request ``key`` asks for (None for a prompt file's own messages)."""
+        if self.lengths is not None:
+            return length_for(self.lengths, self.seed, key)
+        return self.input_tokens
+
+    def for_request(self, key: str, length: int | None = None) -> Messages:
+        """A unique prompt for the request identified by ``key`` (deterministic); with drawn
+        lengths, ``length`` words long (default: the draw for ``key``)."""
         rng = random.Random(f"{self.seed}:{key}")
+        if self.lengths is not None:
+            words = " ".join(rng.choices(_WORDS, k=max(1, (length or length_for(self.lengths, self.seed, key)) - 8)))
+            return [{"role": "user", "content": f"[{rng.getrandbits(48):012x}] Continue this text: {words}"}]
         base = self.bases[rng.randrange(len(self.bases))]
         prefix = f"[{rng.getrandbits(48):012x}] "
         messages = [dict(m) for m in base]
@@ -178,14 +196,16 @@ class PromptSet:
         return messages
 
 
-def synthetic(input_tokens: int, seed: int, variants: int = 16) -> PromptSet:
+def synthetic(input_tokens: Length, seed: int, variants: int = 16) -> PromptSet:
+    if isinstance(input_tokens, LengthDistribution):
+        return PromptSet((), seed, lengths=input_tokens)
     rng = random.Random(seed)
     bases = []
     for _ in range(variants):
         words = " ".join(rng.choice(_WORDS) for _ in range(max(1, input_tokens - 8)))
         text = f"Continue this text: {words}"
         bases.append(({"role": "user", "content": text},))
-    return PromptSet(tuple(bases), seed)
+    return PromptSet(tuple(bases), seed, input_tokens=input_tokens)
 
 
 ROLES = ("system", "developer", "user", "assistant")
@@ -241,7 +261,7 @@ def read_prompt_file(path: Path, scenario_path: str = "") -> PromptSet:
     return PromptSet(tuple(bases), 0)
 
 
-def prompt_set(source: str, input_tokens: int, seed: int, path: Path | None) -> PromptSet:
+def prompt_set(source: str, input_tokens: Length, seed: int, path: Path | None) -> PromptSet:
     if source == "file" and path is not None:
         ps = read_prompt_file(path)
         return PromptSet(ps.bases, seed)

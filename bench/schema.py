@@ -109,6 +109,8 @@ TABLE: Final[tuple[Column, ...]] = (
     Column("output_tokens", "float64", "tokens"),
     Column("reasoning_tokens", "float64", "tokens"),
     Column("input_tokens", "float64", "tokens"),
+    Column("cached_input_tokens", "float64", "tokens"),
+    Column("cache_write_input_tokens", "float64", "tokens"),
     Column("token_source", "string"),
     Column("content_chunks", "int64"),
     # A list of every gap of the request: pooled over requests, never an SLO of its own.

@@ -223,6 +223,8 @@ def synthetic_frame(
                     "output_tokens": tokens_f,
                     "reasoning_tokens": np.where(bad, np.nan, reasoning_tokens) if reasoning else np.full(m, np.nan),
                     "input_tokens": np.full(m, 128.0),
+                    "cached_input_tokens": np.full(m, np.nan),
+                    "cache_write_input_tokens": np.full(m, np.nan),
                     "token_source": np.where(bad, "none", "usage").astype(object),
                     "content_chunks": chunks.astype(np.int64),
                     "itl_ms": itl,

@@ -21,8 +21,9 @@ Per request::
 Output tokens include reasoning tokens (usage counts them as completion tokens, and
 providers bill them as output). Cached and cache-write tokens are parts of ``input_tokens``
 (Anthropic's input is input + cache read + cache creation), read from the frame's
-``cached_input_tokens`` and ``cache_write_input_tokens`` columns where it has them; a frame
-without them prices every input token at the input rate, and the summary says so. A request
+``cached_input_tokens`` and ``cache_write_input_tokens`` columns where the provider reported
+them; a group where it reported none (runs from before they were recorded, providers that do
+not say) prices every input token at the input rate, and the summary says so. A request
 without a token count costs NaN.
 """
 
@@ -190,6 +191,12 @@ def add_cost(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     return out
 
 
+def _reported(rows: pd.DataFrame, name: str, columns: frozenset[str]) -> bool:
+    """Whether any of these requests carries the count (a column of nothing but gaps is a run
+    or a provider that did not say, not a count of 0)."""
+    return name in columns and bool(rows[name].notna().any())
+
+
 def _summary_row(rows: pd.DataFrame, price: Price | None, columns: frozenset[str]) -> dict[str, object]:
     """Cost figures of one (target, level): successful measured requests that have a cost."""
     row: dict[str, object] = {
@@ -223,9 +230,9 @@ def _summary_row(rows: pd.DataFrame, price: Price | None, columns: frozenset[str
         missing = len(ok) - n_priced
         if missing:
             notes.append(f"{missing} of {len(ok)} successful requests without token counts: left out")
-        if CACHED_INPUT_COLUMN not in columns and price.cached_input_per_mtok is not None:
+        if not _reported(ok, CACHED_INPUT_COLUMN, columns) and price.cached_input_per_mtok is not None:
             notes.append(NO_CACHED_COUNTS)
-        if CACHE_WRITE_COLUMN not in columns and price.cache_write_per_mtok is not None:
+        if not _reported(ok, CACHE_WRITE_COLUMN, columns) and price.cache_write_per_mtok is not None:
             notes.append(NO_CACHE_WRITE_COUNTS)
         if price.origin == "catalogue-today":
             notes.append("the run recorded no price: today's catalogue price")

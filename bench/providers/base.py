@@ -23,6 +23,10 @@ class Usage:
     queue_ms: float | None = None
     prompt_ms: float | None = None
     completion_ms: float | None = None
+    #: Parts of ``input_tokens``: read from the provider's prompt cache, and written to it
+    #: (Anthropic bills cache writes apart; docs/metrics.md).
+    cached_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
 
 
 @dataclass(slots=True)

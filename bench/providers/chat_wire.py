@@ -59,9 +59,24 @@ def base_url(flavour: ChatFlavour, url: str | None) -> str:
     return url.removesuffix(flavour.strip_suffix) if flavour.strip_suffix else url
 
 
+def _plain(message: dict[str, Any]) -> dict[str, Any]:
+    """A message whose text blocks carry Anthropic's ``cache_control`` marks (a warm shared
+    prefix) as one string: chat APIs cache any identical opening without marks, and not every
+    OpenAI-compatible server takes content blocks or an unknown key in them."""
+    content = message.get("content")
+    if not (isinstance(content, list) and any(isinstance(p, dict) and "cache_control" in p for p in content)):
+        return message
+    if all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return {**message, "content": "".join(str(p.get("text", "")) for p in content)}
+    return {
+        **message,
+        "content": [{k: v for k, v in p.items() if k != "cache_control"} if isinstance(p, dict) else p for p in content],
+    }
+
+
 def params(flavour: ChatFlavour, request: ProviderRequest) -> tuple[dict[str, Any], dict[str, Any]]:
     """(SDK keyword arguments, extra body fields): the request both client paths send."""
-    messages = list(request.messages)
+    messages = [_plain(m) for m in request.messages]
     if request.system:
         messages.insert(0, {"role": "system", "content": request.system})
     out: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
@@ -94,6 +109,9 @@ def usage(raw: Any, server: Any) -> Usage | None:
     out = Usage(output_tokens=get(source, "completion_tokens"), input_tokens=get(source, "prompt_tokens"))
     details = get(raw, "completion_tokens_details") or get(server, "completion_tokens_details")
     out.reasoning_tokens = get(details, "reasoning_tokens")
+    # Cached prompt tokens: OpenAI always says (0 included), Groq only when some were cached.
+    prompt_details = get(raw, "prompt_tokens_details") or get(server, "prompt_tokens_details")
+    out.cached_input_tokens = get(prompt_details, "cached_tokens")
     # Groq puts timings in x_groq.usage when streaming and in the top-level usage otherwise.
     timed = server if get(server, "completion_time") is not None else raw
     if get(timed, "completion_time") is not None:

@@ -92,8 +92,16 @@ class EventReader:
             raw = get(message, "usage")
             usage.input_tokens = input_tokens(raw)
             usage.output_tokens = get(raw, "output_tokens")
+            usage.cached_input_tokens = get(raw, "cache_read_input_tokens")
+            usage.cache_write_input_tokens = get(raw, "cache_creation_input_tokens")
             return StreamEvent(
-                response_id=get(message, "id"), usage=Usage(input_tokens=usage.input_tokens), received_ns=received_ns
+                response_id=get(message, "id"),
+                usage=Usage(
+                    input_tokens=usage.input_tokens,
+                    cached_input_tokens=usage.cached_input_tokens,
+                    cache_write_input_tokens=usage.cache_write_input_tokens,
+                ),
+                received_ns=received_ns,
             )
         if kind == "message_delta":
             raw = get(ev, "usage")
@@ -124,7 +132,12 @@ def whole_event(message: Any, received_ns: int = 0) -> StreamEvent:
         reasoning=thinking or None,
         finish_reason=get(message, "stop_reason"),
         response_id=get(message, "id"),
-        usage=Usage(output_tokens=get(raw, "output_tokens"), input_tokens=input_tokens(raw)),
+        usage=Usage(
+            output_tokens=get(raw, "output_tokens"),
+            input_tokens=input_tokens(raw),
+            cached_input_tokens=get(raw, "cache_read_input_tokens"),
+            cache_write_input_tokens=get(raw, "cache_creation_input_tokens"),
+        ),
         hidden_reasoning=any(get(b, "type") == "redacted_thinking" for b in blocks),
         received_ns=received_ns,
     )

@@ -69,6 +69,9 @@ class RequestRecord:
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     input_tokens: int | None = None
+    #: Parts of ``input_tokens`` the provider served from its prompt cache / wrote to it.
+    cached_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
     token_source: str = "none"
     content_chunks: int = 0
     itl_ms: list[float] = field(default_factory=list)

@@ -81,8 +81,15 @@ class LevelJob:
         return os.environ.get(env) if env else None
 
     def prompts(self) -> PromptSet:
-        p = self.scenario.prompts
-        return prompt_set(p.source, p.input_tokens, p.seed, self.scenario.prompt_file())
+        return scenario_prompts(self.scenario)
+
+
+def scenario_prompts(scenario: Scenario) -> PromptSet:
+    """The prompts a scenario's ``[prompts]`` describes (every process builds the same set)."""
+    p = scenario.prompts
+    return prompt_set(
+        p.source, p.input_tokens, p.seed, scenario.prompt_file(), shared_prefix_tokens=p.shared_prefix_tokens, cache=p.cache
+    )
 
 
 def settle_heap() -> None:
@@ -126,6 +133,8 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
     # The client is built before sampling starts: an SDK client loads its TLS certificates
     # (10–20 ms, blocking) when it is made, which is no lag any request waits through.
     provider = make_provider(target.provider, settings, job.client_path)
+    if prompts.warm:
+        await prime_cache(job, provider, prompts)
     settle_heap()
     sampler.start()
     try:
@@ -152,6 +161,32 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         with anyio.CancelScope(shield=True):
             await provider.aclose()
     return health
+
+
+async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> None:
+    """Send the shared prefix once, off the record and before the level's clock starts, so the
+    level's requests find it in the provider's prompt cache (warm). Its outcome is not kept: a
+    primer that failed leaves a cold cache, which the level's cached-token counts then show."""
+    target, load = job.target, job.scenario.load
+    headers: dict[str, str] = {}
+    if job.emulate:
+        payload = dict(emulator_payload(target), seed=request_seed(load.seed, job.t_index, job.level, "primer"))
+        headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+    request = ProviderRequest(
+        model=target.model,
+        messages=prompts.primer(),
+        max_tokens=1,
+        stream=True,
+        temperature=job.scenario.request.temperature,
+        include_usage=True,
+        system=job.scenario.request.system,
+        extra_body=job.scenario.request.extra_body,
+        extra_headers=headers,
+    )
+    scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
+    await measure_request(
+        provider, request, scratch, timeout_s=load.timeout_s, secrets=redaction_for(job.key(), emulated=job.emulate)
+    )
 
 
 def prompt_key(job: LevelJob) -> str:

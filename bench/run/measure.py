@@ -188,6 +188,8 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     record.finish_reason = tally.finish_reason
     usage = tally.usage or Usage()
     record.input_tokens = usage.input_tokens
+    record.cached_input_tokens = usage.cached_input_tokens
+    record.cache_write_input_tokens = usage.cache_write_input_tokens
     record.reasoning_tokens = usage.reasoning_tokens
     record.queue_ms, record.prompt_ms, record.completion_ms = usage.queue_ms, usage.prompt_ms, usage.completion_ms
     if usage.output_tokens is not None:

@@ -16,6 +16,9 @@ from bench.providers.classify import classify
 from bench.scenario.catalogue import load_catalogue, model_warning
 from bench.scenario.model import Scenario
 
+#: The largest of Anthropic's per-model minimum cacheable prompt lengths.
+ANTHROPIC_CACHE_MAX_MIN = 4_096
+
 
 def model_warnings(scenario: Scenario) -> list[str]:
     """Every target whose model the catalogue does not know or knows as retired, said as a
@@ -26,6 +29,14 @@ def model_warnings(scenario: Scenario) -> list[str]:
         found = model_warning(target.provider, target.model, catalogue)
         if found is not None:
             out.append(f"target {target.name!r}: {found}")
+    prefix = scenario.prompts.shared_prefix_tokens
+    if scenario.prompts.cache == "warm" and prefix < ANTHROPIC_CACHE_MAX_MIN:
+        out += [
+            f"target {t.name!r}: Anthropic caches a prefix only from 1,024 to 4,096 tokens depending on the model; "
+            f"with {prefix:,} shared tokens a live run may see no cache hits (cache_read_input_tokens 0)"
+            for t in scenario.target
+            if t.provider == "anthropic"
+        ]
     return out
 
 

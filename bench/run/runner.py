@@ -43,13 +43,13 @@ from bench.results.records import (
 from bench.results.run_file import RUN_FILE, Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.run.executors.ray import RayExecutor
 from bench.run.executors.workers import ProcessExecutor
-from bench.run.level import LevelJob, run_level
+from bench.run.level import LevelJob, run_level, scenario_prompts
 from bench.run.load import pool_size
 from bench.run.preflight import model_warnings, preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
 from bench.scenario.model import CLIENTS, Scenario, Target, load_scenario
-from bench.scenario.prompts import PROMPT_NOTE, PromptSet, prompt_set
+from bench.scenario.prompts import PROMPT_NOTE, PromptSet
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
 
@@ -270,9 +270,7 @@ class Runner:
         self.secrets = tuple(v for v in self.keys.values() if v and v != EMULATOR_KEY)
         self.run_id = provenance.new_run_id(scenario.name)
         self.run_dir = options.out / self.run_id
-        self.prompts = prompt_set(
-            scenario.prompts.source, scenario.prompts.input_tokens, scenario.prompts.seed, scenario.prompt_file()
-        )
+        self.prompts = scenario_prompts(scenario)
         self.interrupted = False
         #: The first results write that failed (a full disk): the run stops and says so.
         self._lost: WriteError | None = None

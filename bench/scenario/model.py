@@ -244,18 +244,47 @@ class Prompts(_Strict):
     input_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 128
     seed: int = 42
     path: str | None = None
+    #: Tokens every request's prompt opens with, the same text for all (bench/scenario/prompts.py).
+    shared_prefix_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_ASKED)] = 0
+    #: "warm": the shared prefix first, primed before each level, so the provider may serve it
+    #: from its prompt cache; "cold": a unique marker first, so it never can.
+    cache: Literal["cold", "warm"] = "cold"
 
     _no_ladder = field_validator("input_tokens", mode="before")(as_length)
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _one_cache_state(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            raise ValueError(
+                'one state per run: "cold" or "warm" (both in one run is not supported; run the scenario '
+                "once with each and put the two runs in one report: bench report RUN_COLD RUN_WARM)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> Prompts:
         if self.source == "file" and not self.path:
             raise ValueError('path: required when source = "file"')
+        if self.cache == "warm" and not self.shared_prefix_tokens:
+            raise ValueError(
+                'cache: "warm" needs shared_prefix_tokens = N (the prefix every request shares and the cache can keep)'
+            )
+        shortest = self.input_tokens if isinstance(self.input_tokens, int) else self.input_tokens.min
+        if self.shared_prefix_tokens and self.source == "synthetic" and shortest < self.shared_prefix_tokens + 16:
+            raise ValueError(
+                f"shared_prefix_tokens: {self.shared_prefix_tokens} leaves no room in a {shortest}-token prompt "
+                f"(input_tokens counts the whole prompt: make it at least {self.shared_prefix_tokens + 16})"
+            )
         return self
 
 
 #: The longest a level may take (a day): also the most duration_s and timeout_s may be.
 MAX_LEVEL_S = 86_400
+
+#: The shortest prompt prefix OpenAI, Groq and Anthropic cache (OpenAI from 1,024 tokens;
+#: Anthropic from 1,024 to 4,096 by model), so the shortest a warm-cache prefix may be.
+CACHE_MIN_TOKENS = 1_024
 
 
 #: The most streams, and the highest request rate, a level may have.
@@ -365,6 +394,20 @@ class Scenario(_Strict):
             if target.name in seen:
                 raise ValueError(f"target: two targets are labelled {target.name!r}; give each a unique label")
             seen.add(target.name)
+        return self
+
+    @model_validator(mode="after")
+    def _warm_prefix_long_enough(self) -> Scenario:
+        prefix = self.prompts.shared_prefix_tokens
+        if self.prompts.cache != "warm" or prefix >= CACHE_MIN_TOKENS:
+            return self
+        caching = [t for t in self.target if t.provider in ("groq", "openai", "anthropic")]
+        if caching:
+            raise ValueError(
+                f"prompts.shared_prefix_tokens: {prefix} tokens is too short for a warm cache: {caching[0].provider} "
+                f"(target {caching[0].name!r}) caches prompts from {CACHE_MIN_TOKENS:,} tokens, so nothing would be "
+                f"cached; make it at least {CACHE_MIN_TOKENS:,} (Anthropic's minimum is 1,024 to 4,096 by model)"
+            )
         return self
 
     @property
@@ -516,7 +559,7 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
     head, sep, rest = msg.partition(": ")
-    if sep and " " not in head and head.replace("_", "").isalnum():
+    if sep and " " not in head and head.replace("_", "").replace(".", "").isalnum():
         return (f"{field}.{head}" if field else head), rest
     return field, msg
 

@@ -1,7 +1,11 @@
 """Prompt sets: seeded synthetic prompts of a given length, or a JSONL file of message lists.
 
-Every request gets a unique prompt (a short seeded prefix) so that a provider's prompt cache
-cannot flatter first-token times: with caching, repeated prompts skip prefill and TTFT drops.
+Every request gets a unique prompt (a short seeded marker first) so that a provider's prompt
+cache cannot flatter first-token times: with caching, repeated prompts skip prefill and TTFT
+drops. A scenario that wants to measure the cache says so (``shared_prefix_tokens`` and
+``cache = "warm"``): then every request opens with the same prefix, marked for Anthropic's
+explicit cache, and the marker follows it; cold keeps the marker first, so the same prefix is
+never a cached one (docs/scenarios.md).
 """
 
 from __future__ import annotations
@@ -170,6 +174,15 @@ class PromptSet:
     seed: int
     lengths: LengthDistribution | None = None
     input_tokens: int | None = None
+    #: Text every request's first user message opens with (after the marker when cold).
+    shared_prefix: str = ""
+    #: The prefix comes first, marked for caching, and a primer sends it before the level.
+    warm: bool = False
+
+    @property
+    def prefix_tokens(self) -> int:
+        """The shared prefix's length in bench's words (about a token each)."""
+        return len(self.shared_prefix.split())
 
     def asked(self, key: str) -> int | None:
         """The prompt length request ``key`` asks for (None for a prompt file's own messages)."""
@@ -182,30 +195,61 @@ class PromptSet:
         lengths, ``length`` words long (default: the draw for ``key``)."""
         rng = random.Random(f"{self.seed}:{key}")
         if self.lengths is not None:
-            words = " ".join(rng.choices(_WORDS, k=max(1, (length or length_for(self.lengths, self.seed, key)) - 8)))
-            return [{"role": "user", "content": f"[{rng.getrandbits(48):012x}] Continue this text: {words}"}]
+            own = (length or length_for(self.lengths, self.seed, key)) - self.prefix_tokens - 8
+            words = " ".join(rng.choices(_WORDS, k=max(1, own)))
+            return self._opened([{"role": "user", "content": f"Continue this text: {words}"}], f"[{rng.getrandbits(48):012x}] ")
         base = self.bases[rng.randrange(len(self.bases))]
-        prefix = f"[{rng.getrandbits(48):012x}] "
-        messages = [dict(m) for m in base]
+        return self._opened([dict(m) for m in base], f"[{rng.getrandbits(48):012x}] ")
+
+    def primer(self) -> Messages:
+        """A request that puts the shared prefix in the provider's cache (sent off the record)."""
+        return self._opened([{"role": "user", "content": "Say OK."}], "[primer] ")
+
+    def _opened(self, messages: Messages, marker: str) -> Messages:
+        """``messages`` with the first user message opened by the marker and the shared prefix:
+        warm, the prefix first as a block of its own marked ``cache_control`` (Anthropic caches
+        only what is marked; the chat wire sends the blocks as one string, as OpenAI and Groq
+        cache any identical opening); cold, the unique marker first."""
         for message in messages:
             if message.get("role") == "user" and isinstance(message.get("content"), str):
-                message["content"] = prefix + message["content"]
                 break
         else:
-            messages.insert(0, {"role": "user", "content": prefix.strip()})
+            message = {"role": "user", "content": ""}
+            messages.insert(0, message)
+        text = str(message["content"])
+        if not self.shared_prefix:
+            message["content"] = (marker + text) if text else marker.strip()
+        elif self.warm:
+            message["content"] = [
+                {"type": "text", "text": self.shared_prefix + "\n\n", "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": marker + text},
+            ]
+        else:
+            message["content"] = marker + self.shared_prefix + "\n\n" + text
         return messages
 
 
-def synthetic(input_tokens: Length, seed: int, variants: int = 16) -> PromptSet:
+def synthetic(
+    input_tokens: Length, seed: int, variants: int = 16, *, shared_prefix_tokens: int = 0, warm: bool = False
+) -> PromptSet:
+    shared = shared_prefix(shared_prefix_tokens, seed)
     if isinstance(input_tokens, LengthDistribution):
-        return PromptSet((), seed, lengths=input_tokens)
+        return PromptSet((), seed, lengths=input_tokens, shared_prefix=shared, warm=warm)
     rng = random.Random(seed)
     bases = []
     for _ in range(variants):
-        words = " ".join(rng.choice(_WORDS) for _ in range(max(1, input_tokens - 8)))
+        words = " ".join(rng.choice(_WORDS) for _ in range(max(1, input_tokens - shared_prefix_tokens - 8)))
         text = f"Continue this text: {words}"
         bases.append(({"role": "user", "content": text},))
-    return PromptSet(tuple(bases), seed, input_tokens=input_tokens)
+    return PromptSet(tuple(bases), seed, input_tokens=input_tokens, shared_prefix=shared, warm=warm)
+
+
+def shared_prefix(tokens: int, seed: int) -> str:
+    """``tokens`` seeded words every request of a scenario shares ("" for none)."""
+    if tokens <= 0:
+        return ""
+    rng = random.Random(f"{seed}:shared-prefix")
+    return "Read this first: " + " ".join(rng.choices(_WORDS, k=max(1, tokens - 3)))
 
 
 ROLES = ("system", "developer", "user", "assistant")
@@ -261,8 +305,11 @@ def read_prompt_file(path: Path, scenario_path: str = "") -> PromptSet:
     return PromptSet(tuple(bases), 0)
 
 
-def prompt_set(source: str, input_tokens: Length, seed: int, path: Path | None) -> PromptSet:
+def prompt_set(
+    source: str, input_tokens: Length, seed: int, path: Path | None, *, shared_prefix_tokens: int = 0, cache: str = "cold"
+) -> PromptSet:
+    warm = cache == "warm"
     if source == "file" and path is not None:
         ps = read_prompt_file(path)
-        return PromptSet(ps.bases, seed)
-    return synthetic(input_tokens, seed)
+        return PromptSet(ps.bases, seed, shared_prefix=shared_prefix(shared_prefix_tokens, seed), warm=warm)
+    return synthetic(input_tokens, seed, shared_prefix_tokens=shared_prefix_tokens, warm=warm)

@@ -130,6 +130,8 @@ TABLE: Final[tuple[Column, ...]] = (
     # What the request asked for (the provider's count of the prompt is input_tokens).
     Column("input_tokens_asked", "float64", "tokens"),
     Column("max_tokens_asked", "float64", "tokens"),
+    Column("conversation", "float64"),
+    Column("turn", "float64"),
     Column("worker", "int64"),
 )
 

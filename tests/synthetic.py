@@ -241,6 +241,8 @@ def synthetic_frame(
                     "start_lag_ms": start_lag,
                     "input_tokens_asked": np.full(m, 128.0),
                     "max_tokens_asked": np.full(m, float(max_tokens)),
+                    "conversation": np.full(m, np.nan),
+                    "turn": np.full(m, np.nan),
                     "worker": np.zeros(m, dtype=np.int64),
                 }
             )

@@ -595,6 +595,8 @@ def _scheduled_rate(rows: pd.DataFrame, offered: float) -> float:
 def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
     """One :class:`ArrivalRate` per open-loop (target, level) of measured requests, in order."""
     m = measured(frame)
+    if "turn" in m and m["turn"].notna().any():  # a conversation's arrival is its first turn
+        m = m[m["turn"].isna() | (m["turn"] <= 1)]
     out: list[ArrivalRate] = []
     for (target, mode, level, client), idx in group_positions(m):
         if mode != "rate":

@@ -103,8 +103,12 @@ def fit_line(
 
 
 def _full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
-    """Requests whose whole prompt was prefilled: not warm-cache, first turn of a conversation."""
+    """Requests whose whole prompt was prefilled: not warm-cache (none of it read from the
+    provider's cache), first turn of a conversation."""
     mask = pd.Series(True, index=rows.index)
+    if "cached_input_tokens" in rows:
+        cached = pd.to_numeric(rows["cached_input_tokens"], errors="coerce")
+        mask &= cached.isna() | (cached <= 0)
     if "cache" in rows:
         mask &= rows["cache"].astype("object").fillna("cold") != "warm"
     if "turn" in rows:

@@ -90,6 +90,10 @@ class RequestRecord:
     #: may be drawn per request); ``input_tokens`` is the provider's own count of the prompt.
     input_tokens_asked: int | None = None
     max_tokens_asked: int | None = None
+    #: A conversation's number in its level (its first request's slot) and this request's
+    #: turn in it, from 1; empty for single-turn requests.
+    conversation: int | None = None
+    turn: int | None = None
     #: Which process measured it (0 without --workers): with workers, the client's own state
     #: (health, clock) is per process.
     worker: int = 0

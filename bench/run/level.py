@@ -215,52 +215,75 @@ def redaction_for(api_key: str | None, *, emulated: bool) -> tuple[str, ...]:
 
 
 def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, secrets: tuple[str, ...]) -> Callable[[Slot], Any]:
+    """What each slot of the load sends: one request, or with ``[prompts] turns`` a conversation
+    whose turns each send the history so far (the real replies included) and are recorded as
+    requests of their own — a failed turn ends its conversation (docs/scenarios.md)."""
     scenario, target = job.scenario, job.target
-    req, load = scenario.request, scenario.load
+    req, load, turns = scenario.request, scenario.load, scenario.prompts.turns
+    think_s = scenario.prompts.think_time_s
     emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
 
     async def send(slot: Slot) -> None:
-        headers: dict[str, str] = {}
-        if emulator_profile is not None:
-            payload = dict(emulator_profile, seed=request_seed(load.seed, job.t_index, job.level, slot.index))
-            headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
-        # Lengths are drawn per request, the same for every client path that measures it.
-        length_key = f"{job.run_id}:{job.t_index}:{job.level}:{slot.index}"
-        max_tokens = length_for(req.max_tokens, load.seed, length_key)
-        input_tokens = prompts.asked(length_key)
-        request = ProviderRequest(
-            model=target.model,
-            messages=prompts.for_request(f"{key}:{slot.index}", input_tokens),
-            max_tokens=max_tokens,
-            stream=req.stream,
-            temperature=req.temperature,
-            include_usage=req.include_usage,
-            system=req.system,
-            extra_body=req.extra_body,
-            extra_headers=headers,
-        )
-        record = RequestRecord(
-            run_id=job.run_id,
-            target=target.name,
-            provider=target.provider,
-            model=target.model,
-            load_mode=load.mode,
-            load_level=job.level,
-            request_index=slot.index,
-            warmup=slot.warmup,
-            stream=req.stream,
-            client=provider.client,
-            worker=job.worker,
-            input_tokens_asked=input_tokens,
-            max_tokens_asked=max_tokens,
-        )
-        if slot.due_ns is not None and slot.level_start_ns is not None:
-            record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
-            record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
-        try:
-            await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=secrets)
-        finally:
-            emit(record)  # also on cancellation: the in-flight request is recorded as cancelled
+        messages: list[dict[str, Any]] = []
+        for turn in range(1, turns + 1):
+            index = slot.index if turns == 1 else slot.index * turns + turn - 1
+            headers: dict[str, str] = {}
+            if emulator_profile is not None:
+                payload = dict(emulator_profile, seed=request_seed(load.seed, job.t_index, job.level, index))
+                headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+            # Lengths are drawn per request, the same for every client path that measures it.
+            length_key = f"{job.run_id}:{job.t_index}:{job.level}:{index}"
+            max_tokens = length_for(req.max_tokens, load.seed, length_key)
+            input_tokens = prompts.asked(length_key) if turn == 1 else None
+            if turn == 1:
+                messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
+            request = ProviderRequest(
+                model=target.model,
+                messages=messages,
+                max_tokens=max_tokens,
+                stream=req.stream,
+                temperature=req.temperature,
+                include_usage=req.include_usage,
+                system=req.system,
+                extra_body=req.extra_body,
+                extra_headers=headers,
+            )
+            record = RequestRecord(
+                run_id=job.run_id,
+                target=target.name,
+                provider=target.provider,
+                model=target.model,
+                load_mode=load.mode,
+                load_level=job.level,
+                request_index=index,
+                warmup=slot.warmup,
+                stream=req.stream,
+                client=provider.client,
+                worker=job.worker,
+                input_tokens_asked=input_tokens,
+                max_tokens_asked=max_tokens,
+                conversation=slot.index if turns > 1 else None,
+                turn=turn if turns > 1 else None,
+            )
+            if turn == 1 and slot.due_ns is not None and slot.level_start_ns is not None:
+                record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
+                record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
+            answer: list[str] | None = [] if turn < turns else None
+            try:
+                await measure_request(provider, request, record, timeout_s=load.timeout_s, secrets=secrets, keep_answer=answer)
+            finally:
+                emit(record)  # also on cancellation: the in-flight request is recorded as cancelled
+            if answer is None or record.status != "ok":
+                return
+            # An empty reply (all reasoning, or cut at max_tokens) still takes its turn: providers
+            # refuse an empty assistant message.
+            messages = [
+                *messages,
+                {"role": "assistant", "content": "".join(answer) or "..."},
+                prompts.follow_up(f"{key}:{slot.index}:{turn}"),
+            ]
+            if think_s:
+                await anyio.sleep(think_s)
 
     return send

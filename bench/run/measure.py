@@ -7,7 +7,7 @@ count — everything else happens once at the end.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from itertools import islice, repeat
 from operator import floordiv, sub, truediv
@@ -96,6 +96,17 @@ async def _consume(events: AsyncIterator[StreamEvent], tally: StreamTally) -> No
         tally.end_ns = t_ns
 
 
+async def _keeping(events: AsyncGenerator[StreamEvent, None], answer: list[str]) -> AsyncGenerator[StreamEvent, None]:
+    """``events`` as they come, with each answer delta appended to ``answer``."""
+    try:
+        async for event in events:
+            if event.answer:
+                answer.append(event.answer)
+            yield event
+    finally:
+        await events.aclose()
+
+
 def _timeout_message(stamps: timing.RequestTiming, tally: StreamTally, timeout_s: float) -> str:
     """Say what timed out: no headers, no first token, or a stall mid-stream."""
     if not stamps.headers_ns:
@@ -115,17 +126,20 @@ async def measure_request(
     *,
     timeout_s: float,
     secrets: tuple[str, ...] = (),
+    keep_answer: list[str] | None = None,
 ) -> RequestRecord:
     """Send ``request`` and fill ``record``'s timing, token and outcome fields.
 
     Never raises for a provider failure: the failure becomes the record's ``error_kind``.
-    Cancellation (Ctrl-C) marks the record ``cancelled`` and is re-raised.
+    Cancellation (Ctrl-C) marks the record ``cancelled`` and is re-raised. ``keep_answer``
+    (a conversation's next turn needs the reply) collects the answer's text: through a layer
+    of its own around the events, so requests that keep nothing pay nothing for it.
     """
     stamps = timing.RequestTiming()
     tally = StreamTally(content_ns=[])
     token = timing.begin(stamps)
     failure_exc: BaseException | None = None
-    events = provider.events(request)
+    events = provider.events(request) if keep_answer is None else _keeping(provider.events(request), keep_answer)
     try:
         with anyio.fail_after(timeout_s):
             try:

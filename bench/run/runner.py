@@ -473,7 +473,8 @@ class Runner:
                     # Several clients: one after the other within the level, never side by side,
                     # so neither's CPU and event-loop time is in the other's figures.
                     for client in target.clients:
-                        total = (load.requests + load.warmup) if load.requests is not None else None
+                        turns = self.scenario.prompts.turns  # a conversation records one request per turn
+                        total = (load.requests + load.warmup) * turns if load.requests is not None else None
                         progress.start_level(target_name(target.name, client), load.mode, level, total, warmup=load.warmup)
                         job = LevelJob(
                             run_id=self.run_id,

@@ -249,6 +249,11 @@ class Prompts(_Strict):
     #: "warm": the shared prefix first, primed before each level, so the provider may serve it
     #: from its prompt cache; "cold": a unique marker first, so it never can.
     cache: Literal["cold", "warm"] = "cold"
+    #: Turns per conversation: each turn sends the history with the real reply and a new user
+    #: message; ``requests`` then counts conversations (docs/scenarios.md).
+    turns: Annotated[int, Field(ge=1, le=100)] = 1
+    #: Seconds between a reply's end and the next turn (a user reading and typing).
+    think_time_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 0.0
 
     _no_ladder = field_validator("input_tokens", mode="before")(as_length)
 
@@ -266,6 +271,8 @@ class Prompts(_Strict):
     def _file_needs_path(self) -> Prompts:
         if self.source == "file" and not self.path:
             raise ValueError('path: required when source = "file"')
+        if self.think_time_s and self.turns == 1:
+            raise ValueError("think_time_s: only between the turns of a conversation; set turns = N (2 or more) or leave it out")
         if self.cache == "warm" and not self.shared_prefix_tokens:
             raise ValueError(
                 'cache: "warm" needs shared_prefix_tokens = N (the prefix every request shares and the cache can keep)'

@@ -201,6 +201,12 @@ class PromptSet:
         base = self.bases[rng.randrange(len(self.bases))]
         return self._opened([dict(m) for m in base], f"[{rng.getrandbits(48):012x}] ")
 
+    def follow_up(self, key: str) -> dict[str, Any]:
+        """The next user message of a conversation (seeded, about 32 tokens)."""
+        rng = random.Random(f"{self.seed}:follow-up:{key}")
+        words = " ".join(rng.choices(_WORDS, k=24))
+        return {"role": "user", "content": f"[{rng.getrandbits(48):012x}] Thank you. Now go on from there: {words}"}
+
     def primer(self) -> Messages:
         """A request that puts the shared prefix in the provider's cache (sent off the record)."""
         return self._opened([{"role": "user", "content": "Say OK."}], "[primer] ")

@@ -113,6 +113,7 @@ TABLE: Final[tuple[Column, ...]] = (
     Column("cache_write_input_tokens", "float64", "tokens"),
     Column("token_source", "string"),
     Column("content_chunks", "int64"),
+    Column("tool_call_chunks", "int64"),
     # A list of every gap of the request: pooled over requests, never an SLO of its own.
     Column("itl_ms", "object", "ms", "inter-token gap", header="ITL", abbrev="ITL", stats=True),
     _speed("output_tps", "tokens/s", abbrev="output tokens/s", ci=True),

@@ -227,6 +227,7 @@ def synthetic_frame(
                     "cache_write_input_tokens": np.full(m, np.nan),
                     "token_source": np.where(bad, "none", "usage").astype(object),
                     "content_chunks": chunks.astype(np.int64),
+                    "tool_call_chunks": np.zeros(m, dtype=np.int64),
                     "itl_ms": itl,
                     "output_tps": output_tps,
                     "tpot_ms": tpot,

@@ -48,6 +48,10 @@ class StreamEvent:
     #: When the bytes carrying this event were read from the socket (``timing.now_ns``), where
     #: the client path stamps reads itself; 0 means "stamp it as it is yielded".
     received_ns: int = 0
+    #: A tool call's streamed text: its name where the call opens, then its arguments' JSON
+    #: fragments. The answer of a response that calls a tool, so content for first-token time
+    #: (docs/metrics.md); None when the event carries none.
+    tool_call: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

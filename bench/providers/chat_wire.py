@@ -134,7 +134,7 @@ def chunk_event(chunk: dict[str, Any], received_ns: int = 0) -> StreamEvent:
     error = field("error")
     if error is not None:
         raise StreamErrorEvent(error)
-    answer = reasoning_text = finish_reason = None
+    answer = reasoning_text = finish_reason = calls = None
     choices = field("choices")
     if choices:
         choice = choices[0]
@@ -146,11 +146,23 @@ def chunk_event(chunk: dict[str, Any], received_ns: int = 0) -> StreamEvent:
             reasoning_text = delta.get("reasoning")
             if reasoning_text is None:
                 reasoning_text = delta.get("reasoning_content")
+            calls = delta.get("tool_calls")
         finish_reason = choice.get("finish_reason")
     x_groq = field("x_groq")
     raw_usage = field("usage")
     merged = usage(raw_usage, get(x_groq, "usage")) if raw_usage is not None or x_groq is not None else None
-    return StreamEvent(answer, reasoning_text, finish_reason, merged, field("id"), False, received_ns)
+    return StreamEvent(
+        answer, reasoning_text, finish_reason, merged, field("id"), False, received_ns, tool_call_text(calls) if calls else None
+    )
+
+
+def tool_call_text(calls: Any) -> str:
+    """The text a ``tool_calls`` delta streams: each call's name (where it opens) and argument fragment."""
+    out = []
+    for call in calls:
+        function = get(call, "function")
+        out.append((get(function, "name") or "") + (get(function, "arguments") or ""))
+    return "".join(out)
 
 
 def whole_event(completion: Any, received_ns: int = 0) -> StreamEvent:
@@ -165,6 +177,8 @@ def whole_event(completion: Any, received_ns: int = 0) -> StreamEvent:
         message = get(choice, "message")
         event.answer = get(message, "content") or ""
         event.reasoning = reasoning(message)
+        calls = get(message, "tool_calls")
+        event.tool_call = tool_call_text(calls) if calls else None
         event.finish_reason = get(choice, "finish_reason")
     event.usage = usage(get(completion, "usage"), get(get(completion, "x_groq"), "usage"))
     return event

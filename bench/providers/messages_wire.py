@@ -15,6 +15,7 @@ mid-stream.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bench.providers.base import ProviderRequest, StreamEvent, Usage
@@ -66,10 +67,12 @@ def input_tokens(usage: Any) -> int | None:
 class EventReader:
     """Turns one stream's events into neutral events; keeps the running usage totals."""
 
-    __slots__ = ("usage",)
+    __slots__ = ("server_blocks", "usage")
 
     def __init__(self) -> None:
         self.usage = Usage()
+        #: Indexes of server-tool blocks: their input streams too, but the server runs them.
+        self.server_blocks: set[int] = set()
 
     def event(self, kind: str, ev: Any, received_ns: int = 0) -> StreamEvent | None:
         """One event (SDK object or dict) → a neutral event, or None for events that carry nothing."""
@@ -80,12 +83,19 @@ class EventReader:
                 return StreamEvent(answer=get(delta, "text"), received_ns=received_ns)
             if dtype == "thinking_delta":
                 return StreamEvent(reasoning=get(delta, "thinking"), received_ns=received_ns)
+            if dtype == "input_json_delta" and get(ev, "index") not in self.server_blocks:
+                return StreamEvent(tool_call=get(delta, "partial_json") or "", received_ns=received_ns)
             return None
         if kind == "content_block_start":
             block = get(ev, "content_block")
-            if get(block, "type") == "redacted_thinking":
+            btype = get(block, "type")
+            if btype == "redacted_thinking":
                 return StreamEvent(hidden_reasoning=True, received_ns=received_ns)
-            return None  # text and thinking come as deltas; compaction, tool and server-tool blocks are no content
+            if btype == "tool_use":  # the client's tool: its call is the answer
+                return StreamEvent(tool_call=get(block, "name") or "", received_ns=received_ns)
+            if btype == "server_tool_use":
+                self.server_blocks.add(get(ev, "index"))
+            return None  # text and thinking come as deltas; compaction, server-tool and result blocks are no content
         usage = self.usage
         if kind == "message_start":
             message = get(ev, "message")
@@ -125,6 +135,7 @@ def whole_event(message: Any, received_ns: int = 0) -> StreamEvent:
         raise StreamErrorEvent(get(message, "error"))
     blocks = get(message, "content") or []
     text = "".join(get(b, "text") or "" for b in blocks if get(b, "type") == "text")
+    calls = "".join((get(b, "name") or "") + json.dumps(get(b, "input") or {}) for b in blocks if get(b, "type") == "tool_use")
     thinking = "".join(get(b, "thinking") or "" for b in blocks if get(b, "type") == "thinking")
     raw = get(message, "usage")
     return StreamEvent(
@@ -140,4 +151,5 @@ def whole_event(message: Any, received_ns: int = 0) -> StreamEvent:
         ),
         hidden_reasoning=any(get(b, "type") == "redacted_thinking" for b in blocks),
         received_ns=received_ns,
+        tool_call=calls or None,
     )

@@ -62,6 +62,9 @@ class ChatCompletionsProvider:
                         content = delta.content
                         event.answer = None if content == "" and delta.role else content
                         event.reasoning = chat_wire.reasoning(delta)
+                        calls = delta.tool_calls
+                        if calls:
+                            event.tool_call = chat_wire.tool_call_text(calls)
                     event.finish_reason = choice.finish_reason
                 x_groq = chat_wire.get(chunk, "x_groq")
                 usage = chunk.usage

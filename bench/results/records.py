@@ -74,6 +74,8 @@ class RequestRecord:
     cache_write_input_tokens: int | None = None
     token_source: str = "none"
     content_chunks: int = 0
+    #: Content events that were a tool call's text (its name, its arguments' fragments).
+    tool_call_chunks: int = 0
     itl_ms: list[float] = field(default_factory=list)
     output_tps: float | None = None
     tpot_ms: float | None = None

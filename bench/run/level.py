@@ -27,7 +27,7 @@ from bench.run.load import Slot, pool_size, profile_for, streams_of
 from bench.run.measure import measure_request
 from bench.run.warm import warm_client_path
 from bench.scenario.lengths import length_for
-from bench.scenario.model import Scenario
+from bench.scenario.model import RequestSettings, Scenario
 from bench.scenario.prompts import PromptSet, prompt_set
 from bench.timing import now_ns
 
@@ -72,6 +72,11 @@ class LevelJob:
     def target(self) -> Any:
         return self.scenario.target[self.t_index]
 
+    @property
+    def request(self) -> RequestSettings:
+        """What this target sends: ``[request]`` with its ``[target.request]`` over it."""
+        return self.scenario.request_for(self.target)
+
     def key(self) -> str | None:
         """The API key this process sends: the job's, else this process's own environment
         variable named by the target (a Ray actor on another host reads its host's)."""
@@ -109,7 +114,7 @@ def settle_heap() -> None:
 async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None) -> LevelHealth:
     """Drive ``job``'s share of the level; ``emit`` each record as it finishes (also when
     cancelled: in-flight requests are emitted as ``cancelled``). Returns this process's health."""
-    scenario, target, load = job.scenario, job.target, job.scenario.load
+    target, load = job.target, job.scenario.load
     prompts = prompts or job.prompts()
     streams = streams_of(load.mode, job.level, job.worker, job.workers)
     await warm_client_path(target.provider, job.client_path)
@@ -119,7 +124,7 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
         api_key=api_key,
         pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
         timeout_s=load.timeout_s,
-        max_retries=scenario.request.max_retries,
+        max_retries=job.request.max_retries,
         direct=job.emulate,  # the emulator is on this machine's loopback: never through a proxy
     )
     sampler = HealthSampler(
@@ -177,10 +182,10 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
         messages=prompts.primer(),
         max_tokens=1,
         stream=True,
-        temperature=job.scenario.request.temperature,
+        temperature=job.request.temperature,
         include_usage=True,
-        system=job.scenario.request.system,
-        extra_body=job.scenario.request.extra_body,
+        system=job.request.system,
+        extra_body=job.request.body_extras(),
         extra_headers=headers,
     )
     scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
@@ -219,7 +224,8 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
     whose turns each send the history so far (the real replies included) and are recorded as
     requests of their own — a failed turn ends its conversation (docs/scenarios.md)."""
     scenario, target = job.scenario, job.target
-    req, load, turns = scenario.request, scenario.load, scenario.prompts.turns
+    req, load, turns = job.request, scenario.load, scenario.prompts.turns
+    extras = req.body_extras()
     think_s = scenario.prompts.think_time_s
     emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
@@ -246,7 +252,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 temperature=req.temperature,
                 include_usage=req.include_usage,
                 system=req.system,
-                extra_body=req.extra_body,
+                extra_body=extras,
                 extra_headers=headers,
             )
             record = RequestRecord(

@@ -38,6 +38,7 @@ class StreamTally:
     answer_chars: int = 0
     reasoning_chars: int = 0
     hidden_reasoning: bool = False  # billed, never streamed (Anthropic redacted_thinking)
+    tool_call_chunks: int = 0
     finish_reason: str | None = None
     response_id: str | None = None
     usage: Usage | None = None
@@ -84,6 +85,13 @@ async def _consume(events: AsyncIterator[StreamEvent], tally: StreamTally) -> No
             if reasoning:
                 tally.streamed_reasoning = True
                 tally.reasoning_chars += len(reasoning)
+                tally.content_ns.append(t_ns)
+        elif event.tool_call is not None:
+            tally.text_chunks += 1
+            if event.tool_call:  # a call is the answer: content, and its first text the first answer
+                tally.tool_call_chunks += 1
+                if not tally.first_answer_ns:
+                    tally.first_answer_ns = t_ns
                 tally.content_ns.append(t_ns)
         elif event.hidden_reasoning:
             tally.hidden_reasoning = True
@@ -200,6 +208,7 @@ def _fill(record: RequestRecord, stamps: timing.RequestTiming, tally: StreamTall
     if end_ns:
         record.e2e_ms = _ms(t0, end_ns)
     record.finish_reason = tally.finish_reason
+    record.tool_call_chunks = tally.tool_call_chunks
     usage = tally.usage or Usage()
     record.input_tokens = usage.input_tokens
     record.cached_input_tokens = usage.cached_input_tokens

@@ -114,6 +114,75 @@ def _check_slo_table(table: dict[str, float]) -> dict[str, float]:
     return table
 
 
+class RequestSettings(_Strict):
+    stream: bool = True
+    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 256
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    include_usage: bool = True
+    system: str | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    #: Passed into the request body as written, in the target's own wire format (OpenAI's
+    #: ``{type = "function", function = {...}}``, Anthropic's ``{name, input_schema}``): a
+    #: streamed tool call is the answer, timed as content (docs/metrics.md).
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    #: Structured output (chat APIs only: Anthropic has none).
+    response_format: dict[str, Any] | None = None
+
+    _no_ladder = field_validator("max_tokens", mode="before")(as_length)
+
+    def body_extras(self) -> dict[str, Any]:
+        """``extra_body`` with the tool and output fields that are set (what joins the body)."""
+        extras = dict(self.extra_body)
+        for name in ("tools", "tool_choice", "response_format"):
+            value = getattr(self, name)
+            if value is not None:
+                extras[name] = value
+        return extras
+
+
+class RequestOverride(_Strict):
+    """``[target.request]``: any ``[request]`` key, for one target; unset keys are the scenario's
+    (``extra_body`` tables merge, the target's keys winning)."""
+
+    stream: bool | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    include_usage: bool | None = None
+    system: str | None = None
+    extra_body: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _length(cls, value: Any) -> Any:
+        return None if value is None else as_length(value)
+
+    def over(self, base: RequestSettings) -> RequestSettings:
+        """``base`` with this target's keys in place of its own."""
+        own = self.model_dump(exclude_none=True)
+        if "extra_body" in own:
+            own["extra_body"] = {**base.extra_body, **own["extra_body"]}
+        if isinstance(self.max_tokens, LengthDistribution):
+            own["max_tokens"] = self.max_tokens
+        return base.model_copy(update=own)
+
+
+#: Keys of ``[request]`` and ``[prompts]`` newer than the first fingerprints.
+_NEWER_REQUEST_KEYS = ("tools", "tool_choice", "response_format")
+_NEWER_PROMPT_KEYS = ("shared_prefix_tokens", "cache", "turns", "think_time_s")
+
+
+def _at_default(model: BaseModel, keys: tuple[str, ...]) -> set[str]:
+    fields = type(model).model_fields
+    return {k for k in keys if getattr(model, k) == fields[k].default}
+
+
 class TargetPrice(_Strict):
     """``[target.price]``: what this target costs, in US dollars per million tokens.
 
@@ -153,6 +222,8 @@ class Target(_Strict):
     slo: dict[str, float] = Field(default_factory=dict)
     #: This target's price (``[target.price]``); None: the model catalogue's, if it has one.
     price: TargetPrice | None = None
+    #: This target's request settings over ``[request]`` (``[target.request]``).
+    request: RequestOverride = Field(default_factory=RequestOverride)
 
     @field_validator("slo")
     @classmethod
@@ -223,19 +294,6 @@ class Target(_Strict):
     def clients(self) -> tuple[str, ...]:
         """The client paths that measure this target, in the order they run within a level."""
         return (self.client,) if isinstance(self.client, str) else tuple(self.client)
-
-
-class RequestSettings(_Strict):
-    stream: bool = True
-    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 256
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
-    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
-    include_usage: bool = True
-    system: str | None = None
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-
-    _no_ladder = field_validator("max_tokens", mode="before")(as_length)
 
 
 class Prompts(_Strict):
@@ -403,6 +461,25 @@ class Scenario(_Strict):
             seen.add(target.name)
         return self
 
+    def request_for(self, target: Target) -> RequestSettings:
+        """The request settings ``target`` sends: ``[request]`` with its ``[target.request]`` over them."""
+        return target.request.over(self.request)
+
+    @model_validator(mode="after")
+    def _no_response_format_for_anthropic(self) -> Scenario:
+        for i, target in enumerate(self.target):
+            if target.provider == "anthropic" and self.request_for(target).response_format is not None:
+                where = (
+                    f"target[{i}].request.response_format"
+                    if target.request.response_format is not None
+                    else "request.response_format"
+                )
+                raise ValueError(
+                    f"{where}: Anthropic's Messages API has no response_format (target {target.name!r}); give the "
+                    "other targets their own [target.request] response_format, or force a JSON shape with tools and tool_choice"
+                )
+        return self
+
     @model_validator(mode="after")
     def _warm_prefix_long_enough(self) -> Scenario:
         prefix = self.prompts.shared_prefix_tokens
@@ -442,11 +519,18 @@ class Scenario(_Strict):
         figure it measures. Fingerprints written before the client was part of them are the
         digest alone (see :func:`bench.results.run_file.split_fingerprint`).
         """
-        shape = {
-            "request": self.request.model_dump(mode="json"),
-            "prompts": self.prompts.model_dump(mode="json", exclude={"path"}),
+        # Keys added since fingerprints were first written are left out at their defaults, so a
+        # scenario that does not use them keeps the fingerprint it always had.
+        shape: dict[str, Any] = {
+            "request": self.request.model_dump(mode="json", exclude=_at_default(self.request, _NEWER_REQUEST_KEYS)),
+            "prompts": self.prompts.model_dump(mode="json", exclude={"path", *_at_default(self.prompts, _NEWER_PROMPT_KEYS)}),
             "load_mode": self.load.mode,
         }
+        overrides = [t.request.model_dump(mode="json", exclude_none=True) for t in self.target]
+        if any(overrides):
+            # Per-target settings change what is measured; absent when none are set, so
+            # fingerprints written before they existed still match.
+            shape["target_requests"] = overrides
         if self.load.burstiness != 1.0 or self.load.ramp_up_s:
             # The arrival shape is part of what is measured; left out when it is the default
             # (Poisson, no ramp) so fingerprints written before it existed still match.
@@ -470,6 +554,7 @@ class Scenario(_Strict):
                     "client": t.client,
                     "emulator": t.emulator.header_payload(),
                     "slo": dict(t.slo),
+                    "request": t.request.model_dump(mode="json", exclude_none=True),
                     "price": resolve_price(t.provider, t.model, t.price),
                 }
                 for t in self.target
@@ -566,7 +651,7 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
     head, sep, rest = msg.partition(": ")
-    if sep and " " not in head and head.replace("_", "").replace(".", "").isalnum():
+    if sep and " " not in head and re.sub(r"[_.\[\]]", "", head).isalnum():
         return (f"{field}.{head}" if field else head), rest
     return field, msg
 

@@ -73,9 +73,11 @@ def test_the_canned_answer_is_parsed_like_a_real_one(provider: str, client: str)
     assert record.status == "ok", (record.error_kind, record.error_message)
     assert record.client == client
     assert record.output_tokens == 2 and record.input_tokens == 1 and record.token_source == "usage"
-    # Anthropic: one thinking chunk, one answer chunk; chat: reasoning, a compound tool call and
-    # its results (reasoning text too), one answer chunk.
-    assert record.content_chunks == (2 if provider == "anthropic" else 4)
+    # Anthropic: one thinking chunk, one answer chunk, a tool call's name and its arguments (a
+    # server tool's input is no content); chat: reasoning, a compound tool call and its results
+    # (reasoning text too), a function call, one answer chunk.
+    assert record.tool_call_chunks == (2 if provider == "anthropic" else 1)
+    assert record.content_chunks == (4 if provider == "anthropic" else 5)
     assert record.ttft_ms is not None and record.ttfa_ms is not None and record.ttfa_ms >= record.ttft_ms
     if provider == "anthropic":
         assert record.finish_reason == "end_turn" and record.request_id == "msg_warm"

@@ -349,7 +349,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
 
     loaded = load_scenario(scenario)
     load = loaded.load
-    amount = f"{load.requests} requests" if load.requests is not None else f"{load.duration_s:g} s"
+    amount = f"{load.per_level} requests" if load.per_level is not None else f"{load.duration_s:g} s"
     levels = ", ".join(f"{level:g}" for level in load.levels)
     # Warnings, not errors: the catalogue is edited by hand and a provider's new model is real
     # before the catalogue lists it; `bench run` asks the provider's own list before it starts.
@@ -362,7 +362,14 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
         where = f" at {t.base_url}" if t.base_url else ""
         key = f", key from ${t.key_env}" if t.key_env else ", no key"
         typer.echo(f"  target {t.name}: {t.provider} {t.model}{where}{key}; client {' and '.join(t.clients)}")
-    typer.echo(f"  load: {load.mode} {levels}; {amount} per level (+{load.warmup} warm-up); timeout {load.timeout_s:g} s")
+    if load.replay is not None:
+        trace = load.replay
+        typer.echo(
+            f"  load: trace {load.trace} ({len(trace):,} requests over {trace.arrivals_s[-1]:g} s, sha256 {trace.digest}) "
+            f"at speedup {load.speedup:g}: {levels} req/s on average; {amount} (+{load.warmup} warm-up); timeout {load.timeout_s:g} s"
+        )
+    else:
+        typer.echo(f"  load: {load.mode} {levels}; {amount} per level (+{load.warmup} warm-up); timeout {load.timeout_s:g} s")
     if loaded.slo:
         typer.echo("  slo: " + ", ".join(f"{k} = {v:g}" for k, v in loaded.slo.items()))
 

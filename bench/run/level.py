@@ -155,6 +155,7 @@ async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None)
             start_ns=job.start_ns,
             burstiness=load.burstiness,
             ramp_up_s=load.ramp_up_s,
+            times=None if load.replay is None else tuple(t / load.speedup for t in load.replay.arrivals_s),
         )
         # Redaction is bound to the client here, where every executor builds it: the key this
         # process sends is the key scrubbed from what it records, whoever handed it over.
@@ -226,6 +227,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
     scenario, target = job.scenario, job.target
     req, load, turns = job.request, scenario.load, scenario.prompts.turns
     extras = req.body_extras()
+    trace = load.replay
     think_s = scenario.prompts.think_time_s
     emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
@@ -240,9 +242,14 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
             # Lengths are drawn per request, the same for every client path that measures it.
             length_key = f"{job.run_id}:{job.t_index}:{job.level}:{index}"
-            max_tokens = length_for(req.max_tokens, load.seed, length_key)
-            input_tokens = prompts.asked(length_key) if turn == 1 else None
-            if turn == 1:
+            input_tokens: int | None
+            if trace is not None:  # a replayed trace's line: its lengths and prefix blocks
+                max_tokens, input_tokens = trace.output_lengths[slot.index], trace.input_lengths[slot.index]
+                messages = prompts.for_trace(trace.hash_ids[slot.index], input_tokens, f"{key}:{slot.index}")
+            else:
+                max_tokens = length_for(req.max_tokens, load.seed, length_key)
+                input_tokens = prompts.asked(length_key) if turn == 1 else None
+            if turn == 1 and trace is None:
                 messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
             request = ProviderRequest(
                 model=target.model,

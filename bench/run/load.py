@@ -121,6 +121,8 @@ class OpenLoop:
     start_ns: int | None = None
     burstiness: float = 1.0
     ramp_up_s: float = 0.0
+    #: Due times given outright (a replayed trace's), instead of drawn.
+    times: tuple[float, ...] | None = None
 
     def arrivals_s(self) -> list[float]:
         """Due times in seconds from the level's start.
@@ -131,6 +133,8 @@ class OpenLoop:
         ``1 / sqrt(burstiness)`` (vLLM's ``--burstiness``). A ramp moves each due time by
         :func:`ramped`; ``duration_s`` bounds the ramped times.
         """
+        if self.times is not None:
+            return list(self.times[: self.warmup + self.requests] if self.requests is not None else self.times)
         rng = random.Random(self.seed)
         times: list[float] = []
         t = 0.0
@@ -154,10 +158,24 @@ class OpenLoop:
                 if index % self.workers != self.worker:
                     continue
                 due = start + int(due_s * 1e9)
-                delay = (due - now_ns()) / 1e9
-                if delay > 0:
-                    await anyio.sleep(delay)
+                await _until(due)
                 tg.start_soon(send, Slot(index, index < self.warmup, due, start))
+
+
+#: How early a timer is asked to fire before an arrival is due: uvloop's (libuv's) timers
+#: count whole milliseconds, so a sleep to the due time wakes up to ~1 ms late — every
+#: open-loop request left ~1 ms after it was due (median start lag 1 ms). The rest of the way
+#: is yielded to the loop one pass at a time (other requests' reads go on meanwhile).
+_TIMER_SLACK_S = 0.0015
+
+
+async def _until(due_ns: int) -> None:
+    """Return at ``due_ns`` (same clock as ``now_ns``), not a timer tick after it."""
+    delay = (due_ns - now_ns()) / 1e9
+    if delay > _TIMER_SLACK_S:
+        await anyio.sleep(delay - _TIMER_SLACK_S)
+    while now_ns() < due_ns:
+        await anyio.sleep(0)
 
 
 def shares(total: int, weights: list[int]) -> list[int]:
@@ -186,6 +204,7 @@ def profile_for(
     start_ns: int | None = None,
     burstiness: float = 1.0,
     ramp_up_s: float = 0.0,
+    times: tuple[float, ...] | None = None,
 ) -> LoadProfile:
     """The level's load profile, or ``worker``'s share of it when ``workers`` processes share it."""
     if mode == "concurrency":
@@ -203,7 +222,7 @@ def profile_for(
             warmup_first=sum(warm[:worker]),
             request_first=warmup + (sum(split[:worker]) if split is not None else worker),
         )
-    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns, burstiness, ramp_up_s)
+    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns, burstiness, ramp_up_s, times)
 
 
 def streams_of(mode: str, level: float, worker: int = 0, workers: int = 1) -> int:

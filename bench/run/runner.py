@@ -474,7 +474,7 @@ class Runner:
                     # so neither's CPU and event-loop time is in the other's figures.
                     for client in target.clients:
                         turns = self.scenario.prompts.turns  # a conversation records one request per turn
-                        total = (load.requests + load.warmup) * turns if load.requests is not None else None
+                        total = (load.per_level + load.warmup) * turns if load.per_level is not None else None
                         progress.start_level(target_name(target.name, client), load.mode, level, total, warmup=load.warmup)
                         job = LevelJob(
                             run_id=self.run_id,

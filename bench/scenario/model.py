@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from bench.errors import ScenarioError
@@ -27,6 +27,7 @@ from bench.scenario.catalogue import resolve_price
 from bench.scenario.lengths import MAX_TOKENS_ASKED, LengthDistribution, as_length
 from bench.scenario.prompts import read_prompt_file
 from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
+from bench.scenario.trace import Trace, cached_trace
 from bench.schema import FAULT_KINDS
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
@@ -373,6 +374,12 @@ class Load(_Strict):
     burstiness: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
     #: Open loop: seconds over which each level's rate rises linearly from 0 to its full rate.
     ramp_up_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 0.0
+    #: A request trace to replay (Mooncake JSONL, relative to the scenario file): one open-loop
+    #: level at the trace's own times ÷ ``speedup`` (bench/scenario/trace.py).
+    trace: Annotated[str, Field(min_length=1)] | None = None
+    speedup: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
+    #: The parsed trace (set when the scenario is loaded, from the file ``trace`` names).
+    _trace: Trace | None = PrivateAttr(default=None)
 
     @field_validator("concurrency", "rate", mode="before")
     @classmethod
@@ -381,6 +388,10 @@ class Load(_Strict):
 
     @model_validator(mode="after")
     def _one_mode(self) -> Load:
+        if self.trace is not None:
+            return self._replay()
+        if self.speedup != 1.0:
+            raise ValueError('speedup: replays a trace faster or slower; give trace = "file.jsonl" or leave speedup out')
         if (self.concurrency is None) == (self.rate is None):
             raise ValueError("give exactly one of concurrency = [...] (closed loop) or rate = [...] (open loop)")
         if not (self.concurrency or self.rate):
@@ -410,12 +421,49 @@ class Load(_Strict):
                 )
         return self
 
+    def _replay(self) -> Load:
+        clash = [k for k in ("concurrency", "rate", "duration_s") if getattr(self, k) is not None]
+        if self.burstiness != 1.0 or self.ramp_up_s:
+            clash.append("burstiness" if self.burstiness != 1.0 else "ramp_up_s")
+        if clash:
+            raise ValueError(f"trace: a trace sets its own arrivals; leave out {', '.join(clash)} (speedup scales its times)")
+        try:
+            # The path is absolute by now: loading a scenario resolves it against the file's folder.
+            trace = cached_trace(Path(self.trace or ""))
+        except ScenarioError as exc:
+            raise ValueError(f"trace: {exc.problem}") from None
+        if self.warmup >= len(trace):
+            raise ValueError(f"warmup: the trace has {len(trace):,} requests; warm-up must leave some to measure")
+        if self.requests is not None and self.requests + self.warmup > len(trace):
+            raise ValueError(
+                f"requests: the trace has {len(trace):,} requests; requests + warmup ({self.requests + self.warmup:,}) "
+                "cannot be more (leave requests out to replay all of it)"
+            )
+        self._trace = trace
+        return self
+
+    @property
+    def per_level(self) -> int | None:
+        """Measured requests per level (a trace without ``requests``: all its lines but the
+        warm-up); None for a level bounded by ``duration_s``."""
+        if self.requests is None and self._trace is not None:
+            return len(self._trace) - self.warmup
+        return self.requests
+
+    @property
+    def replay(self) -> Trace | None:
+        """The trace this load replays, once loaded."""
+        return self._trace
+
     @property
     def mode(self) -> Literal["concurrency", "rate"]:
         return "concurrency" if self.concurrency is not None else "rate"
 
     @property
     def levels(self) -> list[float]:
+        if self._trace is not None:
+            # A replay is one open-loop level at the trace's mean rate (its requests in their own time).
+            return [float(f"{self._trace.rate * self.speedup:.3g}")]
         return [float(x) for x in (self.concurrency if self.concurrency is not None else self.rate or [])]
 
 
@@ -481,6 +529,18 @@ class Scenario(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _trace_sets_the_prompts(self) -> Scenario:
+        if self.load.trace is None:
+            return self
+        if self.prompts.turns > 1:
+            raise ValueError("prompts.turns: a trace replays single requests (its lines are the turns); leave turns out")
+        if self.prompts.source == "file":
+            raise ValueError(
+                'prompts.source: a trace builds each prompt from its own lengths and blocks; use source = "synthetic"'
+            )
+        return self
+
+    @model_validator(mode="after")
     def _warm_prefix_long_enough(self) -> Scenario:
         prefix = self.prompts.shared_prefix_tokens
         if self.prompts.cache != "warm" or prefix >= CACHE_MIN_TOKENS:
@@ -531,6 +591,9 @@ class Scenario(_Strict):
             # Per-target settings change what is measured; absent when none are set, so
             # fingerprints written before they existed still match.
             shape["target_requests"] = overrides
+        if self.load.replay is not None:
+            # A trace by its content (the same file elsewhere compares; an edited one does not).
+            shape["trace"] = {"sha256": self.load.replay.digest, "speedup": self.load.speedup}
         if self.load.burstiness != 1.0 or self.load.ramp_up_s:
             # The arrival shape is part of what is measured; left out when it is the default
             # (Poisson, no ramp) so fingerprints written before it existed still match.
@@ -572,6 +635,11 @@ class Scenario(_Strict):
                 "workers": self.load.workers,
                 "burstiness": self.load.burstiness,
                 "ramp_up_s": self.load.ramp_up_s,
+                **(
+                    {"trace": self.load.trace, "trace_sha256": self.load.replay.digest, "speedup": self.load.speedup}
+                    if self.load.replay is not None
+                    else {}
+                ),
             },
             "slo": dict(self.slo),
             "report": self.report.model_dump(mode="json", exclude_none=True),
@@ -670,6 +738,11 @@ def parse_scenario(raw: dict[str, Any], path: str, *, client: str | None = None)
         names = [c.strip() for c in client.split(",")]
         value: str | list[str] = names[0] if len(names) == 1 else names
         raw = {**raw, "target": [{**t, "client": value} if isinstance(t, dict) else t for t in raw["target"]]}
+    load = raw.get("load")
+    if isinstance(load, dict) and isinstance(load.get("trace"), str) and load["trace"]:
+        # A trace is found beside the scenario file, as a prompt file is.
+        where = Path(load["trace"])
+        raw = {**raw, "load": {**load, "trace": str(where if where.is_absolute() else (Path(path).parent / where).resolve())}}
     try:
         scenario = Scenario.model_validate({**raw, "source_path": path})
     except ValidationError as exc:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from bench.errors import ScenarioError
 from bench.scenario.lengths import Length, LengthDistribution, length_for
+from bench.scenario.trace import BLOCK_TOKENS
 
 #: Common short English words: each is about one token in the GPT/Llama tokenizers, so
 #: ``input_tokens`` words make a prompt of roughly that many tokens.
@@ -201,6 +203,25 @@ class PromptSet:
         base = self.bases[rng.randrange(len(self.bases))]
         return self._opened([dict(m) for m in base], f"[{rng.getrandbits(48):012x}] ")
 
+    def for_trace(self, hash_ids: tuple[int, ...], length: int, key: str) -> Messages:
+        """A replayed trace line's prompt: its blocks' seeded text (the same text wherever the
+        trace names the same block, so shared prefixes are shared), cut to ``length`` words,
+        then a unique marker at the end so no two prompts are the same whole."""
+        # Whole blocks are joined as cached strings (a replay builds each prompt as its request
+        # is due, so this is start lag); only the last, partial one is cut word by word.
+        want = max(1, length - 1)
+        full, rest = divmod(want, BLOCK_TOKENS)
+        parts = [_block_text(self.seed, block) for block in hash_ids[:full]]
+        done = len(parts) * BLOCK_TOKENS
+        if done < want:
+            tail = list(_block_words(self.seed, hash_ids[len(parts)])[: want - done]) if len(hash_ids) > len(parts) else []
+            if len(tail) < want - done:
+                rng = random.Random(f"{self.seed}:{key}:tail")
+                tail += rng.choices(_WORDS, k=want - done - len(tail))
+            parts.append(" ".join(tail))
+        marker = f"[{random.Random(f'{self.seed}:{key}').getrandbits(48):012x}]"
+        return [{"role": "user", "content": " ".join(parts) + " " + marker}]
+
     def follow_up(self, key: str) -> dict[str, Any]:
         """The next user message of a conversation (seeded, about 32 tokens)."""
         rng = random.Random(f"{self.seed}:follow-up:{key}")
@@ -248,6 +269,17 @@ def synthetic(
         text = f"Continue this text: {words}"
         bases.append(({"role": "user", "content": text},))
     return PromptSet(tuple(bases), seed, input_tokens=input_tokens, shared_prefix=shared, warm=warm)
+
+
+@lru_cache(maxsize=8192)
+def _block_words(seed: int, block: int) -> tuple[str, ...]:
+    """One trace block's words (512, about a token each), the same for every request naming it."""
+    return tuple(random.Random(f"{seed}:block:{block}").choices(_WORDS, k=BLOCK_TOKENS))
+
+
+@lru_cache(maxsize=8192)
+def _block_text(seed: int, block: int) -> str:
+    return " ".join(_block_words(seed, block))
 
 
 def shared_prefix(tokens: int, seed: int) -> str:

@@ -30,8 +30,9 @@ import anyio
 import pytest
 
 from bench.errors import BenchError
-from bench.providers import ClientSettings, lean_http, make_provider
+from bench.providers import ClientSettings, lean_connect, make_provider
 from bench.providers.classify import classify
+from bench.providers.lean_connect import connect_failure
 from bench.providers.lean_http import LeanClient
 from bench.providers.network import Network
 from bench.providers.retries import RetryPolicy, retry_delay, should_retry
@@ -559,7 +560,7 @@ def test_idle_connection_the_server_closed_before_the_loop_noticed_is_not_used(s
 
 
 def test_idle_connection_past_httpx_keep_alive_expiry_is_not_reused(servers, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lean_http, "KEEPALIVE_EXPIRY_NS", 0)
+    monkeypatch.setattr(lean_connect, "KEEPALIVE_EXPIRY_NS", 0)
     origin = servers(Origin, stream_answer)
     records = measure("fast", "openai", origin.url, n=2, between=lambda: time.sleep(0.001))
     assert [r.status for r in records] == ["ok", "ok"] and origin.connections == 2
@@ -700,7 +701,7 @@ def test_dns_failure_is_named_on_both_paths() -> None:
 
     failure = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     lean = LeanClient("https://api.example.invalid/v1", {}, 1, Network(trust_env=False))
-    fast_exc = lean._connect_failure(failure, lean.base, False)
+    fast_exc = connect_failure(failure, lean.base, False)
     try:
         try:
             raise httpx2.ConnectError("[Errno -2] Name or service not known") from failure

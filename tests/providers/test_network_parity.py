@@ -40,19 +40,16 @@ from bench.results.records import RequestRecord
 from bench.run.measure import measure_request
 from bench.run.runner import loop_options, run_scenario
 from bench.timing import _StampingBackend
-from tests.providers.test_fast_client import (
-    KEY,
+from tests.providers.client_runs import KEY, base_url, new_record, request
+from tests.providers.raw_server import (
     LAST,
     Answer,
     RawServer,
     Seen,
-    base_url,
     chat,
     chunked,
     head,
     keep_alive_stream,
-    new_record,
-    request,
 )
 
 CLIENTS = ("sdk", "fast")

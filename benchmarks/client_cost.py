@@ -3,7 +3,7 @@
 The same chunked SSE body (one Chat Completions chunk per HTTP chunk, as Groq sends them) is
 fed from memory through each path's real code, and the measuring loop consumes it:
 
-- fast: ``lean_http`` protocol (httptools) → SSE split → orjson → ``chat_wire`` →
+- fast: ``lean_protocol`` (httptools) → SSE split → orjson → ``chat_wire`` →
   ``FastChatProvider.events`` → measure loop;
 - sdk: httpx2 response stream → openai SDK's ``AsyncStream`` (SSE decoder, JSON, pydantic
   chunk models) → ``ChatCompletionsProvider``'s translation → measure loop.
@@ -32,7 +32,7 @@ import orjson
 from bench.event_loop import event_loop_name
 from bench.providers.base import ClientSettings, ProviderRequest
 from bench.providers.fast import FastChatProvider
-from bench.providers.lean_http import Response, _Connection
+from bench.providers.lean_protocol import Connection, Response
 from bench.run.measure import StreamTally, _consume
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -73,7 +73,7 @@ async def fast_path(events: list[bytes]) -> StreamTally:
             pass
 
     provider = FastChatProvider("openai", ClientSettings("http://127.0.0.1:9/v1", "k", 1, 60.0, 0))
-    conn = _Connection()
+    conn = Connection()
     conn.transport = _Transport()  # type: ignore[assignment]
     response = Response(provider._decoder())
     conn.response = response
@@ -84,7 +84,7 @@ async def fast_path(events: list[bytes]) -> StreamTally:
             conn.data_received(piece)
             await asyncio.sleep(0)
 
-    async def open_(*_: Any) -> tuple[_Connection, Response]:
+    async def open_(*_: Any) -> tuple[Connection, Response]:
         conn.data_received(HEAD)
         feeding.append(asyncio.ensure_future(feed()))
         return conn, response

@@ -1,19 +1,16 @@
 """The emulator's server: routes each request to a dialect and writes its response on time.
 
-One asyncio task per connection. A streamed response is planned in full when the request has
-been read (:func:`bench.emulator.profiles.plan_response`); then the task sleeps until each
-token's absolute deadline and writes every token that is due in one ``write`` (one chunk per
-token), so timer overshoot costs at most one late write and never drifts the rate. The
-schedule is anchored on the first token as actually written: a late first token (a busy
-host) delays the stream, as a real server's would, rather than being followed by a burst.
-The time of each write is kept for the chunk log, the ground truth the harness's accuracy is
-checked against.
+One asyncio task per connection. A generation request is planned in full when it has been
+read (:func:`bench.emulator.profiles.plan_response`) and handed to
+:class:`bench.emulator.answers.Answers`, which writes it token by token at the planned instants;
+each finished request is a line of the chunk log (``bench.emulator.chunk_log``), the ground
+truth the harness's accuracy is checked against.
 
 Queueing (optional, ``capacity`` in ``x-bench-emulator``): without it every request is served
 at once, however many are in flight. With ``capacity = N``, requests for one model (same wire
-format, same model id, same N) share N slots (:class:`SlotPool`): beyond N, a request waits in
-a FIFO queue until a slot frees, and its whole planned response (headers, first token, every
-token) starts that much later, so the wait shows in TTFB, TTFT and e2e, and in Groq's
+format, same model id, same N) share N slots (:class:`bench.emulator.slots.SlotPool`): beyond
+N, a request waits in a FIFO queue until a slot frees, and its whole planned response (headers,
+first token, every token) starts that much later, so the wait shows in TTFB, TTFT and e2e, and in Groq's
 ``x_groq.usage.queue_time``. A slot is held from the grant until the response ends (or the
 client goes, or a stall fault gives up). HTTP-error faults are answered at once, unqueued,
 like a gateway rejecting before the model sees the request. Pools are per server process:
@@ -39,31 +36,26 @@ import hashlib
 import json
 import logging
 import random
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter_ns
-from typing import Any, Final, SupportsIndex, TextIO
+from typing import Any, Final, SupportsIndex
 
-import orjson
-
+from bench.emulator.answers import Answers, Exchange
+from bench.emulator.chunk_log import ChunkLog, RequestLog
 from bench.emulator.faults import ErrorSpec, choose_fault, http_error
 from bench.emulator.http11 import (
-    LAST_CHUNK,
     MAX_HEAD_BYTES,
     Deadlines,
     MalformedRequest,
     Request,
-    chunk,
     full_response,
     read_request,
-    response_head,
 )
 from bench.emulator.profiles import (
     Override,
     OverrideError,
-    Plan,
     Profile,
     parse_override,
     plan_response,
@@ -72,8 +64,9 @@ from bench.emulator.profiles import (
     with_settings,
 )
 from bench.emulator.prompt_cache import CacheUse, PromptCache
+from bench.emulator.slots import SlotPool
 from bench.emulator.tools import choose_tool
-from bench.emulator.wire import Call, Dialect, Ids, Outcome, PromptUse, RequestError, Wire, compact, invalid
+from bench.emulator.wire import Call, Dialect, Ids, PromptUse, RequestError, compact, invalid
 from bench.emulator.wire_anthropic import ANTHROPIC
 from bench.emulator.wire_openai import GROQ, OPENAI
 from bench.scenario.catalogue import Catalogue, ModelInfo, load_catalogue
@@ -81,9 +74,8 @@ from bench.schema import FAULT_KINDS, HTTP_FAULTS
 
 log = logging.getLogger("bench.emulator")
 
-#: A deadline this close is written at once instead of slept for (the loop's timers wake on
-#: whole milliseconds anyway).
-_EARLY_S: Final = 0.0002
+__all__ = ["ChunkLog", "EmulatorServer", "RequestLog", "ServerConfig", "SlotPool"]
+
 #: Where each dialect answers generation requests.
 _GENERATE: Final[dict[str, Dialect]] = {
     "/openai/v1/chat/completions": GROQ,
@@ -119,133 +111,6 @@ class ServerConfig:
         return Deadlines(header_s=self.header_timeout_s, body_s=self.body_timeout_s, idle_s=self.idle_timeout_s)
 
 
-@dataclass
-class RequestLog:
-    """One line of the chunk log. Times are ``perf_counter_ns`` (CLOCK_MONOTONIC, comparable
-    across processes on one host). ``chunk_ns`` holds the write time of each content chunk
-    (non-empty text, reasoning included); ``request_id`` is the id the client sees in the body
-    (``chatcmpl-…``/``msg_…``), or the request-id header for an HTTP error answer. ``seed`` is
-    the seed the request's randomness came from (its own, or one drawn from the server's)."""
-
-    request_id: str
-    http_request_id: str
-    dialect: str
-    path: str
-    received_ns: int
-    retry_count: int | None
-    model: str | None = None
-    stream: bool | None = None
-    status: int = 200
-    fault: str | None = None
-    seed: int | None = None
-    headers_sent_ns: int | None = None
-    chunk_ns: list[int] = field(default_factory=list)
-    output_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    prompt_tokens: int | None = None
-    finish_reason: str | None = None
-    completed: bool = False
-    end_ns: int | None = None
-    #: Time spent waiting for a slot (``capacity``), in ns; 0 when served at once.
-    queued_ns: int = 0
-    #: Prompt tokens served from the prompt cache / written to it (Anthropic's cache writes).
-    cached_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    #: The prompt's reading time in the plan (``prefill_tokens_per_s``), in ns.
-    prefill_ns: int | None = None
-    #: The tool the response called, if any.
-    tool: str | None = None
-
-    def to_json(self) -> str:
-        """One JSON line. orjson, not ``asdict`` + json: the log is written on the emulator's own
-        event loop as each request ends, and at 256 chunks ``asdict``'s deep copy and json's
-        encoder took ~0.5 ms — with 8 streams ending together, 4 ms during which the next
-        requests' arrivals waited to be stamped (the ground truth read late). Now ~10 µs."""
-        chunks = self.chunk_ns
-        extra = {
-            "n_content_chunks": len(chunks),
-            "first_content_ns": chunks[0] if chunks else None,
-            "last_content_ns": chunks[-1] if chunks else None,
-        }
-        return (orjson.dumps(self)[:-1] + b"," + orjson.dumps(extra)[1:]).decode()
-
-
-class ChunkLog:
-    """Appends one JSON line per finished request, flushed at once (a crash loses nothing)."""
-
-    def __init__(self, path: Path) -> None:
-        self._file: TextIO = path.open("a", encoding="utf-8")
-
-    def write(self, entry: RequestLog) -> None:
-        self._file.write(entry.to_json() + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class SlotPool:
-    """``capacity`` requests served at once; the rest wait, first come first served.
-
-    A freed slot is handed straight to the longest waiter (never grabbed by a newcomer), so
-    the order is strictly FIFO.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.busy = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> float:
-        """Take a slot; returns how long the request waited for it (seconds, 0 when at once).
-
-        A free slot means nobody waits: a release hands its slot to a live waiter if any.
-        """
-        if self.busy < self.capacity:
-            self.busy += 1
-            return 0.0
-        loop = asyncio.get_running_loop()
-        queued = loop.time()
-        future: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(future)
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release()  # handed a slot just as it was cancelled: pass it on
-            raise
-        return loop.time() - queued
-
-    def release(self) -> None:
-        while self._waiters:
-            future = self._waiters.popleft()
-            if not future.done():
-                future.set_result(None)  # the slot moves to the waiter; busy stays the same
-                return
-        self.busy -= 1
-
-
-@dataclass
-class _Exchange:
-    """One request in flight: where it came from, where it goes, what is logged."""
-
-    request: Request
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    dialect: Dialect
-    ids: Ids
-    t_received: float  # loop.time(): the base of every deadline
-    entry: RequestLog
-    override: Override = field(default_factory=Override)
-    forced_fault: str | None = None
-    #: The request's own override gives a profile (not the server's settings): see _model_info.
-    profile_given: bool = False
-
-    @property
-    def keep_alive(self) -> bool:
-        return self.request.keep_alive
-
-
 class EmulatorServer:
     """The HTTP server. ``await start()`` binds; ``await close()`` stops and drops connections."""
 
@@ -261,6 +126,7 @@ class EmulatorServer:
         self._pools: dict[tuple[str, str, int], SlotPool] = {}
         self._cache = PromptCache()
         self._settings = config.settings
+        self._answers = Answers(lambda: self._served, config.max_stall_s)
 
     async def start(self) -> int:
         """Bind and listen; returns the port (useful with port 0)."""
@@ -344,7 +210,7 @@ class EmulatorServer:
             received_ns=received_ns,
             retry_count=_int_or_none(request.headers.get("x-stainless-retry-count")),
         )
-        ex = _Exchange(request, reader, writer, dialect, ids, t_received, entry)
+        ex = Exchange(request, reader, writer, dialect, ids, t_received, entry)
         self._served += 1
         try:
             own, ex.forced_fault = _bench_headers(request.headers)
@@ -362,7 +228,7 @@ class EmulatorServer:
             not_found = "not_found_error" if dialect is ANTHROPIC else "invalid_request_error"
             raise RequestError(ErrorSpec(404, not_found, None, f"Invalid URL ({method} {path})"))
         except RequestError as exc:
-            return self._send_error(ex, exc.spec)
+            return self._answers.send_error(ex, exc.spec)
         finally:
             entry.end_ns = perf_counter_ns()
             if self._chunk_log is not None:
@@ -370,47 +236,26 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ answers
 
-    def _headers(self, ex: _Exchange, content_type: str = "application/json") -> list[tuple[str, str]]:
-        processing_ms = (perf_counter_ns() - ex.entry.received_ns) // 1_000_000
-        headers = ex.dialect.headers(ex.ids, self._served, processing_ms)
-        return [("content-type", content_type), ("server", "bench-emulator"), *headers]
-
-    def _send_error(self, ex: _Exchange, spec: ErrorSpec, fault: str | None = None) -> bool:
-        headers = self._headers(ex)
-        if fault is not None:
-            headers.append(("x-bench-fault", fault))
-        if fault == "rate_limited":
-            retry_after = ex.override.retry_after_s if ex.override.retry_after_s is not None else 1
-            headers.append(("retry-after", f"{retry_after:g}"))
-        if ex.override.should_retry is not None:
-            headers.append(("x-should-retry", "true" if ex.override.should_retry else "false"))
-        body = ex.dialect.error_body(spec, ex.ids)
-        ex.writer.write(full_response(spec.status, headers, body, keep_alive=ex.keep_alive))
-        ex.entry.headers_sent_ns = perf_counter_ns()
-        ex.entry.status = spec.status
-        ex.entry.fault = fault
-        return ex.keep_alive
-
-    def _models(self, ex: _Exchange) -> bool:
+    def _models(self, ex: Exchange) -> bool:
         """``GET /models`` and ``/models/{id}``: what this server serves (retired models only
         when it serves them, i.e. not in strict mode)."""
         if ex.forced_fault in HTTP_FAULTS:
-            return self._send_error(ex, http_error(ex.forced_fault, ex.dialect.name, "-"), ex.forced_fault)
+            return self._answers.send_error(ex, http_error(ex.forced_fault, ex.dialect.name, "-"), ex.forced_fault)
         served = [m for m in self._catalogue.models(ex.dialect.name) if not (self.config.strict_models and m.retired)]
         entries = [ex.dialect.model_object(m, ex.ids.created) for m in served]
         wanted = ex.request.path[len(ex.dialect.models_path) + 1 :]
         if wanted:
             found = [e for e in entries if e["id"] == wanted]
             if not found:
-                return self._send_error(ex, http_error("model_not_found", ex.dialect.name, wanted))
+                return self._answers.send_error(ex, http_error("model_not_found", ex.dialect.name, wanted))
             body = compact(found[0]).encode()
         else:
             body = ex.dialect.models_body(entries)
-        ex.writer.write(full_response(200, self._headers(ex), body, keep_alive=ex.keep_alive))
+        ex.writer.write(full_response(200, self._answers.headers(ex), body, keep_alive=ex.keep_alive))
         ex.entry.headers_sent_ns = perf_counter_ns()
         return ex.keep_alive
 
-    def _model_info(self, ex: _Exchange, model: object) -> ModelInfo:
+    def _model_info(self, ex: Exchange, model: object) -> ModelInfo:
         """The profile to serve ``model`` with: refuses retired and unknown ids in strict mode,
         and for a named groq/openai/anthropic target without a profile of its own."""
         if ex.override.provider == "openai-compatible" and not self.config.strict_models:
@@ -425,7 +270,7 @@ class EmulatorServer:
                 raise RequestError(http_error("model_decommissioned", provider, model))
         return info or self._catalogue.default_profile(provider)
 
-    async def _generate(self, ex: _Exchange) -> bool:
+    async def _generate(self, ex: Exchange) -> bool:
         """A chat completion or a message: plan it, then answer, stream or fault."""
         override = ex.override
         seed = override.seed if override.seed is not None else self._rng.getrandbits(63)
@@ -441,7 +286,7 @@ class EmulatorServer:
         entry = ex.entry
         entry.model, entry.stream = call.model, call.stream
         if fault in HTTP_FAULTS:
-            return self._send_error(ex, http_error(fault, ex.dialect.name, call.model), fault)
+            return self._answers.send_error(ex, http_error(fault, ex.dialect.name, call.model), fault)
         entry.fault = fault
         profile = resolve_profile(info, override)
         # Cache hits and tool calls draw from a generator of their own: the response's text,
@@ -468,7 +313,7 @@ class EmulatorServer:
         entry.tool = tool.name if tool is not None else None
         cut_after = min(rng.randint(2, 5), len(plan.offsets_s) - 1)
         if override.capacity is None:
-            return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
+            return await self._answers.answer(ex, wire, plan, fault, cut_after, call.stream)
         key = (ex.dialect.name, call.model, override.capacity)
         pool = self._pools.get(key) or self._pools.setdefault(key, SlotPool(override.capacity))
         waited_s = await pool.acquire()
@@ -478,7 +323,7 @@ class EmulatorServer:
                 ex.t_received += waited_s
                 entry.queued_ns = round(waited_s * 1e9)
                 plan = replace(plan, queue_s=plan.queue_s + waited_s)
-            return await self._answer(ex, wire, plan, fault, cut_after, call.stream)
+            return await self._answers.answer(ex, wire, plan, fault, cut_after, call.stream)
         finally:
             pool.release()
 
@@ -488,128 +333,6 @@ class EmulatorServer:
         if dialect.cache_rule == "explicit":
             return self._cache.explicit(scope, call.prompt, hit=hit, min_tokens=profile.cache_min_tokens)
         return self._cache.automatic(scope, call.prompt, hit=hit, min_tokens=profile.cache_min_tokens)
-
-    async def _answer(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int, stream: bool) -> bool:
-        if stream:
-            return await self._stream(ex, wire, plan, fault, cut_after)
-        return await self._whole(ex, wire, plan, fault)
-
-    def _finish(self, ex: _Exchange, plan: Plan, outputs: int, completed: bool) -> None:
-        entry = ex.entry
-        entry.output_tokens = plan.completion_tokens if completed else outputs
-        entry.reasoning_tokens = plan.reasoning_tokens
-        entry.finish_reason = plan.finish if completed else None
-        entry.completed = completed
-
-    async def _stream(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int) -> bool:
-        """Write a streamed response token by token at the planned instants."""
-        loop = asyncio.get_running_loop()
-        writer, entry = ex.writer, ex.entry
-        base = ex.t_received
-        await _sleep_until(loop, base + plan.ttfb_s)
-        if _gone(ex):
-            return False
-        headers = [
-            *self._headers(ex, "text/event-stream; charset=utf-8"),
-            ("transfer-encoding", "chunked"),
-            ("cache-control", "no-cache"),
-        ]
-        if fault is not None:
-            headers.append(("x-bench-fault", fault))
-        writer.write(response_head(200, headers, keep_alive=ex.keep_alive) + chunk(wire.opening()))
-        entry.headers_sent_ns = perf_counter_ns()
-        if fault == "timeout":
-            await self._stall(ex)
-            return False
-        offsets, texts, n_reasoning = plan.offsets_s, plan.texts, plan.n_streamed_reasoning
-        stop = len(offsets) if fault is None else cut_after
-        chunk_ns = entry.chunk_ns
-        first_ns = 0
-        i = 0
-        while i < stop:
-            await _sleep_until(loop, base + offsets[i])
-            if _gone(ex):
-                self._finish(ex, plan, i, completed=False)
-                return False
-            now = loop.time()
-            if i == 0:
-                base = max(base, now - offsets[0])  # decoding starts when the first token did
-            due = now - base + _EARLY_S
-            parts = []
-            contents = 0
-            while True:
-                text = texts[i]
-                parts.append(chunk(wire.token(text, i < n_reasoning)))
-                contents += bool(text)
-                i += 1
-                if i >= stop or offsets[i] > due:
-                    break
-            writer.write(b"".join(parts))
-            written_ns = perf_counter_ns()
-            first_ns = first_ns or written_ns
-            chunk_ns.extend([written_ns] * contents)
-            try:
-                await writer.drain()
-            except ConnectionError:
-                self._finish(ex, plan, i, completed=False)
-                return False
-        if fault is None:
-            completion_s = (perf_counter_ns() - first_ns) / 1e9 + plan.interval_s
-            outcome = Outcome(plan, completion_s, ex.override.omit_usage, ex.override.omit_done)
-            writer.write(chunk(wire.closing(outcome)) + LAST_CHUNK)
-            self._finish(ex, plan, i, completed=True)
-            return ex.keep_alive
-        self._finish(ex, plan, i, completed=False)
-        if fault == "stream_interrupted":
-            cut = chunk(wire.token(texts[i], i < n_reasoning))
-            writer.write(cut[: len(cut) // 2])  # the chunk's size line promises more than comes
-            writer.close()
-            return False
-        if fault == "protocol":
-            event = wire.token(texts[i], i < n_reasoning)
-            writer.write(chunk(event[:-10] + b"\n\n") + LAST_CHUNK)  # JSON cut short: no closing brace
-        else:  # midstream_error
-            writer.write(chunk(wire.error_event()) + LAST_CHUNK)
-        return ex.keep_alive
-
-    async def _whole(self, ex: _Exchange, wire: Wire, plan: Plan, fault: str | None) -> bool:
-        """A non-streaming answer, sent when generation would have finished."""
-        if fault == "timeout":
-            await self._stall(ex)
-            return False
-        await _sleep_until(asyncio.get_running_loop(), ex.t_received + plan.end_s)
-        if _gone(ex):
-            self._finish(ex, plan, 0, completed=False)
-            return False
-        if fault == "midstream_error":
-            return self._send_error(ex, http_error("server_error", ex.dialect.name, ex.entry.model or "-"), fault)
-        completion_s = plan.end_s - plan.offsets_s[0]
-        body = wire.body(Outcome(plan, completion_s))
-        headers = self._headers(ex)
-        if fault is not None:
-            headers.append(("x-bench-fault", fault))
-        if fault == "protocol":
-            body = body[:-8]
-        response = full_response(200, headers, body, keep_alive=ex.keep_alive)
-        if fault == "stream_interrupted":
-            ex.writer.write(response[: len(response) - len(body) // 2])
-            ex.writer.close()
-            self._finish(ex, plan, 0, completed=False)
-            return False
-        ex.writer.write(response)
-        ex.entry.headers_sent_ns = perf_counter_ns()
-        self._finish(ex, plan, plan.completion_tokens, completed=fault is None)
-        return ex.keep_alive
-
-    async def _stall(self, ex: _Exchange) -> None:
-        """The ``timeout`` fault: say nothing more until the client gives up (bounded)."""
-        seconds = ex.override.stall_s if ex.override.stall_s is not None else self.config.max_stall_s
-        try:
-            async with asyncio.timeout(seconds):
-                while await ex.reader.read(65536):
-                    pass
-        except (TimeoutError, ConnectionError):
-            pass
 
 
 class _StampingReader(asyncio.StreamReader):
@@ -623,19 +346,6 @@ class _StampingReader(asyncio.StreamReader):
     def feed_data(self, data: Iterable[SupportsIndex]) -> None:  # typeshed's spelling of "bytes-like"
         self.fed_ns = perf_counter_ns()
         super().feed_data(data)
-
-
-def _gone(ex: _Exchange) -> bool:
-    """The client closed the connection: stop generating for it, as a real server does.
-
-    EOF counts: the SDKs never half-close and wait, they close when they give up."""
-    return ex.writer.transport.is_closing() or ex.reader.at_eof()
-
-
-async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > _EARLY_S:
-        await asyncio.sleep(delay)
 
 
 def _dialect_for(request: Request) -> Dialect:

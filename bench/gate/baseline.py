@@ -34,7 +34,7 @@ from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import aggregate, measured
 from bench.errors import BenchError, writing
 from bench.fmt import json_safe
-from bench.gate.compare import Side, SideInfo
+from bench.gate.sides import Side, SideInfo
 from bench.results.records import frame_from_records, is_run_dir, resolve_run_dir
 from bench.results.row_checks import drop_impossible
 from bench.results.run_file import RUN_FILE, RunMeta, read_run_meta

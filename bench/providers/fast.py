@@ -23,7 +23,8 @@ from bench import timing
 from bench.providers import chat_wire, messages_wire
 from bench.providers.base import ClientSettings, ProviderRequest, StreamEvent
 from bench.providers.errors import ProtocolViolation, ProviderFailure, StatusError, StreamNotSupported
-from bench.providers.lean_http import DONE, Decoder, LeanClient, Response, _Connection
+from bench.providers.lean_http import LeanClient
+from bench.providers.lean_protocol import DONE, Connection, Decoder, Response
 from bench.providers.network import Network, note_proxy
 from bench.providers.retries import RetryPolicy
 
@@ -130,7 +131,7 @@ class _LeanProvider:
 
     async def _attempt(
         self, method: str, path: str, body: bytes, extra_headers: dict[str, str], decoder: Decoder | None, retry: int
-    ) -> tuple[_Connection, Response]:
+    ) -> tuple[Connection, Response]:
         """One attempt: the request (through any redirects) up to its final answer's headers —
         and, for a whole (non-streamed) answer, its body, which the SDK reads inside the attempt."""
         if self._count_attempts and not any(name.lower() == RETRY_COUNT for name in extra_headers):
@@ -146,7 +147,7 @@ class _LeanProvider:
 
     async def _open(
         self, method: str, path: str, body: bytes, extra_headers: dict[str, str], decoder: Decoder | None
-    ) -> tuple[_Connection, Response]:
+    ) -> tuple[Connection, Response]:
         """Send as the SDK does: attempts that got no answer, and answers the SDK retries, go
         again after the SDK's wait, ``max_retries`` times at most. t0 stays at the first attempt
         and every further one is counted (``retries``), as on the SDK path."""

@@ -195,6 +195,11 @@ def check_sweepable(scenario: Scenario, targets: list[str] | None, client: str |
         )
 
     apply_overrides(scenario, RunOptions(targets=targets, client=client))  # what a probe would refuse, refused now
+    if scenario.load.trace is not None:
+        raise BenchError(
+            f"{where}: load.trace: a sweep varies the request rate, and a trace replay sends at the trace's own times; "
+            "run the trace at a few speedup values instead"
+        )
     if not spec.has_checks:
         raise BenchError(
             f"{where}: a sweep needs SLOs: add an [slo] table with at least one check (e.g. ttft_p99_ms = 500); "

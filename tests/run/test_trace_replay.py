@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bench.analysis.metrics import arrival_rates, measured
-from bench.errors import ScenarioError
+from bench.campaigns.sweep import check_sweepable
+from bench.errors import BenchError, ScenarioError
 from bench.results.records import load_results
 from bench.results.run_file import read_run_meta
 from bench.run.runner import run_scenario
@@ -150,3 +151,10 @@ def test_the_shipped_trace_scenario_validates_and_its_trace_reads() -> None:
     trace = scenario.load.replay
     assert trace is not None and len(trace) == 300 and scenario.load.per_level == 300
     assert np.all(np.diff(trace.arrivals_s) >= 0) and scenario.load.levels == [float(f"{trace.rate * 4:.3g}")]
+
+
+def test_a_sweep_refuses_a_trace_replay(write_scenario, tmp_path: Path) -> None:
+    _trace(tmp_path)
+    scenario = load_scenario(_scenario(write_scenario, 'trace = "trace.jsonl"\n\n[slo]\nttft_p99_ms = 500'))
+    with pytest.raises(BenchError, match="a trace replay sends at the trace's own times"):
+        check_sweepable(scenario, None)

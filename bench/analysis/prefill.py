@@ -55,6 +55,8 @@ class PrefillFit:
     prefill_tokens_per_s: float
     prefill_tokens_per_s_ci: tuple[float, float]
     reason: str = ""
+    #: The client path that measured the group ("" where nothing says).
+    client: str = ""
 
     @property
     def fitted(self) -> bool:
@@ -87,7 +89,14 @@ def fit_line(
     if x.size < MIN_REQUESTS:
         return x.size, math.nan, nan2, math.nan, nan2, f"{x.size} requests with a token count (a fit needs {MIN_REQUESTS})"
     if np.unique(x).size < MIN_LENGTHS:
-        return x.size, math.nan, nan2, math.nan, nan2, "one prompt length only: give a ladder or a distribution of input_tokens"
+        return (
+            x.size,
+            math.nan,
+            nan2,
+            math.nan,
+            nan2,
+            "one prompt length only: give input_tokens a distribution ({ mean, stdev, min, max })",
+        )
     rng = np.random.default_rng(seed)
     if x.size > MAX_FIT_SAMPLES:
         pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
@@ -118,9 +127,9 @@ def _full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RESAMPLES) -> list[PrefillFit]:
-    """One fit per (target, load level) of successful, measured, streamed requests.
+    """One fit per (target, load level, client path) of successful, measured, streamed requests.
 
-    Rungs of a prompt-length ladder are pooled within their target and level: the fit is
+    Prompts of every length the scenario drew are pooled within their group: the fit is
     across them. Groups whose prompts all have one length get a fit with a ``reason``.
     """
     if frame.empty or "ttft_ms" not in frame or "input_tokens" not in frame:
@@ -128,7 +137,10 @@ def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RES
     rows = frame[(frame["status"] == "ok") & ~frame["warmup"].astype(bool)]
     rows = _full_prefill(rows)
     out: list[PrefillFit] = []
-    for (target, mode, level), group in rows.groupby(["target", "load_mode", "load_level"], sort=False):
+    client = rows["client"].astype("object").fillna("") if "client" in rows else pd.Series("", index=rows.index)
+    for (target, mode, level, path), group in rows.assign(client=client).groupby(
+        ["target", "load_mode", "load_level", "client"], sort=False
+    ):
         tokens = pd.to_numeric(group["input_tokens"], errors="coerce").to_numpy(dtype="float64")
         ttft = pd.to_numeric(group["ttft_ms"], errors="coerce").to_numpy(dtype="float64")
         n, fixed, fixed_ci, slope, slope_ci, reason = fit_line(tokens, ttft, seed=seed, n_resamples=n_resamples)
@@ -150,6 +162,7 @@ def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RES
                 prefill_tokens_per_s=speed,
                 prefill_tokens_per_s_ci=speed_ci,
                 reason=reason,
+                client=str(path),
             )
         )
     return out

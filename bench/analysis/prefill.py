@@ -79,6 +79,25 @@ def _speed(ms_per_token: float) -> float:
     return 1000.0 / ms_per_token if ms_per_token > 0 else math.inf
 
 
+def bootstrap_slopes(
+    tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
+) -> tuple[float, np.ndarray] | None:
+    """(ms per token, the slope of each pairs-bootstrap resample) — for comparing two fits, whose
+    ratio needs the resamples themselves; None when there is no fit (see :func:`fit_line`)."""
+    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
+    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
+    if x.size < MIN_REQUESTS or np.unique(x).size < MIN_LENGTHS:
+        return None
+    rng = np.random.default_rng(seed)
+    if x.size > MAX_FIT_SAMPLES:
+        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
+        x, y = x[pick], y[pick]
+    _, b = _ols(x, y, np.ones((1, x.size)))
+    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
+    _, boot = _ols(x, y, weights)
+    return float(b[0]), boot[np.isfinite(boot)]
+
+
 def fit_line(
     tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> tuple[int, float, tuple[float, float], float, tuple[float, float], str]:
@@ -111,7 +130,7 @@ def fit_line(
     return x.size, float(a[0]), (float(a_lo), float(a_hi)), float(b[0]), (float(b_lo), float(b_hi)), ""
 
 
-def _full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
+def full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
     """Requests whose whole prompt was prefilled: not warm-cache (none of it read from the
     provider's cache), first turn of a conversation."""
     mask = pd.Series(True, index=rows.index)
@@ -135,7 +154,7 @@ def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RES
     if frame.empty or "ttft_ms" not in frame or "input_tokens" not in frame:
         return []
     rows = frame[(frame["status"] == "ok") & ~frame["warmup"].astype(bool)]
-    rows = _full_prefill(rows)
+    rows = full_prefill(rows)
     out: list[PrefillFit] = []
     client = rows["client"].astype("object").fillna("") if "client" in rows else pd.Series("", index=rows.index)
     for (target, mode, level, path), group in rows.assign(client=client).groupby(

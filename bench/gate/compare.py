@@ -34,6 +34,7 @@ from bench.fmt import json_safe
 from bench.gate.comparable import Place, across_clients, check_comparable, client_mismatch_text, client_mismatches
 from bench.gate.error_change import ErrorRateChange, error_rate_change
 from bench.gate.metric_change import MetricChange, metric_change
+from bench.gate.prefill_change import judgeable, prefill_change
 from bench.gate.settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_ERROR_THRESHOLD,
@@ -240,6 +241,9 @@ def compare_prepared(
     testable = sum(
         1 for k in common for m in metrics if min(b_groups[k].values(m).size, c_groups[k].values(m).size) >= settings.min_samples
     )
+    # Groups whose prompt lengths ranged widely on both sides also have their prefill speed judged.
+    prefill_keys = [k for k in common if judgeable(b_groups[k], c_groups[k])]
+    testable += len(prefill_keys)
     # Error rates: one test pooled over the common groups gates the per-group verdicts.
     eb, nb = sum(b_groups[k].errors for k in common), sum(b_groups[k].n for k in common)
     ec, nc = sum(c_groups[k].errors for k in common), sum(c_groups[k].n for k in common)
@@ -255,6 +259,10 @@ def compare_prepared(
         for j, metric in enumerate(metrics):
             seed = settings.seed + 1000 * i + j
             changes.append(metric_change(key, metric, b_groups[key], c_groups[key], settings, testable, seed))
+        if key in prefill_keys:
+            prefill = prefill_change(key, b_groups[key], c_groups[key], settings, testable, settings.seed + 1000 * i + 999)
+            if prefill is not None:
+                changes.append(prefill)
     return Comparison(
         baseline=baseline.info,
         candidate=candidate.info,

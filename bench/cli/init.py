@@ -56,6 +56,9 @@ concurrency = [1, 4]               # closed loop: requests in flight; or rate = 
 requests = 20                      # measured requests per level (or duration_s = 60)
 warmup = 2                         # extra requests per level, sent first and left out of the statistics
 timeout_s = 60                     # per request
+# order = "sequential"             # with several targets, each level is run by all of them side by side
+#                                  # ("interleaved", the default: network drift hits every target alike);
+#                                  # "sequential" runs every level of one target, then the next's
 
 # [slo]                            # checked by `bench check`; latencies at most, speeds at least
 # ttft_p50_ms = 500                # median time to first token

@@ -31,6 +31,8 @@ class Finding:
     advice: str
     #: The client path that measured ("" when the sample does not say).
     client: str = ""
+    #: The targets that ran the level side by side in this process (interleaved), else empty.
+    targets: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -46,14 +48,18 @@ class Finding:
 
 
 def _start_lag_for(start_lag_p99_ms: Mapping[Any, float] | None, level: LevelHealth) -> float | None:
-    """Look up a level's start lag p99: by (target, load_level, worker), else (target, load_level)."""
+    """Look up a level's start lag p99: by (target, load_level, worker), else (target, load_level).
+    A sample that covered several targets (interleaved) takes the worst of theirs."""
     if not start_lag_p99_ms:
         return None
-    for key in ((level.target, level.load_level, level.worker), (level.target, level.load_level)):
-        value = start_lag_p99_ms.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            return float(value)
-    return None
+    found: list[float] = []
+    for target in level.targets or (level.target,):
+        for key in ((target, level.load_level, level.worker), (target, level.load_level)):
+            value = start_lag_p99_ms.get(key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                found.append(float(value))
+                break
+    return max(found) if found else None
 
 
 def _sentence(text: str) -> str:
@@ -62,8 +68,14 @@ def _sentence(text: str) -> str:
 
 def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
     """What to do. Streams that would fit one process assume CPU grows in proportion to streams
-    and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in."""
+    and aim at 0.7 of a core (at most the budget), leaving the loop idle time to answer in.
+    Targets that ran side by side (interleaved) can also take turns instead."""
     steps = [] if level.client == "fast" else ["run with --client fast (the lean client path)"]
+    if len(level.targets) > 1:
+        steps.append(
+            f'{"or " if steps else ""}hold fewer targets per process: order = "sequential" in [load] '
+            "(or --order sequential) runs one target at a time"
+        )
     cores = os.cpu_count() or 1
     either = "or " if steps else "run with "
     steps.append(f"{either}--workers {workers + 1} or more to spread the streams over processes (this machine has {cores} cores)")
@@ -71,7 +83,8 @@ def _advice(level: LevelHealth, workers: int, budget: Budget) -> str:
         fit = max(1, math.floor(level.streams * min(budget.cpu_util, 0.7) / level.cpu_util))
         if fit < level.streams:
             steps.append(f"or hold fewer streams per process (about {fit} here instead of {level.streams})")
-    return "To measure the provider rather than the client, " + ", ".join(steps)
+    measured = "providers" if len(level.targets) > 1 else "provider"
+    return f"To measure the {measured} rather than the client, " + ", ".join(steps)
 
 
 def saturation(
@@ -106,6 +119,11 @@ def saturation(
         if not exceeded:
             continue
         off = []
+        if len(level.targets) > 1:
+            off.append(
+                f"the client could not hold all {len(level.targets)} targets at once: they ran this level side by "
+                "side in one process (interleaved)"
+            )
         if any(e.what in ("cpu", "loop_lag") for e in exceeded):
             off.append(
                 "receive times may have been stamped late, so the TTFT tail, inter-token times and output speed "
@@ -131,6 +149,7 @@ def saturation(
                 may_be_off=_sentence("; ".join(off)),
                 advice=_advice(level, workers, budget),
                 client=level.client,
+                targets=level.targets,
             )
         )
     return findings

@@ -142,7 +142,12 @@ def sdk_costs(frame: pd.DataFrame, health: Iterable[LevelHealth] = (), *, seed: 
         lean_ttft, sdk_ttft = (t[np.isfinite(t)] for t in (ttft[lean_idx], ttft[sdk_idx]))
 
         def levels_of(client: str, target: str = target, mode: str = mode, level: float = level) -> list[LevelHealth]:
-            return [h for h in health if (h.target, h.load_mode, float(h.load_level), h.client) == (target, mode, level, client)]
+            # An interleaved level's one sample covers every target that ran it (``targets``).
+            return [
+                h
+                for h in health
+                if target in (h.targets or (h.target,)) and (h.load_mode, float(h.load_level), h.client) == (mode, level, client)
+            ]
 
         base = seed + 1000 * i
         provider = m["provider"].iloc[int(clients[LEAN][0])]

@@ -44,7 +44,7 @@ model = "openai/gpt-oss-120b"      # `bench models groq` lists the known models
 stream = true                      # false: whole responses (end-to-end figures only)
 max_tokens = 256
 temperature = 0.0
-max_retries = 0                    # no retries, so every failure is seen (only the SDK path retries)
+max_retries = 0                    # no retries, so every failure is seen (both client paths retry alike when set)
 
 [prompts]
 source = "synthetic"               # or "file", with path = "prompts.jsonl" (one JSON list of messages per line)
@@ -56,6 +56,9 @@ concurrency = [1, 4]               # closed loop: requests in flight; or rate = 
 requests = 20                      # measured requests per level (or duration_s = 60)
 warmup = 2                         # extra requests per level, sent first and left out of the statistics
 timeout_s = 60                     # per request
+# order = "sequential"             # with several targets, each level is run by all of them side by side
+#                                  # ("interleaved", the default: network drift hits every target alike);
+#                                  # "sequential" runs every level of one target, then the next's
 
 # [slo]                            # checked by `bench check`; latencies at most, speeds at least
 # ttft_p50_ms = 500                # median time to first token

@@ -44,6 +44,7 @@ def _float_list(value: str | None, option: str) -> list[float] | None:
 
 ProviderName = Literal["groq", "openai", "anthropic", "openai-compatible"]
 ExecutorName = Literal["local", "ray"]
+OrderName = Literal["interleaved", "sequential"]
 SCENARIO_COPY = run_file.SCENARIO_COPY
 _FLAGS_PANEL = "Without a scenario file"
 
@@ -174,6 +175,15 @@ def run(
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, max=256, help="Processes that share each level's load.")
     ] = None,
+    order: Annotated[
+        OrderName | None,
+        typer.Option(
+            "--order",
+            help="With several targets: interleaved (each load level run by every target side by side; the default) "
+            "or sequential (every level of one target, then the next's). Beats [load] order.",
+            show_default=False,
+        ),
+    ] = None,
     executor: Annotated[
         ExecutorName,
         typer.Option("--executor", help="Where the load runs: local (this machine) or ray (Ray actors; pip install '.\\[ray]')."),
@@ -276,7 +286,13 @@ def run(
     effective = apply_overrides(
         loaded,
         RunOptions(
-            targets=target, requests=requests, concurrency=levels.concurrency, rate=levels.rate, client=client, workers=workers
+            targets=target,
+            requests=requests,
+            concurrency=levels.concurrency,
+            rate=levels.rate,
+            client=client,
+            workers=workers,
+            order=order,
         ),
     )
     warn_deprecated(effective)
@@ -370,6 +386,9 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
         )
     else:
         typer.echo(f"  load: {load.mode} {levels}; {amount} per level (+{load.warmup} warm-up); timeout {load.timeout_s:g} s")
+    if len(loaded.target) > 1:
+        side = "each level run by every target side by side" if loaded.order == "interleaved" else "one target after another"
+        typer.echo(f"  order: {loaded.order} ({side})")
     if loaded.slo:
         typer.echo("  slo: " + ", ".join(f"{k} = {v:g}" for k, v in loaded.slo.items()))
 

@@ -48,6 +48,10 @@ class LevelHealth:
     #: interval of the CPU per chunk is bootstrapped from (the report's "What the SDK costs").
     cpu_slices_s: tuple[float, ...] = ()
     chunk_slices: tuple[int, ...] = ()
+    #: The targets this one sample covered when several ran the level side by side in this
+    #: process (``[load] order = "interleaved"``; ``target`` then names them all, joined by
+    #: " + "); empty when the process measured one target.
+    targets: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, None)."""

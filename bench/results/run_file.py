@@ -22,7 +22,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -91,6 +91,10 @@ class RunMeta(BaseModel):
     prompt_note: str | None = None
     workers: int | None = None
     executor: str | None = None
+    #: How the targets took their turns: "interleaved" (each load level run by every target
+    #: side by side) or "sequential" (one target's levels, then the next's; also every run of
+    #: one target). Files written before runs could interleave say nothing: they ran sequentially.
+    order: Literal["interleaved", "sequential"] = "sequential"
     client_health: ClientHealth | None = None
     calibration: Calibration | None = None
     #: Why the run stopped before its end when something failed (a results file that could not

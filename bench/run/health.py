@@ -30,7 +30,8 @@ What is sampled, every ``interval_s`` (default 50 ms):
 - **Chunks handled per second**: the per-chunk code calls :func:`count_chunks` (one add to a
   module global: ~50 ns a call measured, ~25 ns more than calling an empty function); the
   sampler reads the counter at start and stop. The counter is per process, so with workers
-  each worker reports its own rate, and targets run in the same process share it.
+  each worker reports its own rate, and targets run side by side in the same process
+  (interleaved) are counted together — as their one sample is.
 
 The sampler's own cost is measured while it runs (wall time inside its two callbacks) and
 reported as ``sampler_ms``. Measured on a 2-core Linux VM (``python
@@ -122,7 +123,9 @@ class HealthSampler:
 
     ``streams`` is the number of concurrent streams this process holds at the level (what
     memory per stream is divided by). Start and stop from inside the running loop (anyio on
-    asyncio, with or without uvloop).
+    asyncio, with or without uvloop). ``targets`` names the targets when several run the level
+    side by side in this process (interleaved): one sample covers them all, because they share
+    the one loop and its CPU, and a sampler per target would each see the others' load.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class HealthSampler:
         worker: int = 0,
         interval_s: float = DEFAULT_INTERVAL_S,
         client: str = "",
+        targets: tuple[str, ...] = (),
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s!r}")
@@ -144,6 +148,7 @@ class HealthSampler:
         self.streams = int(streams)
         self.worker = int(worker)
         self.client = client
+        self.targets = tuple(targets)
         self.interval_s = interval_s
         self.result: LevelHealth | None = None
         self._process = psutil.Process()
@@ -232,6 +237,7 @@ class HealthSampler:
             client=self.client,
             cpu_slices_s=cpu_slices,
             chunk_slices=chunk_slices,
+            targets=self.targets,
         )
         return self.result
 

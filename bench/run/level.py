@@ -1,9 +1,14 @@
-"""Run one target × load level — or one worker's share of it — and hand each record on.
+"""Run one load level — or one worker's share of it — and hand each record on.
 
 The same code runs in the main process (no workers), in each worker process (``--workers``)
 and in each Ray actor (``--executor ray``): what differs is only where records go (``emit``).
 A level here is: warm the client path once per process, open a client whose pool fits this
 process's streams, drive the load profile, time each request, sample this process's health.
+
+A level is one target's, or — when targets are interleaved (docs/scenarios.md, "Order") —
+several targets' side by side: each keeps its own client, streams or arrivals, warm-up,
+request indices and seeds exactly as it would alone, and one health sample covers them all,
+since they share this process's event loop and CPU.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import gc
 import json
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,62 +117,108 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def run_level(job: LevelJob, emit: Emit, prompts: PromptSet | None = None) -> LevelHealth:
-    """Drive ``job``'s share of the level; ``emit`` each record as it finishes (also when
-    cancelled: in-flight requests are emitted as ``cancelled``). Returns this process's health."""
-    target, load = job.target, job.scenario.load
-    prompts = prompts or job.prompts()
-    streams = streams_of(load.mode, job.level, job.worker, job.workers)
-    await warm_client_path(target.provider, job.client_path)
-    api_key = job.key()
+#: What a process runs for one level: one target's job, or several targets' side by side.
+Jobs = LevelJob | Sequence[LevelJob]
+
+
+def jobs_of(jobs: Jobs) -> tuple[LevelJob, ...]:
+    """The jobs of one level as a tuple, however they were handed over."""
+    return (jobs,) if isinstance(jobs, LevelJob) else tuple(jobs)
+
+
+async def warm_jobs(jobs: Jobs) -> None:
+    """Warm every client path the level's targets use, once each, before anything is timed."""
+    for path in dict.fromkeys((job.target.provider, job.client_path) for job in jobs_of(jobs)):
+        await warm_client_path(*path)
+
+
+async def run_level(jobs: Jobs, emit: Emit, prompts: PromptSet | None = None) -> LevelHealth:
+    """Drive this process's share of the level — of each target's when several run it side by
+    side — and ``emit`` each record as it finishes (also when cancelled: in-flight requests are
+    emitted as ``cancelled``). Returns this process's health over the whole level: one sample,
+    whatever the number of targets. The level ends when every target's share has ended."""
+    level = jobs_of(jobs)
+    if not level:
+        raise ValueError("run_level: a level needs at least one job")
+    first, load = level[0], level[0].scenario.load
+    prompts = prompts or first.prompts()
+    await warm_jobs(level)
+    streams = [streams_of(load.mode, job.level, job.worker, job.workers) for job in level]
+    names = tuple(job.target.name for job in level)
+    sampler = HealthSampler(
+        target=" + ".join(names),
+        load_mode=load.mode,
+        load_level=first.level,
+        streams=sum(streams),
+        worker=first.worker,
+        client=first.client_path,
+        targets=names if len(level) > 1 else (),
+    )
+    async with AsyncExitStack() as clients:
+        # Each client is built before sampling starts: an SDK client loads its TLS certificates
+        # (10–20 ms, blocking) when it is made, which is no lag any request waits through.
+        providers = []
+        for job, share in zip(level, streams, strict=True):
+            provider = _client_for(job, share)
+            clients.push_async_callback(_close, provider)
+            providers.append(provider)
+            if prompts.warm:
+                await prime_cache(job, provider, prompts)
+        settle_heap()
+        sampler.start()
+        try:
+            if len(level) == 1:
+                await _drive(level[0], providers[0], prompts, emit)
+            else:
+                async with anyio.create_task_group() as side_by_side:
+                    for job, provider in zip(level, providers, strict=True):
+                        side_by_side.start_soon(_drive, job, provider, prompts, emit)
+        finally:
+            health = sampler.stop()
+            gc.unfreeze()
+    return health
+
+
+def _client_for(job: LevelJob, streams: int) -> Provider:
+    """The job's client, its pool fitted to the streams (or arrivals) it holds in this process."""
+    load = job.scenario.load
     settings = ClientSettings(
         base_url=job.base_url,
-        api_key=api_key,
+        api_key=job.key(),
         pool_size=streams or pool_size(load.mode, job.level, load.timeout_s),
         timeout_s=load.timeout_s,
         max_retries=job.request.max_retries,
         direct=job.emulate,  # the emulator is on this machine's loopback: never through a proxy
     )
-    sampler = HealthSampler(
-        target=target.name,
-        load_mode=load.mode,
-        load_level=job.level,
-        streams=streams,
+    return make_provider(job.target.provider, settings, job.client_path)
+
+
+async def _close(provider: Provider) -> None:
+    with anyio.CancelScope(shield=True):
+        await provider.aclose()
+
+
+async def _drive(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit) -> None:
+    """One target's share of the level: its load profile, seeded by its own place in the scenario."""
+    load = job.scenario.load
+    profile = profile_for(
+        load.mode,
+        job.level,
+        requests=load.requests,
+        warmup=load.warmup,
+        duration_s=load.duration_s,
+        seed=request_seed(load.seed, job.t_index, job.level),
         worker=job.worker,
-        client=job.client_path,
+        workers=job.workers,
+        start_ns=job.start_ns,
+        burstiness=load.burstiness,
+        ramp_up_s=load.ramp_up_s,
+        times=None if load.replay is None else tuple(t / load.speedup for t in load.replay.arrivals_s),
     )
-    # The client is built before sampling starts: an SDK client loads its TLS certificates
-    # (10–20 ms, blocking) when it is made, which is no lag any request waits through.
-    provider = make_provider(target.provider, settings, job.client_path)
-    if prompts.warm:
-        await prime_cache(job, provider, prompts)
-    settle_heap()
-    sampler.start()
-    try:
-        profile = profile_for(
-            load.mode,
-            job.level,
-            requests=load.requests,
-            warmup=load.warmup,
-            duration_s=load.duration_s,
-            seed=request_seed(load.seed, job.t_index, job.level),
-            worker=job.worker,
-            workers=job.workers,
-            start_ns=job.start_ns,
-            burstiness=load.burstiness,
-            ramp_up_s=load.ramp_up_s,
-            times=None if load.replay is None else tuple(t / load.speedup for t in load.replay.arrivals_s),
-        )
-        # Redaction is bound to the client here, where every executor builds it: the key this
-        # process sends is the key scrubbed from what it records, whoever handed it over.
-        secrets = redaction_for(api_key, emulated=job.emulate)
-        await profile.drive(_sender(job, provider, prompts, emit, secrets))
-    finally:
-        health = sampler.stop()
-        gc.unfreeze()
-        with anyio.CancelScope(shield=True):
-            await provider.aclose()
-    return health
+    # Redaction is bound to the client here, where every executor builds it: the key this
+    # process sends is the key scrubbed from what it records, whoever handed it over.
+    secrets = redaction_for(job.key(), emulated=job.emulate)
+    await profile.drive(_sender(job, provider, prompts, emit, secrets))
 
 
 async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> None:

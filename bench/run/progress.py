@@ -1,5 +1,8 @@
 """Live progress while a run goes: rich on a terminal, plain lines otherwise, nothing when quiet.
 
+Every target running a level has its own line (or bar): one at a time in a sequential run,
+all of them at once when targets are interleaved (docs/scenarios.md, "Order").
+
 Rendering competes with chunk stamping for the one event loop (and the GIL), so the rich
 display is refreshed from the loop at most once a second, never from a thread: a refresh
 takes 1-2 ms on a 2-core box, every read that arrives meanwhile is stamped late, and at four
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.fmt import target_name
 from bench.results.records import RequestRecord
 from bench.schema import LoadLevel
 
@@ -42,6 +46,7 @@ class _LevelState:
     """
 
     def __init__(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
+        self.target = target
         self.label = f"{target} {LoadLevel.of(mode, level).text}"
         self.total = total
         self.warmup_total = warmup
@@ -103,35 +108,67 @@ class NullProgress:
         pass
 
 
+class _Running:
+    """The levels under way: one per target, several at once when targets are interleaved.
+
+    ``start_level`` is called once per target that runs the level (its name as the report
+    names it: ``target_name``); a record goes to its own target's level, and ``end_level``
+    ends them all, since an interleaved level ends when every target's part has ended.
+    """
+
+    def __init__(self) -> None:
+        self.levels: dict[str, _LevelState] = {}
+
+    def start(self, target: str, mode: str, level: float, total: int | None, warmup: int | None) -> _LevelState:
+        state = _LevelState(target, mode, level, total, warmup)
+        self.levels[target] = state
+        return state
+
+    def of(self, record: RequestRecord) -> _LevelState:
+        state = self.levels.get(target_name(record.target, record.client))
+        if state is None and len(self.levels) == 1:  # a caller that names its one level otherwise
+            state = next(iter(self.levels.values()))
+        if state is None:
+            raise KeyError(f"no level under way for {target_name(record.target, record.client)!r}")
+        return state
+
+
 class PlainProgress:
-    """For logs and pipes: a line per quarter of a level (at most) and one when it ends."""
+    """For logs and pipes: a line per quarter of each target's level (at most) and one when it ends."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
-        self.state: _LevelState | None = None
-        self._next_report = 0
+        self._running = _Running()
+        #: Per level under way (by target): requests between lines, and the count of the next line.
+        self._every: dict[str, list[int]] = {}
 
     def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
-        self.state = _LevelState(target, mode, level, total, warmup)
-        self._step = max(1, -(-(total or 100) // 4))
-        self._next_report = self._step
+        self._running.start(target, mode, level, total, warmup)
+        step = max(1, -(-(total or 100) // 4))
+        self._every[target] = [step, step]
 
     def advance(self, record: RequestRecord) -> None:
-        assert self.state is not None
-        self.state.add(record)
-        if self.state.done >= self._next_report:
-            self._next_report += self._step
-            print(self.state.line(), file=self.stream, flush=True)
+        state = self._running.of(record)
+        state.add(record)
+        every = self._every[state.target]
+        if state.done >= every[1]:
+            every[1] += every[0]
+            print(state.line(), file=self.stream, flush=True)
 
     def end_level(self) -> None:
-        if self.state is not None and self.state.done % self._step:
-            print(self.state.line(), file=self.stream, flush=True)
+        for target, state in self._running.levels.items():
+            if state.done % self._every[target][0]:
+                print(state.line(), file=self.stream, flush=True)
+        self._running = _Running()
+        self._every.clear()
 
     def close(self) -> None:
         pass
 
 
 class RichProgress:
+    """A bar per target's level; an interleaved level shows a bar for every target running it."""
+
     def __init__(self, console: Console | None = None) -> None:
 
         self._progress = Progress(
@@ -145,31 +182,31 @@ class RichProgress:
             console=console,
         )
         self._progress.start()
-        self.state: _LevelState | None = None
-        self._task: TaskID | None = None
+        self._running = _Running()
+        self._tasks: dict[str, TaskID] = {}
         self._last = 0.0
 
     def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
-        self.state = _LevelState(target, mode, level, total, warmup)
-        self._task = self._progress.add_task(self.state.label, total=total, status="")
+        state = self._running.start(target, mode, level, total, warmup)
+        self._tasks[target] = self._progress.add_task(state.label, total=total, status="")
         self._progress.refresh()
 
     def advance(self, record: RequestRecord) -> None:
-        assert self.state is not None and self._task is not None
-        self.state.add(record)
+        self._running.of(record).add(record)
         now = time.monotonic()
         if now - self._last >= _REFRESH_S:
             self._last = now
             self._update()
 
     def _update(self) -> None:
-        assert self.state is not None and self._task is not None
-        self._progress.update(self._task, completed=self.state.done, status=f"{self.state.counts()}  {self.state.status()}")
+        for target, state in self._running.levels.items():
+            self._progress.update(self._tasks[target], completed=state.done, status=f"{state.counts()}  {state.status()}")
         self._progress.refresh()
 
     def end_level(self) -> None:
-        if self.state is not None:
-            self._update()
+        self._update()
+        self._running = _Running()
+        self._tasks.clear()
 
     def close(self) -> None:
         self._progress.stop()

@@ -1,9 +1,11 @@
 """Drive a scenario: targets × load levels × requests, each finished request on disk at once.
 
 The runner joins the pieces and owns none of their logic: the load profile says when, the
-provider says how, ``measure`` times it, ``ResultsWriter`` keeps it. Targets and levels run
-one after another in the order written (docs/scenarios.md), each level with a fresh client whose
-connection pool fits the level, so no request waits for a connection after t0.
+provider says how, ``measure`` times it, ``ResultsWriter`` keeps it, ``order`` says which
+targets run each level together. Levels run in the order written; with several targets each
+level is run by all of them side by side unless the scenario asks for them one after another
+(docs/scenarios.md, "Order"). Each level gets a fresh client per target whose connection pool
+fits the level, so no request waits for a connection after t0.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ from bench.results.records import (
 from bench.results.run_file import RUN_FILE, Calibration, ClientHealth, RunMeta, write_run_meta
 from bench.run.executors.ray import RayExecutor
 from bench.run.executors.workers import ProcessExecutor
-from bench.run.level import LevelJob, run_level, scenario_prompts
+from bench.run.level import Jobs, LevelJob, run_level, scenario_prompts
 from bench.run.load import pool_size
+from bench.run.order import Step, steps, targets_at_once
 from bench.run.preflight import model_warnings, preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
-from bench.scenario.model import CLIENTS, Scenario, Target, load_scenario
+from bench.scenario.model import CLIENTS, Order, Scenario, Target, load_scenario
 from bench.scenario.prompts import PROMPT_NOTE, PromptSet
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
@@ -70,6 +73,8 @@ class RunOptions:
     client: str | None = None
     #: Processes sharing each level's load; None keeps the scenario's ``[load] workers``.
     workers: int | None = None
+    #: "interleaved" or "sequential" for every run of several targets; None keeps ``[load] order``.
+    order: Order | None = None
     #: Where the load runs: "local" (this machine's processes) or "ray" (Ray actors).
     executor: str = "local"
     #: Ray cluster address for executor "ray" (None starts a local Ray instance).
@@ -113,6 +118,8 @@ def apply_overrides(scenario: Scenario, options: RunOptions) -> Scenario:
     load = data["load"]
     if options.workers is not None:
         load["workers"] = options.workers
+    if options.order is not None:
+        load["order"] = options.order
     if options.requests is not None:
         load["requests"], load["duration_s"] = options.requests, None
     if options.concurrency:
@@ -175,7 +182,8 @@ def raise_open_file_limit(scenario: Scenario, warn: Warn) -> None:
     except ImportError:  # pragma: no cover - Windows
         return
     load = scenario.load
-    streams = int(max(load.levels)) if load.mode == "concurrency" else pool_size(load.mode, max(load.levels), load.timeout_s)
+    per_target = int(max(load.levels)) if load.mode == "concurrency" else pool_size(load.mode, max(load.levels), load.timeout_s)
+    streams = per_target * targets_at_once(scenario)  # interleaved: every target's streams at once
     needed = streams + _FD_HEADROOM
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= needed:
@@ -236,13 +244,15 @@ def health_meta(levels: list[LevelHealth]) -> ClientHealth:
 
 
 class Executor(Protocol):
-    """Where a level's load runs: this process, worker processes, or Ray actors."""
+    """Where a level's load runs: this process, worker processes, or Ray actors. A level is one
+    target's job or several targets' jobs run side by side (interleaved); either way every
+    process that runs it returns one health sample."""
 
     async def __aenter__(self) -> Executor: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
 
-    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]: ...
+    async def run_level(self, jobs: Jobs, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]: ...
 
 
 class InProcessExecutor:
@@ -257,8 +267,8 @@ class InProcessExecutor:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
-        return [await run_level(job, emit, self.prompts)]
+    async def run_level(self, jobs: Jobs, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
+        return [await run_level(jobs, emit, self.prompts)]
 
 
 class Runner:
@@ -313,6 +323,7 @@ class Runner:
             prompt_note=PROMPT_NOTE,
             workers=s.load.workers,
             executor=self.options.executor,
+            order=s.order,
             client_health=health_meta(self.health),
             calibration=calibration_meta(self.options.out),
             error=error,
@@ -468,30 +479,35 @@ class Runner:
                 self._lose(cannot_write(exc, writer.path))
 
         async with self._executor() as executor:
-            for t_index, target in enumerate(self.scenario.target):
-                for level in load.levels:
-                    # Several clients: one after the other within the level, never side by side,
-                    # so neither's CPU and event-loop time is in the other's figures.
-                    for client in target.clients:
-                        turns = self.scenario.prompts.turns  # a conversation records one request per turn
-                        total = (load.per_level + load.warmup) * turns if load.per_level is not None else None
-                        progress.start_level(target_name(target.name, client), load.mode, level, total, warmup=load.warmup)
-                        job = LevelJob(
-                            run_id=self.run_id,
-                            scenario=self.scenario,
-                            t_index=t_index,
-                            level=level,
-                            base_url=base_urls[target.name],
-                            api_key=self.keys[target.name],
-                            emulate=self.emulate,
-                            client=client,
-                        )
-                        try:
-                            self.health.extend(await executor.run_level(job, emit))
-                        finally:
-                            with anyio.CancelScope(shield=True):
-                                await writer.drain()  # the level's records counted in the level's display
-                            progress.end_level()
+            turns = self.scenario.prompts.turns  # a conversation records one request per turn
+            for step in steps(self.scenario):
+                jobs = [self._job(t_index, step, base_urls) for t_index in step.t_indices]
+                total = (load.per_level + load.warmup) * turns if load.per_level is not None else None
+                for job in jobs:  # one line (or bar) per target running the level
+                    progress.start_level(
+                        target_name(job.target.name, step.client), load.mode, step.level, total, warmup=load.warmup
+                    )
+                try:
+                    self.health.extend(await executor.run_level(jobs, emit))
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await writer.drain()  # the level's records counted in the level's display
+                    progress.end_level()
+
+    def _job(self, t_index: int, step: Step, base_urls: dict[str, str | None]) -> LevelJob:
+        """One target's part of a step: its own index, key and URL, so its request indices,
+        seeds and prompts are what they would be if it ran alone."""
+        target = self.scenario.target[t_index]
+        return LevelJob(
+            run_id=self.run_id,
+            scenario=self.scenario,
+            t_index=t_index,
+            level=step.level,
+            base_url=base_urls[target.name],
+            api_key=self.keys[target.name],
+            emulate=self.emulate,
+            client=step.client,
+        )
 
     def _executor(self) -> Executor:
         workers = self.scenario.load.workers

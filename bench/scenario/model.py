@@ -357,6 +357,11 @@ CACHE_MIN_TOKENS = 1_024
 MAX_CONCURRENCY_LEVEL = 10_000
 MAX_RATE_LEVEL = 100_000.0
 
+#: How several targets take their turns: each load level run by every target side by side
+#: ("interleaved", the default), or every level of one target before the next ("sequential").
+Order = Literal["interleaved", "sequential"]
+ORDERS: tuple[str, ...] = ("interleaved", "sequential")
+
 
 class Load(_Strict):
     concurrency: list[Annotated[int, Field(ge=1, le=MAX_CONCURRENCY_LEVEL)]] | None = None
@@ -380,6 +385,9 @@ class Load(_Strict):
     speedup: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
     #: The parsed trace (set when the scenario is loaded, from the file ``trace`` names).
     _trace: Trace | None = PrivateAttr(default=None)
+    #: How targets take their turns (docs/scenarios.md, "Order"); None: interleaved when there
+    #: are several targets. Read the order that runs from ``Scenario.order``.
+    order: Order | None = None
 
     @field_validator("concurrency", "rate", mode="before")
     @classmethod
@@ -564,6 +572,15 @@ class Scenario(_Strict):
         return slo_for_scenario({"slo": self.slo, "targets": [{"label": t.name, "slo": t.slo} for t in self.target]})
 
     @property
+    def order(self) -> Order:
+        """The order this scenario runs in: ``[load] order`` as written, else interleaved when
+        there are several targets. One target runs alone either way, which is "sequential":
+        nothing ran beside it (docs/scenarios.md, "Order")."""
+        if len(self.target) < 2:
+            return "sequential"
+        return self.load.order or "interleaved"
+
+    @property
     def clients(self) -> tuple[str, ...]:
         """Every client path some target is measured with, in ``CLIENTS`` order."""
         used = {c for t in self.target for c in t.clients}
@@ -716,6 +733,11 @@ def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str
             field,
             f"unknown provider {error.get('input')!r}{_suggest(str(error.get('input')), PROVIDERS)}; expected one of {', '.join(PROVIDERS)}",
         )
+    if kind == "literal_error" and loc and loc[-1] == "order":
+        given = error.get("input")
+        if isinstance(given, str):
+            return field, f"unknown order {given!r}{_suggest(given, ORDERS)}; expected {' or '.join(ORDERS)}"
+        return field, f"expected {' or '.join(repr(o) for o in ORDERS)} (got {type(given).__name__} {given!r})"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
     head, sep, rest = msg.partition(": ")

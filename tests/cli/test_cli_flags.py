@@ -5,6 +5,7 @@ Runs go through the built-in emulator over loopback, with the real SDKs.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -264,3 +265,39 @@ def test_models_says_when_it_skipped_the_live_list(cli, monkeypatch: pytest.Monk
     assert code == 0 and "skipped" in out and "GROQ_API_KEY" in out and "ANTHROPIC_API_KEY" in out
     code, out, _ = cli("models", "openai-compatible")
     assert code == 0 and "--base-url" in out
+
+
+# --------------------------------------------------------------------------- --order
+
+
+def test_order_on_the_command_line_beats_the_file_and_is_kept(cli, tmp_path: Path) -> None:
+    quickstart = str(REPO / "scenarios" / "quickstart.toml")
+    base = ("run", quickstart, "--emulate", "--requests", "1", "--concurrency", "1", "-q", "--no-report")
+    code, out, err = cli(*base, "--order", "sequential", "--out", str(tmp_path / "s"))
+    assert code == 0, err
+    run_dir = _run_dir(out)
+    assert json.loads((run_dir / "run.json").read_text())["order"] == "sequential"
+    kept = load_scenario(run_dir / "scenario.toml")
+    assert kept.load.order == "sequential" and kept.order == "sequential"  # repeating the run repeats the order
+    code, out, err = cli(*base, "--out", str(tmp_path / "i"))
+    assert code == 0, err
+    run_dir = _run_dir(out)
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["order"] == "interleaved"  # several targets: side by side unless told otherwise
+    assert [len(level["targets"]) for level in meta["client_health"]["levels"]] == [3]
+    assert load_scenario(run_dir / "scenario.toml").load.order is None  # the default, left to apply again
+
+
+def test_a_bad_order_is_refused_before_anything_runs(cli, tmp_path: Path) -> None:
+    code, out, err = cli("run", str(REPO / "scenarios" / "quickstart.toml"), "--order", "sideways", "--out", str(tmp_path))
+    assert code == 2 and "--order" in err + out and "interleaved" in err + out and "Traceback" not in err + out
+    assert not any(tmp_path.iterdir())
+
+
+def test_validate_says_the_order_of_several_targets(cli, tmp_path: Path) -> None:
+    code, out, _ = cli("validate", str(REPO / "scenarios" / "quickstart.toml"))
+    assert code == 0 and "  order: interleaved (each level run by every target side by side)" in out
+    one = tmp_path / "one.toml"
+    one.write_text('[[target]]\nprovider = "groq"\nmodel = "openai/gpt-oss-20b"\n[load]\nconcurrency = [1]\nrequests = 1\n')
+    code, out, _ = cli("validate", str(one))
+    assert code == 0 and "  order:" not in out  # one target: nothing to order

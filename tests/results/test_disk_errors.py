@@ -233,6 +233,27 @@ def test_results_file_failing_with_workers_is_the_same_line(cli, disk: BrokenDis
     assert "requests.jsonl: cannot write (No space left on device); the run stopped: 3 requests kept" in _one_line(stderr)
 
 
+@pytest.mark.parametrize("executor", [[], ["--workers", "2"]], ids=["local", "workers"])
+def test_results_file_failing_while_targets_run_side_by_side_is_the_same_line(
+    cli, disk: BrokenDisk, tmp_path: Path, executor: list[str]
+) -> None:
+    """Interleaved, two targets' records arrive mixed; the first write that fails stops both."""
+    path = _scenario(tmp_path)
+    text = path.read_text()
+    second = text[text.index("[[target]]") : text.index("[request]")].replace('model = "openai/gpt-oss-20b"', 'model = "gpt-4.1"')
+    path.write_text(text.replace("[request]", second.replace('provider = "groq"', 'provider = "openai"') + "[request]"))
+    out = tmp_path / "results"
+    disk.fail(lambda p: p.name == "requests.jsonl", errno.ENOSPC, after_writes=3)
+    code, _, stderr = cli("run", str(path), "--out", str(out), "--quiet", *executor)
+    assert code == 2
+    assert "requests.jsonl: cannot write (No space left on device); the run stopped: 3 requests kept" in _one_line(stderr)
+    disk.match = None
+    (run_dir,) = list(out.iterdir())
+    assert len(load_results(run_dir)) == 3
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["order"] == "interleaved" and meta["finished"] is False
+
+
 @pytest.mark.parametrize("err", ERRNOS)
 def test_report_of_a_run_that_cannot_be_written_keeps_the_results(cli, disk: BrokenDisk, tmp_path: Path, err: int) -> None:
     out = tmp_path / "results"

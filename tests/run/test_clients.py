@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -292,6 +293,20 @@ def test_sdk_costs_find_a_real_difference_and_not_a_false_one() -> None:
     assert not no_cost.itl_mean_ms.firm
     assert no_cost.cpu_us_per_chunk is None  # no health slices: no figure, never a made-up one
     assert sdk_costs(lean) == []  # one client: nothing to compare
+
+
+def test_sdk_costs_read_an_interleaved_levels_one_sample_for_each_of_its_targets() -> None:
+    """Interleaved, one health sample covers every target that ran the level with that client."""
+    frames = [synthetic_frame(targets=TARGETS[:2], n=100, seed=s, client=c) for s, c in ((1, "fast"), (2, "sdk"))]
+    both = " + ".join(TARGETS[:2])
+    health = [
+        replace(_health(both, "fast", 12.0), targets=tuple(TARGETS[:2])),
+        replace(_health(both, "sdk", 170.0), targets=tuple(TARGETS[:2])),
+    ]
+    costs = sdk_costs(pd.concat(frames, ignore_index=True), health)
+    assert [c.target for c in costs] == list(TARGETS[:2])
+    for cost in costs:
+        assert cost.cpu_us_per_chunk is not None and 150 < cost.cpu_us_per_chunk.change < 165
 
 
 def test_difference_intervals_cover_a_known_shift() -> None:

@@ -189,21 +189,22 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signals", ["SIGINT", "SIGINT SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("executor", list(EXECUTORS))
-def test_ctrl_c_records_every_request_in_flight(
-    executor: str, signals: str, counting_emulator: tuple[str, Path], tmp_path: Path
-) -> None:
+def _interrupt(executor: str, signals: str, emulator: tuple[str, Path], tmp_path: Path, targets: int = 1) -> None:
+    """Start a long run, send ``signals`` mid-stream, and check every request in flight — on
+    every target, ``targets`` of them side by side (interleaved) — is one ``cancelled`` row."""
     if executor == "ray":
         pytest.importorskip("ray")
-    url, log = counting_emulator
-    marker = f"bench-cancel-{executor}-{signals.replace(' ', '-')}-{os.getpid()}"
+    url, log = emulator
+    marker = f"bench-cancel-{executor}-{signals.replace(' ', '-')}-{targets}-{os.getpid()}"
     path = tmp_path / "s.toml"
-    # Every request streams for ~2 s, so at any moment all four streams have one in flight.
+    # Every request streams for ~2 s, so at any moment all four streams of each target have one in flight.
     path.write_text(
-        f'[scenario]\nname = "cancel"\n\n[[target]]\nprovider = "openai-compatible"\nmodel = "{marker}"\n'
-        f'base_url = "{url}/v1"\n\n[request]\nmax_tokens = 150\nextra_body = {{ ignore_eos = true }}\n\n'
+        '[scenario]\nname = "cancel"\n\n'
+        + "".join(
+            f'[[target]]\nprovider = "openai-compatible"\nmodel = "{marker}-{t}"\nbase_url = "{url}/v1"\n\n'
+            for t in range(targets)
+        )
+        + "[request]\nmax_tokens = 150\nextra_body = { ignore_eos = true }\n\n"
         "[load]\nconcurrency = [4]\nrequests = 400\ntimeout_s = 60\n"
     )
     out = tmp_path / "results"
@@ -221,7 +222,7 @@ def test_ctrl_c_records_every_request_in_flight(
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             files = list(out.rglob("requests.jsonl"))
-            if files and files[0].read_text().count("\n") >= 4:
+            if files and files[0].read_text().count("\n") >= 4 * targets:
                 break
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
@@ -245,9 +246,12 @@ def test_ctrl_c_records_every_request_in_flight(
     frame = load_results(run_dir)
     kinds = frame["error_kind"].fillna("ok").value_counts().to_dict()
     assert set(kinds) <= {"ok", "cancelled"}, kinds
-    assert kinds.get("cancelled") == 4, kinds  # every stream's request in flight, recorded
+    assert kinds.get("cancelled") == 4 * targets, kinds  # every stream's request in flight, recorded
+    cancelled = frame[frame["error_kind"] == "cancelled"]
+    assert cancelled.groupby("target").size().to_dict() == {f"openai-compatible/{marker}-{t}": 4 for t in range(targets)}
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["interrupted"] is True and meta["finished"] is False and meta["ended_at"]
+    assert meta["order"] == ("interleaved" if targets > 1 else "sequential")
     # Every request the server saw is a row: nothing in flight vanished.
     deadline = time.monotonic() + 10
     while _served(log, marker) < len(frame) and time.monotonic() < deadline:
@@ -258,3 +262,21 @@ def test_ctrl_c_records_every_request_in_flight(
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_with(marker) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", ["SIGINT", "SIGINT SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_ctrl_c_records_every_request_in_flight(
+    executor: str, signals: str, counting_emulator: tuple[str, Path], tmp_path: Path
+) -> None:
+    _interrupt(executor, signals, counting_emulator, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", ["SIGINT", "SIGINT SIGINT"])
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_ctrl_c_records_every_request_in_flight_of_every_interleaved_target(
+    executor: str, signals: str, counting_emulator: tuple[str, Path], tmp_path: Path
+) -> None:
+    _interrupt(executor, signals, counting_emulator, tmp_path, targets=2)

@@ -459,3 +459,42 @@ def test_sampler_reads_rss_without_psutil_on_linux() -> None:
         assert s._statm is None
 
     run(go)
+
+
+# --- interleaved levels: one sample for several targets ------------------------------------------
+
+INTERLEAVED = ("groq/llama", "openai/gpt", "anthropic/claude")
+
+
+def test_a_sampler_over_several_targets_names_them_all() -> None:
+    async def go() -> LevelHealth:
+        s = sampler(streams=12, target=" + ".join(INTERLEAVED), targets=INTERLEAVED)
+        s.start()
+        await until_samples(s, 2)
+        return s.stop()
+
+    result = run(go)
+    assert result.targets == INTERLEAVED and result.target == "groq/llama + openai/gpt + anthropic/claude"
+    assert LevelHealth.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    assert sampler().targets == ()
+
+
+def test_an_interleaved_level_over_budget_says_the_client_could_not_hold_all_targets() -> None:
+    busy = level(target=" + ".join(INTERLEAVED), targets=INTERLEAVED, cpu_util=0.97, loop_lag_ms_p99=30.0, streams=48)
+    (finding,) = saturation([busy])
+    text = finding.message
+    assert text.startswith("groq/llama + openai/gpt + anthropic/claude at concurrency 16, worker 0: ")
+    assert "the client could not hold all 3 targets at once" in text.lower()
+    assert 'order = "sequential"' in text and "--order sequential" in text and "--workers 2" in text
+    assert "measure the providers rather than the client" in text
+    assert finding.targets == INTERLEAVED
+    # One target alone: no word of targets.
+    (alone,) = saturation([level(cpu_util=0.97, loop_lag_ms_p99=30.0)])
+    assert "targets" not in alone.message and "sequential" not in alone.message
+
+
+def test_an_interleaved_levels_start_lag_is_its_worst_targets() -> None:
+    open_loop = level(target="a + b", targets=("a", "b"), load_mode="rate", load_level=20.0)
+    assert saturation([open_loop], {("a", 20.0): 10.0, ("b", 20.0): 40.0}) == []
+    (finding,) = saturation([open_loop], {("a", 20.0): 10.0, ("b", 20.0): 70.0})
+    assert [(e.what, e.measured) for e in finding.exceeded] == [("start_lag", 70.0)]

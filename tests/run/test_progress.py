@@ -99,3 +99,47 @@ def test_make_progress_picks_by_terminal(capsys) -> None:  # type: ignore[no-unt
     quiet.end_level()
     quiet.close()
     assert capsys.readouterr().out == ""
+
+
+def _of(target: str, i: int, client: str = "fast") -> RequestRecord:
+    r = _record(i)
+    r.target, r.client = target, client
+    return r
+
+
+def test_plain_progress_shows_every_target_of_an_interleaved_level() -> None:
+    out = io.StringIO()
+    p = PlainProgress(out)
+    p.start_level("groq/x", "concurrency", 2.0, 4)
+    p.start_level("openai/y (sdk)", "concurrency", 2.0, 4)
+    for i in range(4):  # side by side: their records arrive mixed
+        p.advance(_of("groq/x", i))
+        if i < 3:
+            p.advance(_of("openai/y", i, client="sdk"))
+    p.end_level()
+    lines = out.getvalue().splitlines()
+    groq = [line for line in lines if line.startswith("groq/x concurrency 2:")]
+    openai = [line for line in lines if line.startswith("openai/y (sdk) concurrency 2:")]
+    assert len(groq) + len(openai) == len(lines)
+    assert groq[-1] == "groq/x concurrency 2: measured 4 (4/4 in all), 0 errors, TTFT p50 11.5 ms"
+    assert openai[-1] == "openai/y (sdk) concurrency 2: measured 3 (3/4 in all), 0 errors, TTFT p50 11.0 ms"
+    # The next level starts afresh, for whichever targets run it.
+    p.start_level("groq/x", "concurrency", 4.0, 4)
+    p.advance(_of("groq/x", 0))
+    p.end_level()
+    assert out.getvalue().splitlines()[-1] == "groq/x concurrency 4: measured 1 (1/4 in all), 0 errors, TTFT p50 10.0 ms"
+
+
+def test_rich_progress_shows_a_bar_per_target_of_an_interleaved_level() -> None:
+    buffer = io.StringIO()
+    p = RichProgress(Console(file=buffer, force_terminal=True, width=160))
+    p.start_level("groq/x", "concurrency", 2.0, 2)
+    p.start_level("anthropic/z", "concurrency", 2.0, 2)
+    for i in range(2):
+        p.advance(_of("anthropic/z", i))
+    p.advance(_of("groq/x", 0))
+    p.end_level()
+    p.close()
+    text = buffer.getvalue()
+    assert "groq/x concurrency 2" in text and "anthropic/z concurrency 2" in text
+    assert "1/2" in text and "2/2" in text

@@ -147,3 +147,41 @@ def test_unreachable_address_is_one_line_in_seconds(cli, tmp_path: Path) -> None
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bench: error: --address 127.0.0.1:1"), err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ray_actors_run_interleaved_targets_side_by_side(tmp_path: Path) -> None:
+    """Each actor gets its share of every target's level as one job: one health sample per
+    actor and level, each target's indices and answers as one local process gives them."""
+    text = textwrap.dedent(SCENARIO)
+    second = text[text.index("[[target]]") : text.index("[request]")]
+    second = second.replace('provider = "groq"', 'provider = "anthropic"').replace("openai/gpt-oss-20b", "claude-haiku-5-5")
+    path = tmp_path / "two.toml"
+    path.write_text(text.replace("[request]", second + "[request]"))
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "run", str(path), "--executor", "ray", "--workers", "2", "--out", str(out),
+         "--no-report", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    frame = load_results(run_dir)
+    assert len(frame) == 2 * 2 * 7 and (frame["status"] == "ok").all()
+    for (_target, _level), group in frame.groupby(["target", "load_level"]):
+        assert sorted(group["request_index"]) == list(range(7))
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["order"] == "interleaved" and meta["executor"] == "ray"
+    names = ["groq/openai/gpt-oss-20b", "anthropic/claude-haiku-5-5"]
+    assert sorted((e["load_level"], e["worker"], tuple(e["targets"])) for e in meta["client_health"]["levels"]) == [
+        (level, worker, tuple(names)) for level in (2.0, 3.0) for worker in (0, 1)
+    ]
+    single = run_scenario(path, out=tmp_path / "one", workers=1).frame
+
+    def answers(f: pd.DataFrame) -> dict:
+        return {(r.target, r.load_level, r.request_index): (r.output_tokens, r.finish_reason) for r in f.itertuples()}
+
+    assert answers(frame) == answers(single)

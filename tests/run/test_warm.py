@@ -91,6 +91,9 @@ def test_the_canned_answer_is_parsed_like_a_real_one(provider: str, client: str)
 
 PROFILE = "[target.emulator]\nttft_ms = 20\ntokens_per_s = 1000\njitter = 0\n"
 # Two targets per provider: each level runs on a fresh client, the first in a fresh process.
+# One target at a time (order = "sequential"): what is measured is what one fresh client pays.
+# Interleaved, every target's first request starts at the same instant and waits for the
+# others' to be sent — the reason scenarios with several targets want warmup = 1 or more.
 FIRST_REQUEST = f"""
 [scenario]
 name = "first-request"
@@ -121,6 +124,7 @@ max_tokens = 20
 concurrency = [1]
 requests = 8
 warmup = 0
+order = "sequential"
 """
 
 #: A first request more than this above the others' median (or 3 median absolute deviations,

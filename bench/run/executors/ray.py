@@ -4,7 +4,7 @@ Beyond one load-generator machine the plan is not re-invented here: Ray places t
 ships the work and streams results back (a streaming generator per actor and level). Each
 actor is a worker in the ``--workers`` sense — its share of the streams or arrivals, its own
 client, warm-up and health sample — running ``bench.run.level.run_level`` in the actor's event
-loop. Records come back to this process as they finish and are written here, one run
+loop; with targets interleaved, its share of every target's level, side by side. Records come back to this process as they finish and are written here, one run
 directory for the whole run.
 
 Clocks: every latency is a difference of ``perf_counter_ns`` stamps taken on the machine that
@@ -41,8 +41,7 @@ import anyio.to_thread
 from bench.errors import BenchError
 from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
-from bench.run.level import LevelJob, run_level
-from bench.run.warm import warm_client_path
+from bench.run.level import Jobs, LevelJob, jobs_of, run_level, warm_jobs
 from bench.scenario.prompts import PromptSet
 from bench.timing import now_ns
 
@@ -78,15 +77,16 @@ class LevelActor:
         self._scope: anyio.CancelScope | None = None
         self._stop = False
 
-    async def prepare(self, job: LevelJob) -> str:
-        await warm_client_path(job.target.provider, job.client_path)
+    async def prepare(self, jobs: tuple[LevelJob, ...]) -> str:
+        await warm_jobs(jobs)
         return os.uname().nodename
 
-    async def run(self, job: LevelJob, start_wall_ns: int) -> AsyncIterator[tuple[str, Any]]:
+    async def run(self, jobs: tuple[LevelJob, ...], start_wall_ns: int) -> AsyncIterator[tuple[str, Any]]:
         """Yield ``("record", json)`` as requests finish (also each request in flight when the
-        level is stopped, as ``cancelled``), then ``("done", health)``."""
+        level is stopped, as ``cancelled``), then ``("done", health)``: one health sample for
+        the actor's share of every target that runs the level."""
         start_ns = now_ns() + (start_wall_ns - time.time_ns())
-        job = replace(job, start_ns=start_ns)
+        level = tuple(replace(job, start_ns=start_ns) for job in jobs)
         records: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._stop = False
 
@@ -95,7 +95,7 @@ class LevelActor:
             with anyio.CancelScope() as self._scope:
                 if self._stop:  # stopped before this task got to run
                     self._scope.cancel()
-                health = await run_level(job, lambda r: records.put_nowait(("record", r.to_json())), self.prompts)
+                health = await run_level(level, lambda r: records.put_nowait(("record", r.to_json())), self.prompts)
             self._scope = None
             records.put_nowait(("done", health.to_dict() if health else None))
 
@@ -170,16 +170,17 @@ class RayExecutor:
         if self._started_ray:
             await anyio.to_thread.run_sync(ray.shutdown)
 
-    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
+    async def run_level(self, jobs: Jobs, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
         ray = self._ray
-        jobs = [
-            replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None)
+        level = jobs_of(jobs)
+        shares = [
+            tuple(replace(job, worker=i, workers=self.workers, api_key=job.api_key if job.emulate else None) for job in level)
             for i in range(self.workers)
         ]
-        await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, jobs, strict=True)])
+        await anyio.to_thread.run_sync(ray.get, [a.prepare.remote(j) for a, j in zip(self._actors, shares, strict=True)])
         start_wall_ns = time.time_ns() + _START_AHEAD_NS
         streams = [
-            a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, jobs, strict=True)
+            a.run.options(num_returns="streaming").remote(j, start_wall_ns) for a, j in zip(self._actors, shares, strict=True)
         ]
         # One plain thread per actor moves its streamed results into a queue. They are not tied
         # to this task's cancellation: when the run is stopped, the actors' cancelled records

@@ -6,7 +6,9 @@ the load is spread over N processes (``multiprocessing``, spawned: no forked thr
 
 - closed loop: the level's streams are split as evenly as possible (16 over 3: 6, 5, 5) and
   its requests and warm-up in proportion; open loop: one seeded Poisson process is dealt out
-  arrival by arrival, so together the workers offer exactly the single-process load;
+  arrival by arrival, so together the workers offer exactly the single-process load. When
+  targets are interleaved, every worker gets its share of each target's level and runs them
+  side by side (one job per target, one health sample per worker);
 - every worker prepares (imports, client warm-up) and says so; then all start at one shared
   instant. ``perf_counter_ns`` is CLOCK_MONOTONIC on Linux — one clock for every process on
   the host — so due times and latencies are comparable across workers (and with the
@@ -40,8 +42,7 @@ from bench.errors import BenchError
 from bench.event_loop import loop_options
 from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
-from bench.run.level import LevelJob, run_level, settle_heap
-from bench.run.warm import warm_client_path
+from bench.run.level import Jobs, LevelJob, jobs_of, run_level, settle_heap, warm_jobs
 from bench.scenario.prompts import PromptSet
 from bench.timing import now_ns
 
@@ -87,9 +88,10 @@ class ProcessExecutor:
         for conn in self._conns:
             conn.close()
 
-    async def run_level(self, job: LevelJob, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
+    async def run_level(self, jobs: Jobs, emit: Callable[[RequestRecord], None]) -> list[LevelHealth]:
+        level = jobs_of(jobs)
         for index, conn in enumerate(self._conns):
-            conn.send(("level", replace(job, worker=index, workers=self.workers)))
+            conn.send(("level", tuple(replace(job, worker=index, workers=self.workers) for job in level)))
         await self._collect(emit, until="ready", timeout_s=_READY_S)
         start_ns = now_ns() + _START_AHEAD_NS
         for conn in self._conns:
@@ -184,9 +186,10 @@ def _send_loop(conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | Non
             return
 
 
-async def _level(job: LevelJob, conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | None], prompts: PromptSet) -> None:
-    target = job.target
-    await warm_client_path(target.provider, job.client_path)
+async def _level(
+    jobs: tuple[LevelJob, ...], conn: Connection, outbox: queue.SimpleQueue[tuple[str, Any] | None], prompts: PromptSet
+) -> None:
+    await warm_jobs(jobs)
     settle_heap()  # the long collection before "ready": the level's own call then has little left to walk
     outbox.put(("ready", None))
     kind, start_ns = await anyio.to_thread.run_sync(conn.recv)
@@ -208,7 +211,7 @@ async def _level(job: LevelJob, conn: Connection, outbox: queue.SimpleQueue[tupl
 
             tg.start_soon(stop_on_sigterm)
             try:
-                health = await run_level(replace(job, start_ns=start_ns), emit, prompts)
+                health = await run_level(tuple(replace(job, start_ns=start_ns) for job in jobs), emit, prompts)
             finally:
                 tg.cancel_scope.cancel()
     outbox.put(("done", health.to_dict() if health is not None else None))

@@ -53,17 +53,24 @@ def _f(value: object) -> float:
     return v
 
 
+def cost_summaries(data: ReportData) -> dict[int, pd.DataFrame]:
+    """Per run (by index), bench.analysis.cost's per-level summary: computed once, read by the
+    Cost section and the answer first."""
+    return {r.index: cost_summary(r.frame, r.meta) for r in data.runs if len(r.frame)}
+
+
 def build_model(data: ReportData) -> ReportModel:
     """Everything the report states about ``data``, decided once."""
+    summaries = cost_summaries(data)
     return ReportModel(
         multi=data.multi,
         runs=tuple(_run_facts(r) for r in data.runs),
         saturation=saturation_findings(data),
         runs_compared=_runs_compared(data) if data.multi else None,
-        answer=answer(data),
+        answer=answer(data, summaries),
         headline=headline(data),
         run_to_run=run_to_run(data) if data.multi else None,
-        cost=cost(data) if data.series else None,
+        cost=cost(data, summaries) if data.series else None,
         slo=slo_runs(data),
         load=load(data) if data.series else None,
         sdk_costs=_sdk_costs(data),
@@ -204,11 +211,10 @@ def headline(data: ReportData) -> Headline:
 # --------------------------------------------------------------------------- cost
 
 
-def _cost_by_target(run: RunView) -> dict[tuple[str, str], dict[str, Any]]:
+def _cost_by_target(summary: pd.DataFrame | None) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (target, client path), over every load level: bench.analysis.cost's per-level summary, summed."""
-    if not len(run.frame):
+    if summary is None:
         return {}
-    summary = cost_summary(run.frame, run.meta)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for (target, client), part in summary.groupby(["target", "client"], sort=False, dropna=False):
         cost = part["cost_per_run_usd"].to_numpy(dtype="float64")
@@ -235,9 +241,9 @@ def _cost_by_target(run: RunView) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
-def cost_by_series(data: ReportData) -> list[tuple[Series, dict[str, Any]]]:
+def cost_by_series(data: ReportData, summaries: dict[int, pd.DataFrame]) -> list[tuple[Series, dict[str, Any]]]:
     """Each series with its cost summary (series without one are left out)."""
-    costs = {r.index: _cost_by_target(r) for r in data.runs}
+    costs = {r.index: _cost_by_target(summaries.get(r.index)) for r in data.runs}
     out = []
     for s in data.series:
         c = costs[s.run.index].get((s.target, s.client))
@@ -246,11 +252,11 @@ def cost_by_series(data: ReportData) -> list[tuple[Series, dict[str, Any]]]:
     return out
 
 
-def cost(data: ReportData) -> Cost:
+def cost(data: ReportData, summaries: dict[int, pd.DataFrame]) -> Cost:
     rows: list[CostRow] = []
     sources: dict[tuple[str, str, str], list[str]] = {}
     notes: dict[str, list[str]] = {}
-    for s, c in cost_by_series(data):
+    for s, c in cost_by_series(data, summaries):
         speed = _f(s.headline["output_tps_p50"]) if streamed(s) else e2e_tps(s)
         rows.append(
             CostRow(

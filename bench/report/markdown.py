@@ -29,7 +29,7 @@ def render_model(model: ReportModel, charts: Mapping[str, str]) -> str:
     """The README.md text of ``model``, with the charts in ``charts`` ({key: file name}) linked."""
     multi = model.multi
     lines = title(model) + banner(model) + saturation_warning(model)
-    lines += answer_lines(model.answer, len(model.headline.rows))
+    lines += answer_lines(model.answer)
     lines += run_lines(model)
     if model.runs_compared is not None:
         lines += runs_compared(model, model.runs_compared)

@@ -89,6 +89,8 @@ class Answer:
     rankings: tuple[Ranking, ...]
     #: More than one level was common to every target: the answer is for the highest.
     highest_of: int = 1
+    #: The requests streamed (without streams there is no first-token or speed ranking).
+    streamed: bool = True
 
 
 # --------------------------------------------------------------------------- headline

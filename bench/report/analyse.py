@@ -20,7 +20,7 @@ from bench.analysis.sdk_cost import sdk_costs
 from bench.report.analyse_answer import answer
 from bench.report.analyse_method import clients_by_target, health_runs, method_runs, saturation_findings
 from bench.report.analyse_verdicts import run_to_run, slo_runs
-from bench.report.data import ReportData, RunView, Series, server_split
+from bench.report.data import ReportData, RunView, Series, extrapolated_answer, server_split
 from bench.report.model import (
     Cost,
     CostNote,
@@ -83,7 +83,13 @@ def build_model(data: ReportData) -> ReportModel:
         ),
         method=method_runs(data),
         health=health_runs(data),
+        short_answers=_short_answers(data),
     )
+
+
+def _short_answers(data: ReportData) -> float | None:
+    longest = [n for s in data.series if (n := extrapolated_answer(s)) is not None]
+    return max(longest) if longest else None
 
 
 def over_time(data: ReportData) -> OverTime:
@@ -187,7 +193,7 @@ def headline(data: ReportData) -> Headline:
                 tps_p50_high=_f(h["output_tps_p50_ci_high"]),
                 tps_p10=_f(h["output_tps_p10"]),
                 response_100_p50=_f(h["response_100_ms_p50"]),
-                response_100_longest=None,
+                response_100_longest=extrapolated_answer(s),
                 e2e_p50=_f(h["e2e_ms_p50"]),
                 e2e_p50_low=_f(h["e2e_ms_p50_ci_low"]),
                 e2e_p50_high=_f(h["e2e_ms_p50_ci_high"]),
@@ -396,6 +402,7 @@ def _reasoning_rows(data: ReportData) -> list[ReasoningRow]:
                     percentiles(ok["reasoning_tokens"].to_numpy(dtype="float64", na_value=np.nan), [50])[0]
                 ),
                 response_100_p50=_f(h["response_100_ms_p50"]),
+                response_100_longest=extrapolated_answer(s),
             )
         )
     return rows

@@ -18,9 +18,6 @@ from bench.schema import LoadLevel
 RUN_TO_RUN_STREAMED: tuple[str, ...] = ("ttft_ms", "output_tps", "response_100_ms", "e2e_ms")
 RUN_TO_RUN_WHOLE: tuple[str, ...] = ("e2e_ms",)
 
-#: Verdicts that judge a comparison (the others say why there is none).
-JUDGED = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.NO_CHANGE)
-
 
 def _side(run: RunView) -> Side:
     return Side(SideInfo.from_meta(run.label, "run", str(run.run_dir), run.meta), run.run)
@@ -30,7 +27,7 @@ def _compare(base: RunView, run: RunView, settings: CompareSettings) -> RunCompa
     try:
         comparison = compare_sides(_side(base), _side(run), settings)
     except BenchError as exc:
-        return RunComparison(run.label, str(exc), "", (), (), 0, 0, (), (), ())
+        return RunComparison(run.label, str(exc), "", (), (), (), 0, 0, 0, ())
     by_group: dict[GroupKey, dict[str, MetricChange | ErrorRateChange]] = {}
     for change in comparison.metrics:
         by_group.setdefault(change.group, {})[change.metric] = change
@@ -53,18 +50,21 @@ def _compare(base: RunView, run: RunView, settings: CompareSettings) -> RunCompa
                 error if isinstance(error, ErrorRateChange) else None,
             )
         )
-    verdicts = [c.verdict for r in rows for c in (*r.cells, r.error) if c is not None]
+    none = tuple(None for _ in shown)
+    for only, keys in ((base.label, comparison.only_in_baseline), (run.label, comparison.only_in_candidate)):
+        rows += [ComparisonRow(g.name, LoadLevel.of(g.load_mode, g.load_level).text, none, None, only) for g in keys]
+    changes = [c for r in rows for c in (*r.cells, r.error) if c is not None]
     return RunComparison(
         label=run.label,
         refused=None,
-        headline=comparison.headline,
+        status=comparison.status,
         metrics=shown,
         rows=tuple(rows),
-        judged=sum(v in JUDGED for v in verdicts),
-        inconclusive=sum(v is Verdict.INSUFFICIENT for v in verdicts),
-        only_in_base=tuple(g.label for g in comparison.only_in_baseline),
-        only_in_run=tuple(g.label for g in comparison.only_in_candidate),
-        warnings=tuple(comparison.warnings),
+        regressions=tuple(c for c in changes if c.verdict is Verdict.REGRESSION),
+        improvements=sum(c.verdict is Verdict.IMPROVEMENT for c in changes),
+        no_change=sum(c.verdict is Verdict.NO_CHANGE for c in changes),
+        inconclusive=sum(c.verdict is Verdict.INSUFFICIENT for c in changes),
+        warnings=tuple(w for w in comparison.warnings if not w.startswith(("only in baseline", "only in candidate"))),
     )
 
 

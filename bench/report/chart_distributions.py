@@ -33,7 +33,7 @@ from bench.report.chart_layout import (
     _wants_log,
     legend_below,
 )
-from bench.report.data import ReportData, Series, server_split
+from bench.report.data import ReportData, Series, extrapolated_answer, server_split
 
 
 def ttft_chart(data: ReportData, path: Path) -> bool:
@@ -163,7 +163,17 @@ def response_100_chart(data: ReportData, path: Path) -> bool:
     # Linear on purpose: bar lengths must compare (a bar on a log axis has no true length).
     ax.set_xlim(0, max(values) * 1.18)
     ax.xaxis.set_major_formatter(_COMMA)
-    ax.set_yticks(y, [f"{d[0].name}\n(n={d[4]:,})" for d in drawn] + [label for label, _, _ in ref_bars])
+    short = [extrapolated_answer(d[0]) for d in drawn]
+    ax.set_yticks(
+        y,
+        [f"{d[0].name}{' †' if n is not None else ''}\n(n={d[4]:,})" for d, n in zip(drawn, short, strict=True)]
+        + [label for label, _, _ in ref_bars],
+    )
+    longest = [n for n in short if n is not None]
+    if longest:  # never drawn as if measured: say how long the answers really were
+        handles.append(
+            Patch(facecolor="none", edgecolor="none", label=f"† extrapolated: answers were at most {max(longest):,.0f} tokens")
+        )
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("time to a 100-token answer (ms): lower is better")
     ax.set_title(f"Time to a 100-token answer ({_headline_level_note(data)})", loc="left")

@@ -35,11 +35,11 @@ def render_model(model: ReportModel, charts: Mapping[str, str]) -> str:
         lines += runs_compared(model, model.runs_compared)
     lines += headline_section(model.headline, multi, charts)
     if model.run_to_run is not None:
-        lines += run_to_run_section(model.run_to_run)
+        lines += run_to_run_section(model.run_to_run, model.short_answers)
     if model.cost is not None:
         lines += cost_section(model.cost, multi)
     if model.slo is not None:
-        lines += slo_section(model.slo, multi)
+        lines += slo_section(model.slo, multi, model.short_answers)
     lines += load_section(model.load, multi, charts)
     lines += sdk_cost_section(model.sdk_costs, multi)
     lines += over_time_section(model.over_time, charts)

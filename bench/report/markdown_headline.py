@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bench.report.model import Headline, HeadlineRow
+from bench.report.model import Headline, HeadlineRow, ReasoningRow
 from bench.report.tables import DASH, format_value, heading, share, table, with_ci
 
 #: Reference figures a scenario can ask for (``[report] reference``): name -> (title, note, rows).
@@ -46,19 +46,22 @@ def reference_section(reference: str | None) -> list[str]:
     ]
 
 
-def response_100(row: HeadlineRow) -> str:
+def response_100(row: HeadlineRow | ReasoningRow) -> str:
     """The 100-token answer p50, marked when it is extrapolated rather than measured."""
     text = format_value(row.response_100_p50, "ms")
     return text + EXTRAPOLATED if row.response_100_longest is not None and text != DASH else text
 
 
-def extrapolated_note(rows: tuple[HeadlineRow, ...]) -> list[str]:
-    longest = [r.response_100_longest for r in rows if r.response_100_longest is not None]
-    if not longest:
+def extrapolated_note(rows: tuple[HeadlineRow, ...] | tuple[ReasoningRow, ...]) -> list[str]:
+    """The footnote of the † mark, when a row carries it: how long the answers really were."""
+    marked = [r for r in rows if r.response_100_longest is not None and format_value(r.response_100_p50, "ms") != DASH]
+    if not marked:
         return []
+    longest = format_value(max(r.response_100_longest or 0.0 for r in marked), "count")
+    whose = "the answers were" if len(marked) == len(rows) else f"the answers of the targets marked {EXTRAPOLATED} were"
     return [
-        f"{EXTRAPOLATED} Extrapolated, not measured: the answers were at most {format_value(max(longest), 'count')} "
-        "tokens long, so the 100-token answer is the first answer token + 100 × the time per output token.",
+        f"{EXTRAPOLATED} Extrapolated, not measured: {whose} at most {longest} tokens long, so the 100-token answer is "
+        "the first answer token + 100 × the time per output token.",
         "",
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bench.report.markdown_headline import extrapolated_note, response_100
 from bench.report.model import ErrorRow, Load, OverTime, ReasoningRow, SplitRow
 from bench.report.tables import DASH, code, count, format_value, heading, num, share, table
 
@@ -185,7 +186,7 @@ def time_section(
                 num(r.ttfa_p50),
                 num(r.thinking_p50),
                 num(r.reasoning_tokens_p50),
-                num(r.response_100_p50),
+                response_100(r),
             ]
             for r in reasoning
         ]
@@ -205,6 +206,7 @@ def time_section(
             "",
             table(headers, rows, ["left"] * lead + ["right"] * (len(headers) - lead)),
             "",
+            *extrapolated_note(reasoning),
         ]
     return lines
 

@@ -8,8 +8,9 @@ import math
 
 from bench.analysis.metrics import SloVerdict
 from bench.gate.compare import ErrorRateChange, MetricChange, Verdict
+from bench.report.markdown_headline import EXTRAPOLATED
 from bench.report.markdown_words import join
-from bench.report.model import RunToRun, SloRun
+from bench.report.model import RunComparison, RunToRun, SloRun
 from bench.report.tables import DASH, ci, code, format_value, heading, num, share, table
 from bench.schema import label, unit
 
@@ -31,7 +32,62 @@ def _error_cell(change: ErrorRateChange) -> str:
     return f"{text} · " + (f"**{verdict}**" if change.verdict is Verdict.REGRESSION else verdict)
 
 
-def run_to_run_section(r2r: RunToRun) -> list[str]:
+#: How the gate's status opens its line.
+STATUS = {"regression": "REGRESSION", "inconclusive": "INCONCLUSIVE", "no regression": "No regression"}
+#: At most this many regressions are named in the line (all are bold in the table).
+NAMED_REGRESSIONS = 3
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{format_value(n, 'count')} {word if n == 1 else plural or word + 's'}"
+
+
+def _regression_text(change: MetricChange | ErrorRateChange) -> str:
+    if isinstance(change, MetricChange):
+        return f"{change.group.label} {heading(change.metric, 'p50', unit=False)} {format_value(change.change, 'change')}"
+    return f"{change.group.label} error rate {format_value(change.change, 'points')}"
+
+
+def gate_line(c: RunComparison) -> str:
+    """The gate's verdict, counting exactly the cells and rows of the table under it."""
+    kinds = [
+        _plural(len(c.regressions), "regression"),
+        _plural(c.improvements, "improvement"),
+        f"{format_value(c.no_change, 'count')} no change",
+    ]
+    text = (
+        f"**Gate: {STATUS.get(c.status, c.status)}.** Verdicts in this table: {format_value(c.judged, 'count')} judged "
+        f"({', '.join(kinds)}), {format_value(c.inconclusive, 'count')} inconclusive (too few samples), over "
+        f"{_plural(len(c.rows), 'row')}"
+    )
+    if c.one_run_rows:
+        text += f", of which {_plural(c.one_run_rows, 'is', 'are')} in one run only (not judged)"
+    text += "."
+    if c.regressions:
+        named = "; ".join(_regression_text(r) for r in c.regressions[:NAMED_REGRESSIONS])
+        text += f" Regressed: {named}" + (" …" if len(c.regressions) > NAMED_REGRESSIONS else "") + "."
+    return text
+
+
+def _heading(metric: str, short_answers: float | None) -> str:
+    """A compared figure's header; the 100-token answer marked † when it was extrapolated."""
+    text = heading(metric, "p50", unit=False)
+    return text + EXTRAPOLATED if metric == "response_100_ms" and short_answers is not None else text
+
+
+def short_answers_note(short_answers: float | None, shown: bool) -> list[str]:
+    """The † footnote under a table that shows the 100-token answer of short answers."""
+    if short_answers is None or not shown:
+        return []
+    return [
+        f"{EXTRAPOLATED} Extrapolated, not measured: some targets' answers were at most "
+        f"{format_value(short_answers, 'count')} tokens long, so their 100-token answer is the first answer token + "
+        "100 × the time per output token.",
+        "",
+    ]
+
+
+def run_to_run_section(r2r: RunToRun, short_answers: float | None = None) -> list[str]:
     """Each later run against the first, judged by the CI gate's own code (bench.compare)."""
     settings = r2r.settings
     command = "bench compare RUN_1 RUN_N " + " ".join(f"--metric {m}" for m in r2r.metrics)
@@ -54,14 +110,18 @@ def run_to_run_section(r2r: RunToRun) -> list[str]:
         if comparison.refused is not None:
             lines += [f"The CI gate does not compare these runs: {comparison.refused}.", ""]
             continue
-        lines += [f"**Gate:** {comparison.headline}.", ""]
-        headers = ["target", "load"] + [heading(m, "p50", unit=False) for m in comparison.metrics] + ["error rate"]
+        lines += [gate_line(comparison), ""]
+        headers = ["target", "load"] + [_heading(m, short_answers) for m in comparison.metrics] + ["error rate"]
         rows = []
         for row in comparison.rows:
+            if row.only_in is not None:
+                rows.append([row.target, row.level, *[f"only in {row.only_in} (not judged)"] * (len(headers) - 2)])
+                continue
             cells = [_change_cell(c) if c is not None else DASH for c in row.cells]
             error = [_error_cell(row.error) if row.error is not None else DASH]
             rows.append([row.target, row.level, *cells, *error])
         lines += [table(headers, rows, ["left", "left"] + ["right"] * (len(headers) - 2)), ""]
+        lines += short_answers_note(short_answers, "response_100_ms" in comparison.metrics)
         for warning in comparison.warnings:
             lines += [f"> ⚠️ {warning}.", ""]
     return lines
@@ -108,7 +168,7 @@ def _per_request_text(rules: tuple[tuple[str, bool, float], ...]) -> str:
     )
 
 
-def slo_section(runs: tuple[SloRun, ...], multi: bool) -> list[str]:
+def slo_section(runs: tuple[SloRun, ...], multi: bool, short_answers: float | None = None) -> list[str]:
     lines = ["## SLO verdicts", ""]
     for run in runs:
         if run.empty:
@@ -145,7 +205,10 @@ def slo_section(runs: tuple[SloRun, ...], multi: bool) -> list[str]:
                 else f"{_rule_text(c.first)} ({code(c.key)})"
                 for c in run.columns
             ]
+            short = [c.first.column == "response_100_ms" and short_answers is not None for c in run.columns]
+            headers = headers[:2] + [h + EXTRAPOLATED if mark else h for h, mark in zip(headers[2:], short, strict=True)]
             lines += [table(headers, rows, ["left", "left"] + ["right"] * len(run.columns)), ""]
+            lines += short_answers_note(short_answers, any(short))
         if run.per_request:
             lines += [
                 f"Goodput counts the requests that succeeded and met every per-request threshold "

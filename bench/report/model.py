@@ -182,6 +182,8 @@ class ComparisonRow:
     level: str
     cells: tuple[MetricChange | None, ...]  # per shown metric
     error: ErrorRateChange | None
+    #: The run this group is only in (then nothing is judged in the row), else None.
+    only_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,14 +192,23 @@ class RunComparison:
 
     label: str
     refused: str | None  # why the gate does not compare them, else None
-    headline: str
+    status: str  # the gate's: "regression", "inconclusive" or "no regression"
     metrics: tuple[str, ...]  # the metrics shown as columns
-    rows: tuple[ComparisonRow, ...]
-    judged: int  # verdicts in the table (regression, improvement, no change)
-    inconclusive: int  # cells of the table without a verdict (too few samples)
-    only_in_base: tuple[str, ...]  # "target @ level" of groups only in the first run
-    only_in_run: tuple[str, ...]
+    rows: tuple[ComparisonRow, ...]  # every group of either run; one-run groups say so
+    # Counted from the cells of ``rows``, so the line above the table says what it shows:
+    regressions: tuple[MetricChange | ErrorRateChange, ...]
+    improvements: int
+    no_change: int
+    inconclusive: int  # cells without a verdict: too few samples
     warnings: tuple[str, ...]
+
+    @property
+    def judged(self) -> int:
+        return len(self.regressions) + self.improvements + self.no_change
+
+    @property
+    def one_run_rows(self) -> int:
+        return sum(r.only_in is not None for r in self.rows)
 
 
 @dataclass(frozen=True)
@@ -302,6 +313,7 @@ class ReasoningRow:
     thinking_p50: float
     reasoning_tokens_p50: float
     response_100_p50: float
+    response_100_longest: float | None  # as in HeadlineRow: set when extrapolated
 
 
 @dataclass(frozen=True)
@@ -388,3 +400,6 @@ class ReportModel:
     warm_failed: int
     method: tuple[MethodRun, ...]
     health: tuple[HealthRun, ...]
+    #: When any target's answers were all shorter than 100 tokens, the longest of them: every
+    #: 100-token answer figure (headline, verdicts, SLOs, chart) is then marked extrapolated.
+    short_answers: float | None = None

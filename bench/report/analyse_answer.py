@@ -27,16 +27,21 @@ from bench.schema import LoadLevel
 SEED = 0
 
 
-def _level_values(s: Series, mode: str, level: float, column: str) -> np.ndarray:
-    """Finite values of ``column`` over the series' successful measured requests at one level."""
-    m = s.run.measured
-    mask = (
-        s.mask(m)
-        & (m["load_mode"] == mode).to_numpy(dtype=bool, na_value=False)
+def _level_rows(series: list[Series], mode: str, level: float) -> dict[int, pd.DataFrame]:
+    """Each series' successful measured requests at one level (by ``id``): the run's rows at the
+    level are cut once, then split by series (a million-row run is masked once, not per series)."""
+    m = series[0].run.measured[["target", "client", "status", "load_mode", "load_level", "ttft_ms", "output_tps"]]
+    at = m.loc[
+        (m["load_mode"] == mode).to_numpy(dtype=bool, na_value=False)
         & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
-    )
-    rows = m.loc[mask]
-    x = rows.loc[ok_mask(rows), column].to_numpy(dtype="float64", na_value=np.nan)
+    ]
+    at = at.loc[ok_mask(at)]
+    return {id(s): at.loc[s.mask(at)] for s in series}
+
+
+def _values(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """Finite values of ``column``."""
+    x = rows[column].to_numpy(dtype="float64", na_value=np.nan)
     return x[np.isfinite(x)]
 
 
@@ -51,7 +56,14 @@ def _figure(s: Series, mode: str, level: float, column: str) -> float:
 
 
 def _speed_ranking(
-    series: list[Series], mode: str, level: float, column: str, figure: str, *, lower_is_better: bool
+    series: list[Series],
+    at_level: dict[int, pd.DataFrame],
+    mode: str,
+    level: float,
+    column: str,
+    figure: str,
+    *,
+    lower_is_better: bool,
 ) -> Ranking | None:
     rows = [(s, _figure(s, mode, level, column)) for s in series]
     rows = [(s, v) for s, v in rows if math.isfinite(v)]
@@ -60,9 +72,7 @@ def _speed_ranking(
     rows.sort(key=lambda sv: sv[1] if lower_is_better else -sv[1])
     clear = []
     for (a, _), (b, _) in zip(rows, rows[1:], strict=False):
-        low, high = quantile_difference_ci(
-            _level_values(a, mode, level, column), _level_values(b, mode, level, column), 0.5, seed=SEED
-        )
+        low, high = quantile_difference_ci(_values(at_level[id(a)], column), _values(at_level[id(b)], column), 0.5, seed=SEED)
         clear.append(bool(math.isfinite(low) and (low > 0 or high < 0)))
     return Ranking(figure, tuple(s.shown for s, _ in rows), tuple(v for _, v in rows), tuple(clear))
 
@@ -129,8 +139,9 @@ def answer(data: ReportData, summaries: dict[int, pd.DataFrame] | None = None) -
     mode, level, shared = common
     rankings: list[Ranking] = []
     if run.streamed:
+        at_level = _level_rows(series, mode, level)
         for column, figure, lower in (("ttft_ms", "ttft", True), ("output_tps", "output_tps", False)):
-            ranking = _speed_ranking(series, mode, level, column, figure, lower_is_better=lower)
+            ranking = _speed_ranking(series, at_level, mode, level, column, figure, lower_is_better=lower)
             if ranking is not None:
                 rankings.append(ranking)
     cost = _cost_ranking(series, (summaries or {}).get(run.index), mode, level)

@@ -17,7 +17,6 @@ from bench.analysis.saturation import saturation, summary_lines
 from bench.fmt import DASH
 from bench.report.data import ReportData, RunView
 from bench.report.model import HealthRun, MethodRun, Overhead, Saturation
-from bench.report.tables import code
 from bench.results.health import Budget, LevelHealth
 from bench.results.run_file import RunMeta
 from bench.scenario.flags import FLAGS_SOURCE
@@ -92,17 +91,15 @@ def health_runs(data: ReportData) -> tuple[HealthRun, ...]:
 # --------------------------------------------------------------------------- method facts
 
 
-def _scenario_path(path: object) -> str:
+def _scenario_path(path: object) -> str | None:
     """As recorded, but an absolute path is cut to its last two parts: a report must not depend
-    on (or reveal) where the run's checkout lived."""
+    on (or reveal) where the run's checkout lived. None when nothing was recorded."""
     if not isinstance(path, str) or not path:
-        return DASH
-    if path == FLAGS_SOURCE:
-        return "none: given as command-line flags (the run directory keeps it as `scenario.toml`)"
+        return None
     parts = path.replace("\\", "/").split("/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        return code("…/" + "/".join(parts[-2:]))
-    return code(path)
+        return "…/" + "/".join(parts[-2:])
+    return path
 
 
 def _versions(meta: RunMeta) -> str:
@@ -246,6 +243,7 @@ def method_runs(data: ReportData) -> tuple[MethodRun, ...]:
                 ended_at=r.meta.ended_at if isinstance(r.meta.ended_at, str) else None,
                 emulated=r.emulated,
                 scenario_path=_scenario_path(r.meta.scenario_path),
+                scenario_from_flags=r.meta.scenario_path == FLAGS_SOURCE,
                 fingerprint=r.meta.fingerprint or None,
                 clients=_clients(r),
                 request=request,

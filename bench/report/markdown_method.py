@@ -55,6 +55,12 @@ T0_TEXT = (
 )
 
 
+def _scenario_file(r: MethodRun) -> str:
+    if r.scenario_from_flags:
+        return "none: given as command-line flags (the run directory keeps it as `scenario.toml`)"
+    return code(r.scenario_path) if r.scenario_path else DASH
+
+
 def _overhead(o: Overhead) -> str:
     parts = []
     if o.prep is not None:
@@ -174,7 +180,7 @@ def method_section(runs: tuple[MethodRun, ...], health: tuple[HealthRun, ...], m
         ("started", [date(r.started_at) for r in runs]),
         ("ended", [date(r.ended_at) for r in runs]),
         ("emulated", ["yes (bench's emulator)" if r.emulated else "no (live providers)" for r in runs]),
-        ("scenario file", [r.scenario_path for r in runs]),
+        ("scenario file", [_scenario_file(r) for r in runs]),
         ("fingerprint", [code(r.fingerprint) if r.fingerprint else DASH for r in runs]),
         ("client path", [r.clients for r in runs]),
         ("request", [r.request for r in runs]),

@@ -346,7 +346,8 @@ class MethodRun:
     started_at: str | None
     ended_at: str | None
     emulated: bool
-    scenario_path: str  # as the report shows it (cut to its last parts)
+    scenario_path: str | None  # as recorded, an absolute path cut to its last two parts
+    scenario_from_flags: bool  # given as command-line flags, not a file
     fingerprint: str | None
     clients: str
     request: str

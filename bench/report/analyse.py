@@ -416,15 +416,32 @@ def _example(messages: pd.Series) -> str | None:
     return None
 
 
+def _series_counts(m: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Measured requests per (target, client path), a missing client read as "" (as Series.mask does)."""
+    out: dict[tuple[str, str], int] = {}
+    sizes = m.groupby(["target", "client"], dropna=False, observed=True, sort=False).size()
+    for group, n in sizes.items():
+        target, client = group if isinstance(group, tuple) else (group, "")
+        key = (str(target), client if isinstance(client, str) else "")
+        out[key] = out.get(key, 0) + int(n)
+    return out
+
+
 def _error_rows(data: ReportData) -> list[ErrorRow]:
     rows = []
     order = {k: i for i, k in enumerate(ERROR_KINDS)}
+    # Per run, its failed rows cut once and its requests counted once: a million-row run is
+    # not masked once per series.
+    per_run: dict[int, tuple[pd.DataFrame, dict[tuple[str, str], int]]] = {}
     for s in data.series:
-        m = s.run.measured[["target", "client", "status", "error_kind", "error_message", "http_status"]]
-        mine = m.loc[s.mask(m)]
-        bad = mine.loc[~ok_mask(mine)]
+        if s.run.index not in per_run:
+            m = s.run.measured[["target", "client", "status", "error_kind", "error_message", "http_status"]]
+            per_run[s.run.index] = (m.loc[~ok_mask(m)], _series_counts(m))
+        failed, counts = per_run[s.run.index]
+        bad = failed.loc[s.mask(failed)]
         if bad.empty:
             continue
+        total = counts.get((s.target, s.client), len(bad))
         kinds = bad["error_kind"].astype("object").where(bad["error_kind"].notna(), "other")
         for kind in sorted(set(kinds.tolist()), key=lambda k: (order.get(k, len(order)), k)):
             these = bad.loc[(kinds == kind).to_numpy(dtype=bool)]
@@ -434,7 +451,7 @@ def _error_rows(data: ReportData) -> list[ErrorRow]:
                     target=s.shown,
                     kind=str(kind),
                     count=len(these),
-                    share=len(these) / len(mine),
+                    share=len(these) / total,
                     statuses=tuple(sorted({int(x) for x in these["http_status"].dropna().tolist()})),
                     example=_example(these["error_message"]),
                 )

@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from bench.campaigns.sweep import CHART_FILE, MARKDOWN_FILE, RUNS_DIR, Probe, SweepResult, TargetSweep
 from bench.errors import writing
-from bench.report.charts import (
+from bench.report.chart_layout import (
     BACKGROUND,
     DPI,
     EMULATED_INK,

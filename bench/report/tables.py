@@ -1,21 +1,18 @@
-"""Number formatting and markdown tables with fixed, deterministic output.
+"""Markdown tables with fixed, deterministic output, and the table cells built from numbers.
 
-Numbers are formatted by magnitude (three significant figures or so, never scientific
-notation), so the same value always prints the same way and a diff of two reports shows
-only real changes.
+Numbers themselves are formatted by :func:`bench.fmt.format_value` (one registry, unit ->
+formatter); the names here (``num``, ``share``, ``count``, ``usd``) are that registry's
+formatters, re-exported for the report's modules.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import SupportsFloat
 
 from tabulate import tabulate
 
+from bench.fmt import DASH, as_float, count, format_value, num, share, usd
 from bench.schema import BY_NAME
-
-DASH = "–"
 
 
 def heading(column: str, stat: str, *, unit: bool = True, ci: bool = False) -> str:
@@ -27,38 +24,8 @@ def heading(column: str, stat: str, *, unit: bool = True, ci: bool = False) -> s
     return text + (" [95% CI]" if ci else "")
 
 
-def as_float(value: object) -> float | None:
-    """A number (Python's, numpy's, or its text) as a float; None when missing: None, NaN, pandas' NA, or not a number."""
-    if not isinstance(value, (SupportsFloat, str)):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
-
-
 def _is_missing(value: object) -> bool:
     return as_float(value) is None
-
-
-def num(value: object) -> str:
-    """3-ish significant figures by magnitude: 1,234 · 123 · 12.3 · 1.23 · 0.123; '–' when missing."""
-    v = as_float(value)
-    if v is None:
-        return DASH
-    a = abs(v)
-    if a >= 100:
-        text = f"{v:,.0f}"
-    elif a >= 10:
-        text = f"{v:.1f}"
-    elif a >= 1:
-        text = f"{v:.2f}"
-    elif a == 0:
-        text = "0"
-    else:
-        text = f"{v:.3f}"
-    return "0" if text in ("-0", "-0.0", "-0.00", "-0.000") else text
 
 
 def ci(low: object, high: object) -> str:
@@ -71,17 +38,6 @@ def ci(low: object, high: object) -> str:
 def with_ci(value: object, low: object, high: object) -> str:
     interval = ci(low, high)
     return f"{num(value)} {interval}" if interval and not _is_missing(value) else num(value)
-
-
-def share(value: object) -> str:
-    """A proportion as a percentage with one decimal: '4.0%'."""
-    v = as_float(value)
-    return DASH if v is None else f"{v * 100:.1f}%"
-
-
-def count(value: object) -> str:
-    v = as_float(value)
-    return DASH if v is None else f"{int(v):,}"
 
 
 def cell(text: object) -> str:
@@ -101,3 +57,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: Seque
         align = ["left"] + ["right"] * (len(headers) - 1)
     body = [[cell(c) for c in row] for row in rows]
     return tabulate(body, headers=[cell(h) for h in headers], tablefmt="pipe", colalign=list(align), disable_numparse=True)
+
+
+__all__ = [
+    "DASH",
+    "as_float",
+    "cell",
+    "ci",
+    "code",
+    "count",
+    "format_value",
+    "heading",
+    "num",
+    "share",
+    "table",
+    "usd",
+    "with_ci",
+]

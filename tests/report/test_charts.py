@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import MultipleLocator
 
-from bench.report import charts
+from bench.report import chart_distributions, chart_load, chart_time, charts
 from bench.report.data import ReportData, build
 from tests.synthetic import write_synthetic_run
 
@@ -38,7 +38,8 @@ def _draw_all(data: ReportData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         fig.canvas.draw()
         figures[path.stem] = fig
 
-    monkeypatch.setattr(charts, "_save", keep)
+    for module in (chart_distributions, chart_load, chart_time):  # each kind of chart saves through its own name
+        monkeypatch.setattr(module, "_save", keep)
     charts.render_charts(data, tmp_path)
     assert figures
     return figures

@@ -16,7 +16,9 @@ import pandas as pd
 
 from bench.analysis.cost import cost_summary
 from bench.analysis.metrics import arrival_rates, ok_mask, percentiles
+from bench.analysis.prefill import prefill_fits
 from bench.analysis.sdk_cost import sdk_costs
+from bench.analysis.workload import by_turn, cache_use, token_counts
 from bench.report.analyse_answer import answer
 from bench.report.analyse_method import clients_by_target, health_runs, method_runs, saturation_findings
 from bench.report.analyse_verdicts import run_to_run, slo_runs
@@ -38,6 +40,7 @@ from bench.report.model import (
     RunsCompared,
     SdkCostRun,
     SplitRow,
+    WorkloadRun,
 )
 from bench.results.row_checks import set_aside
 from bench.results.run_file import RUN_FILE, split_fingerprint
@@ -84,7 +87,22 @@ def build_model(data: ReportData) -> ReportModel:
         method=method_runs(data),
         health=health_runs(data),
         short_answers=_short_answers(data),
+        workload=workload_runs(data),
     )
+
+
+def workload_runs(data: ReportData) -> tuple[WorkloadRun, ...]:
+    """Each run's prefill fits (only groups whose prompt lengths varied), cache use, turns and
+    token counts; runs with none of these are left out."""
+    out = []
+    for r in data.runs:
+        # A fit only where prompt lengths ranged widely (a fixed prompt's counts vary by a few
+        # tokens, and a line through them is noise), as the gate judges it.
+        fits = tuple(f for f in prefill_fits(r.frame) if f.tokens_max >= 2 * max(f.tokens_min, 1))
+        run = WorkloadRun(r.label, fits, tuple(cache_use(r.frame)), tuple(by_turn(r.frame)), tuple(token_counts(r.frame)))
+        if not run.empty:
+            out.append(run)
+    return tuple(out)
 
 
 def _short_answers(data: ReportData) -> float | None:

@@ -20,6 +20,7 @@ from bench.report.model import HealthRun, MethodRun, Overhead, Saturation
 from bench.results.health import Budget, LevelHealth
 from bench.results.run_file import RunMeta
 from bench.scenario.flags import FLAGS_SOURCE
+from bench.scenario.lengths import LengthDistribution, describe
 
 #: What each client path is, for the method table.
 CLIENT_NOTES: dict[str, str] = {
@@ -122,28 +123,86 @@ def _table(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _length(value: object) -> str:
+    """A recorded length: ``128``, or a distribution as ``mean 600 ± 300 (16–4000)``."""
+    if isinstance(value, dict):
+        try:
+            return describe(LengthDistribution.model_validate(value))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def _request_text(req: dict[str, Any]) -> str:
+    parts = [
+        f"{k} = {_length(req[k]) if k == 'max_tokens' else req[k]}"
+        for k in ("stream", "max_tokens", "temperature", "max_retries")
+        if k in req
+    ]
+    if req.get("tools"):
+        parts.append(f"{len(req['tools'])} tool(s), tool_choice = {req.get('tool_choice') or 'auto'}")
+    if req.get("response_format"):
+        parts.append(f"response_format = {req['response_format']}")
+    return ", ".join(parts) or DASH
+
+
+def _per_target(sc: dict[str, Any]) -> str:
+    """Each target's own ``[target.request]`` settings, where it has any."""
+    out = []
+    for target in sc.get("targets") or []:
+        own = target.get("request") if isinstance(target, dict) else None
+        if isinstance(own, dict) and own:
+            shown = ", ".join(
+                f"{k} = {_length(v) if k == 'max_tokens' else (f'{len(v)} tool(s)' if k == 'tools' else v)}"
+                for k, v in own.items()
+            )
+            out.append(f"{target.get('label', '?')}: {shown}")
+    return "; ".join(out)
+
+
 def _settings(run: RunView) -> tuple[str, str, str]:
     sc = run.scenario
     req = _table(sc.get("request"))
     prompts = _table(sc.get("prompts"))
     load = _table(sc.get("load"))
-    request = ", ".join(f"{k} = {req[k]}" for k in ("stream", "max_tokens", "temperature", "max_retries") if k in req) or DASH
+    request = _request_text(req)
+    own = _per_target(sc)
+    if own:
+        request += f"; per target: {own}"
     prompt = DASH
     if prompts:
-        prompt = f"{prompts.get('source', '?')}, ~{prompts.get('input_tokens', '?')} input tokens"
+        prompt = f"{prompts.get('source', '?')}, ~{_length(prompts.get('input_tokens', '?'))} input tokens"
         if prompts.get("seed") is not None:
             prompt += f", seed {prompts['seed']}"
+        if prompts.get("shared_prefix_tokens"):
+            prompt += f"; a shared {prompts['shared_prefix_tokens']:,}-token prefix, {prompts.get('cache', 'cold')} cache"
+        if (prompts.get("turns") or 1) > 1:
+            prompt += f"; conversations of {prompts['turns']} turns, {prompts.get('think_time_s', 0):g} s think time"
     if run.meta.prompts_unique:
         prompt += "; unique prompt per request (no prompt-cache flattery)"
     load_text = DASH
     if load:
         levels = ", ".join(f"{float(x):g}" for x in load.get("levels") or [])
         load_text = f"{load.get('mode', '?')} [{levels}]"
+        if load.get("trace"):
+            name = str(load["trace"]).replace("\\", "/").rsplit("/", 1)[-1]
+            load_text = f"trace replay of `{name}` (sha256 {load.get('trace_sha256', '?')}) at speedup {load.get('speedup', 1):g}, mean {levels} req/s"
         if load.get("requests") is not None:
             load_text += f", {load['requests']} requests per level"
         if load.get("duration_s") is not None:
             load_text += f", {load['duration_s']} s per level"
+        if load.get("burstiness", 1.0) != 1.0:
+            load_text += f", burstiness {load['burstiness']:g} (gamma arrivals)"
+        if load.get("ramp_up_s"):
+            load_text += f", {load['ramp_up_s']:g} s linear ramp-up"
         load_text += f", {load.get('warmup', 0)} warm-up per level, timeout {load.get('timeout_s', '?')} s"
+    order = run.meta.order if len(sc.get("targets") or []) > 1 else None
+    if order:
+        load_text += (
+            "; targets interleaved (each level run by every target side by side)"
+            if order == "interleaved"
+            else "; targets one after another"
+        )
     return request, prompt, load_text
 
 

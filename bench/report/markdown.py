@@ -22,6 +22,7 @@ from bench.report.markdown_load import errors_section, load_section, over_time_s
 from bench.report.markdown_method import method_section
 from bench.report.markdown_verdicts import run_to_run_section, slo_section
 from bench.report.markdown_words import date as _date
+from bench.report.markdown_workload import workload_section
 from bench.report.model import ReportModel
 
 
@@ -41,6 +42,7 @@ def render_model(model: ReportModel, charts: Mapping[str, str]) -> str:
     if model.slo is not None:
         lines += slo_section(model.slo, multi, model.short_answers)
     lines += load_section(model.load, multi, charts)
+    lines += workload_section(model.workload, multi)
     lines += sdk_cost_section(model.sdk_costs, multi)
     lines += over_time_section(model.over_time, charts)
     lines += time_section(model.time_split, model.reasoning, multi, charts)

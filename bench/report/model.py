@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.analysis.metrics import ArrivalRate, SloVerdict
+from bench.analysis.prefill import PrefillFit
 from bench.analysis.sdk_cost import SdkCost
+from bench.analysis.workload import CacheRow, TokenCountRow, TurnRow
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange
 from bench.results.health import Budget, LevelHealth
 
@@ -404,3 +406,21 @@ class ReportModel:
     #: When any target's answers were all shorter than 100 tokens, the longest of them: every
     #: 100-token answer figure (headline, verdicts, SLOs, chart) is then marked extrapolated.
     short_answers: float | None = None
+    #: Per run, what its prompt lengths, cache and turns did (empty runs left out).
+    workload: tuple[WorkloadRun, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkloadRun:
+    """What one run's workload shape did (each tuple empty when the run has nothing to say):
+    first-token time against prompt length, prompt-cache use, turns, and tokens asked vs counted."""
+
+    label: str
+    prefill: tuple[PrefillFit, ...]
+    cache: tuple[CacheRow, ...]
+    turns: tuple[TurnRow, ...]
+    tokens: tuple[TokenCountRow, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.prefill or self.cache or self.turns or self.tokens)

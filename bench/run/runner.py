@@ -52,7 +52,7 @@ from bench.run.preflight import model_warnings, preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
 from bench.scenario.model import CLIENTS, Order, Scenario, Target, load_scenario
-from bench.scenario.prompts import PROMPT_NOTE, PromptSet
+from bench.scenario.prompts import PROMPT_NOTE, SHARED_NOTE, PromptSet
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret
 
@@ -294,6 +294,8 @@ class Runner:
         self, started_at: str, *, finished: bool, ended_at: str | None, emulator_url: str | None, error: str | None = None
     ) -> RunMeta:
         s = self.scenario
+        # A warm shared prefix or a trace's shared blocks reach the provider's cache on purpose.
+        shared = (s.prompts.shared_prefix_tokens > 0 and s.prompts.cache == "warm") or s.load.trace is not None
         extra: dict[str, Any] = {}
         if self.emulate and self.options.emulator_set:
             extra["emulator_set"] = self.options.emulator_set
@@ -319,8 +321,8 @@ class Runner:
             client=",".join(s.clients),
             proxies=self._proxies(),
             event_loop=event_loop_name(),
-            prompts_unique=True,
-            prompt_note=PROMPT_NOTE,
+            prompts_unique=not shared,
+            prompt_note=PROMPT_NOTE if not shared else SHARED_NOTE,
             workers=s.load.workers,
             executor=self.options.executor,
             order=s.order,

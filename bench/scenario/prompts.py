@@ -160,6 +160,12 @@ PROMPT_NOTE = (
     "shorten prefill and flatter first-token times"
 )
 
+#: What a run says instead when its prompts share text a cache can reuse, on purpose.
+SHARED_NOTE = (
+    "requests share prompt text on purpose (a warm shared prefix, or a replayed trace's shared blocks), so a "
+    "provider's prompt cache may serve part of each prompt: cached_input_tokens says how much"
+)
+
 Messages = list[dict[str, Any]]
 
 

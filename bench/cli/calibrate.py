@@ -10,7 +10,7 @@ import typer
 
 from bench.cli.app import app
 from bench.errors import BenchError
-from bench.scenario.model import MAX_CONCURRENCY_LEVEL
+from bench.scenario.load import MAX_CONCURRENCY_LEVEL
 
 if TYPE_CHECKING:  # the command imports bench.campaigns.calibrate (numpy, pandas) only when it runs; the grid is a results record
     from bench.results.calibration import CalibrationGrid

@@ -53,7 +53,7 @@ def _probe_line(p: Probe) -> str:
 def check_levels(mode: str, *, start: float | None, max_rate: float | None, precision: float) -> None:
     """NaN, infinities and magnitudes no scenario may hold are refused here, before the sweep
     prints its plan (a level of 1e308 would print as 309 digits first)."""
-    from bench.scenario.model import MAX_CONCURRENCY_LEVEL, MAX_RATE_LEVEL
+    from bench.scenario.load import MAX_CONCURRENCY_LEVEL, MAX_RATE_LEVEL
 
     for option, value in (("--start", start), ("--max-rate", max_rate)):
         if value is None:

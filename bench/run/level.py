@@ -33,8 +33,9 @@ from bench.run.load import Slot, pool_size, profile_for, streams_of
 from bench.run.measure import measure_request
 from bench.run.warm import warm_client_path
 from bench.scenario.lengths import length_for
-from bench.scenario.model import RequestSettings, Scenario
+from bench.scenario.model import Scenario
 from bench.scenario.prompts import PromptSet, prompt_set
+from bench.scenario.request import RequestSettings
 from bench.timing import now_ns
 
 EMULATOR_HEADER = "x-bench-emulator"

@@ -51,7 +51,8 @@ from bench.run.order import Step, steps, targets_at_once
 from bench.run.preflight import model_warnings, preflight
 from bench.run.progress import ProgressSink, make_progress
 from bench.run.stop_signals import StopSignals
-from bench.scenario.model import CLIENTS, Order, Scenario, Target, load_scenario
+from bench.scenario.load import Order
+from bench.scenario.model import CLIENTS, Scenario, Target, load_scenario
 from bench.scenario.prompts import PROMPT_NOTE, SHARED_NOTE, PromptSet
 
 EMULATOR_KEY = "bench-emulator-no-key"  # sent to the emulator, which ignores it; not a secret

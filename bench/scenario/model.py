@@ -8,7 +8,6 @@ the "did you mean" that a typo in a TOML key deserves.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -19,15 +18,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ScenarioError
 from bench.scenario.catalogue import resolve_price
-from bench.scenario.lengths import MAX_TOKENS_ASKED, LengthDistribution, as_length
+from bench.scenario.errors_text import describe_error, suggest
+from bench.scenario.load import ORDERS, Load, Order
+from bench.scenario.prompt_table import Prompts
 from bench.scenario.prompts import read_prompt_file
+from bench.scenario.request import RequestOverride, RequestSettings
 from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
-from bench.scenario.trace import Trace, cached_trace
+from bench.scenario.strict import Strict
 from bench.schema import FAULT_KINDS
 
 Provider = Literal["groq", "openai", "anthropic", "openai-compatible"]
@@ -55,10 +56,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY_SHAPED = re.compile(r"^(gsk_|sk-|sk_|xai-)|[A-Za-z0-9_\-]{32,}")
 
 
-class _Strict(BaseModel):
-    # strict: TOML has real types, so "yes" for a bool or "16" for a number is a mistake to
-    # report, not to coerce (pydantic would happily turn true into max_tokens = 1).
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+_Strict = Strict
 
 
 class EmulatorProfile(_Strict):
@@ -90,7 +88,7 @@ class EmulatorProfile(_Strict):
     def _known_faults(cls, faults: dict[str, float]) -> dict[str, float]:
         for name in faults:
             if name not in EMULATOR_FAULTS:
-                raise ValueError(f"unknown fault {name!r}{_suggest(name, EMULATOR_FAULTS)}; known: {', '.join(EMULATOR_FAULTS)}")
+                raise ValueError(f"unknown fault {name!r}{suggest(name, EMULATOR_FAULTS)}; known: {', '.join(EMULATOR_FAULTS)}")
         if sum(faults.values()) > 1:
             raise ValueError("fault shares add up to more than 1")
         return faults
@@ -109,69 +107,10 @@ def _check_slo_table(table: dict[str, float]) -> dict[str, float]:
                 raise ValueError(f"{key}: must be between 0 and 1")
             continue
         if parse_key(key, value) is None:
-            raise ValueError(f"{key}: unknown SLO key{_suggest(key, valid_keys())}")
+            raise ValueError(f"{key}: unknown SLO key{suggest(key, valid_keys())}")
         if value <= 0:
             raise ValueError(f"{key}: must be greater than 0")
     return table
-
-
-class RequestSettings(_Strict):
-    stream: bool = True
-    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 256
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
-    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
-    include_usage: bool = True
-    system: str | None = None
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    #: Passed into the request body as written, in the target's own wire format (OpenAI's
-    #: ``{type = "function", function = {...}}``, Anthropic's ``{name, input_schema}``): a
-    #: streamed tool call is the answer, timed as content (docs/metrics.md).
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    #: Structured output (chat APIs only: Anthropic has none).
-    response_format: dict[str, Any] | None = None
-
-    _no_ladder = field_validator("max_tokens", mode="before")(as_length)
-
-    def body_extras(self) -> dict[str, Any]:
-        """``extra_body`` with the tool and output fields that are set (what joins the body)."""
-        extras = dict(self.extra_body)
-        for name in ("tools", "tool_choice", "response_format"):
-            value = getattr(self, name)
-            if value is not None:
-                extras[name] = value
-        return extras
-
-
-class RequestOverride(_Strict):
-    """``[target.request]``: any ``[request]`` key, for one target; unset keys are the scenario's
-    (``extra_body`` tables merge, the target's keys winning)."""
-
-    stream: bool | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
-    include_usage: bool | None = None
-    system: str | None = None
-    extra_body: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    response_format: dict[str, Any] | None = None
-
-    @field_validator("max_tokens", mode="before")
-    @classmethod
-    def _length(cls, value: Any) -> Any:
-        return None if value is None else as_length(value)
-
-    def over(self, base: RequestSettings) -> RequestSettings:
-        """``base`` with this target's keys in place of its own."""
-        own = self.model_dump(exclude_none=True)
-        if "extra_body" in own:
-            own["extra_body"] = {**base.extra_body, **own["extra_body"]}
-        if isinstance(self.max_tokens, LengthDistribution):
-            own["max_tokens"] = self.max_tokens
-        return base.model_copy(update=own)
 
 
 #: Keys of ``[request]`` and ``[prompts]`` newer than the first fingerprints.
@@ -243,7 +182,7 @@ class Target(_Strict):
                 listed = ", ".join(f'"{part.strip()}"' for part in name.split(","))
                 raise ValueError(f"{name!r}: write several clients as a list, client = [{listed}]")
             if name not in CLIENTS:
-                raise ValueError(f"unknown client {name!r}{_suggest(name, CLIENTS)}; expected {expected}")
+                raise ValueError(f"unknown client {name!r}{suggest(name, CLIENTS)}; expected {expected}")
         if isinstance(value, list) and len(set(value)) != len(value):
             raise ValueError(f"{value}: a client appears twice (each client is one group of results per level)")
         return value
@@ -297,182 +236,9 @@ class Target(_Strict):
         return (self.client,) if isinstance(self.client, str) else tuple(self.client)
 
 
-class Prompts(_Strict):
-    source: Literal["synthetic", "file"] = "synthetic"
-    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
-    input_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 128
-    seed: int = 42
-    path: str | None = None
-    #: Tokens every request's prompt opens with, the same text for all (bench/scenario/prompts.py).
-    shared_prefix_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS_ASKED)] = 0
-    #: "warm": the shared prefix first, primed before each level, so the provider may serve it
-    #: from its prompt cache; "cold": a unique marker first, so it never can.
-    cache: Literal["cold", "warm"] = "cold"
-    #: Turns per conversation: each turn sends the history with the real reply and a new user
-    #: message; ``requests`` then counts conversations (docs/scenarios.md).
-    turns: Annotated[int, Field(ge=1, le=100)] = 1
-    #: Seconds between a reply's end and the next turn (a user reading and typing).
-    think_time_s: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 0.0
-
-    _no_ladder = field_validator("input_tokens", mode="before")(as_length)
-
-    @field_validator("cache", mode="before")
-    @classmethod
-    def _one_cache_state(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            raise ValueError(
-                'one state per run: "cold" or "warm" (both in one run is not supported; run the scenario '
-                "once with each and put the two runs in one report: bench report RUN_COLD RUN_WARM)"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _file_needs_path(self) -> Prompts:
-        if self.source == "file" and not self.path:
-            raise ValueError('path: required when source = "file"')
-        if self.think_time_s and self.turns == 1:
-            raise ValueError("think_time_s: only between the turns of a conversation; set turns = N (2 or more) or leave it out")
-        if self.cache == "warm" and not self.shared_prefix_tokens:
-            raise ValueError(
-                'cache: "warm" needs shared_prefix_tokens = N (the prefix every request shares and the cache can keep)'
-            )
-        shortest = self.input_tokens if isinstance(self.input_tokens, int) else self.input_tokens.min
-        if self.shared_prefix_tokens and self.source == "synthetic" and shortest < self.shared_prefix_tokens + 16:
-            raise ValueError(
-                f"shared_prefix_tokens: {self.shared_prefix_tokens} leaves no room in a {shortest}-token prompt "
-                f"(input_tokens counts the whole prompt: make it at least {self.shared_prefix_tokens + 16})"
-            )
-        return self
-
-
-#: The longest a level may take (a day): also the most duration_s and timeout_s may be.
-MAX_LEVEL_S = 86_400
-
 #: The shortest prompt prefix OpenAI, Groq and Anthropic cache (OpenAI from 1,024 tokens;
 #: Anthropic from 1,024 to 4,096 by model), so the shortest a warm-cache prefix may be.
 CACHE_MIN_TOKENS = 1_024
-
-
-#: The most streams, and the highest request rate, a level may have.
-MAX_CONCURRENCY_LEVEL = 10_000
-MAX_RATE_LEVEL = 100_000.0
-
-#: How several targets take their turns: each load level run by every target side by side
-#: ("interleaved", the default), or every level of one target before the next ("sequential").
-Order = Literal["interleaved", "sequential"]
-ORDERS: tuple[str, ...] = ("interleaved", "sequential")
-
-
-class Load(_Strict):
-    concurrency: list[Annotated[int, Field(ge=1, le=MAX_CONCURRENCY_LEVEL)]] | None = None
-    rate: list[Annotated[float, Field(gt=0, le=MAX_RATE_LEVEL)]] | None = None
-    requests: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
-    duration_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
-    warmup: Annotated[int, Field(ge=0, le=100_000)] = 0
-    timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
-    seed: int = 0
-    #: Processes that share each level's load (closed-loop streams split, open-loop arrivals dealt out).
-    workers: Annotated[int, Field(ge=1, le=256)] = 1
-    #: Open loop: the shape of the gaps between arrivals, as vLLM's ``--burstiness`` — gamma
-    #: with this shape and the level's mean rate; 1 is Poisson, below 1 burstier, above 1 more
-    #: even (docs/scenarios.md).
-    burstiness: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = 1.0
-    #: Open loop: seconds over which each level's rate rises linearly from 0 to its full rate.
-    ramp_up_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 0.0
-    #: A request trace to replay (Mooncake JSONL, relative to the scenario file): one open-loop
-    #: level at the trace's own times ÷ ``speedup`` (bench/scenario/trace.py).
-    trace: Annotated[str, Field(min_length=1)] | None = None
-    speedup: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
-    #: The parsed trace (set when the scenario is loaded, from the file ``trace`` names).
-    _trace: Trace | None = PrivateAttr(default=None)
-    #: How targets take their turns (docs/scenarios.md, "Order"); None: interleaved when there
-    #: are several targets. Read the order that runs from ``Scenario.order``.
-    order: Order | None = None
-
-    @field_validator("concurrency", "rate", mode="before")
-    @classmethod
-    def _scalar_to_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-    @model_validator(mode="after")
-    def _one_mode(self) -> Load:
-        if self.trace is not None:
-            return self._replay()
-        if self.speedup != 1.0:
-            raise ValueError('speedup: replays a trace faster or slower; give trace = "file.jsonl" or leave speedup out')
-        if (self.concurrency is None) == (self.rate is None):
-            raise ValueError("give exactly one of concurrency = [...] (closed loop) or rate = [...] (open loop)")
-        if not (self.concurrency or self.rate):
-            raise ValueError("concurrency/rate: needs at least one level")
-        levels = self.concurrency or self.rate or []
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"{self.mode}: a level appears twice ({levels}); each level is one block of results")
-        if self.rate and not all(math.isfinite(r) for r in self.rate):
-            raise ValueError("rate: levels must be finite numbers")
-        if self.concurrency is not None and self.burstiness != 1.0:
-            raise ValueError("burstiness: shapes open-loop arrivals only; give rate = [...] or leave burstiness out")
-        if self.concurrency is not None and self.ramp_up_s:
-            raise ValueError("ramp_up_s: ramps an open-loop rate only; give rate = [...] or leave ramp_up_s out")
-        if self.requests is None and self.duration_s is None:
-            raise ValueError("give requests = N (per level) or duration_s = S")
-        if self.requests is not None and self.duration_s is not None:
-            raise ValueError("give requests or duration_s, not both")
-        if self.rate and self.requests is not None:
-            # An open-loop level of N requests lasts about N / rate: past a day it is a typo
-            # (1e-9 for 1e9), and the run would wait for an arrival that never comes.
-            slowest = min(self.rate)
-            seconds = (self.requests + self.warmup) / slowest + self.ramp_up_s / 2  # a ramp loses half its span
-            if seconds > MAX_LEVEL_S:
-                raise ValueError(
-                    f"rate: level {slowest:g}/s would take about {seconds:.3g} s to start its {self.requests + self.warmup} "
-                    f"requests (more than a day); raise the rate, or give duration_s"
-                )
-        return self
-
-    def _replay(self) -> Load:
-        clash = [k for k in ("concurrency", "rate", "duration_s") if getattr(self, k) is not None]
-        if self.burstiness != 1.0 or self.ramp_up_s:
-            clash.append("burstiness" if self.burstiness != 1.0 else "ramp_up_s")
-        if clash:
-            raise ValueError(f"trace: a trace sets its own arrivals; leave out {', '.join(clash)} (speedup scales its times)")
-        try:
-            # The path is absolute by now: loading a scenario resolves it against the file's folder.
-            trace = cached_trace(Path(self.trace or ""))
-        except ScenarioError as exc:
-            raise ValueError(f"trace: {exc.problem}") from None
-        if self.warmup >= len(trace):
-            raise ValueError(f"warmup: the trace has {len(trace):,} requests; warm-up must leave some to measure")
-        if self.requests is not None and self.requests + self.warmup > len(trace):
-            raise ValueError(
-                f"requests: the trace has {len(trace):,} requests; requests + warmup ({self.requests + self.warmup:,}) "
-                "cannot be more (leave requests out to replay all of it)"
-            )
-        self._trace = trace
-        return self
-
-    @property
-    def per_level(self) -> int | None:
-        """Measured requests per level (a trace without ``requests``: all its lines but the
-        warm-up); None for a level bounded by ``duration_s``."""
-        if self.requests is None and self._trace is not None:
-            return len(self._trace) - self.warmup
-        return self.requests
-
-    @property
-    def replay(self) -> Trace | None:
-        """The trace this load replays, once loaded."""
-        return self._trace
-
-    @property
-    def mode(self) -> Literal["concurrency", "rate"]:
-        return "concurrency" if self.concurrency is not None else "rate"
-
-    @property
-    def levels(self) -> list[float]:
-        if self._trace is not None:
-            # A replay is one open-loop level at the trace's mean rate (its requests in their own time).
-            return [float(f"{self._trace.rate * self.speedup:.3g}")]
-        return [float(x) for x in (self.concurrency if self.concurrency is not None else self.rate or [])]
 
 
 #: Published reference figures a report can show beside the measurements, by name.
@@ -672,80 +438,6 @@ class Scenario(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _suggest(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the last element of ``loc`` (for key suggestions)."""
-    model: Any = Scenario
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if field is None:
-            return None
-        ann = field.annotation
-        for candidate in getattr(ann, "__args__", ()) or (ann,):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                model = candidate
-                break
-            inner = getattr(candidate, "__args__", ())
-            found = [c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)]
-            if found:
-                model = found[0]
-                break
-        else:
-            return None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _describe(error: ErrorDetails, raw: dict[str, Any]) -> tuple[str | None, str]:
-    loc = tuple(error.get("loc", ()))
-    kind = error.get("type", "")
-    # pydantic puts a validator's location on the model; its message may start with "field: ".
-    field = _field_path(loc) or None
-    msg = str(error.get("msg", "invalid"))
-    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind == "extra_forbidden":
-        model = _model_at(loc)
-        choices = [n for n in (model.model_fields if model else {}) if n != "source_path"]
-        if field == str(loc[-1]) and loc[-1] == "targets":
-            choices.append("target")
-        return field, f"unknown key{_suggest(str(loc[-1]), choices)}" + (
-            f"; valid keys here: {', '.join(choices)}" if choices else ""
-        )
-    if kind == "missing":
-        return field, "required field is missing"
-    if kind == "literal_error" and loc and loc[-1] == "provider":
-        return (
-            field,
-            f"unknown provider {error.get('input')!r}{_suggest(str(error.get('input')), PROVIDERS)}; expected one of {', '.join(PROVIDERS)}",
-        )
-    if kind == "literal_error" and loc and loc[-1] == "order":
-        given = error.get("input")
-        if isinstance(given, str):
-            return field, f"unknown order {given!r}{_suggest(given, ORDERS)}; expected {' or '.join(ORDERS)}"
-        return field, f"expected {' or '.join(repr(o) for o in ORDERS)} (got {type(given).__name__} {given!r})"
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return field, f"{msg} (got {type(error.get('input')).__name__} {error.get('input')!r})"
-    head, sep, rest = msg.partition(": ")
-    if sep and " " not in head and re.sub(r"[_.\[\]]", "", head).isalnum():
-        return (f"{field}.{head}" if field else head), rest
-    return field, msg
-
-
 def parse_scenario(raw: dict[str, Any], path: str, *, client: str | None = None) -> Scenario:
     """Validate an already-parsed TOML table.
 
@@ -769,7 +461,7 @@ def parse_scenario(raw: dict[str, Any], path: str, *, client: str | None = None)
         scenario = Scenario.model_validate({**raw, "source_path": path})
     except ValidationError as exc:
         errors = exc.errors()
-        field, problem = _describe(errors[0], raw)
+        field, problem = describe_error(Scenario, errors[0], providers=PROVIDERS, orders=ORDERS)
         more = len(errors) - 1
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"

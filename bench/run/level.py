@@ -19,7 +19,7 @@ import os
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -231,20 +231,29 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
     if job.emulate:
         payload = dict(emulator_payload(target), seed=request_seed(load.seed, job.t_index, job.level, "primer"))
         headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
-    request = ProviderRequest(
-        model=target.model,
-        messages=prompts.primer(),
-        max_tokens=1,
-        stream=True,
-        temperature=job.request.temperature,
-        include_usage=True,
-        system=job.request.system,
-        extra_body=job.request.body_extras(),
-        extra_headers=headers,
-    )
+    request = replace(_request(job, prompts.primer(), 1, headers, job.request.body_extras()), stream=True, include_usage=True)
     scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
     await measure_request(
         provider, request, scratch, timeout_s=load.timeout_s, secrets=redaction_for(job.key(), emulated=job.emulate)
+    )
+
+
+def _request(
+    job: LevelJob, messages: list[dict[str, Any]], max_tokens: int, headers: dict[str, str], extras: dict[str, Any]
+) -> ProviderRequest:
+    """The request the job's target sends: its settings (``[request]`` under ``[target.request]``)
+    around these messages."""
+    req = job.request
+    return ProviderRequest(
+        model=job.target.model,
+        messages=messages,
+        max_tokens=max_tokens,
+        stream=req.stream,
+        temperature=req.temperature,
+        include_usage=req.include_usage,
+        system=req.system,
+        extra_body=extras,
+        extra_headers=headers,
     )
 
 
@@ -304,17 +313,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 input_tokens = prompts.asked(length_key) if turn == 1 else None
             if turn == 1 and trace is None:
                 messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
-            request = ProviderRequest(
-                model=target.model,
-                messages=messages,
-                max_tokens=max_tokens,
-                stream=req.stream,
-                temperature=req.temperature,
-                include_usage=req.include_usage,
-                system=req.system,
-                extra_body=extras,
-                extra_headers=headers,
-            )
+            request = _request(job, messages, max_tokens, headers, extras)
             record = RequestRecord(
                 run_id=job.run_id,
                 target=target.name,

@@ -98,6 +98,29 @@ def bootstrap_slopes(
     return float(b[0]), boot[np.isfinite(boot)]
 
 
+def fit_band(
+    tokens: np.ndarray, ttft_ms: np.ndarray, xs: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The fitted line at ``xs`` and its pointwise 95% band (pairs bootstrap), for a chart;
+    None where :func:`fit_line` has no fit."""
+    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
+    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
+    if x.size < MIN_REQUESTS or np.unique(x).size < MIN_LENGTHS:
+        return None
+    rng = np.random.default_rng(seed)
+    if x.size > MAX_FIT_SAMPLES:
+        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
+        x, y = x[pick], y[pick]
+    a, b = _ols(x, y, np.ones((1, x.size)))
+    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
+    boot_a, boot_b = _ols(x, y, weights)
+    ok = np.isfinite(boot_a) & np.isfinite(boot_b)
+    lines = boot_a[ok, None] + boot_b[ok, None] * xs[None, :]
+    alpha = (1.0 - CONFIDENCE) / 2.0
+    low, high = np.quantile(lines, [alpha, 1 - alpha], axis=0)
+    return a[0] + b[0] * xs, low, high
+
+
 def fit_line(
     tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> tuple[int, float, tuple[float, float], float, tuple[float, float], str]:

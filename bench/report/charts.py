@@ -47,6 +47,7 @@ from bench.report.chart_layout import (
     save_figure,
 )
 from bench.report.chart_load import latency_vs_load_chart, throughput_vs_load_chart
+from bench.report.chart_prefill import prefill_chart
 from bench.report.chart_time import over_time_chart
 from bench.report.data import ReportData
 
@@ -59,6 +60,7 @@ CHART_FILES: dict[str, str] = {
     "time_split": "time_split.png",
     "over_time": "over_time.png",
     "itl": "itl_distribution.png",
+    "prefill": "ttft_vs_input_tokens.png",
 }
 
 
@@ -71,6 +73,7 @@ CHARTS: dict[str, Callable[[ReportData, Path], bool]] = {
     "time_split": time_split_chart,
     "over_time": over_time_chart,
     "itl": itl_chart,
+    "prefill": prefill_chart,
 }
 
 

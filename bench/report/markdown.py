@@ -42,7 +42,7 @@ def render_model(model: ReportModel, charts: Mapping[str, str]) -> str:
     if model.slo is not None:
         lines += slo_section(model.slo, multi, model.short_answers)
     lines += load_section(model.load, multi, charts)
-    lines += workload_section(model.workload, multi)
+    lines += workload_section(model.workload, multi, charts)
     lines += sdk_cost_section(model.sdk_costs, multi)
     lines += over_time_section(model.over_time, charts)
     lines += time_section(model.time_split, model.reasoning, multi, charts)

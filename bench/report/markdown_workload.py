@@ -4,6 +4,7 @@ Formats :class:`~bench.report.model.WorkloadRun` (docs/metrics.md, "prefill fit"
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from bench.fmt import target_name
 from bench.report.model import WorkloadRun
@@ -17,11 +18,13 @@ def _ci(low: float, high: float) -> str:
     return f" [{num(low)}–{'∞' if math.isinf(high) else num(high)}]"
 
 
-def workload_section(runs: tuple[WorkloadRun, ...], multi: bool) -> list[str]:
+def workload_section(runs: tuple[WorkloadRun, ...], multi: bool, charts: Mapping[str, str]) -> list[str]:
     """Nothing when no run drew lengths, used a cache, held conversations or asked lengths."""
     if not runs:
         return []
     lines = ["## Prompt length, cache and turns", ""]
+    if "prefill" in charts:
+        lines += [f"![First-token time against prompt length]({charts['prefill']})", ""]
     for run in runs:
         if multi:
             lines += [f"**{run.label}**", ""]

@@ -49,6 +49,8 @@ def test_drawn_lengths_get_a_prefill_fit_and_token_counts(write_scenario, tmp_pa
     speed = float(groq.split("|")[6].split("[")[0].replace(",", ""))
     assert abs(speed - 30000) / 30000 < 0.1, groq
     assert "counted ÷ asked p50" in section
+    assert "![First-token time against prompt length](ttft_vs_input_tokens.png)" in section
+    assert (tmp_path / "report" / "ttft_vs_input_tokens.png").stat().st_size > 10_000
     method = readme.split("## Method")[1]
     assert "mean 4000 ± 3000 (200–10000) input tokens" in method
     assert "per target: openai/gpt-4.1: max_tokens = 16" in method
@@ -59,6 +61,7 @@ def test_a_fixed_prompt_gets_no_fit_and_a_warm_cache_its_table(write_scenario, t
     readme = _readme(write_scenario, tmp_path, "2400", 'shared_prefix_tokens = 2000\ncache = "warm"')
     section = readme.split("## Prompt length, cache and turns")[1].split("\n## ")[0]
     assert "prefill tokens/s" not in section
+    assert not (tmp_path / "report" / "ttft_vs_input_tokens.png").exists()
     assert "requests with cached input" in section and "12 of 12" in section
     assert "a shared 2,000-token prefix, warm cache" in readme
     assert "unique prompt per request" not in readme  # a warm prefix is shared on purpose, and the report says no otherwise

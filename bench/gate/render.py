@@ -93,10 +93,14 @@ def _rows(comparison: Comparison) -> list[dict[str, str]]:
 
 def _method(comparison: Comparison) -> str:
     s = comparison.settings
+    m = comparison.family_size
+    # The count here is the Bonferroni family (metric tests that had the samples), not the
+    # verdict line's judged total, which also counts error rates: say which it is.
     return (
         f"Regression = median worse by more than {s.threshold:.0%} *and* the {s.confidence:.0%} simultaneous CI "
-        f"of the ratio of medians excludes no change ({comparison.family_size} comparisons; bootstrap widened "
-        f"for serial correlation); error rate: +{s.error_threshold * 100:.0f} pts and one-sided Fisher tests (pooled, then per group); "
+        f"of the ratio of medians excludes no change (simultaneous over the {m} metric test{'' if m == 1 else 's'} "
+        f"with enough samples; bootstrap widened for serial correlation); error rate: +{s.error_threshold * 100:.0f} pts "
+        f"and one-sided Fisher tests (pooled, then per group), {len(comparison.errors)} group{'' if len(comparison.errors) == 1 else 's'}; "
         f"at least {s.min_samples} successful requests a side."
     )
 

@@ -79,23 +79,44 @@ def _speed(ms_per_token: float) -> float:
     return 1000.0 / ms_per_token if ms_per_token > 0 else math.inf
 
 
+@dataclass(frozen=True, slots=True)
+class _Resampled:
+    """A group's line and its pairs-bootstrap resamples: what every use of the fit starts from."""
+
+    n: int
+    intercept: float
+    slope: float
+    boot_intercepts: np.ndarray
+    boot_slopes: np.ndarray
+
+
+def _resample(tokens: np.ndarray, ttft_ms: np.ndarray, seed: int, n_resamples: int) -> _Resampled | str:
+    """The fit and its resamples over paired finite values, or why there is none."""
+    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
+    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
+    if x.size < MIN_REQUESTS:
+        return f"{x.size} requests with a token count (a fit needs {MIN_REQUESTS})"
+    if np.unique(x).size < MIN_LENGTHS:
+        return "one prompt length only: give input_tokens a distribution ({ mean, stdev, min, max })"
+    rng = np.random.default_rng(seed)
+    if x.size > MAX_FIT_SAMPLES:
+        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
+        x, y = x[pick], y[pick]
+    a, b = _ols(x, y, np.ones((1, x.size)))
+    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
+    boot_a, boot_b = _ols(x, y, weights)
+    return _Resampled(x.size, float(a[0]), float(b[0]), boot_a, boot_b)
+
+
 def bootstrap_slopes(
     tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> tuple[float, np.ndarray] | None:
     """(ms per token, the slope of each pairs-bootstrap resample) — for comparing two fits, whose
     ratio needs the resamples themselves; None when there is no fit (see :func:`fit_line`)."""
-    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
-    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
-    if x.size < MIN_REQUESTS or np.unique(x).size < MIN_LENGTHS:
+    fit = _resample(tokens, ttft_ms, seed, n_resamples)
+    if isinstance(fit, str):
         return None
-    rng = np.random.default_rng(seed)
-    if x.size > MAX_FIT_SAMPLES:
-        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
-        x, y = x[pick], y[pick]
-    _, b = _ols(x, y, np.ones((1, x.size)))
-    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
-    _, boot = _ols(x, y, weights)
-    return float(b[0]), boot[np.isfinite(boot)]
+    return fit.slope, fit.boot_slopes[np.isfinite(fit.boot_slopes)]
 
 
 def fit_band(
@@ -103,54 +124,30 @@ def fit_band(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The fitted line at ``xs`` and its pointwise 95% band (pairs bootstrap), for a chart;
     None where :func:`fit_line` has no fit."""
-    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
-    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
-    if x.size < MIN_REQUESTS or np.unique(x).size < MIN_LENGTHS:
+    fit = _resample(tokens, ttft_ms, seed, n_resamples)
+    if isinstance(fit, str):
         return None
-    rng = np.random.default_rng(seed)
-    if x.size > MAX_FIT_SAMPLES:
-        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
-        x, y = x[pick], y[pick]
-    a, b = _ols(x, y, np.ones((1, x.size)))
-    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
-    boot_a, boot_b = _ols(x, y, weights)
-    ok = np.isfinite(boot_a) & np.isfinite(boot_b)
-    lines = boot_a[ok, None] + boot_b[ok, None] * xs[None, :]
+    ok = np.isfinite(fit.boot_intercepts) & np.isfinite(fit.boot_slopes)
+    lines = fit.boot_intercepts[ok, None] + fit.boot_slopes[ok, None] * xs[None, :]
     alpha = (1.0 - CONFIDENCE) / 2.0
     low, high = np.quantile(lines, [alpha, 1 - alpha], axis=0)
-    return a[0] + b[0] * xs, low, high
+    return fit.intercept + fit.slope * xs, low, high
 
 
 def fit_line(
     tokens: np.ndarray, ttft_ms: np.ndarray, *, seed: int = 0, n_resamples: int = N_RESAMPLES
 ) -> tuple[int, float, tuple[float, float], float, tuple[float, float], str]:
     """(n, fixed_ms, its CI, ms_per_token, its CI, reason) for paired finite values."""
-    keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
-    x, y = tokens[keep].astype("float64"), ttft_ms[keep].astype("float64")
-    nan2 = (math.nan, math.nan)
-    if x.size < MIN_REQUESTS:
-        return x.size, math.nan, nan2, math.nan, nan2, f"{x.size} requests with a token count (a fit needs {MIN_REQUESTS})"
-    if np.unique(x).size < MIN_LENGTHS:
-        return (
-            x.size,
-            math.nan,
-            nan2,
-            math.nan,
-            nan2,
-            "one prompt length only: give input_tokens a distribution ({ mean, stdev, min, max })",
-        )
-    rng = np.random.default_rng(seed)
-    if x.size > MAX_FIT_SAMPLES:
-        pick = rng.choice(x.size, MAX_FIT_SAMPLES, replace=False)
-        x, y = x[pick], y[pick]
-    a, b = _ols(x, y, np.ones((1, x.size)))
-    weights = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_resamples).astype("float64")
-    boot_a, boot_b = _ols(x, y, weights)
-    ok = np.isfinite(boot_b)
+    fit = _resample(tokens, ttft_ms, seed, n_resamples)
+    if isinstance(fit, str):
+        keep = np.isfinite(tokens) & np.isfinite(ttft_ms) & (tokens >= 0)
+        nan2 = (math.nan, math.nan)
+        return int(keep.sum()), math.nan, nan2, math.nan, nan2, fit
+    ok = np.isfinite(fit.boot_slopes)
     alpha = (1.0 - CONFIDENCE) / 2.0
-    a_lo, a_hi = np.quantile(boot_a[ok], [alpha, 1 - alpha])
-    b_lo, b_hi = np.quantile(boot_b[ok], [alpha, 1 - alpha])
-    return x.size, float(a[0]), (float(a_lo), float(a_hi)), float(b[0]), (float(b_lo), float(b_hi)), ""
+    a_lo, a_hi = np.quantile(fit.boot_intercepts[ok], [alpha, 1 - alpha])
+    b_lo, b_hi = np.quantile(fit.boot_slopes[ok], [alpha, 1 - alpha])
+    return fit.n, fit.intercept, (float(a_lo), float(a_hi)), fit.slope, (float(b_lo), float(b_hi)), ""
 
 
 def full_prefill(rows: pd.DataFrame) -> pd.DataFrame:

@@ -150,6 +150,17 @@ def fit_line(
     return fit.n, fit.intercept, (float(a_lo), float(a_hi)), fit.slope, (float(b_lo), float(b_hi)), ""
 
 
+#: How widely prompt lengths must range (largest ÷ smallest) before a fit is shown or judged:
+#: a fixed prompt's counts vary by a few tokens, and a line through them is noise.
+WIDE_SPAN: Final = 2.0
+
+
+def ranges_widely(lengths: np.ndarray) -> bool:
+    """Whether these (finite, positive) prompt lengths span :data:`WIDE_SPAN` or more."""
+    finite = lengths[np.isfinite(lengths) & (lengths > 0)]
+    return finite.size >= 2 and float(finite.max()) >= WIDE_SPAN * float(finite.min())
+
+
 def full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
     """Requests whose whole prompt was prefilled: not warm-cache (none of it read from the
     provider's cache), first turn of a conversation."""
@@ -157,8 +168,6 @@ def full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
     if "cached_input_tokens" in rows:
         cached = pd.to_numeric(rows["cached_input_tokens"], errors="coerce")
         mask &= cached.isna() | (cached <= 0)
-    if "cache" in rows:
-        mask &= rows["cache"].astype("object").fillna("cold") != "warm"
     if "turn" in rows:
         turn = pd.to_numeric(rows["turn"], errors="coerce")
         mask &= turn.isna() | (turn <= 1)

@@ -2,7 +2,7 @@
 
 Where both sides drew their prompt lengths from a wide range (``[prompts] input_tokens`` as a
 distribution, or a replayed trace: the lengths asked span at least a factor of
-:data:`MIN_SPAN`), each side's first-token time is fitted against its input tokens
+:data:`bench.analysis.prefill.WIDE_SPAN`), each side's first-token time is fitted against its input tokens
 (:mod:`bench.analysis.prefill`) and the fitted prefill speeds are compared like a metric: a
 regression when the speed fell by more than the threshold *and* the interval of the ratio of
 speeds — from the two sides' pairs-bootstrap resamples, at the comparison's simultaneous
@@ -18,16 +18,13 @@ from typing import Any, Final
 import numpy as np
 
 from bench.analysis.metrics import GroupKey
-from bench.analysis.prefill import bootstrap_slopes, full_prefill
+from bench.analysis.prefill import bootstrap_slopes, full_prefill, ranges_widely
 from bench.gate.metric_change import MetricChange
 from bench.gate.settings import CompareSettings, Verdict
 from bench.gate.sides import Group
 
 #: The metric name the judgment is reported under.
 PREFILL_METRIC: Final = "prefill_tokens_per_s"
-#: How widely the asked prompt lengths must range (largest ÷ smallest) for a fit to be judged:
-#: a fixed prompt's counts vary by a few tokens, and a slope through that is noise.
-MIN_SPAN: Final = 2.0
 
 
 def _fit_inputs(group: Group) -> tuple[np.ndarray, np.ndarray] | None:
@@ -35,9 +32,7 @@ def _fit_inputs(group: Group) -> tuple[np.ndarray, np.ndarray] | None:
     rows = group.frame.loc[group.ok]
     if "input_tokens_asked" not in rows:
         return None
-    asked = rows["input_tokens_asked"].to_numpy(dtype="float64", na_value=np.nan)
-    asked = asked[np.isfinite(asked) & (asked > 0)]
-    if asked.size == 0 or asked.max() < MIN_SPAN * asked.min():
+    if not ranges_widely(rows["input_tokens_asked"].to_numpy(dtype="float64", na_value=np.nan)):
         return None
     rows = full_prefill(rows)
     return (

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench.analysis.cost import cost_summary
 from bench.analysis.metrics import arrival_rates, ok_mask, percentiles
-from bench.analysis.prefill import prefill_fits
+from bench.analysis.prefill import prefill_fits, ranges_widely
 from bench.analysis.sdk_cost import sdk_costs
 from bench.analysis.workload import by_turn, cache_use, token_counts
 from bench.report.analyse_answer import answer
@@ -98,7 +98,7 @@ def workload_runs(data: ReportData) -> tuple[WorkloadRun, ...]:
     for r in data.runs:
         # A fit only where prompt lengths ranged widely (a fixed prompt's counts vary by a few
         # tokens, and a line through them is noise), as the gate judges it.
-        fits = tuple(f for f in prefill_fits(r.frame) if f.tokens_max >= 2 * max(f.tokens_min, 1))
+        fits = tuple(f for f in prefill_fits(r.frame) if ranges_widely(np.array([f.tokens_min, f.tokens_max])))
         run = WorkloadRun(r.label, fits, tuple(cache_use(r.frame)), tuple(by_turn(r.frame)), tuple(token_counts(r.frame)))
         if not run.empty:
             out.append(run)

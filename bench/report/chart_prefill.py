@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from bench.analysis.prefill import fit_band, full_prefill
+from bench.analysis.prefill import fit_band, full_prefill, ranges_widely
 from bench.report.chart_layout import INK, _figure, _save, _series_handle, _styled, legend_below
 from bench.report.data import ReportData, Series
 
-#: Prompt lengths must range this widely (largest ÷ smallest) for a series to be drawn.
-MIN_SPAN = 2.0
 #: Most dots per series (a seeded sample above it: a million-row run draws as fast as a small one).
 DOTS = 2_000
 
@@ -25,7 +23,7 @@ def _points(s: Series) -> tuple[np.ndarray, np.ndarray] | None:
     y = rows["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan)
     keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
     x, y = x[keep], y[keep]
-    if x.size < 2 or x.max() < MIN_SPAN * x.min():
+    if not ranges_widely(x):
         return None
     return x, y
 

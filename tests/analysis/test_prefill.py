@@ -37,10 +37,13 @@ def test_the_fit_recovers_the_prefill_speed_and_its_interval_covers_it() -> None
 
 
 def test_warm_cache_and_later_turns_are_left_out_of_the_fit() -> None:
-    cold = _frame(cache="cold", turn=1)
-    warm = _frame(seed=2, cache="warm", turn=1)
+    # Warm requests are told by the cached input tokens the provider reported (records have no
+    # cache-state column); a cold request reports 0 or nothing.
+    cold = _frame(turn=1).assign(cached_input_tokens=0.0)
+    warm = _frame(seed=2, turn=1)
+    warm["cached_input_tokens"] = warm["input_tokens"] * 0.9
     warm["ttft_ms"] = 30.0  # a cache hit must not read as a faster prefill
-    later = _frame(seed=3, cache="cold", turn=2)
+    later = _frame(seed=3, turn=2).assign(cached_input_tokens=float("nan"))
     later["ttft_ms"] = 5.0
     (alone,) = prefill_fits(cold)
     (mixed,) = prefill_fits(pd.concat([cold, warm, later], ignore_index=True))

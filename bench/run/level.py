@@ -226,26 +226,38 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
     """Send the shared prefix once, off the record and before the level's clock starts, so the
     level's requests find it in the provider's prompt cache (warm). Its outcome is not kept: a
     primer that failed leaves a cold cache, which the level's cached-token counts then show."""
-    target, load = job.target, job.scenario.load
-    headers: dict[str, str] = {}
-    if job.emulate:
-        payload = dict(emulator_payload(target), seed=request_seed(load.seed, job.t_index, job.level, "primer"))
-        headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
-    request = replace(_request(job, prompts.primer(), 1, headers, job.request.body_extras()), stream=True, include_usage=True)
+    target, load, req = job.target, job.scenario.load, job.request
+    profile = emulator_payload(target) if job.emulate else None
+    headers = _emulator_headers(profile, load.seed, job.t_index, job.level, "primer")
+    request = replace(
+        _request(target.model, req, prompts.primer(), 1, headers, req.body_extras()), stream=True, include_usage=True
+    )
     scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
     await measure_request(
         provider, request, scratch, timeout_s=load.timeout_s, secrets=redaction_for(job.key(), emulated=job.emulate)
     )
 
 
+def _emulator_headers(profile: dict[str, Any] | None, *seed_parts: Any) -> dict[str, str]:
+    """What the emulator is told with one request: the target's profile and the request's seed
+    (from ``seed_parts``); nothing, and no work, when the target is not emulated."""
+    if profile is None:
+        return {}
+    return {EMULATOR_HEADER: json.dumps(dict(profile, seed=request_seed(*seed_parts)), separators=(",", ":"))}
+
+
 def _request(
-    job: LevelJob, messages: list[dict[str, Any]], max_tokens: int, headers: dict[str, str], extras: dict[str, Any]
+    model: str,
+    req: RequestSettings,
+    messages: list[dict[str, Any]],
+    max_tokens: int,
+    headers: dict[str, str],
+    extras: dict[str, Any],
 ) -> ProviderRequest:
-    """The request the job's target sends: its settings (``[request]`` under ``[target.request]``)
-    around these messages."""
-    req = job.request
+    """The request a target sends: its settings (``[request]`` under ``[target.request]``,
+    resolved once per level) around these messages."""
     return ProviderRequest(
-        model=job.target.model,
+        model=model,
         messages=messages,
         max_tokens=max_tokens,
         stream=req.stream,
@@ -298,10 +310,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
         messages: list[dict[str, Any]] = []
         for turn in range(1, turns + 1):
             index = slot.index if turns == 1 else slot.index * turns + turn - 1
-            headers: dict[str, str] = {}
-            if emulator_profile is not None:
-                payload = dict(emulator_profile, seed=request_seed(load.seed, job.t_index, job.level, index))
-                headers[EMULATOR_HEADER] = json.dumps(payload, separators=(",", ":"))
+            headers = _emulator_headers(emulator_profile, load.seed, job.t_index, job.level, index)
             # Lengths are drawn per request, the same for every client path that measures it.
             length_key = f"{job.run_id}:{job.t_index}:{job.level}:{index}"
             input_tokens: int | None
@@ -313,7 +322,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 input_tokens = prompts.asked(length_key) if turn == 1 else None
             if turn == 1 and trace is None:
                 messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
-            request = _request(job, messages, max_tokens, headers, extras)
+            request = _request(target.model, req, messages, max_tokens, headers, extras)
             record = RequestRecord(
                 run_id=job.run_id,
                 target=target.name,

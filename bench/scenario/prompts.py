@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +187,10 @@ class PromptSet:
     #: The prefix comes first, marked for caching, and a primer sends it before the level.
     warm: bool = False
 
-    @property
+    @cached_property
     def prefix_tokens(self) -> int:
-        """The shared prefix's length in bench's words (about a token each)."""
+        """The shared prefix's length in bench's words (about a token each); counted once, not
+        per request."""
         return len(self.shared_prefix.split())
 
     def asked(self, key: str) -> int | None:

@@ -31,7 +31,7 @@ ITL_BOUND_PCT = 1.0
 
 
 #: Calibrated model per provider (catalogue entries without reasoning: every chunk is answer text).
-MODELS: dict[str, str] = {"groq": "llama-3.1-8b-instant", "openai": "gpt-4.1", "anthropic": "claude-haiku-5-5"}
+MODELS: dict[str, str] = {"groq": "openai/gpt-oss-20b", "openai": "gpt-4.1", "anthropic": "claude-haiku-5-5"}
 
 
 CLIENT_NAMES: dict[str, str] = {"sdk": "SDK", "fast": "fast"}

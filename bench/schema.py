@@ -95,6 +95,8 @@ TABLE: Final[tuple[Column, ...]] = (
     Column("warmup", "bool"),
     Column("stream", "bool"),
     Column("client", "string"),
+    # The request shape's group: a ladder's rung, a length bin, a cache state (or "").
+    Column("shape", "string"),
     Column("status", "string"),
     Column("error_kind", "string"),
     Column("error_message", "string"),

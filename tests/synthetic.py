@@ -209,6 +209,7 @@ def synthetic_frame(
                     "warmup": is_warm,
                     "stream": np.ones(m, dtype=bool),
                     "client": np.full(m, client, dtype=object),
+                    "shape": np.full(m, "", dtype=object),
                     "status": status,
                     "error_kind": error_kind,
                     "error_message": error_message,

@@ -245,7 +245,7 @@ def _summary_row(rows: pd.DataFrame, price: Price | None, columns: frozenset[str
 
 
 def cost_summary(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
-    """One row per (target, load_mode, load_level, client) of measured requests: what it cost.
+    """One row per (target, load_mode, load_level, client, shape) of measured requests: what it cost.
 
     Columns (after the group keys, see :data:`SUMMARY_COLUMNS`): the price used (US
     dollars per million tokens; ``price_as_of``, ``price_source`` and ``price_origin`` say
@@ -262,8 +262,8 @@ def cost_summary(frame: pd.DataFrame, meta: RunMeta) -> pd.DataFrame:
     prices = _prices(m, meta)
     columns = frozenset(m.columns)
     rows: list[dict[str, object]] = []
-    for (target, mode, level, client), idx in group_positions(m):
-        row: dict[str, object] = {"target": target, "load_mode": mode, "load_level": level, "client": client}
+    for (target, mode, level, client, shape), idx in group_positions(m):
+        row: dict[str, object] = {"target": target, "load_mode": mode, "load_level": level, "client": client, "shape": shape}
         row.update(_summary_row(m.iloc[idx], prices.get(target), columns))
         rows.append(row)
     out = pd.DataFrame(rows, columns=[*GROUP_KEYS, *SUMMARY_COLUMNS])

@@ -35,19 +35,22 @@ from bench.fmt import target_name
 from bench.scenario.slo import AggregateSlo, SloSpec
 from bench.schema import TABLE, LoadLevel, abbrev, higher_is_better
 
-GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level", "client"]
+GROUP_KEYS: Final[list[str]] = ["target", "load_mode", "load_level", "client", "shape"]
 
 
 class GroupKey(NamedTuple):
     """What every statistic is grouped by (GROUP_KEYS): one target at one load level, measured
     by one client path. The metrics, the CI gate and the run summary all key their groups with
     it, so a target measured with both clients is two groups everywhere, never one mixed.
-    ``client`` is "" where nothing says which client measured."""
+    ``client`` is "" where nothing says which client measured. ``shape`` is the request shape
+    (a ladder's rung, a length bin, a cache state: bench/scenario/shapes.py), "" for a plain
+    scenario and for results recorded before shapes existed."""
 
     target: str
     load_mode: str
     load_level: float
     client: str = ""
+    shape: str = ""
 
     @property
     def name(self) -> str:
@@ -56,7 +59,8 @@ class GroupKey(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"{self.name} @ {LoadLevel.of(self.load_mode, self.load_level).text}"
+        level = f"{self.name} @ {LoadLevel.of(self.load_mode, self.load_level).text}"
+        return f"{level}, {self.shape}" if self.shape else level
 
 
 #: Latency columns summarised with p50/p90/p95/p99/mean (``schema.Column.stats``): the
@@ -116,6 +120,8 @@ def group_positions(frame: pd.DataFrame) -> list[tuple[GroupKey, np.ndarray]]:
     """(key, row positions) per GROUP_KEYS group, in order of first appearance."""
     if frame.empty:
         return []
+    if "shape" not in frame.columns:  # a frame built before request shapes existed
+        frame = frame.assign(shape="")
     codes = frame.groupby(GROUP_KEYS, sort=False, dropna=False).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes)
@@ -126,8 +132,12 @@ def group_positions(frame: pd.DataFrame) -> list[tuple[GroupKey, np.ndarray]]:
     modes = keys["load_mode"].astype("object").fillna("").tolist()
     levels = _floats(keys["load_level"]).tolist()
     clients = keys["client"].astype("object").fillna("").tolist()
+    shapes = keys["shape"].astype("object").fillna("").tolist()
     return [
-        (GroupKey(str(targets[g]), str(modes[g]), float(levels[g]), str(clients[g])), order[bounds[g] : bounds[g + 1]])
+        (
+            GroupKey(str(targets[g]), str(modes[g]), float(levels[g]), str(clients[g]), str(shapes[g])),
+            order[bounds[g] : bounds[g + 1]],
+        )
         for g in range(len(counts))
     ]
 
@@ -231,11 +241,11 @@ def request_meets(frame: pd.DataFrame, slo: SloSpec) -> np.ndarray:
 # --------------------------------------------------------------------------- aggregate
 
 #: The aggregate frame's text columns (the rest are numbers).
-_TEXT_COLUMNS: Final[tuple[str, ...]] = ("target", "load_mode", "client")
+_TEXT_COLUMNS: Final[tuple[str, ...]] = ("target", "load_mode", "client", "shape")
 
 
 def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0, ci: bool = True) -> pd.DataFrame:
-    """One row per (target, load_mode, load_level, client) of measured requests, in order of appearance.
+    """One row per (target, load_mode, load_level, client, shape) of measured requests, in order of appearance.
 
     Latency and speed statistics use ok rows only; counts, error rate and the window use
     every measured row. NaN marks a statistic that does not apply (never -1). ``goodput_*``
@@ -257,7 +267,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
     per_request = slo is not None and slo.has_per_request
 
     rows: list[dict[str, object]] = []
-    for (target, mode, level, client), idx in groups:
+    for (target, mode, level, client, shape), idx in groups:
         ok = ok_all[idx]
         n = int(idx.size)
         n_ok = int(ok.sum())
@@ -267,6 +277,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
             "load_mode": mode,
             "load_level": level,
             "client": client,
+            "shape": shape,
             "n": n,
             "ok": n_ok,
             "errors": n - n_ok,
@@ -299,7 +310,7 @@ def aggregate(frame: pd.DataFrame, slo: SloSpec | None = None, *, seed: int = 0,
         row["agg_output_tps"] = token_sum / window_s
         row["rps"] = n / window_s
         row["window_s"] = window_s
-        rules = slo.for_target(target) if per_request and slo is not None else None
+        rules = slo.for_group(target, shape) if per_request and slo is not None else None
         if rules is not None and rules.per_request:
             n_good = int(request_meets(m.iloc[idx], rules).sum())
             row["goodput_rps"] = n_good / window_s
@@ -338,10 +349,12 @@ class SloVerdict:
     reason: str = ""
     #: The client path that measured the group ("" when nothing says).
     client: str = ""
+    #: The group's request shape ("" for a plain scenario).
+    shape: str = ""
 
     @property
     def group(self) -> GroupKey:
-        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client, self.shape)
 
     @property
     def text(self) -> str:
@@ -392,8 +405,9 @@ def _no_data_reason(column: str, n: int, n_ok: int) -> str:
 def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[SloVerdict]:
     """Every aggregate rule and ``error_rate_max`` on every group of measured requests.
 
-    Each group is judged by its own target's rules (:meth:`SloSpec.for_target`: the
-    scenario-wide table, overridden and extended by the target's ``[target.slo]``).
+    Each group is judged by its own rules (:meth:`SloSpec.for_group`: the scenario-wide
+    table, overridden and extended by the target's ``[target.slo]``, then by the
+    ``[slo.class.NAME]`` that covers the group's request shape).
     Verdicts come group by group (order of appearance), rules in the order the table gave
     them, ``error_rate_max`` last. A rule passes on its point estimate; the CI is reported
     beside it so a reader sees how firm the verdict is. Per-request rules feed goodput
@@ -403,8 +417,8 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
     ok_all = ok_mask(m)
     verdicts: list[SloVerdict] = []
     cache: dict[str, np.ndarray] = {}
-    for (target, mode, level, client), idx in group_positions(m):
-        rules = slo.for_target(target)
+    for (target, mode, level, client, shape), idx in group_positions(m):
+        rules = slo.for_group(target, shape)
         ok_idx = idx[ok_all[idx]]
         for rule in rules.aggregate:
             if rule.column not in cache:
@@ -427,6 +441,7 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
                     passed,
                     "" if passed is not None else _no_data_reason(rule.column, int(idx.size), int(ok_idx.size)),
                     client,
+                    shape,
                 )
             )
         if rules.error_rate_max is not None:
@@ -449,6 +464,7 @@ def evaluate_slo(frame: pd.DataFrame, slo: SloSpec, *, seed: int = 0) -> list[Sl
                     high,
                     rate <= rules.error_rate_max,
                     client=client,
+                    shape=shape,
                 )
             )
     return verdicts
@@ -557,6 +573,7 @@ class ArrivalRate:
     short: bool
     client: str = ""
     scheduled: float = math.nan
+    shape: str = ""
 
     @property
     def name(self) -> str:
@@ -598,7 +615,7 @@ def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
     if "turn" in m and m["turn"].notna().any():  # a conversation's arrival is its first turn
         m = m[m["turn"].isna() | (m["turn"] <= 1)]
     out: list[ArrivalRate] = []
-    for (target, mode, level, client), idx in group_positions(m):
+    for (target, mode, level, client, shape), idx in group_positions(m):
         if mode != "rate":
             continue
         rows = m.iloc[idx]
@@ -607,11 +624,11 @@ def arrival_rates(frame: pd.DataFrame) -> list[ArrivalRate]:
         n = int(starts.size)
         span_s = float(starts.max() - starts.min()) / 1000.0 if n >= 2 else math.nan
         if not (span_s > 0):
-            out.append(ArrivalRate(target, level, n, math.nan, math.nan, False, client))
+            out.append(ArrivalRate(target, level, n, math.nan, math.nan, False, client, shape=shape))
             continue
         scheduled = _scheduled_rate(rows, level)
         achieved = (n - 1) / span_s
         expected = scheduled * span_s
         short = (n - 1) < expected - ARRIVAL_SIGMAS * math.sqrt(expected)
-        out.append(ArrivalRate(target, level, n, span_s, achieved, short, client, scheduled))
+        out.append(ArrivalRate(target, level, n, span_s, achieved, short, client, scheduled, shape))
     return out

@@ -43,9 +43,12 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("target")
     table.add_column("load")
+    shaped = bool(len(frame)) and bool(frame["shape"].astype("object").fillna("").ne("").any())
+    if shaped:  # a ladder, bins or both cache states: a row per request shape
+        table.add_column("shape")
     for _, header, _ in _COLUMNS:
         table.add_column(header, justify="right")
-    rates = {(r.target, r.client, r.offered): r for r in arrival_rates(frame)} if len(frame) else {}
+    rates = {(r.target, r.client, r.offered, r.shape): r for r in arrival_rates(frame)} if len(frame) else {}
     if rates:
         table.add_column("offered req/s", justify="right")
         table.add_column("achieved req/s", justify="right")
@@ -54,12 +57,12 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
         for values in agg.to_dict(orient="records"):
             load = LoadLevel.of(values["load_mode"], values["load_level"]).text
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
-            target, client = str(values["target"]), str(values["client"])
+            target, client, shape = str(values["target"]), str(values["client"]), str(values["shape"])
             if rates:
                 cells += _rate_cells(
-                    rates.get((target, client, float(values["load_level"]))) if values["load_mode"] == "rate" else None
+                    rates.get((target, client, float(values["load_level"]), shape)) if values["load_mode"] == "rate" else None
                 )
-            table.add_row(target_name(target, client), load, *cells)
+            table.add_row(target_name(target, client), load, *([shape] if shaped else []), *cells)
     return table
 
 

@@ -52,6 +52,8 @@ class LevelHealth:
     #: process (``[load] order = "interleaved"``; ``target`` then names them all, joined by
     #: " + "); empty when the process measured one target.
     targets: tuple[str, ...] = ()
+    #: The request shape the level ran (bench/scenario/shapes.py); "" for a plain scenario.
+    shape: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (floats, ints, strings, None)."""

@@ -55,6 +55,9 @@ class RequestRecord:
     warmup: bool
     stream: bool
     client: str = "fast"
+    #: The request shape's group (bench/scenario/shapes.py): "input 2000, warm"; "" when the
+    #: scenario has no ladder, cache list or bins.
+    shape: str = ""
     status: str = "ok"
     error_kind: str | None = None
     error_message: str | None = None

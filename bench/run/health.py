@@ -139,6 +139,7 @@ class HealthSampler:
         interval_s: float = DEFAULT_INTERVAL_S,
         client: str = "",
         targets: tuple[str, ...] = (),
+        shape: str = "",
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s!r}")
@@ -149,6 +150,7 @@ class HealthSampler:
         self.worker = int(worker)
         self.client = client
         self.targets = tuple(targets)
+        self.shape = shape
         self.interval_s = interval_s
         self.result: LevelHealth | None = None
         self._process = psutil.Process()
@@ -237,6 +239,7 @@ class HealthSampler:
             client=self.client,
             cpu_slices_s=cpu_slices,
             chunk_slices=chunk_slices,
+            shape=self.shape,
             targets=self.targets,
         )
         return self.result

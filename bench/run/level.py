@@ -36,6 +36,7 @@ from bench.scenario.lengths import length_for
 from bench.scenario.model import Scenario
 from bench.scenario.prompts import PromptSet, prompt_set
 from bench.scenario.request import RequestSettings
+from bench.scenario.shapes import Shape
 from bench.timing import now_ns
 
 EMULATOR_HEADER = "x-bench-emulator"
@@ -70,6 +71,9 @@ class LevelJob:
     #: The client path this run of the level measures with (a target may name several, which
     #: run one after the other); "" means the target's first.
     client: str = ""
+    #: The request shape this level sends; ``scenario`` is already the scenario at it
+    #: (:meth:`bench.scenario.model.Scenario.at`).
+    shape: Shape = Shape()
 
     @property
     def client_path(self) -> str:
@@ -95,12 +99,20 @@ class LevelJob:
     def prompts(self) -> PromptSet:
         return scenario_prompts(self.scenario)
 
+    @property
+    def place(self) -> tuple[Any, ...]:
+        """What seeds and prompt keys of this level are drawn from: the target's index and the
+        level, and the shape when there is one (so each rung and cache state has prompts of
+        its own, and a plain scenario's seeds are what they always were)."""
+        return (self.t_index, self.level) + ((self.shape.label,) if self.shape.label else ())
+
 
 def scenario_prompts(scenario: Scenario) -> PromptSet:
-    """The prompts a scenario's ``[prompts]`` describes (every process builds the same set)."""
-    p = scenario.prompts
+    """The prompts a scenario's ``[prompts]`` describes (every process builds the same set); with
+    ladders or both cache states, its first shape's (each level builds its shape's own)."""
+    p = scenario.at(scenario.shapes()[0]).prompts
     return prompt_set(
-        p.source, p.input_tokens, p.seed, scenario.prompt_file(), shared_prefix_tokens=p.shared_prefix_tokens, cache=p.cache
+        p.source, p.length, p.seed, scenario.prompt_file(), shared_prefix_tokens=p.shared_prefix_tokens, cache=p.caches[0]
     )
 
 
@@ -142,7 +154,8 @@ async def run_level(jobs: Jobs, emit: Emit, prompts: PromptSet | None = None) ->
     if not level:
         raise ValueError("run_level: a level needs at least one job")
     first, load = level[0], level[0].scenario.load
-    prompts = prompts or first.prompts()
+    if prompts is None or first.shape.changes_prompts:  # a rung's length or cache state: its own prompts
+        prompts = first.prompts()
     await warm_jobs(level)
     streams = [streams_of(load.mode, job.level, job.worker, job.workers) for job in level]
     names = tuple(job.target.name for job in level)
@@ -154,6 +167,7 @@ async def run_level(jobs: Jobs, emit: Emit, prompts: PromptSet | None = None) ->
         worker=first.worker,
         client=first.client_path,
         targets=names if len(level) > 1 else (),
+        shape=first.shape.label,
     )
     async with AsyncExitStack() as clients:
         # Each client is built before sampling starts: an SDK client loads its TLS certificates
@@ -208,7 +222,7 @@ async def _drive(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Em
         requests=load.requests,
         warmup=load.warmup,
         duration_s=load.duration_s,
-        seed=request_seed(load.seed, job.t_index, job.level),
+        seed=request_seed(load.seed, *job.place),
         worker=job.worker,
         workers=job.workers,
         start_ns=job.start_ns,
@@ -228,7 +242,7 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
     primer that failed leaves a cold cache, which the level's cached-token counts then show."""
     target, load, req = job.target, job.scenario.load, job.request
     profile = emulator_payload(target) if job.emulate else None
-    headers = _emulator_headers(profile, load.seed, job.t_index, job.level, "primer")
+    headers = _emulator_headers(profile, load.seed, *job.place, "primer")
     request = replace(
         _request(target.model, req, prompts.primer(), 1, headers, req.body_extras()), stream=True, include_usage=True
     )
@@ -274,7 +288,7 @@ def prompt_key(job: LevelJob) -> str:
     and level — and per client when a target is measured with several, so a provider's prompt
     cache never favours the client that runs second. (The emulator's seeded timings stay the
     same request for request, so on the emulator the two differ only by the client.)"""
-    key = f"{job.run_id}:{job.t_index}:{job.level}"
+    key = ":".join(map(str, (job.run_id, *job.place)))
     return key + (f":{job.client_path}" if len(job.target.clients) > 1 else "")
 
 
@@ -305,23 +319,28 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
     think_s = scenario.prompts.think_time_s
     emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
+    bins = scenario.prompts.bins or ()
+    place = ":".join(map(str, (job.run_id, *job.place)))
 
     async def send(slot: Slot) -> None:
         messages: list[dict[str, Any]] = []
+        shape = job.shape.label
         for turn in range(1, turns + 1):
             index = slot.index if turns == 1 else slot.index * turns + turn - 1
-            headers = _emulator_headers(emulator_profile, load.seed, job.t_index, job.level, index)
+            headers = _emulator_headers(emulator_profile, load.seed, *job.place, index)
             # Lengths are drawn per request, the same for every client path that measures it.
-            length_key = f"{job.run_id}:{job.t_index}:{job.level}:{index}"
+            length_key = f"{place}:{index}"
             input_tokens: int | None
             if trace is not None:  # a replayed trace's line: its lengths and prefix blocks
                 max_tokens, input_tokens = trace.output_lengths[slot.index], trace.input_lengths[slot.index]
                 messages = prompts.for_trace(trace.hash_ids[slot.index], input_tokens, f"{key}:{slot.index}")
             else:
-                max_tokens = length_for(req.max_tokens, load.seed, length_key)
+                max_tokens = length_for(req.length, load.seed, length_key)
                 input_tokens = prompts.asked(length_key) if turn == 1 else None
             if turn == 1 and trace is None:
                 messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
+            if turn == 1 and bins:  # a conversation's turns stay in its first prompt's bin
+                shape = job.shape.with_bin(bins, input_tokens)
             request = _request(target.model, req, messages, max_tokens, headers, extras)
             record = RequestRecord(
                 run_id=job.run_id,
@@ -334,6 +353,7 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 warmup=slot.warmup,
                 stream=req.stream,
                 client=provider.client,
+                shape=shape,
                 worker=job.worker,
                 input_tokens_asked=input_tokens,
                 max_tokens_asked=max_tokens,

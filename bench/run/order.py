@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.scenario.model import Scenario
+from bench.scenario.shapes import Shape
 
 
 @dataclass(frozen=True)
@@ -27,26 +28,33 @@ class Step:
     level: float
     client: str
     t_indices: tuple[int, ...]
+    #: The request shape (a ladder's rung, a cache state) the step sends; one per step.
+    shape: Shape = Shape()
 
 
 def steps(scenario: Scenario) -> list[Step]:
-    """The run's steps in the order they run, for the order ``scenario.order`` says."""
+    """The run's steps in the order they run, for the order ``scenario.order`` says. Request
+    shapes run within each level, like the clients: every rung (or cache state) is measured at a
+    level before the next level starts, so a drift over the run lands on levels, not on rungs."""
     levels = scenario.load.levels
     targets = scenario.target
+    shapes = scenario.shapes()
     if scenario.order == "sequential":
         return [
-            Step(level, client, (t_index,))
+            Step(level, client, (t_index,), shape)
             for t_index, target in enumerate(targets)
             for level in levels
+            for shape in shapes
             for client in target.clients
         ]
     # Clients in the order the targets first name them (the first target's first).
     clients = list(dict.fromkeys(client for target in targets for client in target.clients))
     out = []
     for level in levels:
-        for client in clients:
-            side_by_side = tuple(i for i, target in enumerate(targets) if client in target.clients)
-            out.append(Step(level, client, side_by_side))
+        for shape in shapes:
+            for client in clients:
+                side_by_side = tuple(i for i, target in enumerate(targets) if client in target.clients)
+                out.append(Step(level, client, side_by_side, shape))
     return out
 
 

@@ -31,7 +31,9 @@ _REFRESH_S = 1.0
 
 
 class ProgressSink(Protocol):
-    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None: ...
+    def start_level(
+        self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None, shape: str = ""
+    ) -> None: ...
     def advance(self, record: RequestRecord) -> None: ...
     def end_level(self) -> None: ...
     def close(self) -> None: ...
@@ -95,7 +97,9 @@ class _LevelState:
 
 
 class NullProgress:
-    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
+    def start_level(
+        self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None, shape: str = ""
+    ) -> None:
         pass
 
     def advance(self, record: RequestRecord) -> None:
@@ -119,8 +123,9 @@ class _Running:
     def __init__(self) -> None:
         self.levels: dict[str, _LevelState] = {}
 
-    def start(self, target: str, mode: str, level: float, total: int | None, warmup: int | None) -> _LevelState:
-        state = _LevelState(target, mode, level, total, warmup)
+    def start(self, target: str, mode: str, level: float, total: int | None, warmup: int | None, shape: str) -> _LevelState:
+        # Keyed by the target alone: one request shape of a target runs at a time.
+        state = _LevelState(f"{target} [{shape}]" if shape else target, mode, level, total, warmup)
         self.levels[target] = state
         return state
 
@@ -142,10 +147,12 @@ class PlainProgress:
         #: Per level under way (by target): requests between lines, and the count of the next line.
         self._every: dict[str, list[int]] = {}
 
-    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
-        self._running.start(target, mode, level, total, warmup)
+    def start_level(
+        self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None, shape: str = ""
+    ) -> None:
+        state = self._running.start(target, mode, level, total, warmup, shape)
         step = max(1, -(-(total or 100) // 4))
-        self._every[target] = [step, step]
+        self._every[state.target] = [step, step]
 
     def advance(self, record: RequestRecord) -> None:
         state = self._running.of(record)
@@ -156,8 +163,8 @@ class PlainProgress:
             print(state.line(), file=self.stream, flush=True)
 
     def end_level(self) -> None:
-        for target, state in self._running.levels.items():
-            if state.done % self._every[target][0]:
+        for state in self._running.levels.values():
+            if state.done % self._every[state.target][0]:
                 print(state.line(), file=self.stream, flush=True)
         self._running = _Running()
         self._every.clear()
@@ -186,8 +193,10 @@ class RichProgress:
         self._tasks: dict[str, TaskID] = {}
         self._last = 0.0
 
-    def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
-        state = self._running.start(target, mode, level, total, warmup)
+    def start_level(
+        self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None, shape: str = ""
+    ) -> None:
+        state = self._running.start(target, mode, level, total, warmup, shape)
         self._tasks[target] = self._progress.add_task(state.label, total=total, status="")
         self._progress.refresh()
 

@@ -296,7 +296,7 @@ class Runner:
     ) -> RunMeta:
         s = self.scenario
         # A warm shared prefix or a trace's shared blocks reach the provider's cache on purpose.
-        shared = (s.prompts.shared_prefix_tokens > 0 and s.prompts.cache == "warm") or s.load.trace is not None
+        shared = (s.prompts.shared_prefix_tokens > 0 and "warm" in s.prompts.caches) or s.load.trace is not None
         extra: dict[str, Any] = {}
         if self.emulate and self.options.emulator_set:
             extra["emulator_set"] = self.options.emulator_set
@@ -487,9 +487,8 @@ class Runner:
                 jobs = [self._job(t_index, step, base_urls) for t_index in step.t_indices]
                 total = (load.per_level + load.warmup) * turns if load.per_level is not None else None
                 for job in jobs:  # one line (or bar) per target running the level
-                    progress.start_level(
-                        target_name(job.target.name, step.client), load.mode, step.level, total, warmup=load.warmup
-                    )
+                    name = target_name(job.target.name, step.client)
+                    progress.start_level(name, load.mode, step.level, total, warmup=load.warmup, shape=step.shape.label)
                 try:
                     self.health.extend(await executor.run_level(jobs, emit))
                 finally:
@@ -503,13 +502,14 @@ class Runner:
         target = self.scenario.target[t_index]
         return LevelJob(
             run_id=self.run_id,
-            scenario=self.scenario,
+            scenario=self.scenario.at(step.shape),
             t_index=t_index,
             level=step.level,
             base_url=base_urls[target.name],
             api_key=self.keys[target.name],
             emulate=self.emulate,
             client=step.client,
+            shape=step.shape,
         )
 
     def _executor(self) -> Executor:

@@ -18,6 +18,8 @@ def suggest(word: str, choices: Any) -> str:
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
+    if loc and loc[0] == "slo_class":  # [slo.class.NAME], kept apart from [slo]'s numbers
+        loc = ("slo", "class", *loc[1:])
     out = ""
     for part in loc:
         if isinstance(part, int):

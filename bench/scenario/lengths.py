@@ -55,13 +55,41 @@ class LengthDistribution(BaseModel):
 #: What a length field of a scenario holds.
 Length = int | LengthDistribution
 
+#: The most rungs a ladder may have: each is a group of ``requests`` of its own.
+MAX_RUNGS = 16
+
+
+def as_length_or_ladder(value: Any) -> Any:
+    """:func:`as_length`, or a ladder: a list of distinct lengths, each its own group of
+    requests like a load level (docs/scenarios.md, "Prompt lengths")."""
+    if not isinstance(value, list):
+        return as_length(value)
+    if not value:
+        raise ValueError("a ladder needs at least one length")
+    if len(value) > MAX_RUNGS:
+        raise ValueError(f"a ladder has at most {MAX_RUNGS} rungs (got {len(value)})")
+    rungs = []
+    for i, rung in enumerate(value):
+        if isinstance(rung, (dict, list)):
+            raise ValueError(f"rung {i + 1} of the ladder: a number of tokens (got {type(rung).__name__})")
+        try:
+            rungs.append(as_length(rung))
+        except ValueError as exc:
+            raise ValueError(f"rung {i + 1} of the ladder: {exc}") from None
+    if len(set(rungs)) != len(rungs):
+        raise ValueError(f"a ladder's rungs must differ (got {value})")
+    return rungs if len(rungs) > 1 else rungs[0]
+
 
 def as_length(value: Any) -> Any:
     """A length field's value checked before the ``int | LengthDistribution`` union sees it, so
     a mistake reads as one problem with its own key (``stdev: …``) instead of the union's two
     type errors. A list would read as a ladder of lengths, each its own group: said plainly."""
     if isinstance(value, list):
-        raise ValueError("a list of lengths (a ladder) is not supported; give one number or { mean, stdev, min, max }")
+        raise ValueError(
+            "a ladder of lengths belongs in [request] max_tokens or [prompts] input_tokens (each rung is a "
+            "group for every target); here give one number or { mean, stdev, min, max }"
+        )
     if isinstance(value, dict):
         try:
             return LengthDistribution.model_validate(value)
@@ -91,8 +119,11 @@ def length_for(spec: Length, seed: int, key: str) -> int:
     return spec.draw(random.Random(f"{seed}:length:{key}"))
 
 
-def describe(spec: Length) -> str:
-    """``128`` or ``mean 600 ± 300 (16–4000)``, for a report's method section and a summary."""
+def describe(spec: Length | list[int]) -> str:
+    """``128``, ``128, 2000, 8000`` or ``mean 600 ± 300 (16–4000)``, for a report's method
+    section and a summary."""
+    if isinstance(spec, list):
+        return ", ".join(map(str, spec))
     if isinstance(spec, int):
         return str(spec)
     return f"mean {spec.mean:g} ± {spec.stdev:g} ({spec.min}–{spec.max})"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import tomllib
 from datetime import date, datetime
@@ -23,11 +22,14 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from bench.errors import ScenarioError
 from bench.scenario.catalogue import resolve_price
 from bench.scenario.errors_text import describe_error, suggest
+from bench.scenario.lengths import LengthDistribution
 from bench.scenario.load import ORDERS, Load, Order
 from bench.scenario.prompt_table import Prompts
 from bench.scenario.prompts import read_prompt_file
 from bench.scenario.request import RequestOverride, RequestSettings
-from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario, valid_keys
+from bench.scenario.shapes import Shape, shapes
+from bench.scenario.slo import SloSpec, parse_key, slo_for_scenario
+from bench.scenario.slo_class import SloClassTable, check_slo_table, class_problem, move_classes
 from bench.scenario.strict import Strict
 from bench.schema import FAULT_KINDS
 
@@ -97,25 +99,9 @@ class EmulatorProfile(_Strict):
         return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 
-def _check_slo_table(table: dict[str, float]) -> dict[str, float]:
-    """Every key known and every bound a positive number (a rate between 0 and 1)."""
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{key}: must be a number")
-        if key == "error_rate_max":
-            if not 0 <= value <= 1:
-                raise ValueError(f"{key}: must be between 0 and 1")
-            continue
-        if parse_key(key, value) is None:
-            raise ValueError(f"{key}: unknown SLO key{suggest(key, valid_keys())}")
-        if value <= 0:
-            raise ValueError(f"{key}: must be greater than 0")
-    return table
-
-
 #: Keys of ``[request]`` and ``[prompts]`` newer than the first fingerprints.
 _NEWER_REQUEST_KEYS = ("tools", "tool_choice", "response_format")
-_NEWER_PROMPT_KEYS = ("shared_prefix_tokens", "cache", "turns", "think_time_s")
+_NEWER_PROMPT_KEYS = ("shared_prefix_tokens", "cache", "bins", "turns", "think_time_s")
 
 
 def _at_default(model: BaseModel, keys: tuple[str, ...]) -> set[str]:
@@ -168,7 +154,7 @@ class Target(_Strict):
     @field_validator("slo")
     @classmethod
     def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
-        return _check_slo_table(table)
+        return check_slo_table(table)
 
     @field_validator("client", mode="before")
     @classmethod
@@ -265,6 +251,8 @@ class Scenario(_Strict):
     prompts: Prompts = Field(default_factory=Prompts)
     load: Load
     slo: dict[str, float] = Field(default_factory=dict)
+    #: ``[slo.class.NAME]`` tables (moved here from ``[slo]`` by :func:`move_classes`).
+    slo_class: dict[str, SloClassTable] = Field(default_factory=dict)
     report: ReportSettings = Field(default_factory=ReportSettings)
     #: Where the file was read from; prompt paths resolve against it.
     source_path: str = ""
@@ -272,7 +260,22 @@ class Scenario(_Strict):
     @field_validator("slo")
     @classmethod
     def _slo_keys(cls, table: dict[str, float]) -> dict[str, float]:
-        return _check_slo_table(table)
+        return check_slo_table(table)
+
+    _classes_apart = model_validator(mode="before")(move_classes)
+
+    @model_validator(mode="after")
+    def _classes_cover_shapes(self) -> Scenario:
+        if not self.slo_class:
+            return self
+        labels = [shape.label for shape in self.shapes()]
+        bins = self.prompts.bins
+        if bins:
+            labels = [shape.with_bin(bins, edge) for shape in self.shapes() for edge in (0, *bins)]
+        problem = class_problem(self.slo_class, list(dict.fromkeys(labels)))
+        if problem:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
+        return self
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Scenario:
@@ -315,9 +318,56 @@ class Scenario(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _shapes_fit(self) -> Scenario:
+        """Ladders, both cache states and bins where they mean something (docs/scenarios.md)."""
+        p = self.prompts
+        if self.load.trace is not None:
+            for where, value in (("prompts.input_tokens", p.input_tokens), ("request.max_tokens", self.request.max_tokens)):
+                if isinstance(value, list):
+                    raise ValueError(
+                        f"{where}: a trace gives every request its own lengths; a ladder cannot apply (leave it out)"
+                    )
+            if isinstance(p.cache, list):
+                raise ValueError('prompts.cache: a trace shares its own prefix blocks; give one state ("cold") or leave it out')
+        elif p.bins is not None and not isinstance(p.input_tokens, LengthDistribution):
+            raise ValueError(
+                "prompts.bins: bins group drawn or replayed prompt lengths; give input_tokens = { mean, stdev, min, max } "
+                "or a [load] trace, or leave bins out (a ladder's rungs are groups already)"
+            )
+        if isinstance(self.request.max_tokens, list):
+            for i, target in enumerate(self.target):
+                if target.request.max_tokens is not None:
+                    raise ValueError(
+                        f"target[{i}].request.max_tokens: [request] max_tokens is a ladder, whose rungs every target "
+                        "runs; leave the target's own max_tokens out"
+                    )
+        return self
+
+    def shapes(self) -> list[Shape]:
+        """The request shapes this scenario runs at each load level (bench/scenario/shapes.py)."""
+        return shapes(self.prompts.input_tokens, self.request.max_tokens, self.prompts.cache)
+
+    def at(self, shape: Shape) -> Scenario:
+        """This scenario with one shape's rung and cache state in place of its ladders and
+        lists: what a level of that shape runs (not validated again: it was, whole)."""
+        if shape == Shape():
+            return self
+        prompts, request = self.prompts, self.request
+        if shape.input_tokens is not None or shape.cache is not None:
+            prompts = prompts.model_copy(
+                update={
+                    "input_tokens": prompts.input_tokens if shape.input_tokens is None else shape.input_tokens,
+                    "cache": prompts.cache if shape.cache is None else shape.cache,
+                }
+            )
+        if shape.max_tokens is not None:
+            request = request.model_copy(update={"max_tokens": shape.max_tokens})
+        return self.model_copy(update={"prompts": prompts, "request": request})
+
+    @model_validator(mode="after")
     def _warm_prefix_long_enough(self) -> Scenario:
         prefix = self.prompts.shared_prefix_tokens
-        if self.prompts.cache != "warm" or prefix >= CACHE_MIN_TOKENS:
+        if "warm" not in self.prompts.caches or prefix >= CACHE_MIN_TOKENS:
             return self
         caching = [t for t in self.target if t.provider in ("groq", "openai", "anthropic")]
         if caching:
@@ -335,7 +385,16 @@ class Scenario(_Strict):
     @property
     def slo_spec(self) -> SloSpec:
         """Scenario-wide SLOs, and each target's merged with them where it has its own."""
-        return slo_for_scenario({"slo": self.slo, "targets": [{"label": t.name, "slo": t.slo} for t in self.target]})
+        return slo_for_scenario(
+            {
+                "slo": self.slo,
+                "targets": [{"label": t.name, "slo": t.slo} for t in self.target],
+                "slo_classes": self._class_tables(),
+            }
+        )
+
+    def _class_tables(self) -> dict[str, Any]:
+        return {name: table.dump() for name, table in self.slo_class.items()}
 
     @property
     def order(self) -> Order:
@@ -425,6 +484,7 @@ class Scenario(_Strict):
                 ),
             },
             "slo": dict(self.slo),
+            **({"slo_classes": self._class_tables()} if self.slo_class else {}),
             "report": self.report.model_dump(mode="json", exclude_none=True),
         }
 
@@ -527,6 +587,7 @@ def _slo_data_problem(column: str, scenario: Scenario) -> str | None:
 def _check_slo_data(scenario: Scenario, path: str) -> None:
     """Refuse an SLO that can have no data for this scenario: it would only ever say "no data"."""
     tables = [("slo", scenario.slo)] + [(f"target[{i}].slo", t.slo) for i, t in enumerate(scenario.target)]
+    tables += [(f"slo.class.{name}", dict(table.model_extra or {})) for name, table in scenario.slo_class.items()]
     for where, table in tables:
         for key, value in table.items():
             if key == "error_rate_max":

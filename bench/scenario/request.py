@@ -11,14 +11,15 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from bench.scenario.lengths import MAX_TOKENS_ASKED, LengthDistribution, as_length
+from bench.scenario.lengths import MAX_TOKENS_ASKED, Length, LengthDistribution, as_length, as_length_or_ladder
 from bench.scenario.strict import Strict
 
 
 class RequestSettings(Strict):
     stream: bool = True
-    #: A number, or ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
-    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | LengthDistribution = 256
+    #: A number, a ladder (a list: each rung its own group, bench/scenario/shapes.py), or
+    #: ``{ mean, stdev, min, max }`` drawn per request (bench/scenario/lengths.py).
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_ASKED)] | list[int] | LengthDistribution = 256
     temperature: Annotated[float, Field(ge=0, le=2)] | None = 0.0
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     include_usage: bool = True
@@ -32,7 +33,14 @@ class RequestSettings(Strict):
     #: Structured output (chat APIs only: Anthropic has none).
     response_format: dict[str, Any] | None = None
 
-    _no_ladder = field_validator("max_tokens", mode="before")(as_length)
+    _ladder = field_validator("max_tokens", mode="before")(as_length_or_ladder)
+
+    @property
+    def length(self) -> Length:
+        """``max_tokens`` at one request shape (``Scenario.at``): a number or a distribution;
+        a ladder's first rung if asked of a scenario with one."""
+        spec = self.max_tokens
+        return spec[0] if isinstance(spec, list) else spec
 
     def body_extras(self) -> dict[str, Any]:
         """``extra_body`` with the tool and output fields that are set (what joins the body)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
+from bench.scenario.shapes import parse
 from bench.schema import TABLE, higher_is_better
 
 STATS: tuple[str, ...] = ("p50", "p90", "p95", "p99", "mean")
@@ -55,6 +56,37 @@ class RequestSlo:
         return higher_is_better(self.column)
 
 
+#: The keys of a ``[slo.class.NAME]`` that say which request shapes it covers.
+SELECTORS: tuple[str, ...] = ("input_tokens", "max_tokens", "cache")
+
+
+def _within(values: tuple[int, ...], span: tuple[float, float] | None) -> bool:
+    return not values or (span is not None and any(span[0] <= v <= span[1] for v in values))
+
+
+@dataclass(frozen=True)
+class SloClass:
+    """``[slo.class.NAME]`` (bench/scenario/slo_class.py): the rules ``table`` hold for groups
+    whose shape label it covers — a rung equal to one of its lengths, a bin containing one, the
+    cache state it names — over the scenario's and the target's own rules."""
+
+    name: str
+    input_tokens: tuple[int, ...] = ()
+    max_tokens: tuple[int, ...] = ()
+    cache: str | None = None
+    table: tuple[tuple[str, float], ...] = ()
+
+    def covers(self, shape: str) -> bool:
+        if not shape:
+            return False
+        parts = parse(shape)
+        return (
+            _within(self.input_tokens, parts.input_range)
+            and _within(self.max_tokens, parts.output_range)
+            and (self.cache is None or self.cache == parts.cache)
+        )
+
+
 @dataclass(frozen=True)
 class SloSpec:
     """The scenario-wide rules, plus each target's own rules where it has a ``[target.slo]``.
@@ -67,20 +99,29 @@ class SloSpec:
     per_request: tuple[RequestSlo, ...] = ()
     error_rate_max: float | None = None
     targets: tuple[tuple[str, SloSpec], ...] = ()
+    classes: tuple[SloClass, ...] = ()
 
     @property
     def empty(self) -> bool:
         """No rule at all, scenario-wide or for any target."""
-        return not (self._has_rules or any(not spec.empty for _, spec in self.targets))
+        return not (self._has_rules or self.classes or any(not spec.empty for _, spec in self.targets))
 
     @property
     def has_checks(self) -> bool:
         """Some rule gives a verdict (per-request rules only feed goodput)."""
-        return self._has_checks or any(spec.has_checks for _, spec in self.targets)
+        return (
+            self._has_checks
+            or any(spec.has_checks for _, spec in self.targets)
+            or any(key == "error_rate_max" or not key.startswith("request_") for c in self.classes for key, _ in c.table)
+        )
 
     @property
     def has_per_request(self) -> bool:
-        return bool(self.per_request) or any(spec.per_request for _, spec in self.targets)
+        return (
+            bool(self.per_request)
+            or any(spec.per_request for _, spec in self.targets)
+            or any(key.startswith("request_") for c in self.classes for key, _ in c.table)
+        )
 
     @property
     def _has_rules(self) -> bool:
@@ -96,6 +137,19 @@ class SloSpec:
             if name == label:
                 return spec
         return SloSpec(self.aggregate, self.per_request, self.error_rate_max)
+
+    def for_group(self, target: str, shape: str = "") -> SloSpec:
+        """The rules for one group: its target's, with the rules of the class that covers its
+        request shape (if one does) in place of the same keys."""
+        spec = self.for_target(target)
+        for klass in self.classes:
+            if klass.covers(shape):
+                own = slo_from_table(dict(klass.table))
+                aggregate = {r.key: r for r in spec.aggregate} | {r.key: r for r in own.aggregate}
+                per_request = {r.key: r for r in spec.per_request} | {r.key: r for r in own.per_request}
+                rate = own.error_rate_max if own.error_rate_max is not None else spec.error_rate_max
+                spec = SloSpec(tuple(aggregate.values()), tuple(per_request.values()), rate)
+        return spec
 
 
 def _column_for(base: str, ms_suffix: bool) -> str | None:
@@ -178,4 +232,23 @@ def slo_for_scenario(scenario: dict[str, Any] | None) -> SloSpec:
         label = target.get("label")
         if isinstance(own, dict) and own and label:
             per_target.append((str(label), slo_from_table(merged_table(wide, own))))
-    return SloSpec(base.aggregate, base.per_request, base.error_rate_max, tuple(per_target))
+    classes = scenario.get("slo_classes")
+    return SloSpec(
+        base.aggregate,
+        base.per_request,
+        base.error_rate_max,
+        tuple(per_target),
+        _classes(classes if isinstance(classes, dict) else {}),
+    )
+
+
+def _classes(tables: dict[str, Any]) -> tuple[SloClass, ...]:
+    """``slo_classes`` as run.json records them (bench/scenario/slo_class.py writes them)."""
+    out = []
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            continue
+        lengths = {k: tuple(int(v) for v in table.get(k) or ()) for k in ("input_tokens", "max_tokens")}
+        rules = tuple((k, float(v)) for k, v in table.items() if k not in SELECTORS and isinstance(v, (int, float)))
+        out.append(SloClass(str(name), lengths["input_tokens"], lengths["max_tokens"], table.get("cache"), rules))
+    return tuple(out)

@@ -189,7 +189,7 @@ def test_cost_summary_per_target_and_level(tmp_path: Path) -> None:
     _set_price(run, OPENAI, None)
     frame = load_results(run)
     summary = cost_summary(frame, read_run_meta(run))
-    assert list(summary.columns) == ["target", "load_mode", "load_level", "client", *SUMMARY_COLUMNS]
+    assert list(summary.columns) == ["target", "load_mode", "load_level", "client", "shape", *SUMMARY_COLUMNS]
     assert len(summary) == 6
     for _, row in summary.iterrows():
         rows = frame[(frame["target"] == row["target"]) & (frame["load_level"] == row["load_level"])]
@@ -277,7 +277,7 @@ def test_requests_without_token_counts_are_left_out_and_said(tmp_path: Path) -> 
 
 def test_empty_frame() -> None:
     summary = cost_summary(frame_from_records([]), RunMeta())
-    assert summary.empty and list(summary.columns) == ["target", "load_mode", "load_level", "client", *SUMMARY_COLUMNS]
+    assert summary.empty and list(summary.columns) == ["target", "load_mode", "load_level", "client", "shape", *SUMMARY_COLUMNS]
 
 
 # --------------------------------------------------------------------------- scenario

@@ -204,7 +204,7 @@ def test_aggregate_groups_by_level_and_all_errors() -> None:
         ]
     )
     agg = aggregate(frame)
-    assert agg[GROUP_KEYS].values.tolist() == [["a", "concurrency", 4.0, "fast"], ["a", "concurrency", 1.0, "fast"]]
+    assert agg[GROUP_KEYS].values.tolist() == [["a", "concurrency", 4.0, "fast", ""], ["a", "concurrency", 1.0, "fast", ""]]
     errors_only = agg.iloc[0]
     assert errors_only["error_rate"] == 1.0
     assert math.isnan(errors_only["ttft_ms_p50"]) and math.isnan(errors_only["itl_ms_p50"])

@@ -160,7 +160,9 @@ def test_a_run_counts_each_level_and_freezes_the_heap_only_while_it_runs(tmp_pat
     levels: list[tuple[float, int]] = []
 
     class Progress:
-        def start_level(self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None) -> None:
+        def start_level(
+            self, target: str, mode: str, level: float, total: int | None, warmup: int | None = None, shape: str = ""
+        ) -> None:
             self.level, self.done = level, 0
 
         def advance(self, record: RequestRecord) -> None:

@@ -170,7 +170,7 @@ def test_cached_counts_are_read_from_each_wire_format() -> None:
     ("prompts", "field", "problem"),
     [
         ('input_tokens = 2000\ncache = "warm"', "prompts.cache", "needs shared_prefix_tokens"),
-        ('input_tokens = 2000\nshared_prefix_tokens = 1500\ncache = ["cold", "warm"]', "prompts.cache", "one state per run"),
+        ('input_tokens = 2000\nshared_prefix_tokens = 1500\ncache = ["cold", "warm", "cold"]', "prompts.cache", "once each"),
         ("input_tokens = 1000\nshared_prefix_tokens = 1500", "prompts.shared_prefix_tokens", "at least 1516"),
         (
             'input_tokens = 2000\nshared_prefix_tokens = 600\ncache = "warm"',

@@ -51,7 +51,10 @@ def test_a_distribution_is_read_and_written_back(write_scenario, tmp_path: Path)
 @pytest.mark.parametrize(
     ("input_tokens", "field", "problem"),
     [
-        ("[128, 2000]", "prompts.input_tokens", "a list of lengths (a ladder) is not supported"),
+        ("[128, 128]", "prompts.input_tokens", "a ladder's rungs must differ"),
+        ("[128, 0]", "prompts.input_tokens", "rung 2 of the ladder: Input should be greater than or equal to 1"),
+        ("[128, { mean = 1, stdev = 1, min = 1, max = 2 }]", "prompts.input_tokens", "rung 2 of the ladder: a number"),
+        ("[]", "prompts.input_tokens", "a ladder needs at least one length"),
         ("{ mean = 600, stdev = 300, min = 900, max = 400 }", "prompts.input_tokens", "min (900) is above max (400)"),
         ("{ mean = 6000, stdev = 300, min = 16, max = 4000 }", "prompts.input_tokens", "mean (6000) must lie within"),
         ("{ mean = 600, stdev = -1, min = 16, max = 4000 }", "prompts.input_tokens.stdev", "greater than or equal to 0"),
@@ -68,10 +71,11 @@ def test_bad_lengths_are_one_line_naming_the_field(write_scenario, input_tokens:
     assert "\n" not in str(info.value)
 
 
-def test_a_max_tokens_ladder_is_refused_by_name(write_scenario) -> None:
-    with pytest.raises(ScenarioError) as info:
-        _scenario(write_scenario, max_tokens="[16, 64]")
-    assert info.value.field == "request.max_tokens" and "ladder" in info.value.problem
+def test_a_max_tokens_ladder_is_a_shape_per_rung_and_one_rung_is_a_number(write_scenario) -> None:
+    scenario = _scenario(write_scenario, max_tokens="[16, 64]")
+    assert [shape.label for shape in scenario.shapes()] == ["output 16", "output 64"]
+    assert [scenario.at(shape).request.max_tokens for shape in scenario.shapes()] == [16, 64]
+    assert _scenario(write_scenario, max_tokens="[16]").request.max_tokens == 16
 
 
 def test_draws_are_seeded_per_request_clipped_and_shaped() -> None:

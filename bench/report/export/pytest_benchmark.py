@@ -128,7 +128,7 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
     warmup = bool(load.get("warmup")) if isinstance(load, dict) else False
     benchmarks: list[dict[str, Any]] = []
     ok = frame.loc[ok_mask(frame)].sort_values(["started_at_ns", "request_index"], kind="stable")
-    for (target, mode, level, client), positions in group_positions(ok):
+    for (target, mode, level, client, shape), positions in group_positions(ok):
         part = ok.iloc[positions]
         for column in EXPORTED:
             values = part[column].to_numpy(dtype="float64", na_value=np.nan)
@@ -136,19 +136,26 @@ def pytest_benchmark_document(run_dir: Path) -> dict[str, Any]:
             if values.size == 0:
                 continue
             metric = column.removesuffix("_ms")
-            param = f"{target_name(target, client)}-{mode}={LoadLevel.of(mode, level).number}"
+            param = f"{target_name(target, client)}-{mode}={LoadLevel.of(mode, level).number}" + (f"-{shape}" if shape else "")
             all_rows = frame[
                 (frame["target"] == target)
                 & (frame["load_mode"] == mode)
                 & (frame["load_level"] == level)
                 & (frame["client"].astype("object").fillna("") == client)
+                & (frame["shape"].astype("object").fillna("") == shape)
             ]
             benchmarks.append(
                 {
                     "group": f"{scenario}: {metric}",
                     "name": f"{metric}[{param}]",
                     "fullname": f"bench/{scenario}::{metric}[{param}]",
-                    "params": {"target": str(target), "load_mode": str(mode), "load_level": float(level), "client": client},
+                    "params": {
+                        "target": str(target),
+                        "load_mode": str(mode),
+                        "load_level": float(level),
+                        "client": client,
+                        **({"shape": shape} if shape else {}),
+                    },
                     "param": param,
                     "extra_info": {
                         "metric": column,

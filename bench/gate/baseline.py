@@ -53,6 +53,7 @@ _KEEP: Final[tuple[str, ...]] = (
     "load_mode",
     "load_level",
     "client",
+    "shape",
     "request_index",
     "started_at_ns",
     "status",
@@ -186,7 +187,7 @@ def load_baseline(path: Path) -> tuple[RunMeta, pd.DataFrame]:
     """(run metadata, per-request frame with the results schema) of a baseline directory."""
     doc = _read_doc(path)
     try:
-        samples = pd.read_csv(path / SAMPLES_FILE, dtype={"target": "string", "load_mode": "string"})
+        samples = pd.read_csv(path / SAMPLES_FILE, dtype={"target": "string", "load_mode": "string", "shape": "string"})
     except (OSError, ValueError) as exc:
         raise BenchError(f"{path / SAMPLES_FILE}: unreadable baseline samples ({exc})") from None
     samples["warmup"] = False

@@ -44,8 +44,8 @@ def check_comparable(baseline: SideInfo, candidate: SideInfo, *, force: bool, cl
     return notes
 
 
-#: Where a group is, whatever client measured it: (target, load mode, load level).
-Place = tuple[str, str, float]
+#: Where a group is, whatever client measured it: (target, load mode, load level, shape).
+Place = tuple[str, str, float, str]
 
 
 def client_mismatches(
@@ -58,7 +58,7 @@ def client_mismatches(
     theirs: dict[Place, set[str]] = {}
     for keys, into in ((baseline, mine), (candidate, theirs)):
         for k in keys:
-            into.setdefault((k.target, k.load_mode, k.load_level), set()).add(k.client)
+            into.setdefault((k.target, k.load_mode, k.load_level, k.shape), set()).add(k.client)
     return [
         (place, tuple(sorted(mine[place])), tuple(sorted(theirs[place])))
         for place in mine
@@ -79,9 +79,7 @@ def client_mismatch_text(mismatches: list[tuple[Place, tuple[str, ...], tuple[st
     if len(pairs) == 1:
         ((b, c),) = pairs
         return f"measured by different clients ({names(b)} in the baseline, {names(c)} in the candidate)"
-    items = [
-        f"{GroupKey(*place).label}: {names(b)} in the baseline, {names(c)} in the candidate" for place, b, c in mismatches[:limit]
-    ]
+    items = [f"{_at(place).label}: {names(b)} in the baseline, {names(c)} in the candidate" for place, b, c in mismatches[:limit]]
     more = len(mismatches) - limit
     return "measured by different clients (" + "; ".join(items) + (f"; {more} more" if more > 0 else "") + ")"
 
@@ -91,6 +89,12 @@ def across_clients(groups: dict[GroupKey, Group], places: set[Place]) -> dict[Gr
     one client's groups with the other's)."""
     out: dict[GroupKey, Group] = {}
     for key, group in groups.items():
-        place = (key.target, key.load_mode, key.load_level)
-        out[GroupKey(*place) if place in places else key] = group
+        place = (key.target, key.load_mode, key.load_level, key.shape)
+        out[_at(place) if place in places else key] = group
     return out
+
+
+def _at(place: Place) -> GroupKey:
+    """The group at ``place`` with no client named."""
+    target, mode, level, shape = place
+    return GroupKey(target, mode, level, "", shape)

@@ -34,7 +34,7 @@ from bench.fmt import json_safe
 from bench.gate.comparable import Place, across_clients, check_comparable, client_mismatch_text, client_mismatches
 from bench.gate.error_change import ErrorRateChange, error_rate_change
 from bench.gate.metric_change import MetricChange, metric_change
-from bench.gate.prefill_change import judgeable, prefill_change
+from bench.gate.prefill_change import judgeable, ladder_groups, prefill_change
 from bench.gate.settings import (
     DEFAULT_CONFIDENCE,
     DEFAULT_ERROR_THRESHOLD,
@@ -243,7 +243,9 @@ def compare_prepared(
     )
     # Groups whose prompt lengths ranged widely on both sides also have their prefill speed judged.
     prefill_keys = [k for k in common if judgeable(b_groups[k], c_groups[k])]
-    testable += len(prefill_keys)
+    # … and so have a ladder's rungs, pooled: one prefill judgment per ladder.
+    ladders = {k: sides for k, sides in ladder_groups(common, b_groups, c_groups).items() if judgeable(*sides)}
+    testable += len(prefill_keys) + len(ladders)
     # Error rates: one test pooled over the common groups gates the per-group verdicts.
     eb, nb = sum(b_groups[k].errors for k in common), sum(b_groups[k].n for k in common)
     ec, nc = sum(c_groups[k].errors for k in common), sum(c_groups[k].n for k in common)
@@ -263,6 +265,10 @@ def compare_prepared(
             prefill = prefill_change(key, b_groups[key], c_groups[key], settings, testable, settings.seed + 1000 * i + 999)
             if prefill is not None:
                 changes.append(prefill)
+    for i, (key, (b_ladder, c_ladder)) in enumerate(ladders.items()):
+        prefill = prefill_change(key, b_ladder, c_ladder, settings, testable, settings.seed + 1000 * (len(common) + i) + 999)
+        if prefill is not None:
+            changes.append(prefill)
     return Comparison(
         baseline=baseline.info,
         candidate=candidate.info,

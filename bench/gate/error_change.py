@@ -35,9 +35,12 @@ class ErrorRateChange:
     reason: str
     client: str = ""
 
+    #: The group's request shape ("" for a plain scenario).
+    shape: str = ""
+
     @property
     def group(self) -> GroupKey:
-        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client, self.shape)
 
 
 def error_rate_change(
@@ -83,4 +86,5 @@ def error_rate_change(
         verdict=verdict,
         reason=reason,
         client=key.client,
+        shape=key.shape,
     )

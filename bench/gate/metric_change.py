@@ -55,9 +55,12 @@ class MetricChange:
     #: ``--force`` compared groups measured by different clients).
     client: str = ""
 
+    #: The group's request shape ("" for a plain scenario).
+    shape: str = ""
+
     @property
     def group(self) -> GroupKey:
-        return GroupKey(self.target, self.load_mode, self.load_level, self.client)
+        return GroupKey(self.target, self.load_mode, self.load_level, self.client, self.shape)
 
 
 def _quantiles(values: np.ndarray, metric: str) -> tuple[float, float, float]:
@@ -90,6 +93,7 @@ def metric_change(
         load_mode=key.load_mode,
         load_level=key.load_level,
         client=key.client,
+        shape=key.shape,
         metric=metric,
         higher_is_better=better_up,
         n_baseline=int(b.size),

@@ -16,12 +16,14 @@ import math
 from typing import Any, Final
 
 import numpy as np
+import pandas as pd
 
 from bench.analysis.metrics import GroupKey
 from bench.analysis.prefill import bootstrap_slopes, full_prefill, ranges_widely
 from bench.gate.metric_change import MetricChange
 from bench.gate.settings import CompareSettings, Verdict
 from bench.gate.sides import Group
+from bench.scenario.shapes import span_label, split_rung
 
 #: The metric name the judgment is reported under.
 PREFILL_METRIC: Final = "prefill_tokens_per_s"
@@ -39,6 +41,34 @@ def _fit_inputs(group: Group) -> tuple[np.ndarray, np.ndarray] | None:
         rows["input_tokens"].to_numpy(dtype="float64", na_value=np.nan),
         rows["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan),
     )
+
+
+def ladder_groups(
+    keys: list[GroupKey], b_groups: dict[GroupKey, Group], c_groups: dict[GroupKey, Group]
+) -> dict[GroupKey, tuple[Group, Group]]:
+    """Each side's groups that differ only by their input rung, pooled: a ladder's rung holds
+    one prompt length, so its prefill speed can only be fitted across the rungs. Keyed by the
+    pooled shape (``input 128-32000, warm``); ladders of fewer than two common rungs are left out."""
+    ladders: dict[GroupKey, list[tuple[int, GroupKey]]] = {}
+    for key in keys:
+        rung, rest = split_rung(key.shape)
+        if rung is not None:
+            ladders.setdefault(key._replace(shape=rest), []).append((rung, key))
+    out: dict[GroupKey, tuple[Group, Group]] = {}
+    for base, rungs in ladders.items():
+        if len(rungs) < 2:
+            continue
+        lengths = [rung for rung, _ in rungs]
+        members = [key for _, key in rungs]
+        out[base._replace(shape=span_label(min(lengths), max(lengths), base.shape))] = (
+            _pooled([b_groups[k] for k in members]),
+            _pooled([c_groups[k] for k in members]),
+        )
+    return out
+
+
+def _pooled(groups: list[Group]) -> Group:
+    return Group(pd.concat([g.frame for g in groups]), np.concatenate([g.ok for g in groups]))
 
 
 def _grows(slope: float, boot: np.ndarray) -> bool:
@@ -66,6 +96,7 @@ def prefill_change(
         load_mode=key.load_mode,
         load_level=key.load_level,
         client=key.client,
+        shape=key.shape,
         metric=PREFILL_METRIC,
         higher_is_better=True,
         n_baseline=int(np.isfinite(b_in[0]).sum()),

@@ -136,7 +136,7 @@ class Trend:
     def to_dict(self) -> dict[str, Any]:
         def verdicts(step: Step) -> list[dict[str, Any]]:
             return [
-                {"target": g.target, "load_mode": g.load_mode, "load_level": g.load_level, "figures": {
+                {"target": g.target, "load_mode": g.load_mode, "load_level": g.load_level, "shape": g.shape, "figures": {
                     key: v.__dict__ for key, v in by_figure.items()
                 }}
                 for g, by_figure in step.verdicts.items()
@@ -163,6 +163,7 @@ class Trend:
                         "target": g.target,
                         "load_mode": g.load_mode,
                         "load_level": g.load_level,
+                        "shape": g.shape,
                         "runs": [
                             {"run_id": p.run_id, "n": self.counts[i].get(g, 0), **self.figures[i].get(g, {})}
                             for i, p in enumerate(self.points)

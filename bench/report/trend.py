@@ -168,8 +168,14 @@ def _group_section(trend: Trend, group: GroupKey) -> list[str]:
         cells = [_cell(figures.get(key, math.nan), unit, verdicts.get(key)) for key, _c, _q, _t, unit in FIGURES]
         note = " (not comparable with the run before)" if step is not None and step.status == "not comparable" else ""
         rows.append([_run_label(trend, i) + note, _when(point.started_at, point.run_id), *cells, f"{trend.counts[i][group]:,}"])
-    title = f"## {group.name} at {LoadLevel.of(group.load_mode, group.load_level).text}"
+    title = f"## {_where(group)}"
     return [title, "", *_table(headers, rows), ""]
+
+
+def _where(group: GroupKey) -> str:
+    """``groq/llama at concurrency 4`` (``, input 2000, warm`` with a request shape)."""
+    where = f"{group.name} at {LoadLevel.of(group.load_mode, group.load_level).text}"
+    return f"{where}, {group.shape}" if group.shape else where
 
 
 def render_trend_markdown(trend: Trend, *, chart: str | None = CHART_FILE) -> str:
@@ -212,7 +218,7 @@ def trend_chart(trend: Trend, path: Path) -> None:
         for i, group in enumerate(trend.groups):
             colour, marker, dash = series_style(i)
             handles.append(Line2D([], [], color=colour, linestyle=dash, marker=marker, linewidth=1.8))
-            labels.append(f"{group.name} at {LoadLevel.of(group.load_mode, group.load_level).text}")
+            labels.append(_where(group))
         for ax, (key, _column, _q, title, unit) in zip(axes, FIGURES, strict=True):
             for i, group in enumerate(trend.groups):
                 colour, marker, dash = series_style(i)

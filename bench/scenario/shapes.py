@@ -109,3 +109,22 @@ def parse(label: str) -> ShapeParts:
         if kind in ("cold", "warm") and not value:
             parts = parts._replace(cache=kind)
     return parts
+
+
+def split_rung(label: str) -> tuple[int | None, str]:
+    """(the input rung a label names, the rest of the label): ``input 2000, warm`` gives
+    ``(2000, "warm")``; a label with no single input length gives ``(None, label)``. Groups
+    that differ only by their rung are one ladder, which a prefill fit pools."""
+    rung, rest = None, []
+    for part in filter(None, (p.strip() for p in label.split(","))):
+        kind, _, value = part.partition(" ")
+        if kind == "input" and value.isdigit() and rung is None:
+            rung = int(value)
+        else:
+            rest.append(part)
+    return (rung, ", ".join(rest)) if rung is not None else (None, label)
+
+
+def span_label(low: int, high: int, rest: str) -> str:
+    """The label of a ladder's rungs pooled: ``input 128-32000, warm``."""
+    return ", ".join(part for part in (f"input {low}-{high}", rest) if part)

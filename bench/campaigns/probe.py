@@ -54,6 +54,9 @@ class Probe:
     checks: tuple[SloVerdict, ...]
     verdict: Verdict
     elapsed_s: float = math.nan
+    #: With request shapes (a ladder, both cache states), the shape whose figures are shown:
+    #: the slowest at first token (p99); ``n`` and ``errors`` count every shape.
+    shape: str = ""
 
     @property
     def failed(self) -> list[SloVerdict]:
@@ -69,12 +72,17 @@ class Probe:
         if self.verdict == "interrupted":
             return "interrupted"
         if self.verdict == "fail":
-            return "; ".join(c.text for c in self.failed)
+            return "; ".join(map(_said, self.failed))
         if self.verdict == "inconclusive":
             if not self.checks:
                 return "no measured requests"
-            return "; ".join(c.text for c in self.unjudged)
-        return "; ".join(c.text for c in self.checks)
+            return "; ".join(map(_said, self.unjudged))
+        return "; ".join(map(_said, self.checks))
+
+
+def _said(check: SloVerdict) -> str:
+    """A check as a probe states it: with its request shape when there are several."""
+    return f"{check.shape}: {check.text}" if check.shape else check.text
 
 
 def verdict_of(checks: tuple[SloVerdict, ...], interrupted: bool) -> Verdict:
@@ -124,14 +132,15 @@ def run_probe(
     spec = slo_for_scenario(result.meta.scenario)
     checks: tuple[SloVerdict, ...] = ()
     figures: dict[str, Any] = {}
+    n = errors = 0
     if len(frame):
         outcome = judge_slos(frame, spec)
         checks = tuple(outcome.verdicts)
         agg = aggregate(frame, spec, ci=False)
         if len(agg):
-            figures = {str(k): v for k, v in agg.iloc[0].items()}
-    n = int(figures.get("n", 0) or 0)
-    errors = int(figures.get("errors", 0) or 0)
+            n, errors = int(agg["n"].sum()), int(agg["errors"].sum())
+            slowest = agg["ttft_ms_p99"].fillna(-1.0).to_numpy().argmax()  # one group, or the slowest shape
+            figures = {str(k): v for k, v in agg.iloc[int(slowest)].items()}
     return Probe(
         target=target,
         mode=mode,
@@ -149,4 +158,5 @@ def run_probe(
         checks=checks,
         verdict=verdict_of(checks, result.interrupted),
         elapsed_s=elapsed,
+        shape=str(figures.get("shape") or ""),
     )

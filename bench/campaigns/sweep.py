@@ -13,7 +13,10 @@ Each probe is a real run of one target at one level through :func:`bench.run.run
 (the scenario's requests, warm-up, timeout and client), kept as its own run directory. A probe
 passes when every SLO check was judged and met, by the project's one SLO code path
 (:func:`bench.analysis.metrics.judge_slos` with :func:`bench.scenario.slo.slo_for_scenario`, ``[target.slo]``
-included); it fails when any check failed. A probe with a check that could not be judged (no
+included); it fails when any check failed. With request shapes (a prompt-length ladder, both
+cache states) a probe runs every shape at its level and passes only when every shape's checks
+hold — each judged by its own ``[slo.class.NAME]`` where one covers it — so the capacity is the
+load at which every rung still meets its SLOs. A probe with a check that could not be judged (no
 data, no successful request) is *inconclusive*: never read as a pass, and the search of that
 target stops there and says so. The answer assumes latency grows with load (monotone); a noisy
 service can pass a level above one it failed, and the probe table shows every figure.

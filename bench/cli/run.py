@@ -389,8 +389,18 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML)
     if len(loaded.target) > 1:
         side = "each level run by every target side by side" if loaded.order == "interleaved" else "one target after another"
         typer.echo(f"  order: {loaded.order} ({side})")
+    shapes = [shape.label for shape in loaded.shapes() if shape.label]
+    if shapes:
+        shown = "; ".join(shapes[:8]) + (f"; and {len(shapes) - 8} more" if len(shapes) > 8 else "")
+        typer.echo(f"  shapes: {len(shapes)} at each level, each a group of its own: {shown}")
+    if loaded.prompts.bins:
+        typer.echo("  bins: prompt lengths grouped from " + ", ".join(f"{b:,}" for b in loaded.prompts.bins) + " tokens up")
     if loaded.slo:
         typer.echo("  slo: " + ", ".join(f"{k} = {v:g}" for k, v in loaded.slo.items()))
+    for name, table in loaded.slo_class.items():
+        rules = ", ".join(f"{k} = {v:g}" for k, v in (table.model_extra or {}).items())
+        covers = ", ".join(f"{k} = {v}" for k, v in table.dump().items() if k in ("input_tokens", "max_tokens", "cache"))
+        typer.echo(f"  slo.class.{name}: {rules} where {covers}")
 
 
 @app.command()

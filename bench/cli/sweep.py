@@ -39,7 +39,7 @@ def _probe_line(p: Probe) -> str:
     if p.n:
         figures.append(f"n {p.n}" + (f", {p.errors} errors" if p.errors else ""))
     for name, value, unit in (
-        ("TTFT p50", p.ttft_p50_ms, " ms"),
+        (f"{p.shape} (slowest shape): TTFT p50" if p.shape else "TTFT p50", p.ttft_p50_ms, " ms"),
         ("p99", p.ttft_p99_ms, " ms"),
         ("", p.agg_output_tps, " tok/s"),
     ):

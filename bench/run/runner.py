@@ -488,7 +488,7 @@ class Runner:
                 total = (load.per_level + load.warmup) * turns if load.per_level is not None else None
                 for job in jobs:  # one line (or bar) per target running the level
                     name = target_name(job.target.name, step.client)
-                    progress.start_level(name, load.mode, step.level, total, warmup=load.warmup, shape=step.shape.label)
+                    progress.start_level(name, load.mode, step.level, total, warmup=load.warmup * turns, shape=step.shape.label)
                 try:
                     self.health.extend(await executor.run_level(jobs, emit))
                 finally:

@@ -76,6 +76,7 @@ def scenario_to_toml(scenario: Scenario, *, emulate: bool | None = None) -> str:
         # A path relative to the original file would not resolve beside the run.
         data["prompts"]["path"] = str(prompt_file.resolve())
     data = _prune(data)
+    classes = data.pop("slo_class", {})
     lines = [
         "# The scenario exactly as this run used it (command-line overrides applied).",
         "# Repeat the run with:  bench run <this file>",
@@ -91,6 +92,9 @@ def scenario_to_toml(scenario: Scenario, *, emulate: bool | None = None) -> str:
                         _section(f"[{_key(key)}.{_key(sub_key)}]", sub, lines)
         elif isinstance(value, dict):
             _section(f"[{_key(key)}]", value, lines)
+        if key == "slo" or (key == "load" and "slo" not in data):  # [slo.class.NAME] as written
+            for name, table in classes.items():
+                _section(f"[slo.class.{_key(name)}]", table, lines)
     while lines and lines[-1] == "":
         lines.pop()
     return "\n".join(lines) + "\n"

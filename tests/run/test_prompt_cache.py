@@ -207,3 +207,27 @@ def test_the_cache_state_is_part_of_the_fingerprint(write_scenario) -> None:
     warm = load_scenario(write_scenario(base.format(c="warm"), name="b.toml")).fingerprint()
     assert cold != warm
     assert np.all([cold.endswith("+fast"), warm.endswith("+fast")])
+
+
+def test_both_cache_states_and_a_ladder_in_one_run_are_groups_of_their_own(write_scenario, tmp_path: Path) -> None:
+    text = SCENARIO.format(prefill=PREFILL, speedup=SPEEDUP, cache="x").replace('cache = "x"', 'cache = ["cold", "warm"]')
+    text = text.replace("input_tokens = 6200", "input_tokens = [6200, 9000]").replace("requests = 8", "requests = 6")
+    run = Path(run_scenario(write_scenario(text, name="both.toml"), out=tmp_path / "results", emulate=True).run_dir)
+    frame = measured(load_results(run))
+    assert frame["error_kind"].isna().all(), frame["error_message"].dropna().tolist()
+    shapes = ["input 6200, cold", "input 6200, warm", "input 9000, cold", "input 9000, warm"]
+    # Every target and client path ran every shape, requests of each, asking for the rung's length.
+    counts = frame.groupby(["target", "client", "shape"]).size()
+    assert set(counts) == {6} and len(counts) == 4 * len(shapes)
+    assert (frame["input_tokens_asked"] == frame["shape"].str.extract(r"input (\d+)")[0].astype(float)).all()
+    warm, cold = frame[frame["shape"].str.endswith("warm")], frame[frame["shape"].str.endswith("cold")]
+    assert (warm["cached_input_tokens"] > 5000).all()  # primed per rung: the 6,000-token prefix read from cache
+    assert not (cold["cached_input_tokens"] > 0).any()
+    for (target, client, rung), rows in warm.groupby(["target", "client", "input_tokens_asked"]):
+        cold_rows = cold[(cold["target"] == target) & (cold["client"] == client) & (cold["input_tokens_asked"] == rung)]
+        saved_ms = float(cold_rows["ttft_ms"].median() - rows["ttft_ms"].median())
+        expected_ms = float(rows["cached_input_tokens"].median()) / PREFILL * (1 - 1 / SPEEDUP) * 1000
+        assert saved_ms == pytest.approx(expected_ms, rel=0.10), (target, client, rung)
+    # Each step's health sample says which shape it measured.
+    health = read_run_meta(run).client_health
+    assert health is not None and {level.shape for level in health.levels} == set(shapes)

@@ -30,13 +30,15 @@ PREFILL_METRIC: Final = "prefill_tokens_per_s"
 
 
 def _fit_inputs(group: Group) -> tuple[np.ndarray, np.ndarray] | None:
-    """(input tokens, TTFT) of the group's successful full-prefill requests, if its lengths range widely."""
+    """(input tokens, TTFT) of the group's successful full-prefill requests, if their lengths
+    range widely (warm requests, served partly from cache, are no prefill to fit: a warm group
+    has no such row)."""
     rows = group.frame.loc[group.ok]
     if "input_tokens_asked" not in rows:
         return None
+    rows = full_prefill(rows)
     if not ranges_widely(rows["input_tokens_asked"].to_numpy(dtype="float64", na_value=np.nan)):
         return None
-    rows = full_prefill(rows)
     return (
         rows["input_tokens"].to_numpy(dtype="float64", na_value=np.nan),
         rows["ttft_ms"].to_numpy(dtype="float64", na_value=np.nan),

@@ -318,3 +318,39 @@ def test_ctrl_c_ends_the_sweep_with_130_and_what_finished(tmp_path: Path) -> Non
     (target,) = data["targets"]
     assert target["outcome"] == "interrupted" and target["probes"][-1]["verdict"] == "interrupted"
     assert "interrupted at concurrency 1" in stdout
+
+
+LADDER = """
+[[target]]
+provider = "groq"
+model = "openai/gpt-oss-120b"
+[target.emulator]
+prefill_tokens_per_s = 20000
+jitter = 0.0
+[request]
+max_tokens = 8
+[prompts]
+input_tokens = [300, 4000]
+[load]
+concurrency = [1]
+requests = 4
+[slo]
+ttft_p95_ms = 600
+[slo.class.long]
+input_tokens = 4000
+ttft_p95_ms = 150
+"""
+
+
+def test_a_ladder_probe_runs_every_rung_and_fails_on_the_one_that_misses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, LADDER)
+    assert run_app(app, ["sweep", str(path), "--emulate", "--out", str(tmp_path / "r"), "--max-concurrency", "2"]) == 0
+    console = capsys.readouterr().out
+    (sweep_dir,) = list((tmp_path / "r").iterdir())
+    (target,) = json.loads((sweep_dir / "sweep.json").read_text())["targets"]
+    first = target["probes"][0]
+    assert first["n"] == 8 and first["verdict"] == "fail" and target["capacity"] is None  # both rungs, 4 each
+    assert first["shape"] == "input 4000"  # the figures shown are the slowest rung's
+    assert "input 4000: TTFT p95" in console and "> 150 ms" in console and "input 300:" not in console

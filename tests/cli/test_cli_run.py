@@ -334,3 +334,43 @@ def test_models_and_runs_warn_about_a_past_or_near_deprecation_date(cli, tmp_pat
     assert code == 0, err
     warnings = [line for line in err.splitlines() if "deprecated" in line]
     assert len(warnings) == 1 and warnings[0].startswith("bench: warning: target 'openai/gpt-4-turbo': openai model")
+
+
+def test_validate_lists_request_shapes_bins_and_slo_classes(write_scenario, cli) -> None:
+    path = write_scenario(
+        """
+        [[target]]
+        provider = "groq"
+        model = "openai/gpt-oss-120b"
+        [request]
+        max_tokens = [16, 64]
+        [prompts]
+        input_tokens = [2000, 8000]
+        [load]
+        concurrency = [1]
+        requests = 2
+        [slo.class.long]
+        input_tokens = 8000
+        ttft_p95_ms = 900
+        """
+    )
+    code, out, _ = cli("validate", str(path))
+    assert code == 0
+    assert "shapes: 4 at each level, each a group of its own: input 2000, output 16; input 2000, output 64;" in out
+    assert "slo.class.long: ttft_p95_ms = 900 where input_tokens = [8000]" in out
+    binned = write_scenario(
+        """
+        [[target]]
+        provider = "groq"
+        model = "openai/gpt-oss-120b"
+        [prompts]
+        input_tokens = { mean = 900, stdev = 300, min = 100, max = 3000 }
+        bins = [0, 1000]
+        [load]
+        concurrency = [1]
+        requests = 2
+        """,
+        name="binned.toml",
+    )
+    code, out, _ = cli("validate", str(binned))
+    assert code == 0 and "bins: prompt lengths grouped from 0, 1,000 tokens up" in out and "shapes:" not in out

@@ -9,7 +9,7 @@ from bench.analysis.bootstrap import CONFIDENCE
 from bench.analysis.sdk_cost import Difference
 from bench.report.markdown_words import join
 from bench.report.model import Cost, SdkCostRun
-from bench.report.tables import DASH, code, count, format_value, heading, num, table, usd
+from bench.report.tables import DASH, code, count, format_value, heading, num, shape_column, table, usd
 from bench.schema import LoadLevel
 
 ORIGINS = {
@@ -57,7 +57,15 @@ def cost_section(cost: Cost, multi: bool) -> list[str]:
         "Tokens/s p50 (the headline level) is beside it, for speed per dollar. A target without a price says "
         '"no price", never $0.',
         "",
-        table(headers, rows, ["left"] * (2 if multi else 1) + ["right"] * (len(headers) - (2 if multi else 1))),
+        table(
+            *shape_column(
+                headers,
+                rows,
+                ["left"] * (2 if multi else 1) + ["right"] * (len(headers) - (2 if multi else 1)),
+                [c.shape for c in cost.rows],
+                2 if multi else 1,
+            )
+        ),
         "",
     ]
     for src in cost.sources:

@@ -117,6 +117,8 @@ class TokenCountRow:
     counted_p50: float
     #: Median of counted ÷ asked, request by request.
     ratio_p50: float
+    #: The request shape less its cache state (a ladder's rung, a bin), "" for a plain scenario.
+    rung: str = ""
 
 
 _KEYS = ["target", "client", "load_mode", "load_level"]
@@ -248,13 +250,15 @@ def cold_warm(frame: pd.DataFrame) -> list[ColdWarmRow]:
 
 
 def token_counts(frame: pd.DataFrame) -> list[TokenCountRow]:
-    """Asked against counted prompt length per target and client (first turns: later ones
-    carry history the asked length does not include)."""
+    """Asked against counted prompt length per target, client and rung (a ladder's lengths are
+    not pooled into one median); first turns (later ones carry history the asked length does
+    not include)."""
     rows = _ok(frame)
     if "input_tokens_asked" not in rows or not rows["input_tokens_asked"].notna().any():
         return []
     out = []
-    for (target, client), group in _groups(rows, [], ["target", "client"]):
+    rows = rows.assign(rung=_shapes(rows).map(without_cache))
+    for (target, client, rung), group in _groups(rows, [], ["target", "client", "rung"]):
         asked, counted = _floats(group, "input_tokens_asked"), _floats(group, "input_tokens")
         both = np.isfinite(asked) & np.isfinite(counted) & (asked > 0)
         if not both.any():
@@ -267,6 +271,7 @@ def token_counts(frame: pd.DataFrame) -> list[TokenCountRow]:
                 _median(asked[both]),
                 _median(counted[both]),
                 _median(counted[both] / asked[both]),
+                str(rung),
             )
         )
-    return out
+    return sorted(out, key=lambda r: (r.target, r.client, shape_order(r.rung))) if any(r.rung for r in out) else out

@@ -149,5 +149,7 @@ def workload_section(runs: tuple[WorkloadRun, ...], multi: bool, charts: Mapping
                 [target_name(t.target, t.client), count(t.n), num(t.asked_p50), num(t.counted_p50), f"{t.ratio_p50:.2f}×"]
                 for t in run.tokens
             ]
-            lines += [table(["target", "n", "asked p50", "counted p50", "counted ÷ asked p50"], rows), ""]
+            headers = ["target", "n", "asked p50", "counted p50", "counted ÷ asked p50"]
+            align = ["left"] + ["right"] * (len(headers) - 1)
+            lines += [table(*shape_column(headers, rows, align, [t.rung for t in run.tokens], 1)), ""]
     return lines

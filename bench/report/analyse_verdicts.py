@@ -10,6 +10,7 @@ from bench.analysis.metrics import GroupKey, judge_slos
 from bench.analysis.workload import shape_order
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
+from bench.gate.prefill_change import PREFILL_METRIC
 from bench.report.data import ReportData, RunView, target_rank
 from bench.report.model import ComparisonRow, RunComparison, RunToRun, SloColumn, SloRow, SloRun
 from bench.scenario.slo import slo_for_scenario
@@ -57,9 +58,12 @@ def _compare(base: RunView, run: RunView, settings: CompareSettings) -> RunCompa
         by_group.setdefault(change.group, {})[change.metric] = change
     for err in comparison.errors:
         by_group.setdefault(err.group, {})["error_rate"] = err
+    # The gate's prefill judgment (a ladder's rungs pooled, or drawn lengths) is a column of its
+    # own when the gate made one: its rows would otherwise show nothing the gate judged.
+    candidates = (*settings.metrics, *((PREFILL_METRIC,) if PREFILL_METRIC not in settings.metrics else ()))
     shown = tuple(
         m
-        for m in settings.metrics
+        for m in candidates
         if any(isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())
     )
     rows = []

@@ -55,7 +55,8 @@ def cost_section(cost: Cost, multi: bool) -> list[str]:
         "What the measured requests would cost at list price, in US dollars: input and output tokens (reasoning "
         "included) × the price per million tokens, over the successful measured requests of every load level. "
         "Tokens/s p50 (the headline level) is beside it, for speed per dollar. A target without a price says "
-        '"no price", never $0.',
+        '"no price", never $0.'
+        + (" One row per target and request shape: a longer prompt costs more." if any(c.shape for c in cost.rows) else ""),
         "",
         table(
             *shape_column(

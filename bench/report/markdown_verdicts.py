@@ -8,6 +8,7 @@ import math
 
 from bench.analysis.metrics import SloVerdict
 from bench.gate.compare import ErrorRateChange, MetricChange, Verdict
+from bench.gate.prefill_change import PREFILL_METRIC
 from bench.report.markdown_headline import EXTRAPOLATED
 from bench.report.markdown_words import join
 from bench.report.model import RunComparison, RunToRun, SloRun
@@ -71,6 +72,8 @@ def gate_line(c: RunComparison) -> str:
 
 def _heading(metric: str, short_answers: float | None) -> str:
     """A compared figure's header; the 100-token answer marked † when it was extrapolated."""
+    if metric == PREFILL_METRIC:
+        return "prefill tokens/s (fit)"
     text = heading(metric, "p50", unit=False)
     return text + EXTRAPOLATED if metric == "response_100_ms" and short_answers is not None else text
 

@@ -359,3 +359,23 @@ def test_vllm_goodput_uses_the_groups_slo_class(tmp_path: Path) -> None:
     # At 32,000 tokens every first token is over 1 s: without the class, goodput would be 0.
     long = goodput[f"{TARGETS[0]} · input 32000"]
     assert long is not None and not math.isclose(long, 0.0)
+
+
+def test_run_to_run_rows_name_their_shape_and_show_the_ladder_prefill_judgment(tmp_path: Path) -> None:
+    shapes = ("input 8000", "input 2000", "input 32000")
+    a = write_synthetic_run(tmp_path / "a", targets=TARGETS[:1], n=40, shape=shapes)
+    b = write_synthetic_run(
+        tmp_path / "b", run_id="20260926-100000-synthetic-0001", targets=TARGETS[:1], n=40, shape=shapes, seed=7
+    )
+    readme = render_report([a, b], tmp_path / "report").read_text(encoding="utf-8")
+    section = _section(readme, "Run to run")
+    header = next(line for line in section.splitlines() if line.startswith("| target"))
+    assert [c.strip() for c in header.split("|")[1:4]] == ["target", "shape", "load"]
+    assert "prefill tokens/s (fit)" in header
+    rows = _rows(section, "groq")
+    assert [r[1] for r in rows] == ["input 2000", "input 2000-32000", "input 8000", "input 32000"]
+    pooled = next(r for r in rows if r[1] == "input 2000-32000")
+    prefill = [c.strip() for c in header.split("|")[1:-1]].index("prefill tokens/s (fit)")
+    assert "→" in pooled[prefill]
+    # The model names each run's series by its shape too.
+    assert {s.name for s in build([a, b]).series} >= {f"{TARGETS[0]} · run 1 · input 2000", f"{TARGETS[0]} · run 2 · input 32000"}

@@ -18,6 +18,7 @@ from bench.analysis.workload import by_turn, cold_warm, shape_order, token_count
 from bench.report import render_report
 from bench.report.analyse import build_model
 from bench.report.analyse_method import slo_classes_text
+from bench.report.chart_load import _load_series, latency_vs_load_chart
 from bench.report.chart_prefill import prefill_chart
 from bench.report.data import build, shape_text
 from bench.report.export.vllm import vllm_results
@@ -379,3 +380,15 @@ def test_run_to_run_rows_name_their_shape_and_show_the_ladder_prefill_judgment(t
     assert "→" in pooled[prefill]
     # The model names each run's series by its shape too.
     assert {s.name for s in build([a, b]).series} >= {f"{TARGETS[0]} · run 1 · input 2000", f"{TARGETS[0]} · run 2 · input 32000"}
+
+
+def test_load_charts_draw_a_line_per_target_and_shape(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "results", targets=TARGETS, n=10, levels=(1, 4), shape=("input 8000", "input 2000"))
+    data = build([run])
+    by_mode = _load_series(data)
+    assert [(s.target, s.shape) for s in by_mode["concurrency"]] == [
+        (t, r) for t in TARGETS for r in ("input 2000", "input 8000")
+    ]
+    for s in by_mode["concurrency"]:
+        assert set(s.levels["shape"]) == {s.shape} and len(s.levels) == 2
+    assert latency_vs_load_chart(data, tmp_path / "latency.png")

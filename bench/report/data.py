@@ -44,14 +44,6 @@ def shape_text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def shapes_in(frame: pd.DataFrame) -> list[str]:
-    """The frame's request shapes in :func:`shape_order` ([""] for a plain scenario)."""
-    if "shape" not in frame.columns or not len(frame):
-        return [""]
-    seen = list(dict.fromkeys(shape_text(v) for v in frame["shape"].tolist()))
-    return sorted(seen, key=shape_order)
-
-
 def target_rank(run: RunView) -> dict[str, int]:
     """Targets in the scenario's order (its ``[[target]]`` tables), for ordering rows that
     finished in another order; targets the scenario does not list come after, as they appear."""

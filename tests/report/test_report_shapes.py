@@ -21,6 +21,8 @@ from bench.report.analyse_method import slo_classes_text
 from bench.report.chart_load import _load_series, latency_vs_load_chart
 from bench.report.chart_prefill import prefill_chart
 from bench.report.data import build, shape_text
+from bench.report.export import export_run
+from bench.report.export.pytest_benchmark import pytest_benchmark_document
 from bench.report.export.vllm import vllm_results
 from bench.results.run_file import read_run_meta
 from tests.synthetic import PREFILL_TOKENS_PER_S, WARM_CACHED, synthetic_frame, write_synthetic_run
@@ -392,3 +394,15 @@ def test_load_charts_draw_a_line_per_target_and_shape(tmp_path: Path) -> None:
     for s in by_mode["concurrency"]:
         assert set(s.levels["shape"]) == {s.shape} and len(s.levels) == 2
     assert latency_vs_load_chart(data, tmp_path / "latency.png")
+
+
+def test_csv_and_pytest_benchmark_exports_keep_shapes_apart(tmp_path: Path) -> None:
+    run = _run(tmp_path, COLD_WARM)
+    paths = export_run(run, "csv", tmp_path / "csv")
+    aggregates = pd.read_csv(next(p for p in paths if p.name == "aggregates.csv"), keep_default_na=False)
+    assert len(aggregates) == len(TARGETS) * len(COLD_WARM)
+    assert sorted(set(aggregates["shape"])) == sorted(COLD_WARM)
+    assert not aggregates.duplicated(["target", "load_mode", "load_level", "client", "shape"]).any()
+    names = [b["name"] for b in pytest_benchmark_document(run)["benchmarks"]]
+    assert len(names) == len(set(names))
+    assert any("input 2000, warm" in n for n in names) and any("input 2000, cold" in n for n in names)

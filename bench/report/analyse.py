@@ -241,6 +241,7 @@ def headline(data: ReportData) -> Headline:
         level=headline_level(data.series) if data.series else None,
         reference=data.reference,
         shaped=data.shaped,
+        chart_shape=data.headline_shape,
     )
 
 

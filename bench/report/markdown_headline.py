@@ -140,8 +140,12 @@ def headline_section(head: Headline, multi: bool, charts: Mapping[str, str]) -> 
     if streaming:
         lines += extrapolated_note(head.rows)
     lines += reference_section(head.reference)
-    if shaped and any(key in charts for key in ("ttft", "output_tps", "response_100")):
-        lines += [f"The charts below draw each target at one request shape, `{head.rows[0].shape}`, the first row's.", ""]
+    if head.chart_shape and any(key in charts for key in ("ttft", "output_tps", "response_100")):
+        lines += [
+            f"The charts below draw each target at one request shape only, `{head.chart_shape}`: a distribution "
+            "pooled over shapes would mix them.",
+            "",
+        ]
     for key, alt in (
         ("ttft", "Time to first token per target"),
         ("output_tps", "Output tokens/s per target"),

@@ -141,6 +141,7 @@ class Headline:
     level: str | None  # the one headline level every target shares, else None
     reference: str | None  # the reference table the scenario asked for
     shaped: bool = False  # a row has a request shape: the table gets a shape column
+    chart_shape: str = ""  # the one shape the per-target distribution charts draw ("" for all)
 
 
 # --------------------------------------------------------------------------- cost

@@ -334,7 +334,7 @@ def test_the_prefill_chart_draws_every_rung(tmp_path: Path) -> None:
 def test_distribution_charts_say_they_draw_one_shape(tmp_path: Path) -> None:
     run = _run(tmp_path, ("input 8000", "input 2000"))
     readme = render_report([run], tmp_path / "report").read_text(encoding="utf-8")
-    assert "The charts below draw each target at one request shape, `input 2000`" in _section(readme, "Headline")
+    assert "The charts below draw each target at one request shape only, `input 2000`" in _section(readme, "Headline")
 
 
 def test_vllm_export_names_and_labels_differ_per_shape(tmp_path: Path) -> None:

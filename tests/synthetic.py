@@ -13,7 +13,11 @@ reports, export, the CI gate — can be tested against a run with known properti
   ``server_output_tps``);
 * warm-up rows first in every level, flagged ``warmup``;
 * ``error_share`` of measured requests fail with a rotating error kind;
-* ``load_mode="rate"`` gives open-loop rows with ``scheduled_ms`` and ``start_lag_ms``.
+* ``load_mode="rate"`` gives open-loop rows with ``scheduled_ms`` and ``start_lag_ms``;
+* ``shape`` labels every row with a request shape (``"input 2000, warm"``; several: every
+  target × level once per shape): an input rung sets the prompt length and adds its prefill
+  at :data:`PREFILL_TOKENS_PER_S`; ``warm`` serves :data:`WARM_CACHED` of it from cache
+  (only the rest is prefilled), ``cold`` none.
 
 Everything is derived from ``seed``: the same arguments give the same bytes.
 
@@ -36,6 +40,7 @@ import pandas as pd
 
 from bench.results.records import PARQUET_FILE, REQUESTS_FILE, RequestRecord, ResultsWriter
 from bench.results.run_file import write_run_meta
+from bench.scenario.shapes import parse as parse_shape
 from bench.schema import COLUMNS
 
 DEFAULT_TARGETS: tuple[str, ...] = (
@@ -59,6 +64,11 @@ ERROR_CYCLE: tuple[tuple[str, int | None, str], ...] = (
     ("stream_interrupted", 200, "stream ended before the final event"),
     ("timeout", None, "no response within 60 s"),
 )
+
+#: Prefill speed of every synthetic target when a shape names an input rung (tokens/s), and the
+#: share of a warm prompt served from cache.
+PREFILL_TOKENS_PER_S = 20_000.0
+WARM_CACHED = 0.75
 
 #: 2026-09-25T10:00:00Z: a fixed wall clock so output never depends on when a test ran.
 BASE_WALL_NS = 1_790_330_400 * 1_000_000_000
@@ -99,6 +109,7 @@ def synthetic_frame(
     itl_as_arrays: bool = False,
     client: str = "fast",
     started_ns: int = BASE_WALL_NS,
+    shape: str = "",
 ) -> pd.DataFrame:
     """The per-request frame (schema columns, schema order), vectorised so a million rows is quick.
 
@@ -108,6 +119,13 @@ def synthetic_frame(
     """
     rng = np.random.default_rng(seed)
     parts: list[dict[str, Any]] = []
+    parts_of_shape = parse_shape(shape)
+    rung = parts_of_shape.input_range[0] if parts_of_shape.input_range else None
+    prompt_tokens = float(rung) if rung is not None else 128.0
+    cached_tokens = (
+        prompt_tokens * WARM_CACHED if parts_of_shape.cache == "warm" else 0.0 if parts_of_shape.cache == "cold" else np.nan
+    )
+    prefill_ms = (prompt_tokens - np.nan_to_num(cached_tokens)) * 1000.0 / PREFILL_TOKENS_PER_S if rung is not None else 0.0
     wall_ns = started_ns
     for target in map(_parse_target, targets):
         ttft_med, tps_med, sigma = PROFILES.get(target["provider"], PROFILES["openai-compatible"])
@@ -119,7 +137,7 @@ def synthetic_frame(
             # Load slows first tokens and streams a little (queueing on the provider's side).
             slowdown = 1.0 + 0.04 * (level - 1.0)
             ttft = ttft_med * ttft_scale * slowdown * rng.lognormal(0.0, sigma, m)
-            ttft = np.where(is_warm, ttft * 1.6, ttft)
+            ttft = np.where(is_warm, ttft * 1.6, ttft) + prefill_ms
             tps = np.clip(rng.normal(tps_med * tps_scale / math.sqrt(slowdown), tps_med * tps_scale * 0.08, m), 1.0, None)
             tokens = rng.integers(max(2, max_tokens // 2), max_tokens + 1, m)
             reasoning_tokens = rng.integers(20, 61, m) if reasoning else np.zeros(m, dtype=np.int64)
@@ -209,7 +227,7 @@ def synthetic_frame(
                     "warmup": is_warm,
                     "stream": np.ones(m, dtype=bool),
                     "client": np.full(m, client, dtype=object),
-                    "shape": np.full(m, "", dtype=object),
+                    "shape": np.full(m, shape, dtype=object),
                     "status": status,
                     "error_kind": error_kind,
                     "error_message": error_message,
@@ -223,8 +241,8 @@ def synthetic_frame(
                     "e2e_ms": e2e,
                     "output_tokens": tokens_f,
                     "reasoning_tokens": np.where(bad, np.nan, reasoning_tokens) if reasoning else np.full(m, np.nan),
-                    "input_tokens": np.full(m, 128.0),
-                    "cached_input_tokens": np.full(m, np.nan),
+                    "input_tokens": np.full(m, prompt_tokens),
+                    "cached_input_tokens": np.full(m, cached_tokens),
                     "cache_write_input_tokens": np.full(m, np.nan),
                     "token_source": np.where(bad, "none", "usage").astype(object),
                     "content_chunks": chunks.astype(np.int64),
@@ -241,7 +259,7 @@ def synthetic_frame(
                     "server_output_tps": server_out,
                     "scheduled_ms": scheduled,
                     "start_lag_ms": start_lag,
-                    "input_tokens_asked": np.full(m, 128.0),
+                    "input_tokens_asked": np.full(m, prompt_tokens),
                     "max_tokens_asked": np.full(m, float(max_tokens)),
                     "conversation": np.full(m, np.nan),
                     "turn": np.full(m, np.nan),
@@ -347,6 +365,7 @@ def write_synthetic_run(
     client: str | Sequence[str] = "fast",
     sdk_ttft_scale: float = 1.0,
     started_ns: int = BASE_WALL_NS,
+    shape: str | Sequence[str] = "",
 ) -> Path:
     """Write ``root/run_id/{run.json,requests.jsonl}`` and return the run directory.
 
@@ -356,9 +375,11 @@ def write_synthetic_run(
     scenario's raw ``[slo]`` table; ``parquet`` also writes the columnar copy (fast path for
     big runs, written straight from the frame). ``client`` names the client path, or several
     (``("fast", "sdk")``: every target × level once per client, the SDK's first tokens
-    ``sdk_ttft_scale`` times the lean client's).
+    ``sdk_ttft_scale`` times the lean client's). ``shape`` labels the rows with a request
+    shape, or several (every target × level once per shape, in the order given).
     """
     clients = (client,) if isinstance(client, str) else tuple(client)
+    shapes = (shape,) if isinstance(shape, str) else tuple(shape)
     frame = pd.concat(
         [
             synthetic_frame(
@@ -366,7 +387,7 @@ def write_synthetic_run(
                 targets=targets,
                 levels=levels,
                 n=n,
-                seed=seed + i,
+                seed=seed + i + 101 * j,
                 error_share=error_share,
                 ttft_scale=ttft_scale * (sdk_ttft_scale if name == "sdk" else 1.0),
                 tps_scale=tps_scale,
@@ -375,9 +396,11 @@ def write_synthetic_run(
                 max_tokens=max_tokens,
                 itl_as_arrays=parquet,
                 client=name,
-                started_ns=started_ns,
+                started_ns=started_ns + j * 3_600_000_000_000,
+                shape=label,
             )
             for i, name in enumerate(clients)
+            for j, label in enumerate(shapes)
         ],
         ignore_index=True,
     )

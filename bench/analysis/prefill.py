@@ -10,7 +10,11 @@ provider's own input-token count (``input_tokens``: usage, or the request's esti
 provider reports none) on the x axis, since providers tokenise the same text differently.
 Only requests whose prompt was prefilled in full count: warm-cache requests (prefix served
 from cache) and later conversation turns are left out of the fit, so a cache hit cannot pass
-for a fast prefill. The 95% intervals come from a pairs bootstrap (requests resampled with
+for a fast prefill. A prompt ladder's rungs (request shapes, docs/scenarios.md) are pooled:
+each rung holds one length, so the line is fitted across them. When a run ran both cache
+states, cold and warm requests are fitted apart, never together: the warm fit keeps its
+cache hits (it is the line of a prompt whose shared prefix was cached), the cold fit keeps
+only full prefills. The 95% intervals come from a pairs bootstrap (requests resampled with
 replacement, the line refitted each time); the prefill speed's interval is the slope's,
 inverted, and is open above (``inf``) when the slope's interval reaches zero: no growth could
 be told from noise. Definitions and how to read the fit: docs/metrics.md.
@@ -20,12 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from bench.analysis.bootstrap import CONFIDENCE, N_RESAMPLES
+from bench.scenario.shapes import parse
 
 #: Requests a fit needs, and distinct prompt lengths, before it says anything.
 MIN_REQUESTS: Final = 8
@@ -57,6 +62,8 @@ class PrefillFit:
     reason: str = ""
     #: The client path that measured the group ("" where nothing says).
     client: str = ""
+    #: "cold" or "warm" when the run ran both cache states (each fitted apart), else "".
+    cache: str = ""
 
     @property
     def fitted(self) -> bool:
@@ -174,23 +181,83 @@ def full_prefill(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[mask]
 
 
-def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RESAMPLES) -> list[PrefillFit]:
-    """One fit per (target, load level, client path) of successful, measured, streamed requests.
+def _cache_states(rows: pd.DataFrame) -> pd.Series:
+    """Each row's cache state from its request shape ("cold", "warm"; "" when the shape says none)."""
+    if "shape" not in rows:
+        return pd.Series("", index=rows.index, dtype="object")
+    labels = rows["shape"].astype("object").where(rows["shape"].notna(), "")
+    states = {label: parse(label).cache or "" for label in dict.fromkeys(labels.tolist()) if isinstance(label, str)}
+    return labels.map(lambda label: states.get(label, "")).astype("object")
 
-    Prompts of every length the scenario drew are pooled within their group: the fit is
-    across them. Groups whose prompts all have one length get a fit with a ``reason``.
-    """
+
+class PrefillGroup(NamedTuple):
+    """One fit's requests: the group's key (``cache`` "" unless both cache states ran) and its
+    paired input tokens and first-token times."""
+
+    target: str
+    load_mode: str
+    load_level: float
+    client: str
+    cache: str
+    tokens: np.ndarray
+    ttft_ms: np.ndarray
+
+
+def prefill_groups(frame: pd.DataFrame) -> list[PrefillGroup]:
+    """The requests each fit is drawn from, per (target, load level, client path) — every rung
+    of a prompt ladder pooled — and per cache state when the frame holds both (then cold and
+    warm are never mixed). Successful measured first turns; cold (and plain) groups keep only
+    full prefills (:func:`full_prefill`), a warm group keeps its cache hits."""
     if frame.empty or "ttft_ms" not in frame or "input_tokens" not in frame:
         return []
     rows = frame[(frame["status"] == "ok") & ~frame["warmup"].astype(bool)]
-    rows = full_prefill(rows)
-    out: list[PrefillFit] = []
+    states = _cache_states(rows)
+    both = {"cold", "warm"} <= set(states.tolist())
+    if both:
+        warm = (states == "warm").to_numpy(dtype=bool)
+        rows = pd.concat([full_prefill(rows.loc[~warm]), first_turns(rows.loc[warm])]).sort_index(kind="stable")
+        states = _cache_states(rows)
+    else:
+        rows = full_prefill(rows)
+        states = pd.Series("", index=rows.index, dtype="object")
     client = rows["client"].astype("object").fillna("") if "client" in rows else pd.Series("", index=rows.index)
-    for (target, mode, level, path), group in rows.assign(client=client).groupby(
-        ["target", "load_mode", "load_level", "client"], sort=False
+    out: list[PrefillGroup] = []
+    for (target, mode, level, path, cache), group in rows.assign(client=client, cache_state=states).groupby(
+        ["target", "load_mode", "load_level", "client", "cache_state"], sort=False
     ):
-        tokens = pd.to_numeric(group["input_tokens"], errors="coerce").to_numpy(dtype="float64")
-        ttft = pd.to_numeric(group["ttft_ms"], errors="coerce").to_numpy(dtype="float64")
+        out.append(
+            PrefillGroup(
+                str(target),
+                str(mode),
+                float(str(level)),
+                str(path),
+                str(cache),
+                pd.to_numeric(group["input_tokens"], errors="coerce").to_numpy(dtype="float64"),
+                pd.to_numeric(group["ttft_ms"], errors="coerce").to_numpy(dtype="float64"),
+            )
+        )
+    return out
+
+
+def first_turns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Requests that opened their conversation (or had none): later turns carry history."""
+    if "turn" not in rows:
+        return rows
+    turn = pd.to_numeric(rows["turn"], errors="coerce")
+    return rows[turn.isna() | (turn <= 1)]
+
+
+def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RESAMPLES) -> list[PrefillFit]:
+    """One fit per (target, load level, client path) of successful, measured, streamed requests,
+    and per cache state when both ran (:func:`prefill_groups`).
+
+    Prompts of every length the scenario drew, and every rung of a ladder, are pooled within
+    their group: the fit is across them. Groups whose prompts all have one length get a fit
+    with a ``reason``.
+    """
+    out: list[PrefillFit] = []
+    for g in prefill_groups(frame):
+        target, mode, level, path, cache, tokens, ttft = g
         n, fixed, fixed_ci, slope, slope_ci, reason = fit_line(tokens, ttft, seed=seed, n_resamples=n_resamples)
         finite = tokens[np.isfinite(tokens)]
         speed = _speed(slope) if not reason else math.nan
@@ -211,6 +278,7 @@ def prefill_fits(frame: pd.DataFrame, *, seed: int = 0, n_resamples: int = N_RES
                 prefill_tokens_per_s_ci=speed_ci,
                 reason=reason,
                 client=str(path),
+                cache=cache,
             )
         )
     return out

@@ -5,6 +5,11 @@ counted for the prompt lengths asked.
 Each table is per group (target, client path, load level) over successful measured requests,
 and empty when the run has nothing to say (no turns, no cache counts, no asked lengths), so a
 report shows a section only for what the scenario did. docs/metrics.md.
+
+With request shapes (docs/scenarios.md, "Request shapes") turns are told apart per shape, cache
+use per cache state, and a run that ran both cache states gets :func:`cold_warm`: each input
+rung's cold and warm first-token time side by side — the cache's effect at each length, which
+a figure pooled over the ladder would hide.
 """
 
 from __future__ import annotations
@@ -17,6 +22,24 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.metrics import measured, ok_mask
+from bench.scenario.shapes import parse
+
+
+def shape_order(label: str) -> tuple[float, float, int]:
+    """Sort key of a request shape: input length (a rung, or a bin's lower edge), then output
+    length, then cold before warm. Labels that say nothing sort first and tie (a stable sort
+    keeps their order of appearance)."""
+    parts = parse(label)
+    return (
+        parts.input_range[0] if parts.input_range else -1.0,
+        parts.output_range[0] if parts.output_range else -1.0,
+        1 if parts.cache == "warm" else 0,
+    )
+
+
+def without_cache(label: str) -> str:
+    """A shape's label less its cache state: ``input 2000, warm`` -> ``input 2000``."""
+    return ", ".join(p for p in (q.strip() for q in label.split(",")) if p and p not in ("cold", "warm"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +57,8 @@ class TurnRow:
     input_tokens_p50: float
     #: Share of the turn's input tokens the provider served from its cache (NaN: not said).
     cached_share: float
+    #: The request shape ("" for a plain scenario).
+    shape: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +74,35 @@ class CacheRow:
     hits: int
     cached_share: float
     ttft_ms_p50: float
+    #: The cache state the group's shape asked for ("cold", "warm"), "" when it asked none.
+    cache: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ColdWarmRow:
+    """One input rung of a target, cold against warm: what the cache saved at that length.
+
+    ``rung`` is the shape less its cache state (``input 2000``); shares are of the input tokens
+    of the cold and of the warm requests the provider served from its cache (NaN: not said)."""
+
+    target: str
+    client: str
+    load_mode: str
+    load_level: float
+    rung: str
+    n_cold: int
+    n_warm: int
+    cold_ttft_ms_p50: float
+    warm_ttft_ms_p50: float
+    cold_cached_share: float
+    warm_cached_share: float
+
+    @property
+    def ratio(self) -> float:
+        """Warm ÷ cold first-token p50 (below 1: the cache made the first token sooner)."""
+        if not (self.cold_ttft_ms_p50 > 0 and math.isfinite(self.warm_ttft_ms_p50)):
+            return math.nan
+        return self.warm_ttft_ms_p50 / self.cold_ttft_ms_p50
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +117,8 @@ class TokenCountRow:
     counted_p50: float
     #: Median of counted ÷ asked, request by request.
     ratio_p50: float
+    #: The request shape less its cache state (a ladder's rung, a bin), "" for a plain scenario.
+    rung: str = ""
 
 
 _KEYS = ["target", "client", "load_mode", "load_level"]
@@ -90,9 +146,18 @@ def _share(cached: np.ndarray, inputs: np.ndarray) -> float:
     return float(cached[said].sum()) / total if said.any() and total > 0 else math.nan
 
 
+def _shapes(rows: pd.DataFrame) -> pd.Series:
+    """Each row's request shape, "" where it has none (old results, NA)."""
+    if "shape" not in rows:
+        return pd.Series("", index=rows.index, dtype="object")
+    return rows["shape"].astype("object").where(rows["shape"].notna(), "")
+
+
 def _groups(rows: pd.DataFrame, extra: list[str], keys: list[str] = _KEYS) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """(key, rows) per group of ``keys + extra``, in order of first appearance (an unknown client is "")."""
+    """(key, rows) per group of ``keys + extra``, in order of first appearance (an unknown client
+    or shape is "")."""
     text = {k: rows[k].astype("object").fillna("") for k in ("target", "client", "load_mode")}
+    text["shape"] = _shapes(rows)
     return [(cast(tuple[Any, ...], key), group) for key, group in rows.assign(**text).groupby(keys + extra, sort=False)]
 
 
@@ -103,7 +168,7 @@ def by_turn(frame: pd.DataFrame) -> list[TurnRow]:
         return []
     rows = rows[rows["turn"].notna()]
     out = []
-    for (target, client, mode, level, turn), group in _groups(rows, ["turn"]):
+    for (target, client, mode, level, shape, turn), group in _groups(rows, ["shape", "turn"]):
         inputs = _floats(group, "input_tokens")
         out.append(
             TurnRow(
@@ -116,9 +181,10 @@ def by_turn(frame: pd.DataFrame) -> list[TurnRow]:
                 _median(_floats(group, "ttft_ms")),
                 _median(inputs),
                 _share(_floats(group, "cached_input_tokens"), inputs),
+                str(shape),
             )
         )
-    return sorted(out, key=lambda r: (r.target, r.client, r.load_mode, r.load_level, r.turn))
+    return sorted(out, key=lambda r: (r.target, r.client, r.load_mode, r.load_level, shape_order(r.shape), r.turn))
 
 
 def cache_use(frame: pd.DataFrame) -> list[CacheRow]:
@@ -127,7 +193,8 @@ def cache_use(frame: pd.DataFrame) -> list[CacheRow]:
     if "cached_input_tokens" not in rows:
         return []
     out = []
-    for (target, client, mode, level), group in _groups(rows, []):
+    states = _shapes(rows).map(lambda label: parse(label).cache or "")
+    for (target, client, mode, level, cache), group in _groups(rows.assign(cache_state=states), ["cache_state"]):
         cached = _floats(group, "cached_input_tokens")
         if not np.isfinite(cached).any():
             continue  # the provider said nothing: no figure, rather than a share of 0
@@ -141,19 +208,57 @@ def cache_use(frame: pd.DataFrame) -> list[CacheRow]:
                 int((np.nan_to_num(cached) > 0).sum()),
                 _share(cached, _floats(group, "input_tokens")),
                 _median(_floats(group, "ttft_ms")),
+                str(cache),
             )
         )
     return out
 
 
+def cold_warm(frame: pd.DataFrame) -> list[ColdWarmRow]:
+    """Per target, client, level and input rung (each shape less its cache state): cold against
+    warm first-token p50 and the share of input served from cache; empty unless both cache
+    states ran. Every successful measured request of the shape counts (every turn), as the
+    shape's headline figures do."""
+    rows = _ok(frame)
+    shapes = _shapes(rows)
+    states = shapes.map(lambda label: parse(label).cache or "")
+    if not {"cold", "warm"} <= set(states.tolist()):
+        return []
+    rows = rows.assign(cache_state=states, rung=shapes.map(without_cache))
+    out = []
+    for (target, client, mode, level, rung), group in _groups(rows, ["rung"]):
+        cold = group.loc[(group["cache_state"] == "cold").to_numpy(dtype=bool)]
+        warm = group.loc[(group["cache_state"] == "warm").to_numpy(dtype=bool)]
+        if cold.empty or warm.empty:
+            continue
+        out.append(
+            ColdWarmRow(
+                str(target),
+                str(client),
+                str(mode),
+                float(level),
+                str(rung),
+                len(cold),
+                len(warm),
+                _median(_floats(cold, "ttft_ms")),
+                _median(_floats(warm, "ttft_ms")),
+                _share(_floats(cold, "cached_input_tokens"), _floats(cold, "input_tokens")),
+                _share(_floats(warm, "cached_input_tokens"), _floats(warm, "input_tokens")),
+            )
+        )
+    return sorted(out, key=lambda r: (r.target, r.client, r.load_mode, r.load_level, shape_order(r.rung)))
+
+
 def token_counts(frame: pd.DataFrame) -> list[TokenCountRow]:
-    """Asked against counted prompt length per target and client (first turns: later ones
-    carry history the asked length does not include)."""
+    """Asked against counted prompt length per target, client and rung (a ladder's lengths are
+    not pooled into one median); first turns (later ones carry history the asked length does
+    not include)."""
     rows = _ok(frame)
     if "input_tokens_asked" not in rows or not rows["input_tokens_asked"].notna().any():
         return []
     out = []
-    for (target, client), group in _groups(rows, [], ["target", "client"]):
+    rows = rows.assign(rung=_shapes(rows).map(without_cache))
+    for (target, client, rung), group in _groups(rows, [], ["target", "client", "rung"]):
         asked, counted = _floats(group, "input_tokens_asked"), _floats(group, "input_tokens")
         both = np.isfinite(asked) & np.isfinite(counted) & (asked > 0)
         if not both.any():
@@ -166,6 +271,7 @@ def token_counts(frame: pd.DataFrame) -> list[TokenCountRow]:
                 _median(asked[both]),
                 _median(counted[both]),
                 _median(counted[both] / asked[both]),
+                str(rung),
             )
         )
-    return out
+    return sorted(out, key=lambda r: (r.target, r.client, shape_order(r.rung))) if any(r.rung for r in out) else out

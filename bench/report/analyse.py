@@ -9,7 +9,7 @@ the HTML only format, and a count in a sentence is the count of the table under 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,11 @@ from bench.analysis.cost import cost_summary
 from bench.analysis.metrics import arrival_rates, ok_mask, percentiles
 from bench.analysis.prefill import prefill_fits, ranges_widely
 from bench.analysis.sdk_cost import sdk_costs
-from bench.analysis.workload import by_turn, cache_use, token_counts
+from bench.analysis.workload import by_turn, cache_use, cold_warm, token_counts
 from bench.report.analyse_answer import answer
 from bench.report.analyse_method import clients_by_target, health_runs, method_runs, saturation_findings
 from bench.report.analyse_verdicts import run_to_run, slo_runs
-from bench.report.data import ReportData, RunView, Series, extrapolated_answer, server_split
+from bench.report.data import ReportData, RunView, Series, extrapolated_answer, server_split, shape_text, target_rank
 from bench.report.model import (
     Cost,
     CostNote,
@@ -93,13 +93,23 @@ def build_model(data: ReportData) -> ReportModel:
 
 def workload_runs(data: ReportData) -> tuple[WorkloadRun, ...]:
     """Each run's prefill fits (only groups whose prompt lengths varied), cache use, turns and
-    token counts; runs with none of these are left out."""
+    token counts, and cold against warm per input rung; runs with none of these are left out.
+    With request shapes, rows follow the scenario's target order (as the other tables do)."""
     out = []
     for r in data.runs:
         # A fit only where prompt lengths ranged widely (a fixed prompt's counts vary by a few
         # tokens, and a line through them is noise), as the gate judges it.
-        fits = tuple(f for f in prefill_fits(r.frame) if ranges_widely(np.array([f.tokens_min, f.tokens_max])))
-        run = WorkloadRun(r.label, fits, tuple(cache_use(r.frame)), tuple(by_turn(r.frame)), tuple(token_counts(r.frame)))
+        fits = [f for f in prefill_fits(r.frame) if ranges_widely(np.array([f.tokens_min, f.tokens_max]))]
+        cache, turns, tokens, both = cache_use(r.frame), by_turn(r.frame), token_counts(r.frame), cold_warm(r.frame)
+        if r.shaped:
+            rank = target_rank(r)
+
+            def key(row: Any, rank: dict[str, int] = rank) -> int:
+                return rank.get(row.target, len(rank))
+
+            fits, cache, turns = sorted(fits, key=key), sorted(cache, key=key), sorted(turns, key=key)
+            tokens, both = sorted(tokens, key=key), sorted(both, key=key)
+        run = WorkloadRun(r.label, tuple(fits), tuple(cache), tuple(turns), tuple(tokens), tuple(both))
         if not run.empty:
             out.append(run)
     return tuple(out)
@@ -219,6 +229,7 @@ def headline(data: ReportData) -> Headline:
                 e2e_tps_p50=math.nan if is_streamed else e2e_tps(s),
                 error_rate=_f(h["error_rate"]),
                 n=_f(h["n"]),
+                shape=s.shape,
             )
         )
     return Headline(
@@ -229,18 +240,24 @@ def headline(data: ReportData) -> Headline:
         show_model=any(s.target != f"{s.provider}/{s.model}" for s in data.series),
         level=headline_level(data.series) if data.series else None,
         reference=data.reference,
+        shaped=data.shaped,
+        chart_shape=data.headline_shape,
     )
 
 
 # --------------------------------------------------------------------------- cost
 
 
-def _cost_by_target(summary: pd.DataFrame | None) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per (target, client path), over every load level: bench.analysis.cost's per-level summary, summed."""
+def _cost_by_target(summary: pd.DataFrame | None) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per (target, client path, request shape), over every load level: bench.analysis.cost's
+    per-level summary, summed (each shape apart: a long prompt costs more than a short one)."""
     if summary is None:
         return {}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for (target, client), part in summary.groupby(["target", "client"], sort=False, dropna=False):
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    shapes = summary["shape"].map(shape_text) if "shape" in summary.columns else pd.Series("", index=summary.index)
+    for (target, client, shape), part in summary.assign(shape=shapes).groupby(
+        ["target", "client", "shape"], sort=False, dropna=False
+    ):
         cost = part["cost_per_run_usd"].to_numpy(dtype="float64")
         n = part["priced_requests"].to_numpy(dtype="int64")
         per_usd = part["output_tokens_per_usd"].to_numpy(dtype="float64")
@@ -249,7 +266,7 @@ def _cost_by_target(summary: pd.DataFrame | None) -> dict[tuple[str, str], dict[
         tokens = float(np.nansum(per_usd[priced] * cost[priced])) if priced.any() else math.nan
         first = part.iloc[0]
         notes = [str(x) for x in dict.fromkeys(part["cost_note"].tolist()) if x]
-        out[(str(target), client if isinstance(client, str) else "")] = {
+        out[(str(target), client if isinstance(client, str) else "", str(shape))] = {
             "has_price": bool(first["has_price"]),
             "input": first["price_input_per_mtok_usd"],
             "output": first["price_output_per_mtok_usd"],
@@ -270,7 +287,7 @@ def cost_by_series(data: ReportData, summaries: dict[int, pd.DataFrame]) -> list
     costs = {r.index: _cost_by_target(summaries.get(r.index)) for r in data.runs}
     out = []
     for s in data.series:
-        c = costs[s.run.index].get((s.target, s.client))
+        c = costs[s.run.index].get((s.target, s.client, s.shape))
         if c is not None:
             out.append((s, c))
     return out
@@ -294,6 +311,7 @@ def cost(data: ReportData, summaries: dict[int, pd.DataFrame]) -> Cost:
                 speed=speed,
                 run_total=_f(c["run"]),
                 requests=int(c["requests"]),
+                shape=s.shape,
             )
         )
         if c["has_price"]:
@@ -329,7 +347,9 @@ def load(data: ReportData) -> Load:
     goodput = any(r.slo.per_request for r in data.runs)
     open_loop = any((s.levels["load_mode"] == "rate").any() for s in data.series)
     rates = (
-        {(r.index, a.target, a.client, a.offered): a for r in data.runs for a in arrival_rates(r.measured)} if open_loop else {}
+        {(r.index, a.target, a.client, a.shape, a.offered): a for r in data.runs for a in arrival_rates(r.measured)}
+        if open_loop
+        else {}
     )
     rows = []
     for s in data.series:
@@ -340,7 +360,7 @@ def load(data: ReportData) -> Load:
             if open_loop:
                 lags = _level_rows(s, mode, level)["start_lag_ms"]
                 lag = float(percentiles(lags.to_numpy(dtype="float64", na_value=np.nan), [99])[0])
-                rate = rates.get((s.run.index, s.target, s.client, level)) if mode == "rate" else None
+                rate = rates.get((s.run.index, s.target, s.client, s.shape, level)) if mode == "rate" else None
             rows.append(
                 LevelRow(
                     run_label=s.run.label,
@@ -360,6 +380,7 @@ def load(data: ReportData) -> Load:
                     error_rate=_f(a["error_rate"]),
                     start_lag_p99=lag,
                     rate=rate,
+                    shape=s.shape,
                 )
             )
     return Load(tuple(rows), goodput, open_loop, tuple(r for r in rates.values() if r.short))
@@ -395,6 +416,7 @@ def _split_rows(data: ReportData) -> list[SplitRow]:
                 e2e=sp["e2e_ms"],
                 server_tps=sp["server_tps_p50"],
                 client_tps=_f(s.headline["output_tps_p50"]),
+                shape=s.shape,
             )
         )
     return rows
@@ -421,6 +443,7 @@ def _reasoning_rows(data: ReportData) -> list[ReasoningRow]:
                 ),
                 response_100_p50=_f(h["response_100_ms_p50"]),
                 response_100_longest=extrapolated_answer(s),
+                shape=s.shape,
             )
         )
     return rows
@@ -434,13 +457,14 @@ def _example(messages: pd.Series) -> str | None:
     return None
 
 
-def _series_counts(m: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Measured requests per (target, client path), a missing client read as "" (as Series.mask does)."""
-    out: dict[tuple[str, str], int] = {}
-    sizes = m.groupby(["target", "client"], dropna=False, observed=True, sort=False).size()
+def _series_counts(m: pd.DataFrame) -> dict[tuple[str, str, str], int]:
+    """Measured requests per (target, client path, shape), a missing client or shape read as ""
+    (as Series.mask does)."""
+    out: dict[tuple[str, str, str], int] = {}
+    sizes = m.groupby(["target", "client", "shape"], dropna=False, observed=True, sort=False).size()
     for group, n in sizes.items():
-        target, client = group if isinstance(group, tuple) else (group, "")
-        key = (str(target), client if isinstance(client, str) else "")
+        target, client, shape = cast(tuple[object, object, object], group)
+        key = (str(target), client if isinstance(client, str) else "", shape_text(shape))
         out[key] = out.get(key, 0) + int(n)
     return out
 
@@ -450,16 +474,19 @@ def _error_rows(data: ReportData) -> list[ErrorRow]:
     order = {k: i for i, k in enumerate(ERROR_KINDS)}
     # Per run, its failed rows cut once and its requests counted once: a million-row run is
     # not masked once per series.
-    per_run: dict[int, tuple[pd.DataFrame, dict[tuple[str, str], int]]] = {}
+    per_run: dict[int, tuple[pd.DataFrame, dict[tuple[str, str, str], int]]] = {}
     for s in data.series:
         if s.run.index not in per_run:
-            m = s.run.measured[["target", "client", "status", "error_kind", "error_message", "http_status"]]
+            m = s.run.measured
+            m = (m if "shape" in m.columns else m.assign(shape=""))[
+                ["target", "client", "shape", "status", "error_kind", "error_message", "http_status"]
+            ]
             per_run[s.run.index] = (m.loc[~ok_mask(m)], _series_counts(m))
         failed, counts = per_run[s.run.index]
         bad = failed.loc[s.mask(failed)]
         if bad.empty:
             continue
-        total = counts.get((s.target, s.client), len(bad))
+        total = counts.get((s.target, s.client, s.shape), len(bad))
         kinds = bad["error_kind"].astype("object").where(bad["error_kind"].notna(), "other")
         for kind in sorted(set(kinds.tolist()), key=lambda k: (order.get(k, len(order)), k)):
             these = bad.loc[(kinds == kind).to_numpy(dtype=bool)]
@@ -472,6 +499,7 @@ def _error_rows(data: ReportData) -> list[ErrorRow]:
                     share=len(these) / total,
                     statuses=tuple(sorted({int(x) for x in these["http_status"].dropna().tolist()})),
                     example=_example(these["error_message"]),
+                    shape=s.shape,
                 )
             )
     return rows

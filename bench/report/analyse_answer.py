@@ -8,6 +8,11 @@ a speed ranking is judged by the bootstrap 95% CI of the difference of medians
 the same words): a pair whose interval includes 0 is "no clear difference", never a winner.
 Cost is a list price × tokens: the ranking needs no interval, and a target without a price is
 named as such, never ranked as free.
+
+With request shapes (a prompt ladder, cache states: docs/scenarios.md), targets are ranked at
+one shape only, the first in the report's order (shortest prompt, cold cache): a ranking that
+compared one target's long prompts with another's short ones would rank the prompts, not the
+targets. The sentence names the shape.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import pandas as pd
 
 from bench.analysis.bootstrap import quantile_difference_ci
 from bench.analysis.metrics import ok_mask
-from bench.report.data import ReportData, RunView, Series
+from bench.analysis.workload import shape_order
+from bench.report.data import ReportData, RunView, Series, shape_text
 from bench.report.model import Answer, Ranking
 from bench.schema import LoadLevel
 
@@ -30,7 +36,10 @@ SEED = 0
 def _level_rows(series: list[Series], mode: str, level: float) -> dict[int, pd.DataFrame]:
     """Each series' successful measured requests at one level (by ``id``): the run's rows at the
     level are cut once, then split by series (a million-row run is masked once, not per series)."""
-    m = series[0].run.measured[["target", "client", "status", "load_mode", "load_level", "ttft_ms", "output_tps"]]
+    m = series[0].run.measured
+    m = (m if "shape" in m.columns else m.assign(shape=""))[
+        ["target", "client", "shape", "status", "load_mode", "load_level", "ttft_ms", "output_tps"]
+    ]
     at = m.loc[
         (m["load_mode"] == mode).to_numpy(dtype=bool, na_value=False)
         & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
@@ -84,8 +93,10 @@ def _cost_ranking(series: list[Series], summary: pd.DataFrame | None, mode: str,
     for s in series:
         per_usd = math.nan
         if summary is not None and len(summary):
+            shapes = summary["shape"].map(shape_text) if "shape" in summary.columns else pd.Series("", index=summary.index)
             mine = summary.loc[
                 (summary["target"] == s.target).to_numpy(dtype=bool)
+                & (shapes == s.shape).to_numpy(dtype=bool)
                 & (summary["client"].astype("object").fillna("") == s.client).to_numpy(dtype=bool)
                 & (summary["load_mode"] == mode).to_numpy(dtype=bool)
                 & np.isclose(summary["load_level"].to_numpy(dtype="float64"), level)
@@ -129,13 +140,16 @@ def answer(data: ReportData, summaries: dict[int, pd.DataFrame] | None = None) -
     series = [s for s in data.series if s.run is run]
     if not series:
         return None
+    shapes = sorted(dict.fromkeys(s.shape for s in series), key=shape_order)
+    shape = shapes[0]
+    series = [s for s in series if s.shape == shape]
     if len(series) == 1:
         s = series[0]
         only = LoadLevel.of(str(s.headline["load_mode"]), float(s.headline["load_level"])).text
-        return Answer(only, run.label, (s.shown,), ())
+        return Answer(only, run.label, (s.shown,), (), shape=shape, shapes=len(shapes))
     common = _common_level(series)
     if common is None:
-        return Answer("", run.label, tuple(s.shown for s in series), ())
+        return Answer("", run.label, tuple(s.shown for s in series), (), shape=shape, shapes=len(shapes))
     mode, level, shared = common
     rankings: list[Ranking] = []
     if run.streamed:
@@ -148,5 +162,12 @@ def answer(data: ReportData, summaries: dict[int, pd.DataFrame] | None = None) -
     if cost is not None:
         rankings.append(cost)
     return Answer(
-        LoadLevel.of(mode, level).text, run.label, tuple(s.shown for s in series), tuple(rankings), shared, run.streamed
+        LoadLevel.of(mode, level).text,
+        run.label,
+        tuple(s.shown for s in series),
+        tuple(rankings),
+        shared,
+        run.streamed,
+        shape,
+        len(shapes),
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.analysis.metrics import ok_mask, percentiles
 from bench.analysis.saturation import saturation, summary_lines
+from bench.analysis.workload import shape_order
 from bench.fmt import DASH
 from bench.report.data import ReportData, RunView
 from bench.report.model import HealthRun, MethodRun, Overhead, Saturation
@@ -21,6 +22,8 @@ from bench.results.health import Budget, LevelHealth
 from bench.results.run_file import RunMeta
 from bench.scenario.flags import FLAGS_SOURCE
 from bench.scenario.lengths import LengthDistribution, describe
+from bench.scenario.slo import AggregateSlo, parse_key, slo_for_scenario
+from bench.schema import BY_NAME, unit
 
 #: What each client path is, for the method table.
 CLIENT_NOTES: dict[str, str] = {
@@ -70,6 +73,9 @@ def health_runs(data: ReportData) -> tuple[HealthRun, ...]:
         verdict = None
         if health is not None:
             level_list, budget, finding_list = health
+            if any(level.shape for level in level_list):
+                # With request shapes, levels as the other tables order groups (not as they finished).
+                level_list = sorted(level_list, key=lambda level: shape_order(level.shape))
             levels, findings = tuple(level_list), tuple(finding_list)
             if not findings:
                 lines = summary_lines(saturation(level_list, budget=budget), level_list, budget)
@@ -133,9 +139,18 @@ def _length(value: object) -> str:
     return str(value)
 
 
+def _ladder(values: list[Any]) -> str:
+    """``2,000 / 8,000 / 24,000``: a ladder's rungs as the report writes numbers."""
+    return " / ".join(f"{int(v):,}" if isinstance(v, (int, float)) else str(v) for v in values)
+
+
 def _request_text(req: dict[str, Any]) -> str:
     parts = [
-        f"{k} = {_length(req[k]) if k == 'max_tokens' else req[k]}"
+        (
+            f"max_tokens: ladder {_ladder(req[k])}, each rung its own group"
+            if k == "max_tokens" and isinstance(req[k], list)
+            else f"{k} = {_length(req[k]) if k == 'max_tokens' else req[k]}"
+        )
         for k in ("stream", "max_tokens", "temperature", "max_retries")
         if k in req
     ]
@@ -171,11 +186,25 @@ def _settings(run: RunView) -> tuple[str, str, str]:
         request += f"; per target: {own}"
     prompt = DASH
     if prompts:
-        prompt = f"{prompts.get('source', '?')}, ~{_length(prompts.get('input_tokens', '?'))} input tokens"
+        prompt = f"{prompts.get('source', '?')}, " + _input_text(prompts.get("input_tokens", "?"))
         if prompts.get("seed") is not None:
             prompt += f", seed {prompts['seed']}"
+        bins = prompts.get("bins")
+        if isinstance(bins, list) and bins:
+            prompt += "; " + _bins_text(bins)
+        cache = prompts.get("cache", "cold")
+        if isinstance(cache, list):
+            cache_text = (
+                " and ".join(str(c) for c in cache)
+                + " cache, each its own group"
+                + ("; warm primed once per target, level and rung" if "warm" in cache else "")
+            )
+        else:
+            cache_text = f"{cache} cache"
         if prompts.get("shared_prefix_tokens"):
-            prompt += f"; a shared {prompts['shared_prefix_tokens']:,}-token prefix, {prompts.get('cache', 'cold')} cache"
+            prompt += f"; a shared {prompts['shared_prefix_tokens']:,}-token prefix, {cache_text}"
+        elif isinstance(cache, list):
+            prompt += f"; {cache_text}"
         if (prompts.get("turns") or 1) > 1:
             prompt += f"; conversations of {prompts['turns']} turns, {prompts.get('think_time_s', 0):g} s think time"
     if run.meta.prompts_unique:
@@ -204,6 +233,57 @@ def _settings(run: RunView) -> tuple[str, str, str]:
             else "; targets one after another"
         )
     return request, prompt, load_text
+
+
+def _input_text(value: object) -> str:
+    """The prompt length: ``~128 input tokens``, a distribution, or a ladder's rungs."""
+    if isinstance(value, list):
+        return f"input tokens: ladder {_ladder(value)}, each rung its own group"
+    return f"~{_length(value)} input tokens"
+
+
+def _bins_text(bins: list[Any]) -> str:
+    """``bins = [0, 1000, 8000]`` in words: the groups drawn or replayed lengths fall into."""
+    edges = [int(b) for b in bins if isinstance(b, (int, float))]
+    names = []
+    if edges and edges[0] > 0:
+        names.append(f"below {edges[0]:,}")
+    for i, low in enumerate(edges):
+        names.append(f"{low:,}–{edges[i + 1] - 1:,}" if i + 1 < len(edges) else f"{low:,} and more")
+    return "input lengths grouped in bins " + " / ".join(names) + " tokens, each bin its own group"
+
+
+def _rule_words(key: str, value: float) -> str:
+    """One SLO rule in words: ``first token p95 ≤ 4,000 ms``."""
+    if key == "error_rate_max":
+        return f"error rate ≤ {value:.1%}"
+    rule = parse_key(key, value)
+    if rule is None:
+        return f"{key} = {value:g}"
+    stat = rule.stat if isinstance(rule, AggregateSlo) else "of each request (goodput)"
+    ms = " ms" if unit(rule.column) == "ms" else ""
+    return f"{BY_NAME[rule.column].heading} {stat} {'≥' if rule.at_least else '≤'} {value:,.10g}{ms}"
+
+
+def slo_classes_text(scenario: dict[str, Any]) -> str | None:
+    """Each ``[slo.class.NAME]`` of the run in words: what it covers and its rules (which replace
+    the scenario's and the target's rules of the same keys there); None when there is none."""
+    classes = slo_for_scenario(scenario).classes
+    if not classes:
+        return None
+    out = []
+    for klass in classes:
+        covers = []
+        if klass.input_tokens:
+            covers.append(f"input {_ladder(list(klass.input_tokens))} tokens")
+        if klass.max_tokens:
+            covers.append(f"output {_ladder(list(klass.max_tokens))} tokens")
+        if klass.cache:
+            covers.append(f"{klass.cache} cache")
+        rules = ", ".join(_rule_words(k, v) for k, v in klass.table)
+        name = klass.name.replace("`", "'")
+        out.append(f"`{name}` covers {' and '.join(covers) or 'no shape'}: {rules}")
+    return "; ".join(out) + " (in place of the scenario's rules of the same key there)"
 
 
 def _overhead(run: RunView) -> Overhead:
@@ -319,6 +399,7 @@ def method_runs(data: ReportData) -> tuple[MethodRun, ...]:
                 overhead=_overhead(r),
                 execution=_execution(r),
                 prompt_note=r.meta.prompt_note or None,
+                slo_classes=slo_classes_text(r.scenario),
             )
         )
     return tuple(out)

@@ -7,12 +7,37 @@ report shows what those say, arranged as its tables are.
 from __future__ import annotations
 
 from bench.analysis.metrics import GroupKey, judge_slos
+from bench.analysis.workload import shape_order
 from bench.errors import BenchError
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange, Side, SideInfo, Verdict, compare_sides
-from bench.report.data import ReportData, RunView
+from bench.gate.prefill_change import PREFILL_METRIC
+from bench.report.data import ReportData, RunView, target_rank
 from bench.report.model import ComparisonRow, RunComparison, RunToRun, SloColumn, SloRow, SloRun
 from bench.scenario.slo import slo_for_scenario
 from bench.schema import LoadLevel
+
+
+def group_order(run: RunView, groups: list[GroupKey]) -> list[GroupKey]:
+    """``groups`` as the report lists them: unchanged for a plain scenario (order of appearance);
+    with request shapes, targets in the scenario's order, then client path, shape
+    (:func:`bench.report.data.shape_order`) and load level, never the order groups finished in."""
+    if not any(g.shape for g in groups):
+        return groups
+    rank = target_rank(run)
+    first = {t: i for i, t in enumerate(dict.fromkeys(g.target for g in groups))}
+    clients = {c: i for i, c in enumerate(dict.fromkeys(g.client for g in groups))}
+    return sorted(
+        groups,
+        key=lambda g: (
+            rank.get(g.target, len(rank) + first[g.target]),
+            first[g.target],
+            clients[g.client],
+            shape_order(g.shape),
+            g.load_mode,
+            g.load_level,
+        ),
+    )
+
 
 #: Headline figures the run-to-run table compares, in the headline's order.
 RUN_TO_RUN_STREAMED: tuple[str, ...] = ("ttft_ms", "output_tps", "response_100_ms", "e2e_ms")
@@ -33,13 +58,17 @@ def _compare(base: RunView, run: RunView, settings: CompareSettings) -> RunCompa
         by_group.setdefault(change.group, {})[change.metric] = change
     for err in comparison.errors:
         by_group.setdefault(err.group, {})["error_rate"] = err
+    # The gate's prefill judgment (a ladder's rungs pooled, or drawn lengths) is a column of its
+    # own when the gate made one: its rows would otherwise show nothing the gate judged.
+    candidates = (*settings.metrics, *((PREFILL_METRIC,) if PREFILL_METRIC not in settings.metrics else ()))
     shown = tuple(
         m
-        for m in settings.metrics
+        for m in candidates
         if any(isinstance(g.get(m), MetricChange) and g[m].verdict is not Verdict.NOT_MEASURED for g in by_group.values())
     )
     rows = []
-    for group, cells in by_group.items():
+    for group in group_order(run, list(by_group)):
+        cells = by_group[group]
         metric_cells = tuple(c if isinstance(c := cells.get(m), MetricChange) else None for m in shown)
         error = cells.get("error_rate")
         rows.append(
@@ -48,11 +77,15 @@ def _compare(base: RunView, run: RunView, settings: CompareSettings) -> RunCompa
                 LoadLevel.of(group.load_mode, group.load_level).text,
                 metric_cells,
                 error if isinstance(error, ErrorRateChange) else None,
+                shape=group.shape,
             )
         )
     none = tuple(None for _ in shown)
     for only, keys in ((base.label, comparison.only_in_baseline), (run.label, comparison.only_in_candidate)):
-        rows += [ComparisonRow(g.name, LoadLevel.of(g.load_mode, g.load_level).text, none, None, only) for g in keys]
+        rows += [
+            ComparisonRow(g.name, LoadLevel.of(g.load_mode, g.load_level).text, none, None, only, g.shape)
+            for g in group_order(run, list(keys))
+        ]
     changes = [c for r in rows for c in (*r.cells, r.error) if c is not None]
     return RunComparison(
         label=run.label,
@@ -102,7 +135,7 @@ def slo_runs(data: ReportData) -> tuple[SloRun, ...] | None:
             continue
         verdicts = outcome.verdicts
         keys = list(dict.fromkeys(v.key for v in verdicts))
-        groups = list(dict.fromkeys(v.group for v in verdicts))
+        groups = group_order(run, list(dict.fromkeys(v.group for v in verdicts)))
         by_cell = {(v.group, v.key): v for v in verdicts}
         first = {v.key: v for v in reversed(verdicts)}
         # A key whose threshold differs between targets ([target.slo]) shows it in each cell.
@@ -112,6 +145,7 @@ def slo_runs(data: ReportData) -> tuple[SloRun, ...] | None:
                 group.name,
                 LoadLevel.of(group.load_mode, group.load_level).text,
                 tuple(by_cell.get((group, key)) for key in keys),
+                group.shape,
             )
             for group in groups
         )

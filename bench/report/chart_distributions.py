@@ -37,7 +37,7 @@ from bench.report.data import ReportData, Series, extrapolated_answer, server_sp
 
 
 def ttft_chart(data: ReportData, path: Path) -> bool:
-    drawn = [(s, s.values("ttft_ms")) for s in data.series]
+    drawn = [(s, s.values("ttft_ms")) for s in data.chart_series]
     drawn = [(s, v) for s, v in drawn if v.size]
     if not drawn:
         return False
@@ -76,7 +76,7 @@ def _box_stats(s: Series, column: str) -> dict[str, Any] | None:
 
 
 def output_tps_chart(data: ReportData, path: Path) -> bool:
-    boxes = [(s, b) for s in data.series if (b := _box_stats(s, "output_tps")) is not None]
+    boxes = [(s, b) for s in data.chart_series if (b := _box_stats(s, "output_tps")) is not None]
     if not boxes:
         return False
     fig, (ax,) = _figure(8.0, 1.6 + 0.55 * len(boxes))
@@ -127,7 +127,7 @@ def output_tps_chart(data: ReportData, path: Path) -> bool:
 
 def response_100_chart(data: ReportData, path: Path) -> bool:
     drawn = []
-    for s in data.series:
+    for s in data.chart_series:
         v = s.values("response_100_ms")
         if v.size:
             p10, p50, p90 = np.percentile(v, [10, 50, 90])
@@ -198,7 +198,7 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
     """Mean request time split by the server's own timings; every target is drawn, and those
     whose provider reports no timings (only Groq's x_groq.usage has them) show their whole
     request, hatched and labelled so, rather than being left off without a word."""
-    rows = [(s, server_split(s)) for s in data.series]
+    rows = [(s, server_split(s)) for s in data.chart_series]
     if not any(sp is not None for _, sp in rows):
         return False
     rows = [(s, sp) for s, sp in rows if sp is not None or s.values("e2e_ms").size]
@@ -250,7 +250,7 @@ def time_split_chart(data: ReportData, path: Path) -> bool:
 def itl_chart(data: ReportData, path: Path) -> bool:
     """Inter-token gaps per series as a survival curve on log-log axes: stalls are the tail."""
     drawn = []
-    for s in data.series:
+    for s in data.chart_series:
         gaps = pooled_itl(s.ok_rows["itl_ms"].to_numpy(dtype=object))
         gaps = gaps[np.isfinite(gaps)]
         if gaps.size:

@@ -140,8 +140,9 @@ def _hatch(data: ReportData, s: Series) -> str:
 
 def _styled(data: ReportData) -> bool:
     """Series differ by line style and marker, not colour alone: past 8 series, or when several
-    runs are compared (a target keeps its colour in every run; each run has its own line style)."""
-    return _many(data) or data.multi
+    runs are compared (a target keeps its colour in every run; each run has its own line style),
+    or with request shapes (a target keeps its colour in every shape; each shape has its own)."""
+    return _many(data) or data.multi or data.shaped
 
 
 def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -220,11 +221,16 @@ def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _headline_level_note(data: ReportData) -> str:
-    levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in data.series}
+    """The level (and, with request shapes, the one shape) a per-target distribution draws."""
+    series = data.chart_series
+    levels = {(str(s.headline["load_mode"]), float(s.headline["load_level"])) for s in series}
     if len(levels) == 1:
         mode, level = next(iter(levels))
-        return LoadLevel.of(mode, level).text
-    return "each target's lowest load level"
+        text = LoadLevel.of(mode, level).text
+    else:
+        text = "each target's lowest load level"
+    shape = data.headline_shape
+    return f"{text}; shape {shape} only" if shape else text
 
 
 def _series_handle(data: ReportData, s: Series) -> Line2D:

@@ -151,7 +151,8 @@ def over_time_chart(data: ReportData, path: Path) -> bool:
         for sec, mode, level in t.level_starts:
             key = (round(sec, 1), _level_label(mode, level))
             starts[key] = INK if key in starts and starts[key] != t.series.colour else starts.get(key, t.series.colour)
-    marked = len(starts) > 1 and not data.multi
+    # With request shapes every group is one level: its start lines would all read alike.
+    marked = len(starts) > 1 and not data.multi and not data.shaped
     if marked:
         for ax in axes:
             for sec, _text in sorted(starts)[1:]:

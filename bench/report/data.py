@@ -1,9 +1,14 @@
 """What a report is drawn from: runs, their aggregates, and one *series* per run × target ×
-client path (a target measured with both clients is two series).
+client path × request shape (a target measured with both clients is two series; a prompt
+ladder's rungs and both cache states are a series each, like groups of their own:
+docs/scenarios.md, "Request shapes").
 
 Everything here is computed once per report and read by the tables and the charts, so the
 markdown and the PNGs can never disagree. Ordering is deterministic: runs in the order
 given, targets in order of first appearance in each run's results, load levels ascending.
+With request shapes, targets follow the scenario's order and each target's shapes follow
+:func:`shape_order` (input length, then output length, cold before warm), never the order in
+which groups happened to finish.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import pandas as pd
 
 from bench.analysis.loaded import LoadedRun
 from bench.analysis.metrics import SloVerdict, aggregate, evaluate_slo, ok_mask, percentiles
+from bench.analysis.workload import shape_order
 from bench.fmt import target_name
 from bench.results.run_file import RunMeta, read_run_meta
 from bench.scenario.slo import SloSpec, slo_from_table
@@ -31,6 +37,22 @@ PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7
 #: 64 series look alike, whatever the reader's colour vision.
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES: tuple[LineStyle, ...] = ("-", "--", "-.", ":")
+
+
+def shape_text(value: object) -> str:
+    """A ``shape`` cell as text: a missing value (old results, NA) is the plain shape ""."""
+    return value if isinstance(value, str) else ""
+
+
+def target_rank(run: RunView) -> dict[str, int]:
+    """Targets in the scenario's order (its ``[[target]]`` tables), for ordering rows that
+    finished in another order; targets the scenario does not list come after, as they appear."""
+    targets = run.scenario.get("targets")
+    out: dict[str, int] = {}
+    for t in targets if isinstance(targets, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("label"), str):
+            out.setdefault(t["label"], len(out))
+    return out
 
 
 def series_style(i: int) -> tuple[str, str, LineStyle]:
@@ -49,6 +71,16 @@ def compared_style(target_index: int, run_index: int) -> tuple[str, str, LineSty
         PALETTE[target_index % len(PALETTE)],
         MARKERS[(run_index - 1) % len(MARKERS)],
         DASHES[(run_index - 1) % len(DASHES)],
+    )
+
+
+def shape_style(target_index: int, shape_index: int) -> tuple[str, str, LineStyle]:
+    """(colour, marker, line style) of a target at one request shape: the target's colour, the
+    shape's marker and line style, so the eye follows a target across its rungs."""
+    return (
+        PALETTE[target_index % len(PALETTE)],
+        MARKERS[shape_index % len(MARKERS)],
+        DASHES[shape_index % len(DASHES)],
     )
 
 
@@ -112,6 +144,11 @@ class RunView:
         return bool(request.get("stream", True)) if isinstance(request, dict) else True
 
     @property
+    def shaped(self) -> bool:
+        """Whether any measured group of the run has a request shape (a ladder, cache states, bins)."""
+        return "shape" in self.agg.columns and any(shape_text(v) for v in self.agg["shape"].tolist())
+
+    @property
     def warmup_rows(self) -> int:
         """Rows flagged as warm-up (recorded, never in a statistic)."""
         return int(self.frame["warmup"].to_numpy(dtype=bool, na_value=False).sum()) if len(self.frame) else 0
@@ -147,6 +184,8 @@ class Series:
     #: The client path that measured this series ("" when the run does not say): a target
     #: measured with both clients is two series.
     client: str = ""
+    #: The request shape ("input 2000, warm"; "" for a plain scenario): each is a series.
+    shape: str = ""
 
     @property
     def shown(self) -> str:
@@ -154,10 +193,15 @@ class Series:
         return target_name(self.target, self.client)
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Per row of ``frame``: is it this series' target, measured by this series' client."""
-        return (frame["target"] == self.target).to_numpy(dtype=bool, na_value=False) & (
+        """Per row of ``frame``: is it this series' target, measured by this series' client, of its shape."""
+        mask = (frame["target"] == self.target).to_numpy(dtype=bool, na_value=False) & (
             frame["client"].astype("object").fillna("") == self.client
         ).to_numpy(dtype=bool)
+        if "shape" in frame.columns:
+            mask &= (frame["shape"].astype("object").fillna("") == self.shape).to_numpy(dtype=bool)
+        elif self.shape:
+            mask &= False
+        return mask
 
     @property
     def ok_rows(self) -> pd.DataFrame:
@@ -222,6 +266,31 @@ class ReportData:
         """Any figure comes from the emulator: every chart must say so."""
         return any(r.emulated for r in self.runs)
 
+    @property
+    def shaped(self) -> bool:
+        """Whether any series has a request shape: tables then get a shape column."""
+        return any(s.shape for s in self.series)
+
+    @property
+    def shapes(self) -> list[str]:
+        """Every series' shape, in :func:`shape_order` (one "" for plain scenarios)."""
+        return sorted(dict.fromkeys(s.shape for s in self.series), key=shape_order)
+
+    @property
+    def headline_shape(self) -> str:
+        """The shape the answer first and the per-target distributions are drawn at: the first
+        in :func:`shape_order` (the shortest prompt, cold), "" for plain scenarios."""
+        shapes = self.shapes
+        return shapes[0] if shapes else ""
+
+    @property
+    def chart_series(self) -> list[Series]:
+        """The series a per-target distribution chart draws: all of them, or with request
+        shapes only those of :attr:`headline_shape` (a distribution pooled over a ladder's
+        rungs would be a mixture, and one per target × shape is unreadable)."""
+        shape = self.headline_shape
+        return [s for s in self.series if s.shape == shape]
+
 
 def load_run(run_dir: Path, index: int, *, seed: int = 0) -> RunView:
     run = LoadedRun(run_dir, read_run_meta(run_dir))
@@ -238,6 +307,20 @@ def _identity(run: RunView, target: str) -> tuple[str, str]:
     return provider, model
 
 
+def _groups(run: RunView) -> list[tuple[str, str, str]]:
+    """The run's (target, client, shape) series keys: in order of appearance, or with request
+    shapes targets in the scenario's order and shapes in :func:`shape_order`."""
+    agg = run.agg
+    shapes = [shape_text(v) for v in agg["shape"].tolist()] if "shape" in agg.columns else [""] * len(agg)
+    keys = list(dict.fromkeys(zip(agg["target"].tolist(), agg["client"].tolist(), shapes, strict=True)))
+    if not run.shaped:
+        return keys
+    rank = target_rank(run)
+    first = {t: i for i, t in enumerate(dict.fromkeys(k[0] for k in keys))}
+    clients = {c: i for i, c in enumerate(dict.fromkeys(k[1] for k in keys))}
+    return sorted(keys, key=lambda k: (rank.get(k[0], len(rank) + first[k[0]]), first[k[0]], clients[k[1]], shape_order(k[2])))
+
+
 def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
     runs = [load_run(d, i + 1, seed=seed) for i, d in enumerate(run_dirs)]
     multi = len(runs) > 1
@@ -249,10 +332,19 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
         agg = run.agg
         if agg.empty:
             continue
-        pairs = list(dict.fromkeys(zip(agg["target"].tolist(), agg["client"].tolist(), strict=True)))
         m = run.measured
-        for target, client in pairs:
-            mine = agg.loc[(agg["target"] == target).to_numpy(dtype=bool) & (agg["client"] == client).to_numpy(dtype=bool)]
+        agg_shape = (
+            agg["shape"].astype("object").fillna("").to_numpy() if "shape" in agg.columns else np.full(len(agg), "", object)
+        )
+        m_shape = m["shape"].astype("object").fillna("").to_numpy() if "shape" in m.columns else np.full(len(m), "", object)
+        groups = _groups(run)
+        shape_index = {sh: i for i, sh in enumerate(sorted(dict.fromkeys(g[2] for g in groups), key=shape_order))}
+        for target, client, shape in groups:
+            mine = agg.loc[
+                (agg["target"] == target).to_numpy(dtype=bool)
+                & (agg["client"] == client).to_numpy(dtype=bool)
+                & (agg_shape == shape)
+            ]
             first_mode = mine["load_mode"].iloc[0]
             levels = mine.loc[mine["load_mode"] == first_mode].sort_values("load_level", kind="stable")
             headline = levels.iloc[0]
@@ -260,16 +352,23 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
             rows_mask = (
                 (m["target"] == target).to_numpy(dtype=bool, na_value=False)
                 & (m["client"].astype("object").fillna("") == client).to_numpy(dtype=bool)
+                & (m_shape == shape)
                 & (m["load_mode"] == first_mode).to_numpy(dtype=bool, na_value=False)
                 & np.isclose(m["load_level"].to_numpy(dtype="float64", na_value=np.nan), level)
             )
             provider, model = _identity(run, target)
             target_order.setdefault((target, client), len(target_order))
-            colour, marker, dash = (
-                compared_style(target_order[(target, client)], run.index) if multi else series_style(len(series))
-            )
+            if multi:
+                colour, marker, dash = compared_style(target_order[(target, client)], run.index)
+            elif run.shaped:
+                # A target keeps its colour in every shape; each shape has its own marker and dash.
+                colour, marker, dash = shape_style(target_order[(target, client)], shape_index[shape])
+            else:
+                colour, marker, dash = series_style(len(series))
             shown = target_name(target, client)
             name = f"{shown} · {run.label}" if multi else shown
+            if shape:
+                name += f" · {shape}"
             all_levels = mine.sort_values(["load_mode", "load_level"], kind="stable")
             series.append(
                 Series(
@@ -285,6 +384,7 @@ def build(run_dirs: list[Path], *, seed: int = 0) -> ReportData:
                     marker,
                     dash,
                     client,
+                    shape,
                 )
             )
     return ReportData(runs, series)

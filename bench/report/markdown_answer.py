@@ -46,6 +46,14 @@ def answer_lines(answer: Answer | None) -> list[str]:
     if answer is None:
         return []
     where = f" in {answer.run_label}, the latest run" if answer.run_label else ""
+    if answer.shape:
+        # Targets are ranked within one request shape only: the sentence says which.
+        where += f", request shape `{answer.shape}`"
+        if answer.shapes > 1:
+            where += (
+                f", the first of {answer.shapes} shapes — targets are ranked within one shape only; "
+                "every shape's figures are in the Headline below"
+            )
     if len(answer.targets) == 1:
         return [
             f"**The answer first:** one target was measured{where} ({answer.targets[0]}, {answer.level}), so there is "

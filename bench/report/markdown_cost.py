@@ -9,7 +9,7 @@ from bench.analysis.bootstrap import CONFIDENCE
 from bench.analysis.sdk_cost import Difference
 from bench.report.markdown_words import join
 from bench.report.model import Cost, SdkCostRun
-from bench.report.tables import DASH, code, count, format_value, heading, num, table, usd
+from bench.report.tables import DASH, code, count, format_value, heading, num, shape_column, table, usd
 from bench.schema import LoadLevel
 
 ORIGINS = {
@@ -55,9 +55,18 @@ def cost_section(cost: Cost, multi: bool) -> list[str]:
         "What the measured requests would cost at list price, in US dollars: input and output tokens (reasoning "
         "included) × the price per million tokens, over the successful measured requests of every load level. "
         "Tokens/s p50 (the headline level) is beside it, for speed per dollar. A target without a price says "
-        '"no price", never $0.',
+        '"no price", never $0.'
+        + (" One row per target and request shape: a longer prompt costs more." if any(c.shape for c in cost.rows) else ""),
         "",
-        table(headers, rows, ["left"] * (2 if multi else 1) + ["right"] * (len(headers) - (2 if multi else 1))),
+        table(
+            *shape_column(
+                headers,
+                rows,
+                ["left"] * (2 if multi else 1) + ["right"] * (len(headers) - (2 if multi else 1)),
+                [c.shape for c in cost.rows],
+                2 if multi else 1,
+            )
+        ),
         "",
     ]
     for src in cost.sources:

@@ -71,7 +71,8 @@ def headline_section(head: Headline, multi: bool, charts: Mapping[str, str]) -> 
     if not head.rows:
         return lines + ["No measured requests: there is nothing to summarise.", ""]
     streaming, whole, reasoning, show_model = head.streaming, head.whole, head.reasoning, head.show_model
-    headers = (["run"] if multi else []) + ["target"] + (["model"] if show_model else [])
+    shaped = head.shaped
+    headers = (["run"] if multi else []) + ["target"] + (["model"] if show_model else []) + (["shape"] if shaped else [])
     if streaming:
         headers += [heading("ttft_ms", "p50", ci=True), heading("ttft_ms", "p90")]
         if reasoning:
@@ -89,7 +90,7 @@ def headline_section(head: Headline, multi: bool, charts: Mapping[str, str]) -> 
     headers += ["error rate", "n"]
     rows = []
     for h in head.rows:
-        row = ([h.run_label] if multi else []) + [h.target] + ([h.model] if show_model else [])
+        row = ([h.run_label] if multi else []) + [h.target] + ([h.model] if show_model else []) + ([h.shape] if shaped else [])
         if streaming:
             row += [with_ci(h.ttft_p50, h.ttft_p50_low, h.ttft_p50_high), format_value(h.ttft_p90, "ms")]
             if reasoning:
@@ -106,7 +107,7 @@ def headline_section(head: Headline, multi: bool, charts: Mapping[str, str]) -> 
             row += [format_value(h.e2e_tps_p50, "tokens/s") if not h.streamed else DASH]
         row += [share(h.error_rate), format_value(h.n, "count")]
         rows.append(row)
-    align = ["left"] * ((2 if multi else 1) + (1 if show_model else 0))
+    align = ["left"] * ((2 if multi else 1) + (1 if show_model else 0) + (1 if shaped else 0))
     align += ["right"] * (len(headers) - len(align))
     if streaming:
         note = (
@@ -130,10 +131,21 @@ def headline_section(head: Headline, multi: bool, charts: Mapping[str, str]) -> 
             "(prompt processing included). Medians with bootstrap 95% confidence intervals in brackets. "
             "Latency and speed figures cover successful requests; error rate and n cover all measured requests."
         )
+    if shaped:
+        note += (
+            " One row per target and request shape (a prompt-length rung, a cache state, a length bin: each ran as a "
+            "group of its own), targets in the scenario's order, shapes from the shortest prompt up, cold before warm."
+        )
     lines += [note, "", table(headers, rows, align), ""]
     if streaming:
         lines += extrapolated_note(head.rows)
     lines += reference_section(head.reference)
+    if head.chart_shape and any(key in charts for key in ("ttft", "output_tps", "response_100")):
+        lines += [
+            f"The charts below draw each target at one request shape only, `{head.chart_shape}`: a distribution "
+            "pooled over shapes would mix them.",
+            "",
+        ]
     for key, alt in (
         ("ttft", "Time to first token per target"),
         ("output_tps", "Output tokens/s per target"),

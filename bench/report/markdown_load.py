@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from bench.report.markdown_headline import extrapolated_note, response_100
 from bench.report.model import ErrorRow, Load, OverTime, ReasoningRow, SplitRow
-from bench.report.tables import DASH, code, count, format_value, heading, num, share, table
+from bench.report.tables import DASH, code, count, format_value, heading, num, shape_column, share, table
 
 
 def load_section(load: Load | None, multi: bool, charts: Mapping[str, str]) -> list[str]:
@@ -77,7 +77,7 @@ def load_section(load: Load | None, multi: bool, charts: Mapping[str, str]) -> l
             else ""
         ),
         "",
-        table(headers, rows, align),
+        table(*shape_column(headers, rows, align, [a.shape for a in load.rows], 2 if multi else 1)),
         "",
     ]
     for rate in load.short:
@@ -172,7 +172,11 @@ def time_section(
             "tokens/s is the provider's own completion_tokens ÷ completion_time, client tokens/s is measured here "
             "from the stream (after the first token).",
             "",
-            table(headers, rows, ["left"] * lead + ["right"] * (len(headers) - lead)),
+            table(
+                *shape_column(
+                    headers, rows, ["left"] * lead + ["right"] * (len(headers) - lead), [sp.shape for sp in splits], lead
+                )
+            ),
             "",
         ]
         if "time_split" in charts:
@@ -204,7 +208,11 @@ def time_section(
             "Reasoning models stream their reasoning first. The first token counts it; the first *answer* token "
             "(Artificial Analysis' TTFT for reasoning models) does not, and the 100-token answer starts from it.",
             "",
-            table(headers, rows, ["left"] * lead + ["right"] * (len(headers) - lead)),
+            table(
+                *shape_column(
+                    headers, rows, ["left"] * lead + ["right"] * (len(headers) - lead), [r.shape for r in reasoning], lead
+                )
+            ),
             "",
             *extrapolated_note(reasoning),
         ]
@@ -238,7 +246,15 @@ def errors_section(errors: tuple[ErrorRow, ...], warm_failed: int, multi: bool) 
             "Measured requests that failed, by error kind, over all load levels (the kinds are a closed set, "
             "listed in `docs/metrics.md` in bench's repository).",
             "",
-            table(headers, rows, ["left"] * (3 if multi else 2) + ["right", "right", "left", "left"]),
+            table(
+                *shape_column(
+                    headers,
+                    rows,
+                    ["left"] * (3 if multi else 2) + ["right", "right", "left", "left"],
+                    [e.shape for e in errors],
+                    2 if multi else 1,
+                )
+            ),
             "",
         ]
     else:

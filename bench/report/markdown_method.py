@@ -76,9 +76,12 @@ def _overhead(o: Overhead) -> str:
 
 def _health_rows(levels: tuple[LevelHealth, ...], workers: bool) -> list[list[str]]:
     rows = []
+    shaped = any(level.shape for level in levels)
     for level in levels:
         rows.append(
-            [target_name(level.target, level.client), LoadLevel.of(level.load_mode, float(level.load_level)).text]
+            [target_name(level.target, level.client)]
+            + ([level.shape] if shaped else [])
+            + [LoadLevel.of(level.load_mode, float(level.load_level)).text]
             + ([str(level.worker)] if workers else [])
             + [
                 format_value(level.cpu_util, "cores"),
@@ -125,6 +128,8 @@ def health_section(health: tuple[HealthRun, ...], multi: bool) -> list[str]:
                     ]
                 )
                 align = ["left", "left"] + ["right"] * (len(headers) - 2)
+                if any(level.shape for level in run.levels):
+                    headers, align = [headers[0], "shape", *headers[1:]], ["left", *align]
                 lines += [table(headers, _health_rows(run.levels, workers), align), ""]
             if run.findings:
                 lines += [
@@ -186,6 +191,7 @@ def method_section(runs: tuple[MethodRun, ...], health: tuple[HealthRun, ...], m
         ("request", [r.request for r in runs]),
         ("prompts", [r.prompts for r in runs]),
         ("load", [r.load for r in runs]),
+        *([("SLO classes", [r.slo_classes or DASH for r in runs])] if any(r.slo_classes for r in runs) else []),
         ("measured requests", [count(r.measured) for r in runs]),
         ("warm-up requests (excluded)", [count(r.warmup) for r in runs]),
         *(

@@ -8,10 +8,11 @@ import math
 
 from bench.analysis.metrics import SloVerdict
 from bench.gate.compare import ErrorRateChange, MetricChange, Verdict
+from bench.gate.prefill_change import PREFILL_METRIC
 from bench.report.markdown_headline import EXTRAPOLATED
 from bench.report.markdown_words import join
 from bench.report.model import RunComparison, RunToRun, SloRun
-from bench.report.tables import DASH, ci, code, format_value, heading, num, share, table
+from bench.report.tables import DASH, ci, code, format_value, heading, num, shape_column, share, table
 from bench.schema import label, unit
 
 
@@ -71,6 +72,8 @@ def gate_line(c: RunComparison) -> str:
 
 def _heading(metric: str, short_answers: float | None) -> str:
     """A compared figure's header; the 100-token answer marked † when it was extrapolated."""
+    if metric == PREFILL_METRIC:
+        return "prefill tokens/s (fit)"
     text = heading(metric, "p50", unit=False)
     return text + EXTRAPOLATED if metric == "response_100_ms" and short_answers is not None else text
 
@@ -120,7 +123,8 @@ def run_to_run_section(r2r: RunToRun, short_answers: float | None = None) -> lis
             cells = [_change_cell(c) if c is not None else DASH for c in row.cells]
             error = [_error_cell(row.error) if row.error is not None else DASH]
             rows.append([row.target, row.level, *cells, *error])
-        lines += [table(headers, rows, ["left", "left"] + ["right"] * (len(headers) - 2)), ""]
+        align = ["left", "left"] + ["right"] * (len(headers) - 2)
+        lines += [table(*shape_column(headers, rows, align, [r.shape for r in comparison.rows], 1)), ""]
         lines += short_answers_note(short_answers, "response_100_ms" in comparison.metrics)
         for warning in comparison.warnings:
             lines += [f"> ⚠️ {warning}.", ""]
@@ -194,12 +198,10 @@ def slo_section(runs: tuple[SloRun, ...], multi: bool, short_answers: float | No
                         cell += f" ({'≥' if v.at_least else '≤'} {bound})"
                     out.append(cell)
                 rows.append(out)
+            shaped = any(row.shape for row in run.rows)
+            per = ", per target and shape" if shaped else ", per target"
             headers = ["target", "load"] + [
-                (
-                    "error rate, per target"
-                    if c.first.column == "error_rate"
-                    else f"{label(c.first.column)} {c.first.stat}, per target"
-                )
+                ("error rate" + per if c.first.column == "error_rate" else f"{label(c.first.column)} {c.first.stat}{per}")
                 + f" ({code(c.key)})"
                 if c.own
                 else f"{_rule_text(c.first)} ({code(c.key)})"
@@ -207,7 +209,14 @@ def slo_section(runs: tuple[SloRun, ...], multi: bool, short_answers: float | No
             ]
             short = [c.first.column == "response_100_ms" and short_answers is not None for c in run.columns]
             headers = headers[:2] + [h + EXTRAPOLATED if mark else h for h, mark in zip(headers[2:], short, strict=True)]
-            lines += [table(headers, rows, ["left", "left"] + ["right"] * len(run.columns)), ""]
+            align = ["left", "left"] + ["right"] * len(run.columns)
+            lines += [table(*shape_column(headers, rows, align, [r.shape for r in run.rows], 1)), ""]
+            if shaped and any(c.own for c in run.columns):
+                lines += [
+                    "Each cell's bound is its group's: a `[slo.class.NAME]` replaces the scenario's `[slo]` rules for "
+                    "the request shapes it covers (see Method).",
+                    "",
+                ]
             lines += short_answers_note(short_answers, any(short))
         if run.per_request:
             lines += [

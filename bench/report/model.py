@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bench.analysis.metrics import ArrivalRate, SloVerdict
 from bench.analysis.prefill import PrefillFit
 from bench.analysis.sdk_cost import SdkCost
-from bench.analysis.workload import CacheRow, TokenCountRow, TurnRow
+from bench.analysis.workload import CacheRow, ColdWarmRow, TokenCountRow, TurnRow
 from bench.gate.compare import CompareSettings, ErrorRateChange, MetricChange
 from bench.results.health import Budget, LevelHealth
 
@@ -93,6 +93,10 @@ class Answer:
     highest_of: int = 1
     #: The requests streamed (without streams there is no first-token or speed ranking).
     streamed: bool = True
+    #: The request shape the targets are ranked at ("" for a plain scenario), and how many
+    #: shapes the run has: targets are only ever ranked within one shape.
+    shape: str = ""
+    shapes: int = 1
 
 
 # --------------------------------------------------------------------------- headline
@@ -124,6 +128,7 @@ class HeadlineRow:
     e2e_tps_p50: float  # NaN for a streamed target (it has tokens/s instead)
     error_rate: float
     n: float
+    shape: str = ""  # the request shape ("" for a plain scenario)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,8 @@ class Headline:
     show_model: bool
     level: str | None  # the one headline level every target shares, else None
     reference: str | None  # the reference table the scenario asked for
+    shaped: bool = False  # a row has a request shape: the table gets a shape column
+    chart_shape: str = ""  # the one shape the per-target distribution charts draw ("" for all)
 
 
 # --------------------------------------------------------------------------- cost
@@ -152,6 +159,7 @@ class CostRow:
     speed: float
     run_total: float
     requests: int
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,7 @@ class ComparisonRow:
     error: ErrorRateChange | None
     #: The run this group is only in (then nothing is judged in the row), else None.
     only_in: str | None = None
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -234,6 +243,7 @@ class SloRow:
     target: str
     level: str
     cells: tuple[SloVerdict | None, ...]
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +279,7 @@ class LevelRow:
     error_rate: float
     start_lag_p99: float
     rate: ArrivalRate | None  # open loop: offered against achieved
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -304,6 +315,7 @@ class SplitRow:
     e2e: float
     server_tps: float
     client_tps: float
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -316,6 +328,7 @@ class ReasoningRow:
     reasoning_tokens_p50: float
     response_100_p50: float
     response_100_longest: float | None  # as in HeadlineRow: set when extrapolated
+    shape: str = ""
 
 
 @dataclass(frozen=True)
@@ -327,6 +340,7 @@ class ErrorRow:
     share: float
     statuses: tuple[int, ...]
     example: str | None
+    shape: str = ""
 
 
 # --------------------------------------------------------------------------- method
@@ -366,6 +380,8 @@ class MethodRun:
     overhead: Overhead
     execution: str | None  # None when the run recorded none of it
     prompt_note: str | None
+    #: The run's ``[slo.class.NAME]`` tables in words, None when it has none.
+    slo_classes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -420,7 +436,9 @@ class WorkloadRun:
     cache: tuple[CacheRow, ...]
     turns: tuple[TurnRow, ...]
     tokens: tuple[TokenCountRow, ...]
+    #: Each input rung cold against warm, when the run ran both cache states.
+    cold_warm: tuple[ColdWarmRow, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.prefill or self.cache or self.turns or self.tokens)
+        return not (self.prefill or self.cache or self.turns or self.tokens or self.cold_warm)

@@ -9,6 +9,7 @@ from rich.table import Table
 from bench import schema
 from bench.analysis.metrics import ArrivalRate, aggregate, arrival_rates, judge_slos, measured
 from bench.analysis.saturation import saturation, summary_lines
+from bench.analysis.workload import shape_order
 from bench.fmt import number, target_name
 from bench.results.row_checks import set_aside
 from bench.results.run_file import RunMeta
@@ -54,7 +55,12 @@ def summary_table(frame: pd.DataFrame, meta: RunMeta) -> Table:
         table.add_column("achieved req/s", justify="right")
     if len(frame):
         agg = aggregate(frame, ci=False)
-        for values in agg.to_dict(orient="records"):
+        records = agg.to_dict(orient="records")
+        if shaped:  # targets in the scenario's order, shapes by length: not the order groups finished in
+            targets = [t.get("label") for t in meta.scenario.get("targets") or [] if isinstance(t, dict)]
+            rank = {str(t): i for i, t in enumerate(targets)}
+            records.sort(key=lambda v: (rank.get(str(v["target"]), len(rank)), shape_order(str(v["shape"]))))
+        for values in records:
             load = LoadLevel.of(values["load_mode"], values["load_level"]).text
             cells = [number(values.get(col), pat) for col, _, pat in _COLUMNS]
             target, client, shape = str(values["target"]), str(values["client"]), str(values["shape"])
@@ -96,10 +102,13 @@ def notes(frame: pd.DataFrame, meta: RunMeta) -> list[str]:
         return out
     rows = measured(frame)
     open_loop = rows[rows["load_mode"] == "rate"]
-    for (target, level, client), group in open_loop.groupby(["target", "load_level", "client"], sort=False, dropna=False):
+    shapes = open_loop["shape"].astype("object").fillna("") if "shape" in open_loop else ""
+    for (target, level, client, shape), group in open_loop.assign(shape=shapes).groupby(
+        ["target", "load_level", "client", "shape"], sort=False, dropna=False
+    ):
         lag_p99 = group["start_lag_ms"].quantile(0.99)
         if lag_p99 > OVERLOAD_LAG_MS:
-            name = target_name(str(target), client if isinstance(client, str) else None)
+            name = target_name(str(target), client if isinstance(client, str) else None) + (f" [{shape}]" if shape else "")
             out.append(
                 f"warning: {name} {LoadLevel.of('rate', level).text}: requests started up to {lag_p99:.0f} ms late (p99) — the client "
                 "could not keep up with the arrival rate, so this level did not offer the load it names"

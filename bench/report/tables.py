@@ -59,6 +59,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: Seque
     return tabulate(body, headers=[cell(h) for h in headers], tablefmt="pipe", colalign=list(align), disable_numparse=True)
 
 
+def shape_column(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], align: Sequence[str], shapes: Sequence[str], at: int
+) -> tuple[list[str], list[list[object]], list[str]]:
+    """A table with a ``shape`` column inserted at ``at`` (left-aligned) when any row has a request
+    shape (docs/scenarios.md, "Request shapes"); unchanged for plain scenarios, so their tables
+    read as they always did. ``shapes`` holds each row's label, in the rows' order."""
+    if not any(shapes):
+        return list(headers), [list(r) for r in rows], list(align)
+    return (
+        [*headers[:at], "shape", *headers[at:]],
+        [[*r[:at], shape, *r[at:]] for r, shape in zip(rows, shapes, strict=True)],
+        [*align[:at], "left", *align[at:]],
+    )
+
+
 __all__ = [
     "DASH",
     "as_float",
@@ -69,6 +84,7 @@ __all__ = [
     "format_value",
     "heading",
     "num",
+    "shape_column",
     "share",
     "table",
     "usd",

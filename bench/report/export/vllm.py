@@ -276,7 +276,9 @@ def vllm_result(
     completed = int(ok.sum())
     total_input = int(input_lens[ok].sum())
     total_output = int(output_lens.sum())
-    slo = slo_for_scenario(meta.scenario).for_target(target)
+    shape = first["shape"] if "shape" in rows.columns and isinstance(first["shape"], str) else ""
+    # The group's own rules: a [slo.class.NAME] covering its request shape replaces the scenario's.
+    slo = slo_for_scenario(meta.scenario).for_group(target, shape)
     goodput = int(request_meets(rows, slo).sum()) / duration if slo.per_request and duration > 0 else None
 
     provider = str(first["provider"]) if pd.notna(first["provider"]) else ""
@@ -293,7 +295,9 @@ def vllm_result(
         "date": _date(meta, start_ns),
         "endpoint_type": backend,
         "backend": backend,
-        "label": target_name(target, None if pd.isna(first["client"]) else str(first["client"])),
+        # Two shapes of one target are two results: the label tells them apart, as the file name does.
+        "label": target_name(target, None if pd.isna(first["client"]) else str(first["client"]))
+        + (f" · {shape}" if shape else ""),
         "model_id": str(first["model"]),
         "tokenizer_id": str(first["model"]),
         "num_prompts": int(len(rows)),

@@ -17,8 +17,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.errors import ScenarioError
 from bench.scenario.lengths import Length, LengthDistribution, length_for
 from bench.scenario.trace import BLOCK_TOKENS
@@ -216,7 +214,7 @@ class PromptSet:
         """A replayed trace line's prompt: its blocks' seeded text (the same text wherever the
         trace names the same block, so shared prefixes are shared), cut to ``length`` words,
         then a unique marker at the end so no two prompts are the same whole."""
-        # A replay builds each prompt as its request is due, so all of this is start lag
+        # A replay builds each prompt as its request is due, so all of this can be start lag
         # (docs/scale.md, "Trace replay start lag"): whole blocks are cached strings, the last,
         # partial one is a slice of its cached text, and the prompt is one join.
         want = max(1, length - 1)
@@ -281,51 +279,24 @@ def synthetic(
     return PromptSet(tuple(bases), seed, input_tokens=input_tokens, shared_prefix=shared, warm=warm)
 
 
-#: The words as an array (a block's words are picked by index, all at once) and where each
-#: word ends within a block's text, counting the space after it.
-_WORD_ARRAY = np.array(_WORDS, dtype=object)
-_WORD_WIDTHS = np.array([len(word) + 1 for word in _WORDS], dtype=np.uint16)
-_N_WORDS = float(len(_WORDS))
-
-
-def _block_words(seed: int, block: int) -> np.ndarray:
-    """One trace block's words (512, about a token each) as indices into ``_WORDS``, the same
-    for every request naming it.
-
-    They are exactly ``random.Random(f"{seed}:block:{block}").choices(_WORDS, k=512)`` — the
-    text every earlier version gave a block — drawn in one piece: ``choices`` picks
-    ``floor(random() * n)``, and ``random()`` is two 32-bit Mersenne Twister outputs
-    ``(a >> 5, b >> 6)`` scaled to 53 bits, which ``getrandbits`` hands out in the same order.
-    One ``choices`` call was ~50 µs of Python per block, on the event loop, at the request's
-    due time.
-    """
-    raw = random.Random(f"{seed}:block:{block}").getrandbits(64 * BLOCK_TOKENS).to_bytes(8 * BLOCK_TOKENS, "little")
-    pairs = np.frombuffer(raw, dtype="<u4").reshape(-1, 2)
-    unit = ((pairs[:, 0] >> 5) * 67108864.0 + (pairs[:, 1] >> 6)) * (1.0 / 9007199254740992.0)
-    return np.floor(unit * _N_WORDS).astype(np.intp)
-
-
 @lru_cache(maxsize=8192)
-def _block(seed: int, block: int) -> tuple[str, np.ndarray]:
-    """One block's text and where each of its words ends (the character after it).
-
-    Held as a string and a small integer array, neither of which the garbage collector
-    tracks: a tuple of 512 words per block was traversed by every young-generation collection
-    until it aged, ~1 ms a collection on a 2-core box during a replay (docs/scale.md)."""
-    words = _block_words(seed, block)
-    ends = np.cumsum(_WORD_WIDTHS[words], dtype=np.uint16) - 1
-    return " ".join(_WORD_ARRAY[words].tolist()), ends
-
-
 def _block_text(seed: int, block: int) -> str:
-    """A whole block's text (cached: blocks a trace names again cost nothing)."""
-    return _block(seed, block)[0]
+    """One trace block's text: 512 seeded words (about a token each), the same for every request
+    naming it.
+
+    Cached as the string alone: the words were also cached as a tuple of 512 strings, which
+    every young-generation collection traversed, ~1 ms a collection on a 2-core box during a
+    replay (docs/scale.md, "Trace replay start lag")."""
+    return " ".join(random.Random(f"{seed}:block:{block}").choices(_WORDS, k=BLOCK_TOKENS))
 
 
 def _block_head(seed: int, block: int, words: int) -> str:
-    """A block's first ``words`` words: a slice of its cached text."""
-    text, ends = _block(seed, block)
-    return text[: int(ends[words - 1])]
+    """A block's first ``words`` words: a slice of its cached text, up to the space after them."""
+    text = _block_text(seed, block)
+    if words >= BLOCK_TOKENS:
+        return text
+    cut = text.split(" ", words)  # ``words`` words and the rest, in C
+    return text[: sum(map(len, cut[:words])) + words - 1]
 
 
 def shared_prefix(tokens: int, seed: int) -> str:

@@ -85,9 +85,9 @@ def test_blocks_named_alike_are_the_same_text() -> None:
 
 @pytest.mark.parametrize("seed", [0, 4, 2**40 + 7])
 def test_a_blocks_text_is_the_seeded_choice_of_words_it_always_was(seed: int) -> None:
-    """Blocks are drawn in one piece (numpy over the Mersenne Twister's raw output); the text must
-    be word for word what ``Random(...).choices`` gave, so a trace replays the same prompts as
-    before, and a partial block is a prefix of the whole one."""
+    """A block is cached as its text alone; the text must be word for word the seeded
+    ``Random(...).choices`` it always was (a trace replays the same prompts as before), and a
+    partial block the first words of the whole one."""
     for block in (0, 1, 12345, 10**9):
         words = random.Random(f"{seed}:block:{block}").choices(prompts_module._WORDS, k=BLOCK_TOKENS)
         assert prompts_module._block_text(seed, block) == " ".join(words)

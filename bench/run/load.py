@@ -180,8 +180,8 @@ _TIMER_SLACK_S = 0.0015
 
 #: How early an open-loop sender that waits for its own due time (:func:`wait_due`) is started:
 #: room to build a long prompt and its request (a replayed trace's 100,000-token prompt is
-#: ~200 blocks, ~10-20 ms when none is cached yet), well below any gap a person would notice
-#: in the level's memory (the prompts of the arrivals due within it are held at once).
+#: ~200 blocks, 10-20 ms when none is cached yet). Only the arrivals due within it hold their
+#: built requests early, so it costs little memory.
 PREPARE_LEAD_S = 0.05
 
 

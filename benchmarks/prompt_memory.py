@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def main() -> None:
             + ("the target (at most 1x) holds" if ratio <= 1.0 else "the target (at most 1x) does NOT hold")
         )
     print("\n".join(verdicts))
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ def _block_text(seed: int, block: int) -> str:
 
 
 def _block_head(seed: int, block: int, words: int) -> str:
-    """A block's first ``words`` words: a slice of its cached text, up to the space after them."""
+    """A block's first ``words`` words: a slice of its cached text (the split to find where
+    they end runs in C; nothing of it is kept)."""
     text = _block_text(seed, block)
     if words >= BLOCK_TOKENS:
         return text

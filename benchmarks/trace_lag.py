@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import textwrap
@@ -78,6 +79,7 @@ def main() -> None:
         lag = frame["start_lag_ms"].to_numpy(dtype=float)
         inputs = frame["input_tokens_asked"].to_numpy(dtype=float)
         health = read_run_meta(Path(result.run_dir)).client_health
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{len(frame)} requests, prompts {inputs.min():.0f}–{inputs.max():.0f} tokens asked (median {np.median(inputs):.0f})")
     print(f"errors: {int(frame['error_kind'].notna().sum())}")
     print("start lag ms: " + ", ".join(f"p{p} {np.percentile(lag, p):.3f}" for p in (50, 90, 99)) + f", max {lag.max():.3f}")

@@ -6,8 +6,9 @@ a chunk across httpx's stream layers, the SSE decoder, pydantic models and sever
 switches, so receive stamps fall behind the wire. This client does what a measurement needs
 and no more:
 
-- the request (headers and body) goes out in **one** ``transport.write``: a server starts its
-  clock at the headers, and a separate body write would let other tasks run in between;
+- the request (headers and body) goes out in **one** ``transport.writelines`` (one ``writev``,
+  without copying the body behind the headers): a server starts its clock at the headers, and
+  a separate body write would let other tasks run in between;
 - an ``asyncio.Protocol`` stamps each socket read with ``timing.now_ns`` the moment the loop
   delivers it — several events in one read share that stamp, which is the truth;
 - ``httptools`` (llhttp, the parser behind Node.js and uvicorn) parses status, headers and
@@ -109,8 +110,14 @@ class LeanClient:
         decoder: Decoder | None,
         strip_auth: bool,
     ) -> tuple[Connection, Response]:
-        """One request on one connection (one write), up to its response headers."""
-        request = self._head(route, method, target, len(body), extra, strip_auth) + body
+        """One request on one connection (one write), up to its response headers.
+
+        Head and body go out in one ``writelines``, not as ``head + body``: that concatenation
+        was a second copy of the whole prompt, held until the response headers came (the
+        prompt's prefill), per stream in flight — a 32,000-token prompt is ~150 KB a copy
+        (docs/scale.md, "Memory of a long prompt"). uvloop hands both pieces to one
+        ``writev``; asyncio's transports join them for their one write and drop the join."""
+        head = self._head(route, method, target, len(body), extra, strip_auth)
         conn = idle_connection(route)
         reused = conn is not None
         if conn is None:
@@ -119,7 +126,7 @@ class LeanClient:
         conn.response = response
         timing.mark_sent()
         assert conn.transport is not None
-        conn.transport.write(request)
+        conn.transport.writelines((head, body) if body else (head,))
         try:
             await response.wait_headers()
         except StreamCut as exc:

@@ -123,6 +123,11 @@ class OpenLoop:
     ramp_up_s: float = 0.0
     #: Due times given outright (a replayed trace's), instead of drawn.
     times: tuple[float, ...] | None = None
+    #: How long before its due time each arrival's task starts (0: at the due time). Only for a
+    #: sender that builds its request first and then awaits :func:`wait_due`: the building
+    #: (a long prompt, its encoding) is then done before the due time instead of after it,
+    #: where it was start lag (docs/scale.md, "Trace replay start lag").
+    lead_s: float = 0.0
 
     def arrivals_s(self) -> list[float]:
         """Due times in seconds from the level's start.
@@ -153,12 +158,16 @@ class OpenLoop:
     async def drive(self, send: Send) -> None:
         await _wait_until(self.start_ns)
         start = self.start_ns or now_ns()
+        lead = int(self.lead_s * 1e9)
         async with anyio.create_task_group() as tg:
             for index, due_s in enumerate(self.arrivals_s()):
                 if index % self.workers != self.worker:
                     continue
                 due = start + int(due_s * 1e9)
-                await _until(due)
+                if lead:
+                    await _wait_until(due - lead)  # a timer tick late is fine: the task waits for ``due``
+                else:
+                    await _until(due)
                 tg.start_soon(send, Slot(index, index < self.warmup, due, start))
 
 
@@ -169,6 +178,13 @@ class OpenLoop:
 _TIMER_SLACK_S = 0.0015
 
 
+#: How early an open-loop sender that waits for its own due time (:func:`wait_due`) is started:
+#: room to build a long prompt and its request (a replayed trace's 100,000-token prompt is
+#: ~200 blocks, 10-20 ms when none is cached yet). Only the arrivals due within it hold their
+#: built requests early, so it costs little memory.
+PREPARE_LEAD_S = 0.05
+
+
 async def _until(due_ns: int) -> None:
     """Return at ``due_ns`` (same clock as ``now_ns``), not a timer tick after it."""
     delay = (due_ns - now_ns()) / 1e9
@@ -176,6 +192,14 @@ async def _until(due_ns: int) -> None:
         await anyio.sleep(delay - _TIMER_SLACK_S)
     while now_ns() < due_ns:
         await anyio.sleep(0)
+
+
+async def wait_due(slot: Slot) -> None:
+    """Return when ``slot`` is due — at once when it has no due time (closed loop) or it has
+    passed. A sender whose profile starts it ``lead_s`` early calls this between building its
+    request and sending it."""
+    if slot.due_ns is not None:
+        await _until(slot.due_ns)
 
 
 def shares(total: int, weights: list[int]) -> list[int]:
@@ -205,6 +229,7 @@ def profile_for(
     burstiness: float = 1.0,
     ramp_up_s: float = 0.0,
     times: tuple[float, ...] | None = None,
+    lead_s: float = 0.0,
 ) -> LoadProfile:
     """The level's load profile, or ``worker``'s share of it when ``workers`` processes share it."""
     if mode == "concurrency":
@@ -222,7 +247,7 @@ def profile_for(
             warmup_first=sum(warm[:worker]),
             request_first=warmup + (sum(split[:worker]) if split is not None else worker),
         )
-    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns, burstiness, ramp_up_s, times)
+    return OpenLoop(level, requests, warmup, duration_s, seed, worker, workers, start_ns, burstiness, ramp_up_s, times, lead_s)
 
 
 def streams_of(mode: str, level: float, worker: int = 0, workers: int = 1) -> int:

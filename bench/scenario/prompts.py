@@ -214,20 +214,21 @@ class PromptSet:
         """A replayed trace line's prompt: its blocks' seeded text (the same text wherever the
         trace names the same block, so shared prefixes are shared), cut to ``length`` words,
         then a unique marker at the end so no two prompts are the same whole."""
-        # Whole blocks are joined as cached strings (a replay builds each prompt as its request
-        # is due, so this is start lag); only the last, partial one is cut word by word.
+        # A replay builds each prompt as its request is due, so all of this can be start lag
+        # (docs/scale.md, "Trace replay start lag"): whole blocks are cached strings, the last,
+        # partial one is a slice of its cached text, and the prompt is one join.
         want = max(1, length - 1)
-        full, rest = divmod(want, BLOCK_TOKENS)
-        parts = [_block_text(self.seed, block) for block in hash_ids[:full]]
-        done = len(parts) * BLOCK_TOKENS
-        if done < want:
-            tail = list(_block_words(self.seed, hash_ids[len(parts)])[: want - done]) if len(hash_ids) > len(parts) else []
-            if len(tail) < want - done:
-                rng = random.Random(f"{self.seed}:{key}:tail")
-                tail += rng.choices(_WORDS, k=want - done - len(tail))
-            parts.append(" ".join(tail))
-        marker = f"[{random.Random(f'{self.seed}:{key}').getrandbits(48):012x}]"
-        return [{"role": "user", "content": " ".join(parts) + " " + marker}]
+        parts = [_block_text(self.seed, block) for block in hash_ids[: want // BLOCK_TOKENS]]
+        missing = want - len(parts) * BLOCK_TOKENS
+        if missing and len(hash_ids) > len(parts):
+            cut = min(missing, BLOCK_TOKENS)
+            parts.append(_block_head(self.seed, hash_ids[len(parts)], cut))
+            missing -= cut
+        if missing:  # the trace names fewer blocks than its length needs: seeded words for the rest
+            rng = random.Random(f"{self.seed}:{key}:tail")
+            parts.append(" ".join(rng.choices(_WORDS, k=missing)))
+        parts.append(f"[{random.Random(f'{self.seed}:{key}').getrandbits(48):012x}]")
+        return [{"role": "user", "content": " ".join(parts)}]
 
     def follow_up(self, key: str) -> dict[str, Any]:
         """The next user message of a conversation (seeded, about 32 tokens)."""
@@ -279,14 +280,24 @@ def synthetic(
 
 
 @lru_cache(maxsize=8192)
-def _block_words(seed: int, block: int) -> tuple[str, ...]:
-    """One trace block's words (512, about a token each), the same for every request naming it."""
-    return tuple(random.Random(f"{seed}:block:{block}").choices(_WORDS, k=BLOCK_TOKENS))
-
-
-@lru_cache(maxsize=8192)
 def _block_text(seed: int, block: int) -> str:
-    return " ".join(_block_words(seed, block))
+    """One trace block's text: 512 seeded words (about a token each), the same for every request
+    naming it.
+
+    Cached as the string alone: the words were also cached as a tuple of 512 strings, which
+    every young-generation collection traversed, ~1 ms a collection on a 2-core box during a
+    replay (docs/scale.md, "Trace replay start lag")."""
+    return " ".join(random.Random(f"{seed}:block:{block}").choices(_WORDS, k=BLOCK_TOKENS))
+
+
+def _block_head(seed: int, block: int, words: int) -> str:
+    """A block's first ``words`` words: a slice of its cached text (the split to find where
+    they end runs in C; nothing of it is kept)."""
+    text = _block_text(seed, block)
+    if words >= BLOCK_TOKENS:
+        return text
+    cut = text.split(" ", words)  # ``words`` words and the rest, in C
+    return text[: sum(map(len, cut[:words])) + words - 1]
 
 
 def shared_prefix(tokens: int, seed: int) -> str:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.run.load import ClosedLoop, OpenLoop, Slot, profile_for, shares, streams_of
+from bench.run.load import ClosedLoop, OpenLoop, Slot, profile_for, shares, streams_of, wait_due
 from bench.timing import now_ns
 
 # ----------------------------------------------------------------------------------- shares
@@ -306,3 +306,33 @@ def test_open_loop_dealt_round_robin_matches_single_process(workers: int) -> Non
     assert [i for i, warm, _ in union if warm] == list(range(warmup))
     alone = opened(rate, requests, warmup, 1)[0].arrivals_s()
     assert [due for _, _, due in union] == [int(t * 1e9) for t in alone]
+
+
+def test_open_loop_with_a_lead_starts_each_sender_before_it_is_due_and_wait_due_ends_at_it() -> None:
+    """With ``lead_s`` a sender is started early, builds, then awaits ``wait_due``: it leaves at
+    its due time (never before), and the schedule is the one without a lead."""
+    lead = OpenLoop(10.0, 4, lead_s=0.3, seed=3)
+    seen: list[tuple[int, int, int, int]] = []
+
+    async def send(slot: Slot) -> None:
+        assert slot.due_ns is not None
+        started = now_ns()
+        await wait_due(slot)
+        seen.append((slot.index, slot.due_ns, started, now_ns()))
+
+    anyio.run(lead.drive, send)
+    assert [i for i, *_ in seen] == [0, 1, 2, 3]
+    assert all(started < due <= left for _, due, started, left in seen)  # built ahead, left when due
+    start = seen[0][1] - int(lead.arrivals_s()[0] * 1e9)
+    assert [due - start for _, due, _, _ in seen] == [int(t * 1e9) for t in OpenLoop(10.0, 4, seed=3).arrivals_s()]
+    assert profile_for("rate", 10.0, requests=4, warmup=0, duration_s=None, seed=3, lead_s=0.3) == lead
+
+
+def test_wait_due_returns_at_once_without_a_due_time_or_after_it() -> None:
+    async def main() -> None:
+        before = now_ns()
+        await wait_due(Slot(0, False))  # closed loop: no due time
+        await wait_due(Slot(1, False, before - 1, before - 10))  # already due
+        assert now_ns() >= before
+
+    anyio.run(main)

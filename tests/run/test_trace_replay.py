@@ -4,6 +4,7 @@ request asking for its lengths, shared hash blocks sharing prompt text (and so t
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bench.errors import BenchError, ScenarioError
 from bench.results.records import load_results
 from bench.results.run_file import read_run_meta
 from bench.run.runner import run_scenario
+from bench.scenario import prompts as prompts_module
 from bench.scenario.model import load_scenario
 from bench.scenario.prompts import synthetic
 from bench.scenario.trace import BLOCK_TOKENS, read_trace
@@ -79,6 +81,28 @@ def test_blocks_named_alike_are_the_same_text() -> None:
     assert words[0][:BLOCK_TOKENS] != words[2][:BLOCK_TOKENS]
     assert [len(w) for w in words] == [1500, 1500, 1500]  # length − 1 words and a unique marker
     assert a["content"] != prompts.for_trace((1, 2, 3), 1500, "z")[0]["content"]  # same blocks, own marker
+
+
+@pytest.mark.parametrize("seed", [0, 4, 2**40 + 7])
+def test_a_blocks_text_is_the_seeded_choice_of_words_it_always_was(seed: int) -> None:
+    """A block is cached as its text alone; the text must be word for word the seeded
+    ``Random(...).choices`` it always was (a trace replays the same prompts as before), and a
+    partial block the first words of the whole one."""
+    for block in (0, 1, 12345, 10**9):
+        words = random.Random(f"{seed}:block:{block}").choices(prompts_module._WORDS, k=BLOCK_TOKENS)
+        assert prompts_module._block_text(seed, block) == " ".join(words)
+        for n in (1, 2, 300, BLOCK_TOKENS):
+            assert prompts_module._block_head(seed, block, n) == " ".join(words[:n])
+
+
+def test_a_prompt_cut_inside_a_block_or_past_its_blocks_has_the_length_asked() -> None:
+    prompts = synthetic(128, seed=4)
+    for ids, length in [((1,), 1), ((1,), 2), ((1, 2), 513), ((1, 2), 514), ((1,), 2000), ((), 40)]:
+        (message,) = prompts.for_trace(ids, length, "k")
+        words = message["content"].split()
+        assert len(words) == max(2, length) and words[-1].startswith("[")
+        if ids and length > 1:
+            assert words[: min(length - 1, BLOCK_TOKENS)] == prompts_module._block_text(4, ids[0]).split()[: length - 1]
 
 
 def test_the_fingerprint_holds_the_trace_content_not_its_path(write_scenario, tmp_path: Path) -> None:

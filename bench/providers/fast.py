@@ -174,9 +174,10 @@ class _LeanProvider:
             timing.next_attempt()
 
     async def events(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
-        body = self._body(request)
         decoder = self._decoder() if request.stream else None
-        conn, response = await self._open("POST", self._path, body, request.extra_headers, decoder)
+        # The encoded body is handed over, not kept: it is freed once the response headers are
+        # in, so a long prompt is not held twice for the whole stream (docs/scale.md).
+        conn, response = await self._open("POST", self._path, self._body(request), request.extra_headers, decoder)
         try:
             timing.mark_response(response.headers_ns, response.status, _request_id(response))
             if response.status >= 300:

@@ -29,7 +29,7 @@ from bench.providers.base import ClientSettings, ProviderRequest
 from bench.results.health import LevelHealth
 from bench.results.records import RequestRecord
 from bench.run.health import HealthSampler
-from bench.run.load import Slot, pool_size, profile_for, streams_of
+from bench.run.load import PREPARE_LEAD_S, Slot, pool_size, profile_for, streams_of, wait_due
 from bench.run.measure import measure_request
 from bench.run.warm import warm_client_path
 from bench.scenario.lengths import length_for
@@ -229,6 +229,7 @@ async def _drive(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Em
         burstiness=load.burstiness,
         ramp_up_s=load.ramp_up_s,
         times=None if load.replay is None else tuple(t / load.speedup for t in load.replay.arrivals_s),
+        lead_s=PREPARE_LEAD_S,  # each arrival's request is built before it is due: see send()
     )
     # Redaction is bound to the client here, where every executor builds it: the key this
     # process sends is the key scrubbed from what it records, whoever handed it over.
@@ -361,6 +362,10 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 turn=turn if turns > 1 else None,
             )
             if turn == 1 and slot.due_ns is not None and slot.level_start_ns is not None:
+                # Built ahead (an open-loop profile starts this task PREPARE_LEAD_S early, so
+                # prompt building is no start lag); it leaves at its due time. Before the
+                # try below: a request cancelled before it is due was never sent, nor recorded.
+                await wait_due(slot)
                 record.scheduled_ms = (slot.due_ns - slot.level_start_ns) / 1e6
                 record.start_lag_ms = max(0.0, (now_ns() - slot.due_ns) / 1e6)
             answer: list[str] | None = [] if turn < turns else None

@@ -284,12 +284,17 @@ def _request(
     )
 
 
+def _place_key(job: LevelJob) -> str:
+    """The run and the job's place as one string: what lengths and prompts are keyed by."""
+    return ":".join(map(str, (job.run_id, *job.place)))
+
+
 def prompt_key(job: LevelJob) -> str:
     """What a level's prompts are drawn from (plus the request's index): unique per run, target
     and level — and per client when a target is measured with several, so a provider's prompt
     cache never favours the client that runs second. (The emulator's seeded timings stay the
     same request for request, so on the emulator the two differ only by the client.)"""
-    key = ":".join(map(str, (job.run_id, *job.place)))
+    key = _place_key(job)
     return key + (f":{job.client_path}" if len(job.target.clients) > 1 else "")
 
 
@@ -321,16 +326,16 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
     emulator_profile = emulator_payload(target) if job.emulate else None
     key = prompt_key(job)
     bins = scenario.prompts.bins or ()
-    place = ":".join(map(str, (job.run_id, *job.place)))
+    place, length_place, label = job.place, _place_key(job), job.shape.label  # once per level, not per request
 
     async def send(slot: Slot) -> None:
         messages: list[dict[str, Any]] = []
-        shape = job.shape.label
+        shape = label
         for turn in range(1, turns + 1):
             index = slot.index if turns == 1 else slot.index * turns + turn - 1
-            headers = _emulator_headers(emulator_profile, load.seed, *job.place, index)
+            headers = _emulator_headers(emulator_profile, load.seed, *place, index)
             # Lengths are drawn per request, the same for every client path that measures it.
-            length_key = f"{place}:{index}"
+            length_key = f"{length_place}:{index}"
             input_tokens: int | None
             if trace is not None:  # a replayed trace's line: its lengths and prefix blocks
                 max_tokens, input_tokens = trace.output_lengths[slot.index], trace.input_lengths[slot.index]

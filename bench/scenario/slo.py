@@ -238,11 +238,11 @@ def slo_for_scenario(scenario: dict[str, Any] | None) -> SloSpec:
         base.per_request,
         base.error_rate_max,
         tuple(per_target),
-        _classes(classes if isinstance(classes, dict) else {}),
+        classes_from_tables(classes if isinstance(classes, dict) else {}),
     )
 
 
-def _classes(tables: dict[str, Any]) -> tuple[SloClass, ...]:
+def classes_from_tables(tables: dict[str, Any]) -> tuple[SloClass, ...]:
     """``slo_classes`` as run.json records them (bench/scenario/slo_class.py writes them)."""
     out = []
     for name, table in tables.items():

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from bench.scenario.errors_text import suggest
-from bench.scenario.slo import SELECTORS, SloClass, parse_key, valid_keys
+from bench.scenario.slo import SELECTORS, classes_from_tables, parse_key, valid_keys
 
 
 def check_slo_table(table: dict[str, Any]) -> dict[str, Any]:
@@ -63,15 +63,6 @@ class SloClassTable(BaseModel):
         check_slo_table(rules)
         return self
 
-    def to_class(self, name: str) -> SloClass:
-        return SloClass(
-            name=name,
-            input_tokens=self.input_tokens or (),
-            max_tokens=self.max_tokens or (),
-            cache=self.cache,
-            table=tuple((k, float(v)) for k, v in (self.model_extra or {}).items()),
-        )
-
     def dump(self) -> dict[str, Any]:
         """As run.json records it (a report reads it back with ``slo_for_scenario``)."""
         out: dict[str, Any] = {k: v for k, v in (("input_tokens", self.input_tokens), ("max_tokens", self.max_tokens)) if v}
@@ -93,8 +84,8 @@ def class_problem(classes: dict[str, SloClassTable], labels: list[str]) -> tuple
     """(field, problem) when a class covers none of the scenario's groups (``labels``), or two
     cover the same one; None when every group has at most one class."""
     owner: dict[str, str] = {}
-    for name, table in classes.items():
-        klass = table.to_class(name)
+    built = classes_from_tables({name: table.dump() for name, table in classes.items()})
+    for name, klass in zip(classes, built, strict=True):
         covered = [label for label in labels if klass.covers(label)]
         if not covered:
             shown = ", ".join(repr(label) for label in labels if label) or "none: one plain group per target and level"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import socket
 import sys
@@ -168,11 +169,17 @@ def test_chunk_counter_becomes_a_rate() -> None:
 
 
 def test_memory_per_stream() -> None:
-    held: list[bytes] = []
+    # A fresh anonymous mapping, each page written: new resident memory however much the
+    # allocator already holds from earlier tests (a bytes object can reuse freed heap that is
+    # resident already, so RSS need not grow at all).
+    held: list[mmap.mmap] = []
 
     async def go() -> LevelHealth:
         async with sampler(streams=4) as s:
-            held.append(b"\x01" * (32 * 2**20))  # written, so resident
+            block = mmap.mmap(-1, 32 * 2**20)
+            for page in range(0, len(block), mmap.PAGESIZE):
+                block[page] = 1
+            held.append(block)
             await until_samples(s, 2)
         assert s.result is not None
         return s.result
@@ -183,7 +190,8 @@ def test_memory_per_stream() -> None:
     assert result.kb_per_stream is not None
     assert result.kb_per_stream == pytest.approx(grown_mb * 1024 / 4, rel=1e-3)
     assert result.streams == 4
-    held.clear()
+    for block in held:
+        block.close()
 
 
 def test_no_streams_no_memory_per_stream() -> None:

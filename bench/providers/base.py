@@ -65,6 +65,11 @@ class ProviderRequest:
     system: str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: The messages are this request's alone and nobody reads them after it is sent: a provider
+    #: may empty the list once it has encoded the body, so a long prompt waits for its first
+    #: token as one copy, not as its text beside its body (docs/scale.md, "Memory of a long
+    #: prompt"). False wherever the caller goes on with them (a conversation's history).
+    hand_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)

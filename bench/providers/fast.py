@@ -123,6 +123,14 @@ class _LeanProvider:
     def _body(self, request: ProviderRequest) -> bytes:
         raise NotImplementedError
 
+    def _encoded(self, request: ProviderRequest) -> bytes:
+        """The body, and a handed-over request's messages let go: from here the body is the
+        prompt's only copy (docs/scale.md, "Memory of a long prompt")."""
+        body = self._body(request)
+        if request.hand_over:
+            request.messages.clear()
+        return body
+
     def _decoder(self) -> Decoder:
         raise NotImplementedError
 
@@ -177,7 +185,7 @@ class _LeanProvider:
         decoder = self._decoder() if request.stream else None
         # The encoded body is handed over, not kept: it is freed once the response headers are
         # in, so a long prompt is not held twice for the whole stream (docs/scale.md).
-        conn, response = await self._open("POST", self._path, self._body(request), request.extra_headers, decoder)
+        conn, response = await self._open("POST", self._path, self._encoded(request), request.extra_headers, decoder)
         try:
             timing.mark_response(response.headers_ns, response.status, _request_id(response))
             if response.status >= 300:

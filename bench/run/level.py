@@ -245,7 +245,7 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
     profile = emulator_payload(target) if job.emulate else None
     headers = _emulator_headers(profile, load.seed, *job.place, "primer")
     request = replace(
-        _request(target.model, req, prompts.primer(), 1, headers, req.body_extras()), stream=True, include_usage=True
+        _request(target.model, req, prompts.primer(), 1, headers, req.body_extras(), hand_over=True), stream=True, include_usage=True
     )
     scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
     await measure_request(
@@ -268,6 +268,7 @@ def _request(
     max_tokens: int,
     headers: dict[str, str],
     extras: dict[str, Any],
+    hand_over: bool,
 ) -> ProviderRequest:
     """The request a target sends: its settings (``[request]`` under ``[target.request]``,
     resolved once per level) around these messages."""
@@ -281,6 +282,7 @@ def _request(
         system=req.system,
         extra_body=extras,
         extra_headers=headers,
+        hand_over=hand_over,
     )
 
 
@@ -347,7 +349,9 @@ def _sender(job: LevelJob, provider: Provider, prompts: PromptSet, emit: Emit, s
                 messages = prompts.for_request(f"{key}:{slot.index}", input_tokens)
             if turn == 1 and bins:  # a conversation's turns stay in its first prompt's bin
                 shape = job.shape.with_bin(bins, input_tokens)
-            request = _request(target.model, req, messages, max_tokens, headers, extras)
+            # The last turn's messages are read by nobody once sent: the provider may let go of
+            # them as soon as the body is encoded.
+            request = _request(target.model, req, messages, max_tokens, headers, extras, hand_over=turn == turns)
             record = RequestRecord(
                 run_id=job.run_id,
                 target=target.name,

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
+import anyio
 import pytest
 
+from bench.providers import make_provider
+from bench.run.measure import measure_request
+from bench.run.runner import loop_options
 from tests.providers.client_runs import (
     CLIENTS,
+    KEY,
     TRANSPORT_HEADERS,
     measure,
+    new_record,
+    request,
+    settings,
 )
 from tests.providers.raw_server import (
     COMPLETION,
@@ -48,3 +57,30 @@ def test_same_request_on_the_wire(raw, provider: str, stream: bool) -> None:
     assert fast.header("x-custom") == "yes" and fast.header("x-bench-emulator") == '{"seed":1}'
     # One write: the first read already holds the headers and the whole body.
     assert fast.first_recv.endswith(fast.body) and fast.first_recv.count(b"\r\n\r\n") == 1
+
+
+# ---------------------------------------------------------------------------- a handed-over prompt
+
+
+@pytest.mark.parametrize("hand_over", [True, False])
+@pytest.mark.parametrize("provider", ["groq", "anthropic"])
+def test_handed_over_messages_are_let_go_once_encoded(raw, provider: str, hand_over: bool) -> None:
+    """The lean path empties a handed-over request's messages after encoding them (the body is
+    then the prompt's only copy) and never before: the server still gets the whole prompt. A
+    request not handed over keeps its messages (a conversation goes on with them)."""
+    server = raw(keep_alive_stream)
+    sent = dataclasses.replace(request(provider), hand_over=hand_over)
+    prompt = list(sent.messages)
+
+    async def go() -> None:
+        p = make_provider(provider, settings(provider, server.url), "fast")
+        try:
+            record = await measure_request(p, sent, new_record("fast", provider), timeout_s=5.0, secrets=(KEY,))
+        finally:
+            await p.aclose()
+        assert record.status == "ok", record.error_message
+
+    anyio.run(go, backend_options=loop_options())
+    (seen,) = server.seen
+    assert seen.json()["messages"] == prompt
+    assert sent.messages == ([] if hand_over else prompt)

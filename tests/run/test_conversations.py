@@ -13,6 +13,7 @@ from bench.analysis.metrics import arrival_rates, measured
 from bench.analysis.prefill import prefill_fits
 from bench.errors import ScenarioError
 from bench.results.records import load_results
+from bench.run import level as level_module
 from bench.run.runner import run_scenario
 from bench.scenario.model import load_scenario
 from bench.scenario.prompts import synthetic
@@ -69,6 +70,28 @@ def test_every_turn_is_a_request_carrying_the_history(write_scenario, tmp_path: 
             starts = conv["started_at_ns"].to_numpy(dtype=float)
             ends = starts + conv["e2e_ms"].to_numpy(dtype=float) * 1e6
             assert (starts[1:] - ends[:-1] >= 0.15e9 * 0.95).all()
+
+
+def test_only_the_last_turn_hands_its_messages_over(write_scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider may let go of a handed-over request's messages once encoded (docs/scale.md,
+    "Memory of a long prompt"): only a conversation's last turn, whose history nobody reads
+    again, is handed over; a single-turn request always is."""
+    seen: list[tuple[int | None, bool]] = []
+    real = level_module.measure_request
+
+    async def spy(provider, request, record, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((record.turn, request.hand_over))
+        return await real(provider, request, record, **kwargs)
+
+    monkeypatch.setattr(level_module, "measure_request", spy)
+    _frame(write_scenario, tmp_path, load="concurrency = [1]\nrequests = 1")
+    assert seen and {turn: over for turn, over in seen} == {1: False, 2: False, 3: True}
+    seen.clear()
+    path = write_scenario(
+        SCENARIO.format(think=0.0, load="concurrency = [1]\nrequests = 2", emulator="").replace("turns = 3", "turns = 1")
+    )
+    run_scenario(path, out=tmp_path / "single", emulate=True)
+    assert seen and all(turn is None and over for turn, over in seen)
 
 
 def test_a_failed_turn_ends_its_conversation(write_scenario, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from time import perf_counter_ns
+from time import perf_counter, perf_counter_ns
 from typing import Final
 
 from bench.emulator.chunk_log import RequestLog
@@ -30,6 +30,14 @@ from bench.emulator.wire import Dialect, Ids, Outcome, Wire
 #: A deadline this close is written at once instead of slept for (the loop's timers wake on
 #: whole milliseconds anyway).
 _EARLY_S: Final = 0.0002
+#: Linux lets an epoll wait of t seconds end up to t/1000 late (the timer slack it grants a
+#: task that is not real-time), so a 1.6 s prefill was written 1.6-1.8 ms late and a prompt
+#: ladder's fitted prefill speed read 0.1-0.2% slow. A wait longer than ``_LONG_S`` is slept
+#: this share and ``_TAIL_S`` short first, and the rest as a short wait, which ends as late as
+#: any short one (docs/emulator.md).
+KERNEL_SLACK_SHARE: Final = 0.002
+_LONG_S: Final = 0.05
+_TAIL_S: Final = 0.005
 
 
 @dataclass
@@ -41,7 +49,7 @@ class Exchange:
     writer: asyncio.StreamWriter
     dialect: Dialect
     ids: Ids
-    t_received: float  # loop.time(): the base of every deadline
+    t_received: float  # perf_counter(): the base of every deadline (see sleep_until)
     entry: RequestLog
     override: Override = field(default_factory=Override)
     forced_fault: str | None = None
@@ -97,10 +105,9 @@ class Answers:
 
     async def _stream(self, ex: Exchange, wire: Wire, plan: Plan, fault: str | None, cut_after: int) -> bool:
         """Write a streamed response token by token at the planned instants."""
-        loop = asyncio.get_running_loop()
         writer, entry = ex.writer, ex.entry
         base = ex.t_received
-        await sleep_until(loop, base + plan.ttfb_s)
+        await sleep_until(base + plan.ttfb_s)
         if gone(ex):
             return False
         headers = [
@@ -121,11 +128,11 @@ class Answers:
         first_ns = 0
         i = 0
         while i < stop:
-            await sleep_until(loop, base + offsets[i])
+            await sleep_until(base + offsets[i])
             if gone(ex):
                 self._finish(ex, plan, i, completed=False)
                 return False
-            now = loop.time()
+            now = perf_counter()
             if i == 0:
                 base = max(base, now - offsets[0])  # decoding starts when the first token did
             due = now - base + _EARLY_S
@@ -171,7 +178,7 @@ class Answers:
         if fault == "timeout":
             await self._stall(ex)
             return False
-        await sleep_until(asyncio.get_running_loop(), ex.t_received + plan.end_s)
+        await sleep_until(ex.t_received + plan.end_s)
         if gone(ex):
             self._finish(ex, plan, 0, completed=False)
             return False
@@ -213,7 +220,16 @@ def gone(ex: Exchange) -> bool:
     return ex.writer.transport.is_closing() or ex.reader.at_eof()
 
 
-async def sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-    delay = deadline - loop.time()
-    if delay > _EARLY_S:
+async def sleep_until(deadline: float) -> None:
+    """Sleep to ``deadline`` (``perf_counter`` seconds).
+
+    Read against a fresh clock, not ``loop.time()``: uvloop's is the time its loop iteration
+    began, so after a long prompt's parse and cache lookup it was milliseconds stale, and every
+    deadline computed from it came that much late — in proportion to the prompt's length. A
+    long wait (a long prompt's prefill) goes in two steps, so it ends as late as a short one
+    does, not later in proportion (:data:`KERNEL_SLACK_SHARE`); a timer that fired early (uvloop
+    counts from its stale time) is slept out again."""
+    while (delay := deadline - perf_counter()) > _EARLY_S:
+        if delay > _LONG_S:
+            delay = delay * (1.0 - KERNEL_SLACK_SHARE) - _TAIL_S
         await asyncio.sleep(delay)

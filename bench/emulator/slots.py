@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from time import perf_counter
 
 
 class SlotPool:
@@ -33,7 +34,7 @@ class SlotPool:
             self.busy += 1
             return 0.0
         loop = asyncio.get_running_loop()
-        queued = loop.time()
+        queued = perf_counter()
         future: asyncio.Future[None] = loop.create_future()
         self._waiters.append(future)
         try:
@@ -42,7 +43,7 @@ class SlotPool:
             if future.done() and not future.cancelled():
                 self.release()  # handed a slot just as it was cancelled: pass it on
             raise
-        return loop.time() - queued
+        return perf_counter() - queued  # the answers' clock (perf_counter), as their deadlines
 
     def release(self) -> None:
         while self._waiters:

@@ -245,7 +245,9 @@ async def prime_cache(job: LevelJob, provider: Provider, prompts: PromptSet) -> 
     profile = emulator_payload(target) if job.emulate else None
     headers = _emulator_headers(profile, load.seed, *job.place, "primer")
     request = replace(
-        _request(target.model, req, prompts.primer(), 1, headers, req.body_extras(), hand_over=True), stream=True, include_usage=True
+        _request(target.model, req, prompts.primer(), 1, headers, req.body_extras(), hand_over=True),
+        stream=True,
+        include_usage=True,
     )
     scratch = RequestRecord(job.run_id, target.name, target.provider, target.model, load.mode, job.level, -1, True, True)
     await measure_request(

@@ -224,3 +224,52 @@ def test_prompt_token_estimate() -> None:
 def test_override_payload_round_trips_through_json() -> None:
     payload = json.dumps({"faults": {k: 0.01 for k in FAULT_KINDS}, "seed": 5})
     assert parse_override(json.loads(payload), FAULT_KINDS).faults["midstream_error"] == 0.01
+
+
+class _SlackClock:
+    """A clock whose sleeps end late by the kernel's timer slack: 0.1% of the wait."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.asked: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.asked.append(delay)
+        self.now += delay * 1.001
+
+
+@pytest.mark.parametrize("wait_s", [0.02, 1.6, 30.0])
+def test_a_long_wait_ends_as_late_as_a_short_one(monkeypatch: pytest.MonkeyPatch, wait_s: float) -> None:
+    """A long prefill's first token is not written later in proportion to the wait (Linux lets
+    an epoll wait of t seconds end t/1000 late): the emulator sleeps it in two steps."""
+    from bench.emulator import answers
+
+    clock = _SlackClock()
+    monkeypatch.setattr(answers, "perf_counter", clock.time)
+    monkeypatch.setattr(answers.asyncio, "sleep", clock.sleep)
+    deadline = clock.now + wait_s
+    asyncio.run(answers.sleep_until(deadline))
+    late_s = clock.now - deadline
+    assert 0 <= late_s <= 0.0001, late_s  # a short wait's slack (tens of µs), not 0.1% of the whole wait
+    assert len(clock.asked) == (1 if wait_s <= 0.05 else 2)
+
+
+def test_a_timer_that_fires_early_is_slept_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop counts a timer from its loop iteration's start, so it can fire early by however long
+    the iteration had run: the emulator reads a fresh clock and sleeps the rest."""
+    from bench.emulator import answers
+
+    clock = _SlackClock()
+
+    async def early(delay: float) -> None:
+        clock.asked.append(delay)
+        clock.now += delay - 0.003 if len(clock.asked) == 1 else delay
+
+    monkeypatch.setattr(answers, "perf_counter", clock.time)
+    monkeypatch.setattr(answers.asyncio, "sleep", early)
+    deadline = clock.now + 0.04
+    asyncio.run(answers.sleep_until(deadline))
+    assert clock.now >= deadline - 0.0002 and len(clock.asked) == 2

@@ -204,3 +204,27 @@ def test_an_emulated_bursty_ramped_run_end_to_end(write_scenario, tmp_path: Path
     assert not any("achieved" in line for line in notes(frame, meta))
     (result_json,) = (r for _, r in vllm_results(frame, meta))
     assert result_json["burstiness"] == 0.5
+
+
+@pytest.mark.parametrize("wait_s", [0.001, 0.3, 10.0])
+def test_an_arrival_after_a_long_wait_leaves_on_time(monkeypatch: pytest.MonkeyPatch, wait_s: float) -> None:
+    """An open-loop arrival due seconds away is not sent the kernel's timer slack late (an epoll
+    wait of t seconds may end t/1000 late): the wait is asked to end early by that share, and
+    the last stretch is yielded to the loop pass by pass."""
+    import anyio
+
+    from bench.run import load
+
+    now = [10**12]
+    asked: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        asked.append(delay)
+        now[0] += int(delay * 1.001 * 1e9) if delay else 10_000  # a loop pass: 10 µs
+
+    monkeypatch.setattr(load, "now_ns", lambda: now[0])
+    monkeypatch.setattr(load.anyio, "sleep", sleep)
+    due = now[0] + int(wait_s * 1e9)
+    anyio.run(load._until, due)
+    assert 0 <= now[0] - due <= 10_000  # at most one loop pass late
+    assert sum(1 for delay in asked if delay == 0) <= 200  # yielded for at most ~2 ms

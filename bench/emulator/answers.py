@@ -31,11 +31,10 @@ from bench.emulator.wire import Dialect, Ids, Outcome, Wire
 #: whole milliseconds anyway).
 _EARLY_S: Final = 0.0002
 #: Linux lets an epoll wait of t seconds end up to t/1000 late (the timer slack it grants a
-#: task that is not real-time), so a 1.6 s prefill was written 1.6-1.8 ms late and a prompt
-#: ladder's fitted prefill speed read 0.1-0.2% slow. A wait longer than ``_LONG_S`` is slept
-#: this share and ``_TAIL_S`` short first, and the rest as a short wait, which ends as late as
-#: any short one (docs/emulator.md).
-KERNEL_SLACK_SHARE: Final = 0.002
+#: task that is not real-time): ``asyncio.sleep(1.6)`` ended ~1.8 ms late. A wait longer than
+#: ``_LONG_S`` is slept this share and ``_TAIL_S`` short first, and the rest as a short wait,
+#: which ends as late as any short one (docs/emulator.md).
+_KERNEL_SLACK_SHARE: Final = 0.002
 _LONG_S: Final = 0.05
 _TAIL_S: Final = 0.005
 
@@ -227,9 +226,9 @@ async def sleep_until(deadline: float) -> None:
     began, so after a long prompt's parse and cache lookup it was milliseconds stale, and every
     deadline computed from it came that much late — in proportion to the prompt's length. A
     long wait (a long prompt's prefill) goes in two steps, so it ends as late as a short one
-    does, not later in proportion (:data:`KERNEL_SLACK_SHARE`); a timer that fired early (uvloop
+    does, not later in proportion (:data:`_KERNEL_SLACK_SHARE`); a timer that fired early (uvloop
     counts from its stale time) is slept out again."""
     while (delay := deadline - perf_counter()) > _EARLY_S:
         if delay > _LONG_S:
-            delay = delay * (1.0 - KERNEL_SLACK_SHARE) - _TAIL_S
+            delay = delay * (1.0 - _KERNEL_SLACK_SHARE) - _TAIL_S
         await asyncio.sleep(delay)

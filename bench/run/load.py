@@ -176,6 +176,9 @@ class OpenLoop:
 #: open-loop request left ~1 ms after it was due (median start lag 1 ms). The rest of the way
 #: is yielded to the loop one pass at a time (other requests' reads go on meanwhile).
 _TIMER_SLACK_S = 0.0015
+#: Linux lets an epoll wait of t seconds end up to t/1000 late (the timer slack of a task that
+#: is not real-time): a long wait is asked to end this share of itself early as well.
+_KERNEL_SLACK_SHARE = 0.002
 
 
 #: How early an open-loop sender that waits for its own due time (:func:`wait_due`) is started:
@@ -183,11 +186,6 @@ _TIMER_SLACK_S = 0.0015
 #: ~200 blocks, 10-20 ms when none is cached yet). Only the arrivals due within it hold their
 #: built requests early, so it costs little memory.
 PREPARE_LEAD_S = 0.05
-
-
-#: Linux lets an epoll wait of t seconds end up to t/1000 late (the timer slack of a task that
-#: is not real-time): a long wait is asked to end this share of itself early as well.
-_KERNEL_SLACK_SHARE = 0.002
 
 
 async def _until(due_ns: int) -> None:

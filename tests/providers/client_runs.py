@@ -77,8 +77,10 @@ def measure_n(
     max_tokens: int = 8,
     extra_headers: dict[str, str] | None = None,
     model: str = "m",
+    sent: ProviderRequest | None = None,
 ) -> list[RequestRecord]:
-    """``n`` requests one after another through one provider (one client, as a level has)."""
+    """``n`` requests one after another through one provider (one client, as a level has):
+    ``sent`` each time when given, else one built from the keywords."""
 
     async def go() -> list[RequestRecord]:
         p = make_provider(provider, settings(provider, root, timeout_s=timeout_s), client)
@@ -89,7 +91,7 @@ def measure_n(
                     await anyio.to_thread.run_sync(between)
                 record = new_record(client, provider, i)
                 record.stream = stream
-                req = request(provider, stream=stream, max_tokens=max_tokens, extra_headers=extra_headers, model=model)
+                req = sent or request(provider, stream=stream, max_tokens=max_tokens, extra_headers=extra_headers, model=model)
                 records.append(await measure_request(p, req, record, timeout_s=timeout_s, secrets=(KEY,)))
         finally:
             await p.aclose()

@@ -5,20 +5,13 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-import anyio
 import pytest
 
-from bench.providers import make_provider
-from bench.run.measure import measure_request
-from bench.run.runner import loop_options
 from tests.providers.client_runs import (
     CLIENTS,
-    KEY,
     TRANSPORT_HEADERS,
     measure,
-    new_record,
     request,
-    settings,
 )
 from tests.providers.raw_server import (
     COMPLETION,
@@ -71,16 +64,8 @@ def test_handed_over_messages_are_let_go_once_encoded(raw, provider: str, hand_o
     server = raw(keep_alive_stream)
     sent = dataclasses.replace(request(provider), hand_over=hand_over)
     prompt = list(sent.messages)
-
-    async def go() -> None:
-        p = make_provider(provider, settings(provider, server.url), "fast")
-        try:
-            record = await measure_request(p, sent, new_record("fast", provider), timeout_s=5.0, secrets=(KEY,))
-        finally:
-            await p.aclose()
-        assert record.status == "ok", record.error_message
-
-    anyio.run(go, backend_options=loop_options())
+    record = measure("fast", provider, server.url, sent=sent)
+    assert record.status == "ok", record.error_message
     (seen,) = server.seen
     assert seen.json()["messages"] == prompt
     assert sent.messages == ([] if hand_over else prompt)
